@@ -1,0 +1,119 @@
+/* Test-only control endpoints (/__tokens, /__reset, /__config, /__stats, /__last); they need
+ * no token and are not counted in the stats. */
+#include <string.h>
+
+#include "reply.h"
+#include "routes.h"
+
+static bool
+is(const h2o_req_t *req, const char *method, const char *path)
+{
+    return req->method.len == strlen(method) &&
+           memcmp(req->method.base, method, req->method.len) == 0 &&
+           req->path_normalized.len == strlen(path) &&
+           memcmp(req->path_normalized.base, path, req->path_normalized.len) == 0;
+}
+
+static json_t *
+config_json(const struct fake *f)
+{
+    return json_pack("{s:i, s:i}", "latency_ms", (int)f->latency_ms, "event_delay_ms",
+                     (int)f->event_delay_ms);
+}
+
+/* Reads a JSON body; answers 400 and returns NULL when it is not JSON. */
+static json_t *
+load_body(h2o_req_t *req)
+{
+    json_error_t jerr;
+    json_t *v =
+        json_loadb(req->entity.base != NULL ? req->entity.base : "", req->entity.len, 0, &jerr);
+    if (v == NULL) {
+        reply_error(req, 400, jerr.text);
+    }
+    return v;
+}
+
+static void
+set_config(struct fake *f, h2o_req_t *req)
+{
+    json_t *v = load_body(req);
+    if (v == NULL) {
+        return;
+    }
+    json_t *latency = json_object_get(v, "latency_ms");
+    json_t *delay = json_object_get(v, "event_delay_ms");
+    if ((latency != NULL && (!json_is_integer(latency) || json_integer_value(latency) < 0 ||
+                             json_integer_value(latency) > 600000)) ||
+        (delay != NULL && (!json_is_integer(delay) || json_integer_value(delay) < 0 ||
+                           json_integer_value(delay) > 600000))) {
+        json_decref(v);
+        reply_error(req, 400, "latency_ms and event_delay_ms are integers in [0, 600000]");
+        return;
+    }
+    if (latency != NULL) {
+        f->latency_ms = (unsigned)json_integer_value(latency);
+    }
+    if (delay != NULL) {
+        f->event_delay_ms = (unsigned)json_integer_value(delay);
+    }
+    json_decref(v);
+    reply_json(req, 200, config_json(f));
+}
+
+static void
+add_tokens(struct fake *f, h2o_req_t *req)
+{
+    json_t *v = load_body(req);
+    if (v == NULL) {
+        return;
+    }
+    char err[256];
+    bool ok = tokens_load_json(&f->tokens, v, err, sizeof(err));
+    json_decref(v);
+    if (!ok) {
+        reply_error(req, 400, err);
+        return;
+    }
+    reply_json(req, 200, json_pack("{s:b, s:I}", "ok", true, "count", (json_int_t)f->tokens.count));
+}
+
+static void
+show_last(struct fake *f, h2o_req_t *req)
+{
+    struct call c = {.fake = f, .req = req};
+    char route[256];
+    if (!call_query(&c, "route", route, sizeof(route))) {
+        reply_error(req, 400, "route query parameter is required");
+        return;
+    }
+    json_t *rec = stats_last(&f->stats, route);
+    if (rec == NULL) {
+        reply_error(req, 404, "No request seen on this route");
+        return;
+    }
+    reply_json(req, 200, json_incref(rec));
+}
+
+void
+control_handle(struct fake *f, h2o_req_t *req)
+{
+    if (is(req, "GET", "/__stats")) {
+        reply_json(req, 200, stats_to_json(&f->stats, f->streams.count));
+    } else if (is(req, "POST", "/__reset")) {
+        stats_reset(&f->stats);
+        reply_json(req, 200, json_pack("{s:b}", "ok", true));
+    } else if (is(req, "GET", "/__config")) {
+        reply_json(req, 200, config_json(f));
+    } else if (is(req, "POST", "/__config")) {
+        set_config(f, req);
+    } else if (is(req, "GET", "/__tokens")) {
+        reply_json(req, 200, tokens_to_json(&f->tokens));
+    } else if (is(req, "POST", "/__tokens")) {
+        add_tokens(f, req);
+    } else if (is(req, "GET", "/__last")) {
+        show_last(f, req);
+    } else {
+        reply_error(req, 404, "Not found");
+    }
+}

@@ -1,0 +1,25 @@
+/* NovelAI's Anlas price of an image request (NOVELAI.md, "When an image costs Anlas"). */
+#ifndef FAKE_COST_H
+#define FAKE_COST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tokens.h"
+
+struct image_cost_input {
+    unsigned width, height, steps, n_samples;
+    bool smea, smea_dyn;
+    bool v5;         /* nai-diffusion-5-* */
+    double strength; /* img2img/infill strength; 1.0 for plain generation */
+    unsigned refs;   /* character / precise references, 5 Anlas each per sample */
+};
+
+/* cost_sample: the billed price of one sample, before any free allowance. */
+int64_t cost_sample(const struct image_cost_input *in);
+/* cost_first_sample_free: whether the account gets the first sample for free ("Opus free"). */
+bool cost_first_sample_free(const struct token *tok, const struct image_cost_input *in);
+/* cost_image: what the whole request costs this account. */
+int64_t cost_image(const struct token *tok, const struct image_cost_input *in);
+
+#endif
