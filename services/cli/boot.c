@@ -1,0 +1,221 @@
+/* Start-up shared by every command. */
+#include "boot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "gateway/gateway.h"
+#include "health/health.h"
+#include "np/crypto.h"
+#include "np/db.h"
+#include "np/log.h"
+#include "pool/pool.h"
+
+static void
+fail(const char *why)
+{
+    fprintf(stderr, "naipool: %s\n", why);
+}
+
+bool
+cli_boot_config(cli_boot *b)
+{
+    static const np_cfg_spec *const tables[] = {np_config_common, gw_config, auth_config,
+                                                pool_config, health_config, audit_config,
+                                                NULL};
+    char why[512] = "";
+    memset(b, 0, sizeof(*b));
+    b->cfg = np_config_new(tables);
+    if (b->cfg == NULL) {
+        fail("out of memory");
+        return false;
+    }
+    if (np_config_load(b->cfg, ".env", why, sizeof(why)) != NP_ERR_OK) {
+        fail(why);
+        return false;
+    }
+    char level[16];
+    np_log_setup(np_config_str(b->cfg, "LOG_LEVEL", level, sizeof(level)));
+    char node[64];
+    np_config_str(b->cfg, "NODE_ID", node, sizeof(node));
+    if (node[0] == '\0') {
+        if (gethostname(node, sizeof(node)) != 0 || node[0] == '\0') {
+            snprintf(node, sizeof(node), "node-%d", (int)getpid());
+        }
+        node[sizeof(node) - 1] = '\0';
+        np_config_set(b->cfg, "NODE_ID", node, NP_CFG_SRC_DEFAULT, why, sizeof(why));
+    }
+    return true;
+}
+
+/* secrets_file loads SECRET_KEY and ENCRYPTION_KEY kept in DATA_DIR/secrets.env, making
+ * them on first start; settings already given are left alone. */
+static bool
+secrets_file(cli_boot *b, const char *data_dir)
+{
+    char path[600], why[1024] = "";
+    snprintf(path, sizeof(path), "%s/secrets.env", data_dir);
+    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(why, sizeof(why), "DATA_DIR: cannot create %s: %s", data_dir, strerror(errno));
+        fail(why);
+        return false;
+    }
+    if (access(path, F_OK) != 0) {
+        uint8_t key[NP_KEY_LEN];
+        char secret[80];
+        np_buf enc;
+        np_buf_init(&enc, 128);
+        if (np_random_bytes(key, sizeof(key)) != NP_ERR_OK ||
+            np_b64url_encode(key, sizeof(key), &enc) != NP_ERR_OK ||
+            np_token_new("", 384, secret, sizeof(secret)) != NP_ERR_OK) {
+            fail("cannot generate secrets");
+            np_buf_fini(&enc);
+            return false;
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        bool ok = f != NULL &&
+                  fprintf(f, "# Generated on first start; keep this file private.\n"
+                             "SECRET_KEY=%s\nENCRYPTION_KEY=%s\n",
+                             secret, enc.data) > 0;
+        if (f != NULL) {
+            ok = fclose(f) == 0 && ok;
+        } else if (fd >= 0) {
+            close(fd);
+        }
+        np_wipe(key, sizeof(key));
+        np_wipe(secret, sizeof(secret));
+        np_wipe(enc.data, enc.len);
+        np_buf_fini(&enc);
+        if (!ok) {
+            snprintf(why, sizeof(why), "DATA_DIR: cannot write %s: %s", path, strerror(errno));
+            fail(why);
+            return false;
+        }
+        np_log_info("boot", "generated SECRET_KEY and ENCRYPTION_KEY into %s", path);
+    }
+    /* Reuse the .env reader: the file has the same syntax. */
+    static const np_cfg_spec secrets[] = {
+        {"SECRET_KEY", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET, "", np_cfg_check_secret},
+        {"ENCRYPTION_KEY", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET, "", np_cfg_check_b64key32},
+        NP_CFG_END,
+    };
+    const np_cfg_spec *tables[] = {secrets, NULL};
+    np_config *kept = np_config_new(tables);
+    /* The environment must not override what the file says for unset values, so read the
+     * file through a store of its own and copy only what is still missing. */
+    bool ok = kept != NULL && np_config_load(kept, path, why, sizeof(why)) == NP_ERR_OK;
+    for (int i = 0; ok && i < 2; i++) {
+        const char *name = secrets[i].name;
+        if (!np_config_is_set(b->cfg, name)) {
+            char *v = np_config_strdup(kept, name);
+            ok = v != NULL && v[0] != '\0' &&
+                 np_config_set(b->cfg, name, v, NP_CFG_SRC_ENV, why, sizeof(why)) == NP_ERR_OK;
+            if (v != NULL) {
+                np_wipe(v, strlen(v));
+            }
+            free(v);
+        }
+    }
+    np_config_free(kept);
+    if (!ok) {
+        fail(why[0] ? why : "the secrets file in DATA_DIR is damaged");
+    }
+    return ok;
+}
+
+bool
+cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
+{
+    char why[512] = "";
+    char data_dir[512];
+    np_config_str(b->cfg, "DATA_DIR", data_dir, sizeof(data_dir));
+    bool multi = np_config_bool(b->cfg, "MULTI_NODE_ENABLED");
+    if (multi) {
+        static const char *const required[] = {"SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL",
+                                               NULL};
+        for (int i = 0; required[i] != NULL; i++) {
+            if (!np_config_is_set(b->cfg, required[i])) {
+                snprintf(why, sizeof(why), "%s: required when MULTI_NODE_ENABLED=true",
+                         required[i]);
+                fail(why);
+                return false;
+            }
+        }
+    } else if ((!np_config_is_set(b->cfg, "SECRET_KEY") ||
+                !np_config_is_set(b->cfg, "ENCRYPTION_KEY")) &&
+               !secrets_file(b, data_dir)) {
+        return false;
+    }
+    if (!need_db) {
+        return true;
+    }
+    if (!np_config_is_set(b->cfg, "DATABASE_URL")) {
+        char url[700];
+        if (np_pgboot_start(&b->pg, data_dir, url, sizeof(url), why, sizeof(why)) != NP_ERR_OK) {
+            fail(why);
+            return false;
+        }
+        np_config_set(b->cfg, "DATABASE_URL", url, NP_CFG_SRC_DEFAULT, why, sizeof(why));
+    }
+    if (!migrate) {
+        return true;
+    }
+    char *url = np_config_strdup(b->cfg, "DATABASE_URL");
+    np_db *db = NULL;
+    char reason[300] = "";
+    np_err err = url ? np_db_open(&db, url, 1, "naipool-migrate", reason, sizeof(reason))
+                     : NP_ERR_NOMEM;
+    if (url != NULL) {
+        np_wipe(url, strlen(url));
+    }
+    free(url);
+    if (err != NP_ERR_OK) {
+        snprintf(why, sizeof(why), "DATABASE_URL: the database cannot be reached: %s", reason);
+        fail(why);
+        return false;
+    }
+    err = np_db_migrate(db, why, sizeof(why));
+    np_db_close(db);
+    if (err != NP_ERR_OK) {
+        fail(why);
+        return false;
+    }
+    return true;
+}
+
+void
+cli_boot_inproc(cli_boot *b)
+{
+    static const struct {
+        const char *name, *url;
+    } addrs[] = {
+        {"AUTH_RPC_URL", "inproc://naipool-auth"},   {"AUTH_RPC_LISTEN", "inproc://naipool-auth"},
+        {"POOL_RPC_URL", "inproc://naipool-pool"},   {"POOL_RPC_LISTEN", "inproc://naipool-pool"},
+        {"AUDIT_RPC_URL", "inproc://naipool-audit"}, {"AUDIT_RPC_LISTEN", "inproc://naipool-audit"},
+        {"HEALTH_RPC_URL", "inproc://naipool-health"},
+        {"HEALTH_RPC_LISTEN", "inproc://naipool-health"},
+        {"EVENTS_URL", "inproc://naipool-events"},   {"EVENTS_LISTEN", "inproc://naipool-events"},
+        {"ACKS_URL", "inproc://naipool-acks"},       {"ACKS_LISTEN", "inproc://naipool-acks"},
+    };
+    char why[256];
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+        np_config_set(b->cfg, addrs[i].name, addrs[i].url, NP_CFG_SRC_DEFAULT, why, sizeof(why));
+    }
+}
+
+void
+cli_boot_fini(cli_boot *b)
+{
+    np_pgboot_stop(b->pg);
+    b->pg = NULL;
+    np_config_free(b->cfg);
+    b->cfg = NULL;
+}

@@ -1,0 +1,27 @@
+/* Start-up shared by every command: configuration from the environment and .env, the
+ * single-node defaults (generated secrets, the private Postgres), and migrations. */
+#ifndef CLI_BOOT_H
+#define CLI_BOOT_H
+
+#include <stdbool.h>
+
+#include "np/config.h"
+#include "np/pgboot.h"
+
+typedef struct {
+    np_config *cfg;
+    np_pgboot *pg; /* the private Postgres, when this process started one */
+} cli_boot;
+
+/* cli_boot_config builds the configuration of every service and loads it; prints one line
+ * naming the bad setting and returns false on failure. */
+bool cli_boot_config(cli_boot *b);
+/* cli_boot_prepare applies single-node defaults (secrets kept in DATA_DIR, a private
+ * Postgres when DATABASE_URL is unset) or checks multi-node requirements, then applies
+ * migrations when migrate is true. */
+bool cli_boot_prepare(cli_boot *b, bool need_db, bool migrate);
+/* cli_boot_inproc points every NNG address at inproc:// (all services in one process). */
+void cli_boot_inproc(cli_boot *b);
+void cli_boot_fini(cli_boot *b);
+
+#endif

@@ -1,0 +1,145 @@
+/* The client's address. */
+#include "clientip.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* parse parses an IPv4 or IPv6 address into 16 bytes (IPv4 mapped); returns the address
+ * family's bit length, or 0. */
+static int
+parse(const char *s, size_t n, unsigned char out[16])
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    struct in_addr a4;
+    if (inet_pton(AF_INET, buf, &a4) == 1) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &a4, 4);
+        return 32;
+    }
+    if (inet_pton(AF_INET6, buf, out) == 1) {
+        return 128;
+    }
+    return 0;
+}
+
+static bool
+in_cidr(const unsigned char ip[16], int iplen, const char *cidr, size_t n)
+{
+    const char *slash = memchr(cidr, '/', n);
+    unsigned char net[16];
+    int netlen = parse(cidr, slash ? (size_t)(slash - cidr) : n, net);
+    if (netlen == 0 || netlen != iplen) {
+        return false;
+    }
+    int bits = slash ? atoi(slash + 1) : netlen;
+    if (bits < 0 || bits > netlen) {
+        return false;
+    }
+    int off = netlen == 32 ? 96 : 0;
+    bits += off;
+    for (int b = 0; b < bits; b++) {
+        int byte = b / 8, mask = 0x80 >> (b % 8);
+        if ((ip[byte] & mask) != (net[byte] & mask)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+gw_ip_in_list(const char *ip, const char *list)
+{
+    unsigned char a[16];
+    int alen = parse(ip, strlen(ip), a);
+    if (alen == 0 || list == NULL) {
+        return false;
+    }
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && p[n - 1] == ' ') {
+            n--;
+        }
+        if (n > 0 && in_cidr(a, alen, p, n)) {
+            return true;
+        }
+        if (comma == NULL) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return false;
+}
+
+static void
+peer(gw_request *r, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = r->req->conn->callbacks->get_peername(r->req->conn, (struct sockaddr *)&ss);
+    snprintf(out, outlen, "%s", "unknown");
+    if (len == 0) {
+        return;
+    }
+    if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)outlen);
+    } else if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)outlen);
+    }
+}
+
+void
+gw_client_ip(gw_request *r, char *out, size_t outlen)
+{
+    gw_gateway *gw = r->th->gw;
+    peer(r, out, outlen);
+    if (!gw->trust_proxy) {
+        return;
+    }
+    ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("x-forwarded-for"), -1);
+    if (i < 0) {
+        return;
+    }
+    /* Walk from the right: each hop appends the address it saw; the first one that is not
+     * a trusted proxy is the client as far as we can know. */
+    h2o_iovec_t v = r->req->headers.entries[i].value;
+    size_t end = v.len;
+    char chosen[64] = "";
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && v.base[start - 1] != ',') {
+            start--;
+        }
+        size_t a = start, b = end;
+        while (a < b && v.base[a] == ' ') {
+            a++;
+        }
+        while (b > a && v.base[b - 1] == ' ') {
+            b--;
+        }
+        unsigned char tmp[16];
+        if (b > a && parse(v.base + a, b - a, tmp) != 0) {
+            snprintf(chosen, sizeof(chosen), "%.*s", (int)(b - a), v.base + a);
+            if (!gw_ip_in_list(chosen, gw->trusted_proxies)) {
+                break;
+            }
+        } else {
+            break; /* garbage: stop trusting what lies to the left */
+        }
+        end = start > 0 ? start - 1 : 0;
+    }
+    if (chosen[0] != '\0') {
+        snprintf(out, outlen, "%s", chosen);
+    }
+}

@@ -1,0 +1,145 @@
+/* The operational endpoints. */
+#include "ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "np/buf.h"
+#include "respond.h"
+
+void
+gw_ops_healthz(gw_request *r)
+{
+    static const char body[] = "{\"status\":\"ok\"}";
+    gw_respond(r, 200, "application/json", body, sizeof(body) - 1);
+}
+
+enum { PROBES = 2 };
+
+typedef struct {
+    int pending; /* calls still out; the last one to finish answers and frees */
+    bool alive;  /* the client is still there */
+    const char *names[PROBES];
+    const char *state[PROBES]; /* "ok", "database unreachable", "no answer" */
+    gw_request *r;
+} readiness;
+
+static void
+finish_probe(readiness *rd)
+{
+    if (--rd->pending > 0) {
+        return;
+    }
+    if (rd->alive) {
+        bool ready = true;
+        np_buf b;
+        np_buf_init(&b, 4096);
+        np_buf_puts(&b, "{");
+        for (int i = 0; i < PROBES; i++) {
+            ready = ready && strcmp(rd->state[i], "ok") == 0;
+            np_buf_printf(&b, "%s\"%s\":\"%s\"", i ? "," : "", rd->names[i], rd->state[i]);
+        }
+        np_buf_puts(&b, "}");
+        if (ready) {
+            char out[600];
+            int n = snprintf(out, sizeof(out), "{\"status\":\"ready\",\"checks\":%s}", b.data);
+            gw_respond(rd->r, 200, "application/json", out, (size_t)n);
+        } else {
+            np_buf msg;
+            np_buf_init(&msg, 4096);
+            np_buf_puts(&msg, "not ready:");
+            for (int i = 0; i < PROBES; i++) {
+                if (strcmp(rd->state[i], "ok") != 0) {
+                    np_buf_printf(&msg, " %s %s;", rd->names[i], rd->state[i]);
+                }
+            }
+            msg.data[msg.len - 1] = '\0';
+            np_buf out;
+            np_buf_init(&out, 8192);
+            np_buf_puts(&out, "{\"error\":\"not_ready\",\"message\":");
+            np_buf_json_str(&out, msg.data, strlen(msg.data));
+            np_buf_printf(&out, ",\"checks\":%s}", b.data);
+            gw_respond(rd->r, 503, "application/json", out.data, out.len);
+            np_buf_fini(&out);
+            np_buf_fini(&msg);
+        }
+        np_buf_fini(&b);
+    }
+    free(rd);
+}
+
+typedef struct {
+    readiness *rd;
+    int i;
+} probe;
+
+static void
+on_pong(gw_call *call)
+{
+    probe *pb = call->data;
+    readiness *rd = pb->rd;
+    rd->state[pb->i] = "no answer";
+    if (call->err == NP_ERR_OK && np_wire_reply_error(call->msg.root, NULL, 0) == NP_ERR_OK) {
+        bool db = false;
+        np_wire_get_bool(call->msg.root, "db", &db);
+        rd->state[pb->i] = db ? "ok" : "database unreachable";
+    }
+    free(pb);
+    finish_probe(rd);
+}
+
+static void
+on_pong_gone(gw_call *call)
+{
+    probe *pb = call->data;
+    pb->rd->alive = false;
+    readiness *rd = pb->rd;
+    free(pb);
+    finish_probe(rd);
+}
+
+void
+gw_ops_readyz(gw_request *r)
+{
+    gw_gateway *gw = r->th->gw;
+    readiness *rd = calloc(1, sizeof(*rd));
+    if (rd == NULL) {
+        gw_respond_err(r, NP_ERR_NOMEM, NULL);
+        return;
+    }
+    rd->r = r;
+    rd->alive = true;
+    rd->pending = PROBES;
+    rd->names[0] = "auth";
+    rd->names[1] = "pool";
+    np_rpc_client *clients[PROBES] = {gw->auth, gw->pool};
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 1);
+    np_wire_str(&w, "op", "ping");
+    for (int i = 0; i < PROBES; i++) {
+        rd->state[i] = "no answer";
+        probe *pb = malloc(sizeof(*pb));
+        gw_call *call = pb ? gw_call_new(r, on_pong, on_pong_gone, pb) : NULL;
+        if (call == NULL) {
+            free(pb);
+            finish_probe(rd);
+            continue;
+        }
+        pb->rd = rd;
+        pb->i = i;
+        gw_call_start(call, clients[i], &w, 2000);
+    }
+    np_wire_writer_fini(&w);
+}
+
+void
+gw_ops_metrics(gw_request *r)
+{
+    np_buf b;
+    np_buf_init(&b, 1 << 20);
+    gw_metrics_render(&r->th->gw->metrics, &b);
+    gw_respond(r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
+    np_buf_fini(&b);
+}

@@ -1,0 +1,310 @@
+/* The relay, gateway side.
+ *
+ * State flow of one relayed request:
+ *   1. authorize; send relay.open {m, p, q, b, h, ip, rid, u}.
+ *   2. answer {s, h, b, more, sid}: without more, a whole response; with more, start a
+ *      streamed response and send the first chunk.
+ *   3. H2O calls proceed when the chunk is written: send relay.next {sid}; its answer
+ *      {b, more} is sent on; repeat until more is false (the final chunk).
+ *   4. the client leaves before the final chunk: relay.cancel {sid}, fire and forget, once
+ *      no relay.next is out.
+ * The stream record is shared by the request and the call that is out; whichever of the two
+ * ends last frees it. */
+#include "relay.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "call.h"
+#include "clientip.h"
+#include "forward.h"
+#include "np/log.h"
+#include "respond.h"
+
+#define RELAY_PREFIX "/v1/novelai"
+
+typedef struct {
+    h2o_generator_t gen; /* first: H2O hands it back to proceed and stop */
+    gw_gateway *gw;
+    int64_t sid;
+    char *chunk;   /* what H2O is writing; must live until proceed */
+    bool call_out; /* a relay.next is out */
+    bool finished; /* the final chunk (or an error) was sent */
+    bool req_gone; /* the request's pool was disposed */
+} relay_stream;
+
+/* Request headers a NovelAI client may send upstream (NOVELAI.md); nothing else goes. */
+static const char *const forward_headers[] = {"content-type", "accept", "x-correlation-id",
+                                              "x-initiated-at", NULL};
+
+static void
+on_cancel_done(void *arg, np_err err, nng_msg *reply)
+{
+    (void)arg;
+    (void)err;
+    nng_msg_free(reply);
+}
+
+static void
+send_cancel(gw_gateway *gw, int64_t sid)
+{
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 2);
+    np_wire_str(&w, "op", "relay.cancel");
+    np_wire_int(&w, "sid", sid);
+    np_rpc_client_call_async(gw->pool, &w, 2000, on_cancel_done, NULL);
+    np_wire_writer_fini(&w);
+}
+
+static void
+release(relay_stream *st)
+{
+    if (st->call_out || !st->req_gone) {
+        return;
+    }
+    if (!st->finished) {
+        send_cancel(st->gw, st->sid);
+    }
+    free(st->chunk);
+    free(st);
+}
+
+static void
+on_req_dispose(void *p)
+{
+    relay_stream *st = *(relay_stream **)p;
+    st->req_gone = true;
+    release(st);
+}
+
+static void
+send_chunk(relay_stream *st, h2o_req_t *req, const void *data, size_t len, bool more)
+{
+    free(st->chunk);
+    st->chunk = malloc(len ? len : 1);
+    if (st->chunk == NULL) {
+        st->finished = true;
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    if (len > 0) {
+        memcpy(st->chunk, data, len);
+    }
+    st->finished = !more;
+    h2o_iovec_t buf = h2o_iovec_init(st->chunk, len);
+    h2o_send(req, &buf, 1, more ? H2O_SEND_STATE_IN_PROGRESS : H2O_SEND_STATE_FINAL);
+}
+
+static void
+on_next(gw_call *call)
+{
+    relay_stream *st = call->data;
+    st->call_out = false;
+    const void *data = NULL;
+    size_t len = 0;
+    bool more = false;
+    if (call->err != NP_ERR_OK || np_wire_reply_error(call->msg.root, NULL, 0) != NP_ERR_OK ||
+        !np_wire_get_bin(call->msg.root, "b", &data, &len) ||
+        !np_wire_get_bool(call->msg.root, "more", &more)) {
+        /* The status line is gone already: end the body early; the client sees a
+         * truncated transfer. */
+        np_log_write(NP_LOG_WARN, "gateway", call->r->rid, "relay stream %lld broke: %s",
+                     (long long)st->sid, np_err_message(call->err));
+        st->finished = true;
+        h2o_send(call->r->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    send_chunk(st, call->r->req, data, len, more);
+}
+
+static void
+on_next_gone(gw_call *call)
+{
+    relay_stream *st = call->data;
+    st->call_out = false;
+    release(st);
+}
+
+static void
+on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    relay_stream *st = (relay_stream *)gen;
+    gw_request *r = *(gw_request **)(st + 1);
+    (void)req;
+    if (st->finished) {
+        return;
+    }
+    gw_call *call = gw_call_new(r, on_next, on_next_gone, st);
+    if (call == NULL) {
+        st->finished = true;
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    st->call_out = true;
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 2);
+    np_wire_str(&w, "op", "relay.next");
+    np_wire_int(&w, "sid", st->sid);
+    gw_call_start(call, st->gw->pool, &w, (int)np_config_int(st->gw->cfg, "RELAY_TIMEOUT_MS"));
+    np_wire_writer_fini(&w);
+}
+
+static void
+on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    /* The pool's dispose callback does the clean-up; nothing to do before it. */
+    (void)gen;
+    (void)req;
+}
+
+static void
+start_stream(gw_request *r, int64_t sid, const void *data, size_t len)
+{
+    /* The record and a back pointer to r travel together: proceed needs r. */
+    relay_stream *st = calloc(1, sizeof(*st) + sizeof(gw_request *));
+    if (st == NULL) {
+        send_cancel(r->th->gw, sid);
+        gw_respond_err(r, NP_ERR_NOMEM, NULL);
+        return;
+    }
+    *(gw_request **)(st + 1) = r;
+    st->gen.proceed = on_proceed;
+    st->gen.stop = on_stop;
+    st->gw = r->th->gw;
+    st->sid = sid;
+    relay_stream **guard = h2o_mem_alloc_shared(&r->req->pool, sizeof(*guard), on_req_dispose);
+    *guard = st;
+    h2o_start_response(r->req, &st->gen);
+    send_chunk(st, r->req, data, len, true);
+}
+
+static void
+on_open(gw_call *call)
+{
+    gw_request *r = call->r;
+    if (call->err != NP_ERR_OK) {
+        gw_respond_err(r, call->err == NP_ERR_TIMEOUT ? NP_ERR_UPSTREAM_TIMEOUT : NP_ERR_UPSTREAM,
+                       call->err == NP_ERR_TIMEOUT ? "the pool did not answer in time"
+                                                   : "the pool service is unavailable");
+        return;
+    }
+    char message[256];
+    np_err err = np_wire_reply_error(call->msg.root, message, sizeof(message));
+    if (err != NP_ERR_OK) {
+        gw_apply_headers(r, np_wire_get_map(call->msg.root, "h"));
+        gw_respond_err(r, err, message);
+        return;
+    }
+    int64_t status, sid = 0;
+    const void *body;
+    size_t len;
+    bool more = false;
+    if (!np_wire_get_int(call->msg.root, "s", &status) || status < 100 || status > 599 ||
+        !np_wire_get_bin(call->msg.root, "b", &body, &len) ||
+        !np_wire_get_bool(call->msg.root, "more", &more) ||
+        (more && !np_wire_get_int(call->msg.root, "sid", &sid))) {
+        gw_respond_err(r, NP_ERR_WIRE, NULL);
+        return;
+    }
+    h2o_req_t *req = r->req;
+    req->res.status = (int)status;
+    req->res.reason = gw_status_reason((int)status);
+    gw_common_headers(r);
+    gw_apply_headers(r, np_wire_get_map(call->msg.root, "h"));
+    gw_observe(r, (int)status);
+    if (!more) {
+        req->res.content_length = len;
+        h2o_send_inline(req, len ? body : "", len);
+        return;
+    }
+    start_stream(r, sid, body, len);
+}
+
+static void
+on_open_gone(gw_call *call)
+{
+    /* The client left before the answer: a stream that was opened must be cancelled. */
+    bool more = false;
+    int64_t sid;
+    if (call->err == NP_ERR_OK && np_wire_get_bool(call->msg.root, "more", &more) && more &&
+        np_wire_get_int(call->msg.root, "sid", &sid)) {
+        send_cancel(call->th->gw, sid);
+    }
+}
+
+static void
+write_headers(np_wire_writer *w, h2o_req_t *req)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < req->headers.size; i++) {
+        for (int k = 0; forward_headers[k] != NULL; k++) {
+            n += h2o_memis(req->headers.entries[i].name->base, req->headers.entries[i].name->len,
+                           forward_headers[k], strlen(forward_headers[k]));
+        }
+    }
+    np_wire_key(w, "h");
+    msgpack_pack_map(&w->pk, n);
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        for (int k = 0; forward_headers[k] != NULL; k++) {
+            if (h2o_memis(h->name->base, h->name->len, forward_headers[k],
+                          strlen(forward_headers[k]))) {
+                np_wire_strn(w, NULL, forward_headers[k], strlen(forward_headers[k]));
+                np_wire_strn(w, NULL, h->value.base, h->value.len);
+            }
+        }
+    }
+}
+
+static void
+send_open(gw_request *r, const gw_route *route, const void *principal)
+{
+    const gw_principal *p = principal;
+    h2o_req_t *req = r->req;
+    (void)route;
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    size_t skip = strlen(RELAY_PREFIX);
+    if (plen - skip > 1024 || req->path.len - plen > 8192) {
+        gw_respond_error(r, 414, "uri_too_long", "the path or query is too long");
+        return;
+    }
+    char ip[64];
+    gw_client_ip(r, ip, sizeof(ip));
+    gw_call *call = gw_call_new(r, on_open, on_open_gone, NULL);
+    if (call == NULL) {
+        gw_respond_err(r, NP_ERR_NOMEM, NULL);
+        return;
+    }
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 9);
+    np_wire_str(&w, "op", "relay.open");
+    np_wire_strn(&w, "m", req->method.base, req->method.len);
+    np_wire_strn(&w, "p", req->path.base + skip, plen - skip);
+    if (req->query_at != SIZE_MAX) {
+        np_wire_strn(&w, "q", req->path.base + plen + 1, req->path.len - plen - 1);
+    } else {
+        np_wire_str(&w, "q", "");
+    }
+    np_wire_bin(&w, "b", req->entity.base ? req->entity.base : "",
+                req->entity.base ? req->entity.len : 0);
+    write_headers(&w, req);
+    np_wire_str(&w, "ip", ip);
+    np_wire_str(&w, "rid", r->rid);
+    np_wire_key(&w, "u");
+    msgpack_pack_map(&w.pk, 3);
+    np_wire_int(&w, "id", p->user_id);
+    np_wire_str(&w, "role", p->role);
+    np_wire_int(&w, "kid", p->relay_key_id);
+    gw_call_start(call, r->th->gw->pool, &w, (int)np_config_int(r->th->gw->cfg, "RELAY_TIMEOUT_MS"));
+    np_wire_writer_fini(&w);
+}
+
+void
+gw_relay(gw_request *r, const gw_route *route)
+{
+    gw_authorize(r, route, send_open);
+}

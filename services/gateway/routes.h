@@ -1,0 +1,37 @@
+/* The route table: each HTTP route, the service that owns it and who may call it. */
+#ifndef GW_ROUTES_H
+#define GW_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum { GW_AUTH_PUBLIC, GW_AUTH_USER, GW_AUTH_ADMIN } gw_auth_level;
+
+typedef enum {
+    GW_H_HEALTHZ,
+    GW_H_READYZ,
+    GW_H_METRICS,
+    GW_H_FORWARD, /* the "http" operation to svc */
+    GW_H_RELAY,   /* the relay to pool, streamed */
+} gw_handler;
+
+typedef enum { GW_SVC_NONE, GW_SVC_AUTH, GW_SVC_POOL, GW_SVC_AUDIT, GW_SVC_HEALTH } gw_service;
+
+typedef struct {
+    const char *methods; /* comma separated */
+    const char *pattern; /* exact, with {id} for a numeric id; or a prefix ending in '/' */
+    bool prefix;
+    gw_handler handler;
+    gw_service svc;
+    gw_auth_level auth;
+    const char *group; /* metrics route group */
+} gw_route;
+
+/* gw_route_find returns the route for method and path, or NULL. When a route matches the
+ * path but not the method, *allow receives its methods (for 405). */
+const gw_route *gw_route_find(const char *method, size_t mlen, const char *path, size_t plen,
+                              const char **allow);
+/* gw_route_is_api tells whether a path belongs to the API (so it is never a static file). */
+bool gw_route_is_api(const char *path, size_t plen);
+
+#endif

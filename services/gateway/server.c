@@ -1,0 +1,450 @@
+/* The gateway's H2O server: configuration, the loop threads (one per core, each with its
+ * own SO_REUSEPORT listener), the request entry point, and clean shutdown. */
+#include "server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "call.h"
+#include "forward.h"
+#include "np/crypto.h"
+#include "np/log.h"
+#include "ops.h"
+#include "relay.h"
+#include "respond.h"
+#include "routes.h"
+#include "static.h"
+
+const np_cfg_spec gw_config[] = {
+    {"PORT", NP_CFG_INT, "5002", 0, 65535, 0, "HTTP port of the gateway (0: any free port)",
+     NULL},
+    {"BIND_ADDRESS", NP_CFG_STR, "0.0.0.0", 0, 0, 0, "address the gateway listens on", NULL},
+    {"GATEWAY_THREADS", NP_CFG_INT, "0", 0, 64, 0, "event loop threads (0: one per core)",
+     NULL},
+    {"WEB_DIR", NP_CFG_STR, "", 0, 0, 0,
+     "folder of the web UI (default: web/ beside the binary's source tree, or ./web)", NULL},
+    {"CORS_ALLOW_ORIGINS", NP_CFG_STR, "", 0, 0, 0,
+     "comma separated origins allowed by CORS (empty: CORS off; * allows any)", NULL},
+    {"TRUST_PROXY_HEADERS", NP_CFG_BOOL, "false", 0, 0, 0,
+     "take the client address from X-Forwarded-For (only behind a trusted proxy)", NULL},
+    {"TRUSTED_PROXIES", NP_CFG_STR,
+     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", 0, 0, 0,
+     "proxy addresses skipped when reading X-Forwarded-For from the right", NULL},
+    {"AUTH_CACHE_TTL_MS", NP_CFG_INT, "3000", 0, 5000, 0,
+     "how long the gateway trusts an authentication answer (at most 5 s)", NULL},
+    {"AUTH_CACHE_SLOTS", NP_CFG_INT, "16384", 1, 1048576, 0,
+     "size of the gateway's authentication cache", NULL},
+    {"RELAY_TIMEOUT_MS", NP_CFG_INT, "200000", 1000, 3600000, 0,
+     "deadline for one relay answer from pool (queue wait plus upstream time)", NULL},
+    {"HTTP_IDLE_TIMEOUT_SECONDS", NP_CFG_INT, "30", 1, 3600, 0,
+     "how long an idle client connection or a stalled request read may last", NULL},
+    NP_CFG_END,
+};
+
+gw_thread *
+gw_thread_of(h2o_req_t *req)
+{
+    return H2O_STRUCT_FROM_MEMBER(gw_thread, ctx, req->conn->ctx);
+}
+
+static void
+answer_options(gw_request *r)
+{
+    /* CORS preflight: the allowed-origin header comes from gw_common_headers. */
+    gw_add_header(r, "access-control-allow-methods", H2O_STRLIT("GET, POST, PUT, PATCH, DELETE"));
+    gw_add_header(r, "access-control-allow-headers",
+                  H2O_STRLIT("Authorization, Content-Type, Accept, X-Request-Id, "
+                             "x-correlation-id, x-initiated-at"));
+    gw_add_header(r, "access-control-max-age", H2O_STRLIT("600"));
+    gw_respond(r, 204, NULL, NULL, 0);
+}
+
+static int
+on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    const char *path = req->path_normalized.base;
+    size_t plen = req->path_normalized.len;
+    const char *allow = NULL;
+    const gw_route *route =
+        gw_route_find(req->method.base, req->method.len, path, plen, &allow);
+    gw_request *r = gw_request_new(req, gw_metrics_route_id(route ? route->group : "other"));
+    if (route != NULL) {
+        switch (route->handler) {
+        case GW_H_HEALTHZ: gw_ops_healthz(r); break;
+        case GW_H_READYZ: gw_ops_readyz(r); break;
+        case GW_H_METRICS: gw_ops_metrics(r); break;
+        case GW_H_FORWARD: gw_forward(r, route); break;
+        case GW_H_RELAY: gw_relay(r, route); break;
+        }
+        return 0;
+    }
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
+        answer_options(r);
+        return 0;
+    }
+    if (allow != NULL) {
+        gw_add_header(r, "allow", allow, strlen(allow));
+        gw_respond_error(r, 405, "method_not_allowed", "this method is not allowed here");
+        return 0;
+    }
+    if (plen >= 11 && strncmp(path, "/v1/novelai", 11) == 0) {
+        gw_respond_error(r, 404, "not_allowed", "this path is not on the relay's allow-list");
+        return 0;
+    }
+    if (gw_route_is_api(path, plen)) {
+        gw_respond_error(r, 404, "not_found", "no such API route");
+        return 0;
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        gw_add_header(r, "allow", H2O_STRLIT("GET, HEAD"));
+        gw_respond_error(r, 405, "method_not_allowed", "static files are read-only");
+        return 0;
+    }
+    r->route_group = gw_metrics_route_id("static");
+    gw_static_serve(r, path, plen);
+    return 0;
+}
+
+/* Answers H2O makes on its own (413 before the handler, 400 for broken framing) go
+ * through the host's fallback path: this filter gives them the project's error shape and
+ * the headers every response carries. */
+typedef struct {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+} shape_ostream;
+
+static void
+shape_do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n,
+              h2o_send_state_t state)
+{
+    shape_ostream *s = (shape_ostream *)self;
+    (void)bufs;
+    (void)n;
+    if (h2o_send_state_is_in_progress(state)) {
+        h2o_ostream_send_next(&s->super, req, NULL, 0, state);
+        return;
+    }
+    h2o_ostream_send_next(&s->super, req, &s->body, 1, state);
+}
+
+static void
+on_setup_fallback(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    (void)self;
+    gw_thread *th = gw_thread_of(req);
+    gw_request r = {.th = th, .req = req};
+    snprintf(r.rid, sizeof(r.rid), "%016llx", (unsigned long long)(th->rng ^= th->rng << 13));
+    const char *code = req->res.status == 413 ? "payload_too_large" : "bad_request";
+    const char *msg = req->res.status == 413 ? "the request body is larger than MAX_BODY_BYTES"
+                                             : "the request could not be read";
+    char body[256];
+    int len = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}", code, msg);
+    req->res.content_length = (size_t)len;
+    h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+                   H2O_STRLIT("application/json"), 1);
+    gw_add_header(&r, "x-request-id", r.rid, strlen(r.rid));
+    gw_add_header(&r, "x-novelaipool-node", th->gw->node, strlen(th->gw->node));
+    shape_ostream *s = (shape_ostream *)h2o_add_ostream(req, sizeof(*s), slot);
+    s->body = h2o_strdup(&req->pool, body, (size_t)len);
+    s->super.do_send = shape_do_send;
+    slot = &s->super.next;
+    h2o_setup_next_ostream(req, slot);
+}
+
+static int
+open_listener(gw_gateway *gw, const char *addr, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1024) != 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        errno = e;
+        return -1;
+    }
+    (void)gw;
+    return fd;
+}
+
+static void
+on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL) {
+        return;
+    }
+    gw_thread *th = listener->data;
+    h2o_socket_t *sock;
+    while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
+        h2o_accept(&th->accept, sock);
+        if (atomic_load(&th->gw->stopping)) {
+            break;
+        }
+    }
+}
+
+/* loop_idle tells whether nothing is left on the loop: no connection and no pending timer,
+ * so that the context can be disposed. */
+static bool
+loop_idle(gw_thread *th)
+{
+    h2o_context_t *c = &th->ctx;
+    h2o_timeout_t *timeouts[] = {&c->zero_timeout,     &c->one_sec_timeout,
+                                 &c->hundred_ms_timeout, &c->handshake_timeout,
+                                 &c->http1.req_timeout, &c->http2.idle_timeout,
+                                 &c->http2.graceful_shutdown_timeout, &c->proxy.io_timeout};
+    for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+        if (!h2o_linklist_is_empty(&timeouts[i]->_entries)) {
+            return false;
+        }
+    }
+    return h2o_linklist_is_empty(&c->http1._conns) && h2o_linklist_is_empty(&c->http2._conns);
+}
+
+static void *
+thread_main(void *arg)
+{
+    gw_thread *th = arg;
+    while (!atomic_load(&th->gw->stopping)) {
+        h2o_evloop_run(th->loop, 100);
+    }
+    /* Stop accepting, then give open connections a moment to finish their requests. */
+    h2o_socket_read_stop(th->listener);
+    h2o_socket_close(th->listener);
+    th->listener = NULL;
+    h2o_context_request_shutdown(&th->ctx);
+    for (int i = 0; i < 40 && !loop_idle(th); i++) {
+        h2o_evloop_run(th->loop, 50);
+    }
+    return NULL;
+}
+
+static int
+thread_init(gw_gateway *gw, gw_thread *th, int fd)
+{
+    th->gw = gw;
+    th->fd = fd;
+    np_random_bytes(&th->rng, sizeof(th->rng));
+    th->rng |= 1;
+    th->loop = h2o_evloop_create();
+    h2o_context_init(&th->ctx, th->loop, &gw->h2o);
+    th->queue = h2o_multithread_create_queue(th->loop);
+    h2o_multithread_register_receiver(th->queue, &th->replies, gw_on_replies);
+    th->accept.ctx = &th->ctx;
+    th->accept.hosts = gw->h2o.hosts;
+    th->listener = h2o_evloop_socket_create(th->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    th->listener->data = th;
+    h2o_socket_read_start(th->listener, on_accept);
+    return pthread_create(&th->tid, NULL, thread_main, th);
+}
+
+static void
+thread_fini(gw_thread *th)
+{
+    bool idle = loop_idle(th);
+    h2o_multithread_unregister_receiver(th->queue, &th->replies);
+    h2o_multithread_destroy_queue(th->queue);
+    if (!idle) {
+        /* H2O 2.2 cannot close live connections from outside; the process is exiting, so
+         * the loop is left as it is rather than freed under them. */
+        np_log_warn("gateway", "connections still open at shutdown");
+        return;
+    }
+    h2o_context_dispose(&th->ctx);
+    h2o_evloop_destroy(th->loop);
+}
+
+static np_err
+open_clients(gw_gateway *gw, char *why, size_t whylen)
+{
+    static const char *const names[] = {"AUTH_RPC_URL", "POOL_RPC_URL", "AUDIT_RPC_URL",
+                                        "HEALTH_RPC_URL"};
+    np_rpc_client **slots[] = {&gw->auth, &gw->pool, &gw->audit, &gw->health};
+    np_rpc_opts opts = {.recv_max = gw->max_body + (4u << 20), .send_timeout_ms = 1000};
+    for (int i = 0; i < 4; i++) {
+        char url[512];
+        np_config_str(gw->cfg, names[i], url, sizeof(url));
+        np_err err = np_rpc_client_open(slots[i], url, &opts);
+        if (err != NP_ERR_OK) {
+            snprintf(why, whylen, "%s: cannot dial %s", names[i], url);
+            return err;
+        }
+    }
+    return NP_ERR_OK;
+}
+
+static void
+find_web_dir(gw_gateway *gw)
+{
+    char dir[512];
+    np_config_str(gw->cfg, "WEB_DIR", dir, sizeof(dir));
+    if (dir[0] == '\0') {
+        snprintf(dir, sizeof(dir), "%s", NP_SOURCE_DIR "/web");
+        if (access(dir, R_OK) != 0) {
+            snprintf(dir, sizeof(dir), "web");
+        }
+    }
+    if (realpath(dir, gw->web_dir) == NULL) {
+        snprintf(gw->web_dir, sizeof(gw->web_dir), "%s", dir);
+        np_log_warn("gateway", "web folder %s not found: the UI will answer 404", dir);
+    }
+}
+
+np_err
+gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
+{
+    gw_gateway *gw = calloc(1, sizeof(*gw));
+    if (gw == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    np_err err = NP_ERR_OK;
+    gw->cfg = cfg;
+    gw->listen_fd = -1;
+    np_config_str(cfg, "NODE_ID", gw->node, sizeof(gw->node));
+    gw->max_body = (size_t)np_config_int(cfg, "MAX_BODY_BYTES");
+    gw->trust_proxy = np_config_bool(cfg, "TRUST_PROXY_HEADERS");
+    gw->trusted_proxies = np_config_strdup(cfg, "TRUSTED_PROXIES");
+    gw->rpc_timeout_ms = (int)np_config_int(cfg, "RPC_TIMEOUT_MS");
+    char *cors = np_config_strdup(cfg, "CORS_ALLOW_ORIGINS");
+    if (cors != NULL && cors[0] == '\0') {
+        free(cors);
+        cors = NULL;
+    }
+    gw->cors_origins = cors;
+    find_web_dir(gw);
+    gw->auth_cache = gw_auth_cache_new((int)np_config_int(cfg, "AUTH_CACHE_TTL_MS"),
+                                       (int)np_config_int(cfg, "AUTH_CACHE_SLOTS"));
+    if (gw->auth_cache == NULL) {
+        err = NP_ERR_NOMEM;
+        goto fail;
+    }
+    if ((err = open_clients(gw, why, whylen)) != NP_ERR_OK) {
+        goto fail;
+    }
+
+    h2o_config_init(&gw->h2o);
+    gw->h2o.max_request_entity_size = gw->max_body;
+    gw->h2o.http1.req_timeout = (uint64_t)np_config_int(cfg, "HTTP_IDLE_TIMEOUT_SECONDS") * 1000;
+    gw->h2o.server_name = h2o_iovec_init(H2O_STRLIT("naipool"));
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&gw->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = on_req;
+    h2o_filter_t *filter = h2o_create_filter(&host->fallback_path, sizeof(*filter));
+    filter->on_setup_ostream = on_setup_fallback;
+
+    char addr[64];
+    np_config_str(cfg, "BIND_ADDRESS", addr, sizeof(addr));
+    gw->listen_fd = open_listener(gw, addr, (int)np_config_int(cfg, "PORT"));
+    if (gw->listen_fd < 0) {
+        snprintf(why, whylen, "PORT: cannot listen on %s:%lld: %s", addr,
+                 (long long)np_config_int(cfg, "PORT"), strerror(errno));
+        err = NP_ERR_CONFIG;
+        goto fail_h2o;
+    }
+    struct sockaddr_in sa;
+    socklen_t salen = sizeof(sa);
+    getsockname(gw->listen_fd, (struct sockaddr *)&sa, &salen);
+    gw->port = ntohs(sa.sin_port);
+
+    int n = (int)np_config_int(cfg, "GATEWAY_THREADS");
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores > 0 ? (int)cores : 1;
+    }
+    gw->threads = calloc((size_t)n, sizeof(gw_thread));
+    if (gw->threads == NULL) {
+        err = NP_ERR_NOMEM;
+        goto fail_h2o;
+    }
+    for (int i = 0; i < n; i++) {
+        int fd = i == 0 ? gw->listen_fd : open_listener(gw, addr, gw->port);
+        if (fd < 0 || thread_init(gw, &gw->threads[i], fd) != 0) {
+            snprintf(why, whylen, "gateway: cannot start loop thread %d", i);
+            err = NP_ERR_SYSTEM;
+            break;
+        }
+        gw->nthreads++;
+    }
+    if (err != NP_ERR_OK) {
+        gw_stop(gw);
+        return err;
+    }
+    np_log_info("gateway", "listening on http://%s:%d/ with %d loop threads", addr, gw->port,
+                gw->nthreads);
+    *out = gw;
+    return NP_ERR_OK;
+
+fail_h2o:
+    if (gw->listen_fd >= 0) {
+        close(gw->listen_fd);
+    }
+    h2o_config_dispose(&gw->h2o);
+fail:
+    np_rpc_client_close(gw->auth);
+    np_rpc_client_close(gw->pool);
+    np_rpc_client_close(gw->audit);
+    np_rpc_client_close(gw->health);
+    gw_auth_cache_free(gw->auth_cache);
+    free(gw->cors_origins);
+    free(gw->trusted_proxies);
+    free(gw);
+    return err;
+}
+
+int
+gw_port(const gw_gateway *gw)
+{
+    return gw->port;
+}
+
+void
+gw_stop(gw_gateway *gw)
+{
+    if (gw == NULL) {
+        return;
+    }
+    atomic_store(&gw->stopping, true);
+    for (int i = 0; i < gw->nthreads; i++) {
+        pthread_join(gw->threads[i].tid, NULL);
+    }
+    /* Close the NNG clients first: outstanding calls complete (with errors) and their
+     * messages wait in the loops' queues, which are drained below. */
+    np_rpc_client_close(gw->auth);
+    np_rpc_client_close(gw->pool);
+    np_rpc_client_close(gw->audit);
+    np_rpc_client_close(gw->health);
+    for (int round = 0; round < 200 && atomic_load(&gw->calls_out) > 0; round++) {
+        for (int i = 0; i < gw->nthreads; i++) {
+            h2o_evloop_run(gw->threads[i].loop, 10);
+        }
+    }
+    for (int i = 0; i < gw->nthreads; i++) {
+        thread_fini(&gw->threads[i]);
+    }
+    free(gw->threads);
+    h2o_config_dispose(&gw->h2o);
+    gw_auth_cache_free(gw->auth_cache);
+    free(gw->cors_origins);
+    free(gw->trusted_proxies);
+    free(gw);
+}

@@ -1,0 +1,66 @@
+/* The gateway's insides shared by its modules: the process-wide gateway object, the loop
+ * threads, and the per-request context every handler works with. */
+#ifndef GW_SERVER_H
+#define GW_SERVER_H
+
+#include <h2o.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gateway.h"
+#include "metrics.h"
+#include "np/config.h"
+#include "np/rpc.h"
+
+typedef struct gw_thread gw_thread;
+typedef struct gw_auth_cache gw_auth_cache;
+
+struct gw_gateway {
+    np_config *cfg;
+    h2o_globalconf_t h2o;
+    int port;
+    int listen_fd; /* the first socket; others are SO_REUSEPORT siblings */
+    char node[64];
+    char web_dir[512];
+    size_t max_body;
+    bool trust_proxy;
+    char *trusted_proxies; /* CIDRs skipped when reading X-Forwarded-For */
+    char *cors_origins; /* comma separated; NULL: CORS off */
+    np_rpc_client *auth, *pool, *audit, *health;
+    int rpc_timeout_ms;
+    gw_auth_cache *auth_cache;
+    gw_metrics metrics;
+    gw_thread *threads;
+    int nthreads;
+    atomic_bool stopping;
+    atomic_int calls_out; /* NNG calls not yet delivered to a loop */
+};
+
+struct gw_thread {
+    gw_gateway *gw;
+    pthread_t tid;
+    int fd;
+    h2o_evloop_t *loop;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;
+    h2o_socket_t *listener;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t replies; /* NNG answers handed to this loop */
+    uint64_t rng;                       /* request ids */
+};
+
+/* The per-request context, allocated from the request's pool. */
+typedef struct {
+    gw_thread *th;
+    h2o_req_t *req;
+    char rid[40];
+    int route_group;
+    struct timespec started;
+} gw_request;
+
+/* gw_thread_of returns the loop thread a request belongs to. */
+gw_thread *gw_thread_of(h2o_req_t *req);
+
+#endif

@@ -1,0 +1,53 @@
+/* The "http" operation: how the gateway hands a REST request to the service that owns its
+ * route, and how the service answers. The gateway has already authenticated the caller;
+ * services trust the principal fields because only the gateway reaches them.
+ *
+ * Request  {v, op:"http", m, p, q, b:bin, ip, rid, u?:{id, role, kid}}
+ * Answer   {v, s:status, b:bin body, ct?:content type, h?:{header: value}} */
+#ifndef NP_HTTPOP_H
+#define NP_HTTPOP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "np/errors.h"
+#include "np/rpc.h"
+#include "np/wire.h"
+
+typedef struct {
+    char method[8];
+    char path[512];
+    char query[2048];
+    const void *body; /* borrowed from the request message */
+    size_t body_len;
+    char ip[64];
+    char rid[64];
+    int64_t user_id; /* 0: anonymous */
+    char role[16];   /* "user", "admin" or "" */
+    int64_t relay_key_id; /* 0: signed in with a session token */
+} np_http_req;
+
+/* np_http_req_write writes the whole "http" request envelope. */
+void np_http_req_write(np_wire_writer *w, const np_http_req *r);
+/* np_http_req_read fills r from a request map; NP_ERR_WIRE when a field is malformed. */
+np_err np_http_req_read(const msgpack_object *root, np_http_req *r);
+
+/* Answers. np_http_reply_json consumes body (may be NULL for an empty body). headers is a
+ * NULL-terminated list of name, value pairs, or NULL. */
+void np_http_reply_json(np_rpc_call *call, int status, json_t *body,
+                        const char *const *headers);
+/* np_http_reply_error answers the HTTP error shape {"error": code, "message": message}. */
+void np_http_reply_error(np_rpc_call *call, int status, const char *code, const char *message,
+                         const char *const *headers);
+/* np_http_reply_err answers err's status and code, with message or err's default one. */
+void np_http_reply_err(np_rpc_call *call, np_err err, const char *message);
+
+/* np_path_match matches path against pattern, where "{id}" matches a positive decimal
+ * id (stored in *id) and every other character must be equal. */
+bool np_path_match(const char *pattern, const char *path, int64_t *id);
+/* np_query_get finds name in a query string and URL-decodes its value into out; false
+ * when absent, too long, or badly encoded. */
+bool np_query_get(const char *query, const char *name, char *out, size_t outlen);
+
+#endif

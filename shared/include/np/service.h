@@ -1,0 +1,33 @@
+/* What every back-end service has: its configuration, a database pool, an events producer
+ * and an NNG rep server; opened and closed in one place so the four services do not repeat
+ * it. */
+#ifndef NP_SERVICE_H
+#define NP_SERVICE_H
+
+#include "np/config.h"
+#include "np/db.h"
+#include "np/events.h"
+#include "np/rpc.h"
+
+typedef struct {
+    const char *name; /* "auth", "pool", ... */
+    np_config *cfg;
+    np_db *db;
+    np_events *events;
+    np_rpc_server *rpc;
+    char node[64];
+} np_service;
+
+/* np_service_open connects to DATABASE_URL and opens the events producer. */
+np_err np_service_open(np_service *s, const char *name, np_config *cfg, char *why,
+                       size_t whylen);
+/* np_service_listen starts answering on the address in the setting listen_setting. */
+np_err np_service_listen(np_service *s, const char *listen_setting, const np_rpc_opts *opts,
+                         np_rpc_handler handler, void *arg, char *why, size_t whylen);
+/* np_service_close stops the rep server, then closes events and the database. */
+void np_service_close(np_service *s);
+
+/* np_service_reply_ping answers "ping": {svc, node, db: reachable?}. */
+void np_service_reply_ping(np_service *s, np_rpc_call *call);
+
+#endif

@@ -1,0 +1,400 @@
+/* The configuration store: typed, validated settings behind a read-write lock, so runtime
+ * changes from the database can land while worker threads read. */
+#include "np/config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "np/buf.h"
+
+typedef struct {
+    const np_cfg_spec *spec;
+    char *value;
+    np_cfg_source src;
+} entry;
+
+struct np_config {
+    pthread_rwlock_t lock;
+    entry *entries;
+    size_t n;
+};
+
+static entry *
+find(const np_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n; i++) {
+        if (strcmp(cfg->entries[i].spec->name, name) == 0) {
+            return &cfg->entries[i];
+        }
+    }
+    return NULL;
+}
+
+np_config *
+np_config_new(const np_cfg_spec *const *tables)
+{
+    np_config *cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        return NULL;
+    }
+    size_t total = 0;
+    for (size_t t = 0; tables[t] != NULL; t++) {
+        for (const np_cfg_spec *s = tables[t]; s->name != NULL; s++) {
+            total++;
+        }
+    }
+    cfg->entries = calloc(total ? total : 1, sizeof(entry));
+    if (cfg->entries == NULL) {
+        free(cfg);
+        return NULL;
+    }
+    pthread_rwlock_init(&cfg->lock, NULL);
+    for (size_t t = 0; tables[t] != NULL; t++) {
+        for (const np_cfg_spec *s = tables[t]; s->name != NULL; s++) {
+            if (find(cfg, s->name) != NULL) {
+                continue; /* several services may declare a shared name; the first wins */
+            }
+            cfg->entries[cfg->n].spec = s;
+            cfg->entries[cfg->n].src = NP_CFG_SRC_DEFAULT;
+            cfg->n++;
+        }
+    }
+    return cfg;
+}
+
+void
+np_config_free(np_config *cfg)
+{
+    if (cfg == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < cfg->n; i++) {
+        if (cfg->entries[i].value != NULL) {
+            if (cfg->entries[i].spec->flags & NP_CFG_SECRET) {
+                memset(cfg->entries[i].value, 0, strlen(cfg->entries[i].value));
+            }
+            free(cfg->entries[i].value);
+        }
+    }
+    free(cfg->entries);
+    pthread_rwlock_destroy(&cfg->lock);
+    free(cfg);
+}
+
+static bool
+parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    if (*s == '\0') {
+        return false;
+    }
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool
+parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* validate checks value against spec; on failure writes "NAME: reason" into why. */
+static bool
+validate(const np_cfg_spec *spec, const char *value, char *why, size_t whylen)
+{
+    char reason[200] = "";
+    bool ok = true;
+    if (spec->type == NP_CFG_INT) {
+        int64_t v;
+        if (!parse_int(value, &v)) {
+            snprintf(reason, sizeof(reason), "'%.40s' is not a whole number", value);
+            ok = false;
+        } else if ((spec->min != 0 || spec->max != 0) && (v < spec->min || v > spec->max)) {
+            snprintf(reason, sizeof(reason), "%lld is outside %lld..%lld", (long long)v,
+                     (long long)spec->min, (long long)spec->max);
+            ok = false;
+        }
+    } else if (spec->type == NP_CFG_BOOL) {
+        bool b;
+        if (!parse_bool(value, &b)) {
+            snprintf(reason, sizeof(reason), "'%.40s' is not a switch (true/false)", value);
+            ok = false;
+        }
+    }
+    if (ok && spec->check != NULL && value[0] != '\0') {
+        ok = spec->check(value, reason, sizeof(reason));
+    }
+    if (!ok && why != NULL) {
+        snprintf(why, whylen, "%s: %s", spec->name, reason);
+    }
+    return ok;
+}
+
+typedef struct {
+    char **keys;
+    char **vals;
+    size_t n, cap;
+} kvlist;
+
+static void
+kv_add(void *arg, const char *key, const char *value)
+{
+    kvlist *kv = arg;
+    if (kv->n == kv->cap) {
+        size_t cap = kv->cap ? kv->cap * 2 : 16;
+        char **k = realloc(kv->keys, cap * sizeof(char *));
+        if (k == NULL) {
+            return;
+        }
+        kv->keys = k;
+        char **v = realloc(kv->vals, cap * sizeof(char *));
+        if (v == NULL) {
+            return;
+        }
+        kv->vals = v;
+        kv->cap = cap;
+    }
+    kv->keys[kv->n] = strdup(key);
+    kv->vals[kv->n] = strdup(value);
+    kv->n++;
+}
+
+static void
+kv_free(kvlist *kv)
+{
+    for (size_t i = 0; i < kv->n; i++) {
+        free(kv->keys[i]);
+        if (kv->vals[i] != NULL) {
+            memset(kv->vals[i], 0, strlen(kv->vals[i]));
+        }
+        free(kv->vals[i]);
+    }
+    free(kv->keys);
+    free(kv->vals);
+}
+
+static const char *
+kv_get(const kvlist *kv, const char *key)
+{
+    const char *v = NULL;
+    for (size_t i = 0; i < kv->n; i++) {
+        if (kv->keys[i] != NULL && strcmp(kv->keys[i], key) == 0) {
+            v = kv->vals[i]; /* the last assignment wins, as in a shell */
+        }
+    }
+    return v;
+}
+
+static np_err
+read_file(const char *path, np_buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NP_ERR_NOT_FOUND;
+    }
+    char chunk[4096];
+    size_t n;
+    np_err err = NP_ERR_OK;
+    while (err == NP_ERR_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        err = np_buf_append(out, chunk, n);
+    }
+    fclose(f);
+    return err;
+}
+
+np_err
+np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen)
+{
+    kvlist kv = {0};
+    np_err err = NP_ERR_OK;
+    if (dotenv_path != NULL) {
+        np_buf text;
+        np_buf_init(&text, 1 << 20);
+        np_err rerr = read_file(dotenv_path, &text);
+        if (rerr == NP_ERR_TOO_LARGE) {
+            snprintf(why, whylen, "%s: larger than 1 MiB", dotenv_path);
+            err = NP_ERR_CONFIG;
+        } else if (rerr == NP_ERR_OK) {
+            int bad = 0;
+            if (!np_dotenv_parse(text.data ? text.data : "", text.len, kv_add, &kv, &bad)) {
+                snprintf(why, whylen, "%s: line %d is not KEY=VALUE", dotenv_path, bad);
+                err = NP_ERR_CONFIG;
+            }
+        }
+        np_buf_fini(&text);
+    }
+    pthread_rwlock_wrlock(&cfg->lock);
+    for (size_t i = 0; err == NP_ERR_OK && i < cfg->n; i++) {
+        entry *e = &cfg->entries[i];
+        const char *v = getenv(e->spec->name);
+        np_cfg_source src = NP_CFG_SRC_ENV;
+        if (v == NULL) {
+            v = kv_get(&kv, e->spec->name);
+        }
+        if (v == NULL) {
+            v = e->spec->def ? e->spec->def : "";
+            src = NP_CFG_SRC_DEFAULT;
+        }
+        if (!validate(e->spec, v, why, whylen)) {
+            err = NP_ERR_CONFIG;
+            break;
+        }
+        char *copy = strdup(v);
+        if (copy == NULL) {
+            err = NP_ERR_NOMEM;
+            break;
+        }
+        free(e->value);
+        e->value = copy;
+        e->src = src;
+    }
+    pthread_rwlock_unlock(&cfg->lock);
+    kv_free(&kv);
+    return err;
+}
+
+np_err
+np_config_set(np_config *cfg, const char *name, const char *value, np_cfg_source src, char *why,
+              size_t whylen)
+{
+    entry *e = find(cfg, name);
+    if (e == NULL) {
+        snprintf(why, whylen, "%s: no such setting", name);
+        return NP_ERR_NOT_FOUND;
+    }
+    if (!validate(e->spec, value, why, whylen)) {
+        return NP_ERR_INVALID;
+    }
+    char *copy = strdup(value);
+    if (copy == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    pthread_rwlock_wrlock(&cfg->lock);
+    char *old = e->value;
+    e->value = copy;
+    e->src = src;
+    pthread_rwlock_unlock(&cfg->lock);
+    free(old);
+    return NP_ERR_OK;
+}
+
+static const entry *
+must_find(const np_config *cfg, const char *name)
+{
+    const entry *e = find(cfg, name);
+    assert(e != NULL && "setting not declared in any loaded table");
+    return e;
+}
+
+int64_t
+np_config_int(const np_config *cfg, const char *name)
+{
+    const entry *e = must_find(cfg, name);
+    int64_t v = 0;
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    if (e->value != NULL) {
+        parse_int(e->value, &v);
+    }
+    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    return v;
+}
+
+bool
+np_config_bool(const np_config *cfg, const char *name)
+{
+    const entry *e = must_find(cfg, name);
+    bool v = false;
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    if (e->value != NULL) {
+        parse_bool(e->value, &v);
+    }
+    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    return v;
+}
+
+char *
+np_config_str(const np_config *cfg, const char *name, char *out, size_t outlen)
+{
+    const entry *e = must_find(cfg, name);
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    snprintf(out, outlen, "%s", e->value ? e->value : "");
+    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    return out;
+}
+
+char *
+np_config_strdup(const np_config *cfg, const char *name)
+{
+    const entry *e = must_find(cfg, name);
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    char *p = strdup(e->value ? e->value : "");
+    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    return p;
+}
+
+bool
+np_config_has(const np_config *cfg, const char *name)
+{
+    return find(cfg, name) != NULL;
+}
+
+bool
+np_config_is_set(const np_config *cfg, const char *name)
+{
+    const entry *e = must_find(cfg, name);
+    return e->src != NP_CFG_SRC_DEFAULT;
+}
+
+const np_cfg_spec *
+np_config_spec(const np_config *cfg, const char *name)
+{
+    const entry *e = find(cfg, name);
+    return e ? e->spec : NULL;
+}
+
+void
+np_config_each(const np_config *cfg, np_config_each_fn fn, void *arg)
+{
+    for (size_t i = 0; i < cfg->n; i++) {
+        const entry *e = &cfg->entries[i];
+        char *copy;
+        pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+        copy = strdup(e->value ? e->value : "");
+        pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+        if (copy == NULL) {
+            continue;
+        }
+        if ((e->spec->flags & NP_CFG_SECRET) && copy[0] != '\0') {
+            fn(arg, e->spec, "********", e->src);
+        } else {
+            fn(arg, e->spec, copy, e->src);
+        }
+        memset(copy, 0, strlen(copy));
+        free(copy);
+    }
+}

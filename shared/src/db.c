@@ -1,0 +1,236 @@
+/* A blocking Postgres connection pool and helpers. */
+#include "np/db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "np/log.h"
+
+struct np_db {
+    char *url;
+    char *app;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    PGconn **idle;
+    int nidle;
+    int size;
+    int out; /* connections lent */
+    bool closing;
+};
+
+char *
+np_db_url_normalize(const char *url)
+{
+    const char *sep = strstr(url, "://");
+    const char *plus = strchr(url, '+');
+    if (sep != NULL && plus != NULL && plus < sep) {
+        size_t head = (size_t)(plus - url);
+        size_t n = head + strlen(sep) + 1;
+        char *out = malloc(n);
+        if (out != NULL) {
+            snprintf(out, n, "%.*s%s", (int)head, url, sep);
+        }
+        return out;
+    }
+    return strdup(url);
+}
+
+static PGconn *
+connect_one(np_db *db, char *why, size_t whylen)
+{
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+    const char *vals[] = {db->url, db->app, "5", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        if (why != NULL) {
+            const char *m = c ? PQerrorMessage(c) : "out of memory";
+            snprintf(why, whylen, "%.*s", (int)strcspn(m, "\n"), m);
+        }
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    return c;
+}
+
+np_err
+np_db_open(np_db **out, const char *url, int size, const char *app_name, char *why,
+           size_t whylen)
+{
+    np_db *db = calloc(1, sizeof(*db));
+    if (db == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    db->url = np_db_url_normalize(url);
+    db->app = strdup(app_name ? app_name : "naipool");
+    db->size = size > 0 ? size : 4;
+    db->idle = calloc((size_t)db->size, sizeof(PGconn *));
+    if (db->url == NULL || db->app == NULL || db->idle == NULL) {
+        free(db->url);
+        free(db->app);
+        free(db->idle);
+        free(db);
+        return NP_ERR_NOMEM;
+    }
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_cond_init(&db->cv, NULL);
+    PGconn *c = connect_one(db, why, whylen);
+    if (c == NULL) {
+        np_db_close(db);
+        return NP_ERR_DB;
+    }
+    db->idle[db->nidle++] = c;
+    *out = db;
+    return NP_ERR_OK;
+}
+
+void
+np_db_close(np_db *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&db->mu);
+    db->closing = true;
+    while (db->out > 0) {
+        pthread_cond_wait(&db->cv, &db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    for (int i = 0; i < db->nidle; i++) {
+        PQfinish(db->idle[i]);
+    }
+    pthread_mutex_destroy(&db->mu);
+    pthread_cond_destroy(&db->cv);
+    if (db->url != NULL) {
+        memset(db->url, 0, strlen(db->url)); /* may carry a password */
+    }
+    free(db->url);
+    free(db->app);
+    free(db->idle);
+    free(db);
+}
+
+PGconn *
+np_db_acquire(np_db *db, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&db->mu);
+    while (db->nidle == 0 && db->out >= db->size && !db->closing) {
+        if (pthread_cond_timedwait(&db->cv, &db->mu, &deadline) == ETIMEDOUT) {
+            pthread_mutex_unlock(&db->mu);
+            return NULL;
+        }
+    }
+    if (db->closing) {
+        pthread_mutex_unlock(&db->mu);
+        return NULL;
+    }
+    PGconn *c = db->nidle > 0 ? db->idle[--db->nidle] : NULL;
+    db->out++;
+    pthread_mutex_unlock(&db->mu);
+
+    if (c != NULL && PQstatus(c) != CONNECTION_OK) {
+        PQreset(c);
+        if (PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            c = NULL;
+        }
+    }
+    if (c == NULL) {
+        char why[256];
+        c = connect_one(db, why, sizeof(why));
+        if (c == NULL) {
+            np_log_warn("db", "cannot connect: %s", why);
+            pthread_mutex_lock(&db->mu);
+            db->out--;
+            pthread_cond_broadcast(&db->cv);
+            pthread_mutex_unlock(&db->mu);
+        }
+    }
+    return c;
+}
+
+void
+np_db_release(np_db *db, PGconn *conn)
+{
+    if (conn == NULL) {
+        return;
+    }
+    if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        /* A caller left a transaction open (an error path): do not lend it out dirty. */
+        PQclear(PQexec(conn, "ROLLBACK"));
+    }
+    pthread_mutex_lock(&db->mu);
+    db->out--;
+    if (PQstatus(conn) == CONNECTION_OK && db->nidle < db->size) {
+        db->idle[db->nidle++] = conn;
+        conn = NULL;
+    }
+    pthread_cond_broadcast(&db->cv);
+    pthread_mutex_unlock(&db->mu);
+    PQfinish(conn);
+}
+
+np_err
+np_err_from_pg(const PGresult *res)
+{
+    if (res == NULL) {
+        return NP_ERR_DB;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_SINGLE_TUPLE) {
+        return NP_ERR_OK;
+    }
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state != NULL && strcmp(state, "23505") == 0) {
+        return NP_ERR_CONFLICT;
+    }
+    if (state != NULL && (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0)) {
+        return NP_ERR_INVALID;
+    }
+    return NP_ERR_DB;
+}
+
+np_err
+np_db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, PGresult **out)
+{
+    PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    np_err err = np_err_from_pg(r);
+    if (err != NP_ERR_OK) {
+        if (err == NP_ERR_DB) {
+            const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
+            np_log_error("db", "query failed: %.*s", (int)strcspn(m, "\n"), m);
+        }
+        PQclear(r);
+        return err;
+    }
+    if (out != NULL) {
+        *out = r;
+    } else {
+        PQclear(r);
+    }
+    return NP_ERR_OK;
+}
+
+np_err
+np_db_ping(np_db *db)
+{
+    PGconn *c = np_db_acquire(db, 2000);
+    if (c == NULL) {
+        return NP_ERR_DB;
+    }
+    np_err err = np_db_exec(c, "SELECT 1", 0, NULL, NULL);
+    np_db_release(db, c);
+    return err;
+}

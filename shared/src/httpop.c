@@ -1,0 +1,175 @@
+/* The "http" operation between the gateway and the services. */
+#include "np/httpop.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+np_http_req_write(np_wire_writer *w, const np_http_req *r)
+{
+    bool authed = r->user_id > 0;
+    np_wire_begin(w, authed ? 8 : 7);
+    np_wire_str(w, "op", "http");
+    np_wire_str(w, "m", r->method);
+    np_wire_str(w, "p", r->path);
+    np_wire_str(w, "q", r->query);
+    np_wire_bin(w, "b", r->body ? r->body : "", r->body_len);
+    np_wire_str(w, "ip", r->ip);
+    np_wire_str(w, "rid", r->rid);
+    if (authed) {
+        np_wire_key(w, "u");
+        msgpack_pack_map(&w->pk, 3);
+        np_wire_int(w, "id", r->user_id);
+        np_wire_str(w, "role", r->role);
+        np_wire_int(w, "kid", r->relay_key_id);
+    }
+}
+
+np_err
+np_http_req_read(const msgpack_object *root, np_http_req *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (!np_wire_get_cstr(root, "m", r->method, sizeof(r->method)) ||
+        !np_wire_get_cstr(root, "p", r->path, sizeof(r->path)) ||
+        !np_wire_get_cstr(root, "q", r->query, sizeof(r->query)) ||
+        !np_wire_get_bin(root, "b", &r->body, &r->body_len) ||
+        !np_wire_get_cstr(root, "ip", r->ip, sizeof(r->ip)) ||
+        !np_wire_get_cstr(root, "rid", r->rid, sizeof(r->rid))) {
+        return NP_ERR_WIRE;
+    }
+    const msgpack_object *u = np_wire_get(root, "u");
+    if (u != NULL) {
+        if (u->type != MSGPACK_OBJECT_MAP || !np_wire_get_int(u, "id", &r->user_id) ||
+            !np_wire_get_cstr(u, "role", r->role, sizeof(r->role)) ||
+            !np_wire_get_int(u, "kid", &r->relay_key_id) || r->user_id <= 0) {
+            return NP_ERR_WIRE;
+        }
+    }
+    return NP_ERR_OK;
+}
+
+static void
+reply(np_rpc_call *call, int status, const char *ctype, const char *body, size_t len,
+      const char *const *headers)
+{
+    int nh = 0;
+    for (int i = 0; headers != NULL && headers[i] != NULL; i += 2) {
+        nh++;
+    }
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 3 + (nh > 0));
+    np_wire_int(&w, "s", status);
+    np_wire_bin(&w, "b", body ? body : "", body ? len : 0);
+    np_wire_str(&w, "ct", ctype);
+    if (nh > 0) {
+        np_wire_key(&w, "h");
+        msgpack_pack_map(&w.pk, (uint32_t)nh);
+        for (int i = 0; headers[i] != NULL; i += 2) {
+            np_wire_str(&w, headers[i], headers[i + 1]);
+        }
+    }
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+}
+
+void
+np_http_reply_json(np_rpc_call *call, int status, json_t *body, const char *const *headers)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    reply(call, status, body ? "application/json" : "", text, text ? strlen(text) : 0, headers);
+    free(text);
+    json_decref(body);
+}
+
+void
+np_http_reply_error(np_rpc_call *call, int status, const char *code, const char *message,
+                    const char *const *headers)
+{
+    json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
+    np_http_reply_json(call, status, j, headers);
+}
+
+void
+np_http_reply_err(np_rpc_call *call, np_err err, const char *message)
+{
+    np_http_reply_error(call, np_err_status(err), np_err_code(err),
+                        message && message[0] ? message : np_err_message(err), NULL);
+}
+
+bool
+np_path_match(const char *pattern, const char *path, int64_t *id)
+{
+    while (*pattern != '\0') {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            if (!isdigit((unsigned char)*path) || *path == '0') {
+                return false;
+            }
+            int64_t v = 0;
+            int digits = 0;
+            while (isdigit((unsigned char)*path)) {
+                if (++digits > 18) {
+                    return false;
+                }
+                v = v * 10 + (*path++ - '0');
+            }
+            if (id != NULL) {
+                *id = v;
+            }
+            pattern += 4;
+            continue;
+        }
+        if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *path == '\0';
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool
+np_query_get(const char *query, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    const char *p = query;
+    while (p != NULL && *p != '\0') {
+        const char *amp = strchr(p, '&');
+        const char *end = amp ? amp : p + strlen(p);
+        if ((size_t)(end - p) >= nlen && strncmp(p, name, nlen) == 0 &&
+            (p[nlen] == '=' || p + nlen == end)) {
+            const char *v = p + nlen + (p[nlen] == '=');
+            size_t o = 0;
+            for (; v < end; v++) {
+                char c = *v;
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    if (end - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0) {
+                        return false;
+                    }
+                    c = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+                    v += 2;
+                }
+                if (c == '\0' || o + 1 >= outlen) {
+                    return false;
+                }
+                out[o++] = c;
+            }
+            out[o] = '\0';
+            return true;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return false;
+}

@@ -1,0 +1,297 @@
+/* The rep side of np_rpc: contexts receive, workers handle, replies go back from any thread.
+ *
+ * State flow of one context (one np_rpc_call):
+ *   1. RECV: nng_ctx_recv is pending.
+ *   2. on receive: the call is queued for the workers (NNG callbacks never block).
+ *   3. a worker parses the envelope and runs the handler; the handler (or whoever it handed
+ *      the call to) calls np_rpc_reply.
+ *   4. SEND: nng_ctx_send is pending; on its completion the next nng_ctx_recv starts (only
+ *      from the send completion: NNG bug #1702).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "np/log.h"
+#include "np/rpc.h"
+
+#define CALL_MAGIC 0x52504343u
+
+enum call_state { ST_RECV, ST_WORK, ST_SEND };
+
+struct np_rpc_call {
+    unsigned magic;
+    np_rpc_server *srv;
+    nng_ctx ctx;
+    nng_aio *aio;
+    nng_msg *req;
+    np_wire_msg parsed;
+    enum call_state state;
+    np_rpc_call *next; /* work queue link */
+};
+
+struct np_rpc_server {
+    nng_socket sock;
+    np_rpc_handler handler;
+    void *arg;
+    np_rpc_call *calls;
+    int ncalls;
+    pthread_t *workers;
+    int nworkers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    np_rpc_call *head, *tail;
+    bool closing;
+};
+
+static void
+queue_push(np_rpc_server *s, np_rpc_call *c)
+{
+    pthread_mutex_lock(&s->mu);
+    c->next = NULL;
+    if (s->tail != NULL) {
+        s->tail->next = c;
+    } else {
+        s->head = c;
+    }
+    s->tail = c;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void
+start_recv(np_rpc_call *c)
+{
+    c->state = ST_RECV;
+    nng_aio_set_timeout(c->aio, NNG_DURATION_INFINITE);
+    nng_ctx_recv(c->ctx, c->aio);
+}
+
+static void
+on_aio(void *arg)
+{
+    np_rpc_call *c = arg;
+    int rv = nng_aio_result(c->aio);
+    if (c->state == ST_RECV) {
+        if (rv != 0) {
+            if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
+                start_recv(c);
+            }
+            return;
+        }
+        c->req = nng_aio_get_msg(c->aio);
+        c->state = ST_WORK;
+        queue_push(c->srv, c);
+        return;
+    }
+    /* ST_SEND completed */
+    if (rv != 0) {
+        nng_msg_free(nng_aio_get_msg(c->aio));
+        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+            return;
+        }
+    }
+    start_recv(c);
+}
+
+static void
+dispatch(np_rpc_server *s, np_rpc_call *c)
+{
+    np_err err = np_wire_parse(&c->parsed, nng_msg_body(c->req), nng_msg_len(c->req));
+    char op[64];
+    if (err != NP_ERR_OK || !np_wire_get_cstr(c->parsed.root, "op", op, sizeof(op))) {
+        np_rpc_reply_error(c, NP_ERR_WIRE, "malformed request envelope");
+        return;
+    }
+    s->handler(s->arg, c, op, c->parsed.root);
+}
+
+static void *
+worker_main(void *arg)
+{
+    np_rpc_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->head == NULL && !s->closing) {
+            pthread_cond_wait(&s->cv, &s->mu);
+        }
+        if (s->head == NULL) {
+            break;
+        }
+        np_rpc_call *c = s->head;
+        s->head = c->next;
+        if (s->head == NULL) {
+            s->tail = NULL;
+        }
+        pthread_mutex_unlock(&s->mu);
+        dispatch(s, c);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void
+send_bytes(np_rpc_call *c, const void *p, size_t n)
+{
+    nng_msg *msg;
+    np_wire_msg_fini(&c->parsed);
+    nng_msg_free(c->req);
+    c->req = NULL;
+    if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, p, n) != 0) {
+        /* Without memory there is no answer to give; the client's deadline fires. */
+        start_recv(c);
+        return;
+    }
+    c->state = ST_SEND;
+    nng_aio_set_msg(c->aio, msg);
+    nng_aio_set_timeout(c->aio, 5000);
+    nng_ctx_send(c->ctx, c->aio);
+}
+
+void
+np_rpc_reply(np_rpc_call *c, const np_wire_writer *w)
+{
+    if (c->magic != CALL_MAGIC || c->state != ST_WORK) {
+        abort(); /* a call answered twice or a stray pointer: a programmer error */
+    }
+    send_bytes(c, w->sbuf.data, w->sbuf.size);
+}
+
+void
+np_rpc_reply_error(np_rpc_call *c, np_err err, const char *message)
+{
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_error(&w, err, message);
+    np_rpc_reply(c, &w);
+    np_wire_writer_fini(&w);
+}
+
+static int
+listen_all(nng_socket sock, const char *urls)
+{
+    char *copy = strdup(urls);
+    if (copy == NULL) {
+        return NNG_ENOMEM;
+    }
+    int rv = 0;
+    char *save = NULL;
+    for (char *u = strtok_r(copy, ",", &save); u != NULL && rv == 0;
+         u = strtok_r(NULL, ",", &save)) {
+        rv = nng_listen(sock, u, NULL, 0);
+        if (rv != 0) {
+            np_log_error("rpc", "cannot listen on %s: %s", u, nng_strerror(rv));
+        }
+    }
+    free(copy);
+    return rv;
+}
+
+np_err
+np_rpc_server_open(np_rpc_server **out, const char *url, const np_rpc_opts *opts,
+                   np_rpc_handler handler, void *arg)
+{
+    np_rpc_server *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    s->handler = handler;
+    s->arg = arg;
+    s->ncalls = opts && opts->contexts ? opts->contexts : 64;
+    s->nworkers = opts && opts->workers ? opts->workers : 4;
+    size_t recv_max = opts && opts->recv_max ? opts->recv_max : (1u << 20);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    int rv = nng_rep0_open(&s->sock);
+    if (rv != 0) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        free(s);
+        return np_err_from_nng(rv);
+    }
+    nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, recv_max);
+    s->calls = calloc((size_t)s->ncalls, sizeof(np_rpc_call));
+    s->workers = calloc((size_t)s->nworkers, sizeof(pthread_t));
+    if (s->calls == NULL || s->workers == NULL) {
+        rv = NNG_ENOMEM;
+    }
+    int opened = 0;
+    for (; rv == 0 && opened < s->ncalls; opened++) {
+        np_rpc_call *c = &s->calls[opened];
+        c->magic = CALL_MAGIC;
+        c->srv = s;
+        msgpack_unpacked_init(&c->parsed.up);
+        rv = nng_aio_alloc(&c->aio, on_aio, c);
+        if (rv == 0 && (rv = nng_ctx_open(&c->ctx, s->sock)) != 0) {
+            nng_aio_free(c->aio);
+            c->aio = NULL;
+        }
+        if (rv != 0) {
+            break;
+        }
+    }
+    if (rv == 0) {
+        rv = listen_all(s->sock, url);
+    }
+    if (rv != 0) {
+        nng_close(s->sock);
+        for (int i = 0; i < opened; i++) {
+            nng_aio_free(s->calls[i].aio);
+            msgpack_unpacked_destroy(&s->calls[i].parsed.up);
+        }
+        free(s->calls);
+        free(s->workers);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        free(s);
+        return np_err_from_nng(rv);
+    }
+    for (int i = 0; i < s->nworkers; i++) {
+        pthread_create(&s->workers[i], NULL, worker_main, s);
+    }
+    for (int i = 0; i < s->ncalls; i++) {
+        start_recv(&s->calls[i]);
+    }
+    *out = s;
+    return NP_ERR_OK;
+}
+
+void
+np_rpc_server_close(np_rpc_server *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->closing = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nworkers; i++) {
+        pthread_join(s->workers[i], NULL);
+    }
+    /* Calls still queued were never dispatched: drop them. */
+    for (np_rpc_call *c = s->head; c != NULL; c = c->next) {
+        nng_msg_free(c->req);
+        c->req = NULL;
+    }
+    nng_close(s->sock);
+    for (int i = 0; i < s->ncalls; i++) {
+        nng_aio_stop(s->calls[i].aio);
+    }
+    for (int i = 0; i < s->ncalls; i++) {
+        np_rpc_call *c = &s->calls[i];
+        nng_aio_free(c->aio);
+        np_wire_msg_fini(&c->parsed);
+        nng_msg_free(c->req);
+        c->magic = 0;
+    }
+    free(s->calls);
+    free(s->workers);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}

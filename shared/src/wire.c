@@ -1,0 +1,242 @@
+/* msgpack envelopes between services. */
+#include "np/wire.h"
+
+#include <string.h>
+
+void
+np_wire_writer_init(np_wire_writer *w)
+{
+    msgpack_sbuffer_init(&w->sbuf);
+    msgpack_packer_init(&w->pk, &w->sbuf, msgpack_sbuffer_write);
+}
+
+void
+np_wire_writer_fini(np_wire_writer *w)
+{
+    msgpack_sbuffer_destroy(&w->sbuf);
+}
+
+void
+np_wire_key(np_wire_writer *w, const char *key)
+{
+    size_t n = strlen(key);
+    msgpack_pack_str(&w->pk, n);
+    msgpack_pack_str_body(&w->pk, key, n);
+}
+
+void
+np_wire_begin(np_wire_writer *w, uint32_t n)
+{
+    msgpack_pack_map(&w->pk, n + 1);
+    np_wire_int(w, "v", NP_WIRE_VERSION);
+}
+
+void
+np_wire_strn(np_wire_writer *w, const char *key, const char *s, size_t n)
+{
+    if (key != NULL) {
+        np_wire_key(w, key);
+    }
+    msgpack_pack_str(&w->pk, n);
+    msgpack_pack_str_body(&w->pk, s, n);
+}
+
+void
+np_wire_str(np_wire_writer *w, const char *key, const char *s)
+{
+    np_wire_strn(w, key, s ? s : "", s ? strlen(s) : 0);
+}
+
+void
+np_wire_int(np_wire_writer *w, const char *key, int64_t v)
+{
+    if (key != NULL) {
+        np_wire_key(w, key);
+    }
+    msgpack_pack_int64(&w->pk, v);
+}
+
+void
+np_wire_bool(np_wire_writer *w, const char *key, bool v)
+{
+    if (key != NULL) {
+        np_wire_key(w, key);
+    }
+    if (v) {
+        msgpack_pack_true(&w->pk);
+    } else {
+        msgpack_pack_false(&w->pk);
+    }
+}
+
+void
+np_wire_bin(np_wire_writer *w, const char *key, const void *p, size_t n)
+{
+    if (key != NULL) {
+        np_wire_key(w, key);
+    }
+    msgpack_pack_bin(&w->pk, n);
+    msgpack_pack_bin_body(&w->pk, p, n);
+}
+
+void
+np_wire_nil(np_wire_writer *w, const char *key)
+{
+    if (key != NULL) {
+        np_wire_key(w, key);
+    }
+    msgpack_pack_nil(&w->pk);
+}
+
+void
+np_wire_error(np_wire_writer *w, np_err err, const char *message)
+{
+    np_wire_begin(w, 2);
+    np_wire_str(w, "e", np_err_code(err));
+    np_wire_str(w, "m", message ? message : np_err_message(err));
+}
+
+np_err
+np_wire_parse(np_wire_msg *m, const void *data, size_t len)
+{
+    msgpack_unpacked_init(&m->up);
+    m->root = NULL;
+    size_t off = 0;
+    if (data == NULL || len == 0) {
+        return NP_ERR_WIRE;
+    }
+    if (msgpack_unpack_next(&m->up, data, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+        return NP_ERR_WIRE;
+    }
+    if (off != len || m->up.data.type != MSGPACK_OBJECT_MAP) {
+        return NP_ERR_WIRE;
+    }
+    int64_t v;
+    if (!np_wire_get_int(&m->up.data, "v", &v) || v != NP_WIRE_VERSION) {
+        return NP_ERR_WIRE;
+    }
+    m->root = &m->up.data;
+    return NP_ERR_OK;
+}
+
+void
+np_wire_msg_fini(np_wire_msg *m)
+{
+    msgpack_unpacked_destroy(&m->up);
+    m->root = NULL;
+}
+
+const msgpack_object *
+np_wire_get(const msgpack_object *map, const char *key)
+{
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP) {
+        return NULL;
+    }
+    size_t klen = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+            memcmp(k->via.str.ptr, key, klen) == 0) {
+            return &map->via.map.ptr[i].val;
+        }
+    }
+    return NULL;
+}
+
+bool
+np_wire_get_str(const msgpack_object *map, const char *key, const char **s, size_t *n)
+{
+    const msgpack_object *o = np_wire_get(map, key);
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR) {
+        return false;
+    }
+    *s = o->via.str.ptr;
+    *n = o->via.str.size;
+    return true;
+}
+
+bool
+np_wire_get_cstr(const msgpack_object *map, const char *key, char *out, size_t outlen)
+{
+    const char *s;
+    size_t n;
+    if (!np_wire_get_str(map, key, &s, &n) || n >= outlen || memchr(s, '\0', n) != NULL) {
+        return false;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return true;
+}
+
+bool
+np_wire_get_int(const msgpack_object *map, const char *key, int64_t *v)
+{
+    const msgpack_object *o = np_wire_get(map, key);
+    if (o == NULL) {
+        return false;
+    }
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > INT64_MAX) {
+            return false;
+        }
+        *v = (int64_t)o->via.u64;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *v = o->via.i64;
+        return true;
+    }
+    return false;
+}
+
+bool
+np_wire_get_bool(const msgpack_object *map, const char *key, bool *v)
+{
+    const msgpack_object *o = np_wire_get(map, key);
+    if (o == NULL || o->type != MSGPACK_OBJECT_BOOLEAN) {
+        return false;
+    }
+    *v = o->via.boolean;
+    return true;
+}
+
+bool
+np_wire_get_bin(const msgpack_object *map, const char *key, const void **p, size_t *n)
+{
+    const msgpack_object *o = np_wire_get(map, key);
+    if (o != NULL && o->type == MSGPACK_OBJECT_BIN) {
+        *p = o->via.bin.ptr;
+        *n = o->via.bin.size;
+        return true;
+    }
+    if (o != NULL && o->type == MSGPACK_OBJECT_STR) {
+        *p = o->via.str.ptr;
+        *n = o->via.str.size;
+        return true;
+    }
+    return false;
+}
+
+const msgpack_object *
+np_wire_get_map(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = np_wire_get(map, key);
+    return o != NULL && o->type == MSGPACK_OBJECT_MAP ? o : NULL;
+}
+
+np_err
+np_wire_reply_error(const msgpack_object *map, char *message, size_t mlen)
+{
+    char code[64];
+    if (!np_wire_get_cstr(map, "e", code, sizeof(code))) {
+        if (np_wire_get(map, "e") != NULL) {
+            return NP_ERR_WIRE;
+        }
+        return NP_ERR_OK;
+    }
+    if (message != NULL && !np_wire_get_cstr(map, "m", message, mlen)) {
+        snprintf(message, mlen, "%s", "");
+    }
+    np_err err = np_err_from_code(code);
+    return err == NP_ERR_OK ? NP_ERR_WIRE : err;
+}
