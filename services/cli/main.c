@@ -6,6 +6,7 @@
 
 #include "boot.h"
 #include "np/crypto.h"
+#include "np/pgboot.h"
 #include "run.h"
 
 static int
@@ -17,7 +18,8 @@ usage(void)
             "  gateway|auth|pool|health|audit   one service; peers from configuration\n"
             "  keygen                    print a new ENCRYPTION_KEY\n"
             "  migrate                   apply database migrations and exit\n"
-            "  config check              print the effective configuration (secrets masked)\n");
+            "  config check              print the effective configuration (secrets masked)\n"
+            "  pg start|stop DIR         run a private Postgres in DIR (tests use it)\n");
     return 2;
 }
 
@@ -37,6 +39,31 @@ keygen(void)
     np_wipe(out.data, out.len);
     np_buf_fini(&out);
     return 0;
+}
+
+/* private_pg starts or stops the private Postgres of dir, printing its URL on start. */
+static int
+private_pg(const char *verb, const char *dir)
+{
+    char why[512] = "", url[800];
+    if (strcmp(verb, "start") == 0) {
+        np_pgboot *pg = NULL;
+        if (np_pgboot_start(&pg, dir, url, sizeof(url), why, sizeof(why)) != NP_ERR_OK) {
+            fprintf(stderr, "naipool: %s\n", why);
+            return 1;
+        }
+        printf("%s\n", url);
+        free(pg); /* leave it running: `naipool pg stop DIR` stops it */
+        return 0;
+    }
+    if (strcmp(verb, "stop") == 0) {
+        if (np_pgboot_stop_dir(dir, why, sizeof(why)) != NP_ERR_OK) {
+            fprintf(stderr, "naipool: %s\n", why);
+            return 1;
+        }
+        return 0;
+    }
+    return usage();
 }
 
 static void
@@ -59,6 +86,9 @@ main(int argc, char **argv)
                     {"pool", CLI_POOL},       {"health", CLI_HEALTH},   {"audit", CLI_AUDIT}};
     if (strcmp(cmd, "keygen") == 0) {
         return keygen();
+    }
+    if (strcmp(cmd, "pg") == 0) {
+        return argc == 4 ? private_pg(argv[2], argv[3]) : usage();
     }
     /* Every thread started from here on inherits a blocked SIGINT/SIGTERM; the main thread
      * waits for them with sigwait. */

@@ -367,7 +367,10 @@ bool
 np_config_is_set(const np_config *cfg, const char *name)
 {
     const entry *e = must_find(cfg, name);
-    return e->src != NP_CFG_SRC_DEFAULT;
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    bool set = e->src != NP_CFG_SRC_DEFAULT && e->value != NULL && e->value[0] != '\0';
+    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    return set;
 }
 
 const np_cfg_spec *

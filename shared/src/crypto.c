@@ -135,8 +135,8 @@ b64_encode(const void *in, size_t n, np_buf *out, const char *alpha, bool pad)
         }
         err = np_buf_append(out, q, keep);
     }
-    if (err == NP_ERR_OK && out->data == NULL) {
-        err = np_buf_append(out, "", 0);
+    if (err == NP_ERR_OK) {
+        err = np_buf_append(out, "", 0); /* NUL-terminates, also for empty input */
     }
     return err;
 }

@@ -183,23 +183,19 @@ create_database(const char *sockdir, char *why, size_t whylen)
     return ok;
 }
 
-np_err
-np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen, char *why,
-                size_t whylen)
+/* locate fills pg's binaries, user and folders for data_dir, creating DATA_DIR. */
+static bool
+locate(np_pgboot *pg, const char *data_dir, char *why, size_t whylen)
 {
-    np_pgboot *pg = calloc(1, sizeof(*pg));
-    if (pg == NULL) {
-        return NP_ERR_NOMEM;
-    }
     if (!find_bindir(pg->bindir, sizeof(pg->bindir))) {
         snprintf(why, whylen, "private Postgres: pg_ctl not found (install postgresql, or set "
                               "DATABASE_URL)");
-        goto fail;
+        return false;
     }
     char absdata[600];
     if (mkdirs(data_dir, 0755) != 0 || realpath(data_dir, absdata) == NULL) {
         snprintf(why, whylen, "DATA_DIR: cannot create %s: %s", data_dir, strerror(errno));
-        goto fail;
+        return false;
     }
     if (geteuid() == 0) {
         struct passwd *pw = getpwnam("postgres");
@@ -208,7 +204,7 @@ np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen,
         }
         if (pw == NULL) {
             snprintf(why, whylen, "private Postgres: running as root and no `postgres` user");
-            goto fail;
+            return false;
         }
         pg->uid = pw->pw_uid;
         pg->gid = pw->pw_gid;
@@ -230,6 +226,20 @@ np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen,
     if (strlen(pg->sockdir) > 80) {
         snprintf(pg->sockdir, sizeof(pg->sockdir), "/tmp/naipool-pg-%s", hex);
     }
+    return true;
+}
+
+np_err
+np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen, char *why,
+                size_t whylen)
+{
+    np_pgboot *pg = calloc(1, sizeof(*pg));
+    if (pg == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    if (!locate(pg, data_dir, why, whylen)) {
+        goto fail;
+    }
     if (!own_dir(pg, pg->pgdir) || !own_dir(pg, pg->sockdir)) {
         snprintf(why, whylen, "private Postgres: cannot prepare %s: %s", pg->pgdir,
                  strerror(errno));
@@ -243,9 +253,7 @@ np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen,
         snprintf(prog, sizeof(prog), "%s/initdb", pg->bindir);
         char *argv[] = {prog, "-D", pg->pgdir, "-U", "naipool", "-A", "trust", "-E", "UTF8",
                         "--no-locale", "--no-sync", NULL};
-        char initlog[800];
-        snprintf(initlog, sizeof(initlog), "%s/../initdb.log", pg->pgdir);
-        if (run(pg, argv, pg->uid == 0 ? initlog : NULL) != 0) {
+        if (run(pg, argv, NULL) != 0) {
             snprintf(why, whylen, "private Postgres: initdb failed in %s", pg->pgdir);
             goto fail;
         }
@@ -253,7 +261,7 @@ np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen,
     snprintf(prog, sizeof(prog), "%s/pg_ctl", pg->bindir);
     char *status_argv[] = {prog, "status", "-D", pg->pgdir, NULL};
     if (run(pg, status_argv, NULL) != 0) {
-        char opts[900];
+        char opts[1200];
         snprintf(opts, sizeof(opts),
                  "-c listen_addresses='' -c unix_socket_directories='%s' "
                  "-c unix_socket_permissions=0700 -c max_connections=300 %s",
@@ -275,6 +283,21 @@ np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen,
 fail:
     free(pg);
     return NP_ERR_DB;
+}
+
+np_err
+np_pgboot_stop_dir(const char *data_dir, char *why, size_t whylen)
+{
+    np_pgboot *pg = calloc(1, sizeof(*pg));
+    if (pg == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    if (!locate(pg, data_dir, why, whylen)) {
+        free(pg);
+        return NP_ERR_DB;
+    }
+    np_pgboot_stop(pg);
+    return NP_ERR_OK;
 }
 
 void

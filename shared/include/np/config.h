@@ -58,7 +58,7 @@ char *np_config_str(const np_config *cfg, const char *name, char *out, size_t ou
 /* np_config_strdup returns a malloc'd copy of the value (NULL on no memory). */
 char *np_config_strdup(const np_config *cfg, const char *name);
 bool np_config_has(const np_config *cfg, const char *name);
-/* np_config_is_set: the value came from the environment or the database, not the default. */
+/* np_config_is_set: a non-empty value came from the environment or the database. */
 bool np_config_is_set(const np_config *cfg, const char *name);
 
 /* np_config_each calls fn for every setting in table order, with the value masked when

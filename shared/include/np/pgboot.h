@@ -16,5 +16,7 @@ np_err np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t 
                        char *why, size_t whylen);
 /* np_pgboot_stop stops the cluster (fast shutdown) and frees; NULL is accepted. */
 void np_pgboot_stop(np_pgboot *pg);
+/* np_pgboot_stop_dir stops the private cluster of data_dir started by another process. */
+np_err np_pgboot_stop_dir(const char *data_dir, char *why, size_t whylen);
 
 #endif
