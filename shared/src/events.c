@@ -1,34 +1,506 @@
-/* The events producer. For now: one JSON log line per event (see events.h). */
+/* The events producer: a bounded outbox of encoded events, a sender thread that publishes a
+ * window of them and re-publishes the unacknowledged, and an ack thread that retires the
+ * acknowledged (events.h describes the protocol).
+ *
+ * State flow of one event (one outbox slot, indexed by seq modulo the capacity):
+ *   1. np_events_emit encodes it outside the lock, then under the lock gives it the next seq
+ *      and a slot, or drops it when the outbox is full (counted, logged once per burst);
+ *   2. the sender publishes it once it falls inside the in-flight window
+ *      [base, base + EVENTS_INFLIGHT_MAX), batching neighbours into one message;
+ *   3. EVENTS_RESEND_MS after a send without an ack, the sender publishes it again (pub/sub
+ *      may have dropped it, audit may have been down, or the ack itself was dropped);
+ *   4. the ack thread marks it acknowledged; once it is the oldest, base moves past it and
+ *      its slot is freed, which moves the window forward and wakes the sender.
+ */
 #include "np/events.h"
 
-#include <stdatomic.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
+
+#include "np/crypto.h"
 #include "np/log.h"
+#include "np/wire.h"
+
+/* A message carries at most this many events or about this many bytes. */
+#define BATCH_EVENTS 256
+#define BATCH_BYTES (256u * 1024u)
+
+typedef struct {
+    char *data; /* msgpack of [time_us, type, fields_json]; NULL when the slot is free */
+    size_t len;
+    int64_t sent_at_ms; /* last transmission; 0: never sent */
+    bool acked;
+} slot;
 
 struct np_events {
     char svc[32];
-    atomic_uint_fast64_t seq;
+    char id[NP_EVENTS_ID_MAX];
+    nng_socket pub, sub;
+    bool pub_open, sub_open;
+    pthread_t sender, acker;
+    bool sender_started, acker_started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t wake;    /* the sender: new events, a moved window, or stopping */
+    pthread_cond_t drained; /* close: the outbox became empty */
+    bool stopping;
+    slot *ring;
+    uint64_t cap;      /* EVENTS_OUTBOX_MAX */
+    uint64_t base;     /* every seq below base is acknowledged */
+    uint64_t next;     /* the next seq to give */
+    uint64_t unacked;  /* events in [base, next) not acknowledged */
+    uint64_t inflight; /* of those, sent at least once */
+    uint64_t window;   /* EVENTS_INFLIGHT_MAX */
+    int64_t resend_ms;
+    int64_t drain_ms;
+    bool overflowing; /* inside a burst of drops (logged once) */
+    uint64_t burst_drops;
+    uint64_t emitted, dropped, sent, resent, acked;
 };
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* make_id builds svc.node.random: unique per process start, and free of the "\n" that
+ * separates the id from the body of an ack. */
+static void
+make_id(char *out, size_t outlen, const char *svc, const char *node)
+{
+    uint8_t rnd[6];
+    char hex[sizeof(rnd) * 2 + 1];
+    if (np_random_bytes(rnd, sizeof(rnd)) != NP_ERR_OK) {
+        /* Not secret, only unique: fall back on the clock. */
+        int64_t t = wall_us();
+        memcpy(rnd, &t, sizeof(rnd));
+    }
+    np_hex(rnd, sizeof(rnd), hex);
+    snprintf(out, outlen, "%.24s.%.64s.%s", svc, node[0] ? node : "node", hex);
+    for (char *p = out; *p; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_';
+        if (!ok) {
+            *p = '_';
+        }
+    }
+}
+
+static int
+pack_to_msg(void *data, const char *buf, size_t len)
+{
+    return nng_msg_append((nng_msg *)data, buf, len) == 0 ? 0 : -1;
+}
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+/* collect picks, under the lock, up to one message worth of events to (re)send and packs
+ * them into *out; returns false when nothing is due. *due_ms receives the earliest time a
+ * sent event becomes due for a re-send (INT64_MAX when none). */
+static bool
+collect(np_events *ev, int64_t now, nng_msg **out, int64_t *due_ms)
+{
+    uint64_t pick[BATCH_EVENTS];
+    size_t n = 0, bytes = 0;
+    uint64_t end = ev->next < ev->base + ev->window ? ev->next : ev->base + ev->window;
+    *due_ms = INT64_MAX;
+    for (uint64_t seq = ev->base; seq < end; seq++) {
+        slot *s = &ev->ring[seq % ev->cap];
+        if (s->acked) {
+            continue;
+        }
+        bool fresh = s->sent_at_ms == 0;
+        if (!fresh && now - s->sent_at_ms < ev->resend_ms) {
+            int64_t due = s->sent_at_ms + ev->resend_ms;
+            *due_ms = due < *due_ms ? due : *due_ms;
+            continue;
+        }
+        if (n == BATCH_EVENTS || (n > 0 && bytes + s->len > BATCH_BYTES)) {
+            *due_ms = now; /* more to send right away */
+            break;
+        }
+        pick[n++] = seq;
+        bytes += s->len + 16;
+    }
+    if (n == 0) {
+        return false;
+    }
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, 0) != 0) {
+        *due_ms = now + 100; /* no memory now: try again shortly */
+        return false;
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, msg, pack_to_msg);
+    msgpack_pack_map(&pk, 3);
+    pack_str(&pk, "v");
+    msgpack_pack_int(&pk, NP_WIRE_VERSION);
+    pack_str(&pk, "p");
+    pack_str(&pk, ev->id);
+    pack_str(&pk, "e");
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) {
+        slot *s = &ev->ring[pick[i] % ev->cap];
+        msgpack_pack_array(&pk, 4);
+        msgpack_pack_uint64(&pk, pick[i]);
+        if (nng_msg_append(msg, s->data, s->len) != 0) {
+            nng_msg_free(msg);
+            *due_ms = now + 100;
+            return false;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        slot *s = &ev->ring[pick[i] % ev->cap];
+        if (s->sent_at_ms == 0) {
+            ev->sent++;
+            ev->inflight++;
+        } else {
+            ev->resent++;
+        }
+        s->sent_at_ms = now > 0 ? now : 1;
+    }
+    *out = msg;
+    return true;
+}
+
+static void *
+sender_main(void *arg)
+{
+    np_events *ev = arg;
+    pthread_mutex_lock(&ev->mu);
+    while (!ev->stopping) {
+        int64_t now = now_ms();
+        int64_t due;
+        nng_msg *msg = NULL;
+        if (collect(ev, now, &msg, &due)) {
+            pthread_mutex_unlock(&ev->mu);
+            /* A failed send (no memory, socket closing) is like a drop on the wire: the
+             * events stay in the outbox and go out again when due. */
+            if (nng_sendmsg(ev->pub, msg, NNG_FLAG_NONBLOCK) != 0) {
+                nng_msg_free(msg);
+            }
+            pthread_mutex_lock(&ev->mu);
+            continue;
+        }
+        int64_t wait = due == INT64_MAX ? 1000 : due - now;
+        if (wait > 0) {
+            struct timespec ts;
+            deadline_in(&ts, wait);
+            pthread_cond_timedwait(&ev->wake, &ev->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&ev->mu);
+    return NULL;
+}
+
+/* ack_range marks [lo, hi] acknowledged (clamped to the outbox) and frees the oldest slots. */
+static void
+ack_range(np_events *ev, uint64_t lo, uint64_t hi)
+{
+    if (lo < ev->base) {
+        lo = ev->base;
+    }
+    if (ev->next == 0 || hi > ev->next - 1) {
+        hi = ev->next - 1;
+    }
+    for (uint64_t seq = lo; seq <= hi && seq < ev->next; seq++) {
+        slot *s = &ev->ring[seq % ev->cap];
+        if (s->acked || s->data == NULL) {
+            continue;
+        }
+        s->acked = true;
+        free(s->data);
+        s->data = NULL;
+        ev->unacked--;
+        ev->acked++;
+        if (s->sent_at_ms != 0) {
+            ev->inflight--;
+        }
+    }
+    while (ev->base < ev->next && ev->ring[ev->base % ev->cap].acked) {
+        ev->ring[ev->base % ev->cap] = (slot){0};
+        ev->base++;
+    }
+}
+
+/* on_ack reads one acknowledgement: id "\n" {v, p, r:[[lo, hi]...]}; anything else is
+ * ignored (it cannot be ours). */
+static void
+on_ack(np_events *ev, const char *body, size_t len)
+{
+    size_t idlen = strlen(ev->id);
+    if (len <= idlen + 1 || memcmp(body, ev->id, idlen) != 0 || body[idlen] != '\n') {
+        return;
+    }
+    np_wire_msg m;
+    char p[NP_EVENTS_ID_MAX];
+    if (np_wire_parse(&m, body + idlen + 1, len - idlen - 1) != NP_ERR_OK ||
+        !np_wire_get_cstr(m.root, "p", p, sizeof(p)) || strcmp(p, ev->id) != 0) {
+        np_wire_msg_fini(&m);
+        return;
+    }
+    const msgpack_object *r = np_wire_get(m.root, "r");
+    if (r != NULL && r->type == MSGPACK_OBJECT_ARRAY) {
+        pthread_mutex_lock(&ev->mu);
+        for (uint32_t i = 0; i < r->via.array.size; i++) {
+            const msgpack_object *pair = &r->via.array.ptr[i];
+            if (pair->type != MSGPACK_OBJECT_ARRAY || pair->via.array.size != 2 ||
+                pair->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                pair->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                continue;
+            }
+            uint64_t lo = pair->via.array.ptr[0].via.u64, hi = pair->via.array.ptr[1].via.u64;
+            if (lo >= 1 && lo <= hi) {
+                ack_range(ev, lo, hi);
+            }
+        }
+        pthread_cond_signal(&ev->wake);
+        if (ev->unacked == 0) {
+            pthread_cond_broadcast(&ev->drained);
+        }
+        pthread_mutex_unlock(&ev->mu);
+    }
+    np_wire_msg_fini(&m);
+}
+
+static void *
+acker_main(void *arg)
+{
+    np_events *ev = arg;
+    for (;;) {
+        nng_msg *msg;
+        int rv = nng_recvmsg(ev->sub, &msg, 0);
+        if (rv == NNG_ECLOSED) {
+            break;
+        }
+        if (rv != 0) {
+            continue;
+        }
+        on_ack(ev, nng_msg_body(msg), nng_msg_len(msg));
+        nng_msg_free(msg);
+    }
+    return NULL;
+}
+
+static int
+dial_all(nng_socket sock, const char *urls, const char *svc, const char *setting)
+{
+    char copy[1024];
+    snprintf(copy, sizeof(copy), "%s", urls);
+    char *save = NULL;
+    for (char *u = strtok_r(copy, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+        /* Non-blocking: an audit instance that is not there yet is dialled again later. */
+        int rv = nng_dial(sock, u, NULL, NNG_FLAG_NONBLOCK);
+        if (rv != 0) {
+            np_log_error(svc, "%s: cannot dial %s: %s", setting, u, nng_strerror(rv));
+            return rv;
+        }
+    }
+    return 0;
+}
+
+static void
+socket_tune(nng_socket sock)
+{
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 100);
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 2000);
+    nng_socket_set_bool(sock, NNG_OPT_TCP_KEEPALIVE, true);
+    nng_socket_set_bool(sock, NNG_OPT_TCP_NODELAY, true);
+}
 
 np_err
 np_events_open(np_events **out, const char *svc, const np_config *cfg)
 {
-    (void)cfg;
     np_events *ev = calloc(1, sizeof(*ev));
     if (ev == NULL) {
         return NP_ERR_NOMEM;
     }
     snprintf(ev->svc, sizeof(ev->svc), "%s", svc);
+    char node[64], events_url[1024], acks_url[1024];
+    np_config_str(cfg, "NODE_ID", node, sizeof(node));
+    np_config_str(cfg, "EVENTS_URL", events_url, sizeof(events_url));
+    np_config_str(cfg, "ACKS_URL", acks_url, sizeof(acks_url));
+    make_id(ev->id, sizeof(ev->id), svc, node);
+    ev->cap = (uint64_t)np_config_int(cfg, "EVENTS_OUTBOX_MAX");
+    ev->window = (uint64_t)np_config_int(cfg, "EVENTS_INFLIGHT_MAX");
+    ev->resend_ms = np_config_int(cfg, "EVENTS_RESEND_MS");
+    ev->drain_ms = np_config_int(cfg, "EVENTS_DRAIN_MS");
+    ev->base = ev->next = 1;
+    pthread_mutex_init(&ev->mu, NULL);
+    pthread_cond_init(&ev->wake, NULL);
+    pthread_cond_init(&ev->drained, NULL);
+
+    np_err err = NP_ERR_OK;
+    int rv = 0;
+    ev->ring = calloc(ev->cap, sizeof(slot));
+    if (ev->ring == NULL) {
+        err = NP_ERR_NOMEM;
+        goto fail;
+    }
+    if ((rv = nng_pub0_open(&ev->pub)) != 0) {
+        goto fail;
+    }
+    ev->pub_open = true;
+    if ((rv = nng_sub0_open(&ev->sub)) != 0) {
+        goto fail;
+    }
+    ev->sub_open = true;
+    socket_tune(ev->pub);
+    socket_tune(ev->sub);
+    nng_socket_set_int(ev->pub, NNG_OPT_SENDBUF, 1024);
+    nng_socket_set_int(ev->sub, NNG_OPT_RECVBUF, 1024);
+    nng_socket_set_size(ev->sub, NNG_OPT_RECVMAXSZ, 1u << 20);
+    char topic[NP_EVENTS_ID_MAX + 1];
+    int tlen = snprintf(topic, sizeof(topic), "%s\n", ev->id);
+    if ((rv = nng_socket_set(ev->sub, NNG_OPT_SUB_SUBSCRIBE, topic, (size_t)tlen)) != 0 ||
+        (rv = dial_all(ev->pub, events_url, svc, "EVENTS_URL")) != 0 ||
+        (rv = dial_all(ev->sub, acks_url, svc, "ACKS_URL")) != 0) {
+        goto fail;
+    }
+    if (pthread_create(&ev->sender, NULL, sender_main, ev) != 0) {
+        err = NP_ERR_SYSTEM;
+        goto fail;
+    }
+    ev->sender_started = true;
+    if (pthread_create(&ev->acker, NULL, acker_main, ev) != 0) {
+        err = NP_ERR_SYSTEM;
+        goto fail;
+    }
+    ev->acker_started = true;
+    np_log_info(svc, "events producer %s publishing to %s", ev->id, events_url);
     *out = ev;
     return NP_ERR_OK;
+
+fail:
+    if (rv != 0) {
+        err = np_err_from_nng(rv);
+    }
+    ev->drain_ms = 0;
+    np_events_close(ev);
+    return err;
 }
 
 void
 np_events_close(np_events *ev)
 {
+    if (ev == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&ev->mu);
+    if (ev->unacked > 0 && ev->drain_ms > 0 && ev->sender_started && ev->acker_started) {
+        struct timespec ts;
+        deadline_in(&ts, ev->drain_ms);
+        while (ev->unacked > 0) {
+            if (pthread_cond_timedwait(&ev->drained, &ev->mu, &ts) == ETIMEDOUT) {
+                break;
+            }
+        }
+    }
+    uint64_t lost = ev->unacked;
+    ev->stopping = true;
+    pthread_cond_signal(&ev->wake);
+    pthread_mutex_unlock(&ev->mu);
+    if (lost > 0) {
+        np_log_warn(ev->svc, "events producer %s stopping with %llu unacknowledged events",
+                    ev->id, (unsigned long long)lost);
+    }
+    if (ev->pub_open) {
+        nng_close(ev->pub);
+    }
+    if (ev->sub_open) {
+        nng_close(ev->sub); /* unblocks the ack thread */
+    }
+    if (ev->sender_started) {
+        pthread_join(ev->sender, NULL);
+    }
+    if (ev->acker_started) {
+        pthread_join(ev->acker, NULL);
+    }
+    for (uint64_t i = 0; ev->ring != NULL && i < ev->cap; i++) {
+        free(ev->ring[i].data);
+    }
+    free(ev->ring);
+    pthread_mutex_destroy(&ev->mu);
+    pthread_cond_destroy(&ev->wake);
+    pthread_cond_destroy(&ev->drained);
     free(ev);
+}
+
+/* encode packs [time_us, type, fields_json] for a slot; NULL on no memory. */
+static char *
+encode(const np_events *ev, const char *type, json_t *fields, size_t *len)
+{
+    char *text = NULL;
+    if (fields != NULL && json_is_object(fields)) {
+        text = json_dumps(fields, JSON_COMPACT | JSON_ENSURE_ASCII);
+    } else if (fields != NULL) {
+        /* A producer bug, kept rather than lost: wrap the value. */
+        json_t *wrap = json_pack("{s:O}", "value", fields);
+        text = wrap ? json_dumps(wrap, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(wrap);
+    } else {
+        text = strdup("{}");
+    }
+    if (text != NULL && strlen(text) > NP_EVENTS_FIELDS_MAX) {
+        np_log_warn(ev->svc, "event %s: fields of %zu bytes are too large; kept as a marker",
+                    type, strlen(text));
+        free(text);
+        text = strdup("{\"truncated\":true}");
+    }
+    if (text == NULL) {
+        return NULL;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_int64(&pk, wall_us());
+    char t[NP_EVENTS_TYPE_MAX];
+    snprintf(t, sizeof(t), "%s", type);
+    pack_str(&pk, t);
+    pack_str(&pk, text);
+    free(text);
+    *len = sb.size;
+    return msgpack_sbuffer_release(&sb);
 }
 
 void
@@ -38,9 +510,69 @@ np_events_emit(np_events *ev, const char *type, json_t *fields)
         json_decref(fields);
         return;
     }
-    uint64_t seq = atomic_fetch_add(&ev->seq, 1) + 1;
-    char *text = fields ? json_dumps(fields, JSON_COMPACT) : NULL;
-    np_log_info(ev->svc, "event %s #%llu %s", type, (unsigned long long)seq, text ? text : "{}");
-    free(text);
+    size_t len = 0;
+    char *data = encode(ev, type, fields, &len);
     json_decref(fields);
+    enum { NONE, BURST_START, BURST_END } note = NONE;
+    uint64_t burst = 0;
+    pthread_mutex_lock(&ev->mu);
+    if (data == NULL || ev->next - ev->base >= ev->cap) {
+        ev->dropped++;
+        ev->burst_drops++;
+        if (!ev->overflowing) {
+            ev->overflowing = true;
+            note = BURST_START;
+        }
+    } else {
+        slot *s = &ev->ring[ev->next % ev->cap];
+        *s = (slot){.data = data, .len = len};
+        data = NULL;
+        ev->next++;
+        ev->unacked++;
+        ev->emitted++;
+        if (ev->overflowing) {
+            ev->overflowing = false;
+            burst = ev->burst_drops;
+            ev->burst_drops = 0;
+            note = BURST_END;
+        }
+        pthread_cond_signal(&ev->wake);
+    }
+    pthread_mutex_unlock(&ev->mu);
+    free(data);
+    if (note == BURST_START) {
+        np_log_error(ev->svc,
+                     "events outbox full (%llu events unacknowledged): dropping events until "
+                     "audit acknowledges; see naipool_events_dropped_total",
+                     (unsigned long long)ev->cap);
+    } else if (note == BURST_END) {
+        np_log_warn(ev->svc, "events outbox accepts events again; %llu dropped in that burst",
+                    (unsigned long long)burst);
+    }
+}
+
+void
+np_events_stats_read(np_events *ev, np_events_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (ev == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&ev->mu);
+    snprintf(out->producer_id, sizeof(out->producer_id), "%s", ev->id);
+    out->emitted = ev->emitted;
+    out->dropped = ev->dropped;
+    out->sent = ev->sent;
+    out->resent = ev->resent;
+    out->acked = ev->acked;
+    out->depth = ev->unacked;
+    out->inflight = ev->inflight;
+    out->capacity = ev->cap;
+    pthread_mutex_unlock(&ev->mu);
+}
+
+const char *
+np_events_producer_id(const np_events *ev)
+{
+    return ev->id;
 }
