@@ -24,12 +24,16 @@ fail(const char *why)
     fprintf(stderr, "naipool: %s\n", why);
 }
 
+const np_cfg_spec *const cli_config_tables[] = {np_config_common, gw_config, auth_config,
+                                                 pool_config, health_config, audit_config,
+                                                 NULL};
+const char *const cli_config_table_names[] = {"common", "gateway", "auth", "pool", "health",
+                                              "audit", NULL};
+
 bool
 cli_boot_config(cli_boot *b)
 {
-    static const np_cfg_spec *const tables[] = {np_config_common, gw_config, auth_config,
-                                                pool_config, health_config, audit_config,
-                                                NULL};
+    const np_cfg_spec *const *tables = cli_config_tables;
     char why[512] = "";
     memset(b, 0, sizeof(*b));
     b->cfg = np_config_new(tables);

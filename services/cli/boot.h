@@ -13,6 +13,10 @@ typedef struct {
     np_pgboot *pg; /* the private Postgres, when this process started one */
 } cli_boot;
 
+/* The settings tables of every service, in order, with their names; NULL-terminated. */
+extern const np_cfg_spec *const cli_config_tables[];
+extern const char *const cli_config_table_names[];
+
 /* cli_boot_config builds the configuration of every service and loads it; prints one line
  * naming the bad setting and returns false on failure. */
 bool cli_boot_config(cli_boot *b);
