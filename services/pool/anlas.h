@@ -1,0 +1,59 @@
+/* The Anlas guard: what a request asks for (read from its JSON body or the multipart
+ * "request" part), what it would cost on a given key (NOVELAI.md's reverse-engineered rule),
+ * and whether that key's owner allows it. Pure functions; the relay calls them before any
+ * upstream call and the scheduler calls them for each candidate key. */
+#ifndef POOL_ANLAS_H
+#define POOL_ANLAS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "allowlist.h"
+#include "np/errors.h"
+
+/* What one request asks for. */
+typedef struct {
+    pool_route_kind kind;
+    char model[64];       /* "" when the route names none */
+    int64_t width, height, steps, n_samples;
+    bool smea, smea_dyn;
+    double strength;      /* img2img / infill; 1.0 otherwise */
+    int64_t refs;         /* character / precise references: 5 Anlas per reference per sample */
+    int64_t vibes;        /* vibe images to encode: 2 Anlas each */
+    bool v5;              /* nai-diffusion-5-* */
+    bool bg_removal;      /* augment-image req_type bg-removal */
+    bool stream;          /* the body asks for a streamed answer ("stream": true) */
+} pool_anlas_req;
+
+/* What the scheduler knows of a key when deciding whether it may serve a request. */
+typedef struct {
+    int tier;
+    bool active;
+    int64_t anlas;
+    bool v5_negative;
+    bool allow_paid;
+    int64_t max_per_request; /* -1: no cap */
+    int64_t floor;
+} pool_key_policy;
+
+/* pool_anlas_parse reads the body of a route of kind kind (ctype is the request's
+ * Content-Type, may be NULL). NP_ERR_BAD_JSON or NP_ERR_INVALID with a sentence in why when
+ * the body is not what NovelAI accepts (not JSON, no request part, absurd sizes...). */
+np_err pool_anlas_parse(pool_route_kind kind, const char *ctype, const void *body, size_t len,
+                        pool_anlas_req *out, char *why, size_t whylen);
+
+/* pool_anlas_sample_cost: the billed price of one sample (before any free allowance). */
+int64_t pool_anlas_sample_cost(const pool_anlas_req *r);
+
+/* pool_anlas_cost returns what r costs on key k (0: free); when it is not free, why names
+ * the first reason ("steps 40 > 28"). */
+int64_t pool_anlas_cost(const pool_anlas_req *r, const pool_key_policy *k, char *why,
+                        size_t whylen);
+
+/* pool_anlas_fits: whether key k may serve r under its owner's policy; *cost receives the
+ * estimate; why names the reason when it may not. */
+bool pool_anlas_fits(const pool_anlas_req *r, const pool_key_policy *k, int64_t *cost,
+                     char *why, size_t whylen);
+
+#endif
