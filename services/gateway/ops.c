@@ -134,12 +134,101 @@ gw_ops_readyz(gw_request *r)
     np_wire_writer_fini(&w);
 }
 
+/* /metrics: the gateway's own counters, then what each service reports through its optional
+ * "metrics" operation ({t: Prometheus text}): queue depth, keys by state, event outboxes. A
+ * service that does not answer in time is left out rather than failing the scrape. */
+enum { SOURCES = 4 };
+
+typedef struct {
+    int pending;
+    bool alive;
+    gw_request *r;
+    np_buf text[SOURCES];
+} scrape;
+
+typedef struct {
+    scrape *sc;
+    int i;
+} scrape_part;
+
+static void
+finish_scrape(scrape *sc)
+{
+    if (--sc->pending > 0) {
+        return;
+    }
+    if (sc->alive) {
+        np_buf b;
+        np_buf_init(&b, 8u << 20);
+        gw_metrics_render(&sc->r->th->gw->metrics, &b);
+        for (int i = 0; i < SOURCES; i++) {
+            if (sc->text[i].data != NULL) {
+                np_buf_append(&b, sc->text[i].data, sc->text[i].len);
+            }
+        }
+        gw_respond(sc->r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
+        np_buf_fini(&b);
+    }
+    for (int i = 0; i < SOURCES; i++) {
+        np_buf_fini(&sc->text[i]);
+    }
+    free(sc);
+}
+
+static void
+on_metrics(gw_call *call)
+{
+    scrape_part *part = call->data;
+    const char *t;
+    size_t n;
+    if (call->err == NP_ERR_OK && np_wire_reply_error(call->msg.root, NULL, 0) == NP_ERR_OK &&
+        np_wire_get_str(call->msg.root, "t", &t, &n)) {
+        np_buf_append(&part->sc->text[part->i], t, n);
+    }
+    scrape *sc = part->sc;
+    free(part);
+    finish_scrape(sc);
+}
+
+static void
+on_metrics_gone(gw_call *call)
+{
+    scrape_part *part = call->data;
+    scrape *sc = part->sc;
+    sc->alive = false;
+    free(part);
+    finish_scrape(sc);
+}
+
 void
 gw_ops_metrics(gw_request *r)
 {
-    np_buf b;
-    np_buf_init(&b, 1 << 20);
-    gw_metrics_render(&r->th->gw->metrics, &b);
-    gw_respond(r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
-    np_buf_fini(&b);
+    gw_gateway *gw = r->th->gw;
+    scrape *sc = calloc(1, sizeof(*sc));
+    if (sc == NULL) {
+        gw_respond_err(r, NP_ERR_NOMEM, NULL);
+        return;
+    }
+    sc->r = r;
+    sc->alive = true;
+    sc->pending = SOURCES;
+    np_rpc_client *clients[SOURCES] = {gw->auth, gw->pool, gw->audit, gw->health};
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 1);
+    np_wire_str(&w, "op", "metrics");
+    for (int i = 0; i < SOURCES; i++) {
+        np_buf_init(&sc->text[i], 1u << 20);
+        scrape_part *part = malloc(sizeof(*part));
+        gw_call *call = part ? gw_call_new(r, on_metrics, on_metrics_gone, part) : NULL;
+        if (call == NULL) {
+            free(part);
+            finish_scrape(sc);
+            continue;
+        }
+        part->sc = sc;
+        part->i = i;
+        gw_call_start(call, clients[i], &w, 2000);
+    }
+    np_wire_writer_fini(&w);
 }
