@@ -1,30 +1,140 @@
-/* The auth service's life cycle and its operation dispatch. */
+/* The auth service's life cycle, its settings, and its operation dispatch (the router). */
 #include "auth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "np/httpop.h"
-#include "np/service.h"
+#include "account.h"
+#include "admin.h"
+#include "bootstrap.h"
+#include "np/log.h"
+#include "principal.h"
+#include "relaykeys.h"
+#include "service.h"
+#include "users.h"
 
-struct auth_service {
-    np_service base;
-};
+static bool
+check_username(const char *value, char *why, size_t whylen)
+{
+    return auth_username_check(value, strlen(value), why, whylen);
+}
+
+#define RT NP_CFG_RUNTIME
 
 const np_cfg_spec auth_config[] = {
+    {"ALLOW_REGISTRATION", NP_CFG_BOOL, "true", 0, 0, RT,
+     "false closes sign-up (POST /auth/register answers 403)", NULL},
+    {"AUTH_PASSWORD_MIN_LENGTH", NP_CFG_INT, "8", 4, 256, RT,
+     "shortest password accepted, in characters", NULL},
+    {"ACCESS_TOKEN_EXPIRE_MINUTES", NP_CFG_INT, "1440", 1, 525600, RT,
+     "lifetime of a session token (JWT) from POST /auth/login", NULL},
+    {"AUTH_LOGIN_RATE_LIMIT_PER_MINUTE", NP_CFG_INT, "20", 0, 1000000, RT,
+     "sign-in attempts per client IP per minute, shared by all instances (0: off)", NULL},
+    {"AUTH_REGISTER_RATE_LIMIT_PER_MINUTE", NP_CFG_INT, "10", 0, 1000000, RT,
+     "sign-ups per client IP per minute, shared by all instances (0: off)", NULL},
+    {"AUTH_LOGIN_LOCKOUT_THRESHOLD", NP_CFG_INT, "10", 0, 100000, RT,
+     "failed sign-ins that lock an account name (0: no lockout)", NULL},
+    {"AUTH_LOGIN_LOCKOUT_MINUTES", NP_CFG_INT, "10", 1, 10080, RT,
+     "how long a locked account name stays locked after its last failure", NULL},
+    {"AUTH_MAX_RELAY_KEYS", NP_CFG_INT, "50", 1, 100000, RT, "relay keys one user may hold",
+     NULL},
+    {"ADMIN_USERNAME", NP_CFG_STR, "admin", 0, 0, 0,
+     "the first admin, created when the database has none", check_username},
+    {"ADMIN_PASSWORD", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,
+     "the first admin's password; unset: generated and printed once at start-up", NULL},
+    {"ADMIN_FORCE_RESET", NP_CFG_BOOL, "false", 0, 0, 0,
+     "true: reset ADMIN_USERNAME's password (and admin role) at every start-up", NULL},
+    {"AUTH_HASH_WORKERS", NP_CFG_INT, "2", 1, 64, 0,
+     "threads hashing passwords (argon2id, 19 MiB and ~50 ms each)", NULL},
+    {"AUTH_HASH_QUEUE", NP_CFG_INT, "64", 1, 100000, 0,
+     "sign-ins waiting for a hashing thread before 503", NULL},
+    {"AUTH_RPC_WORKERS", NP_CFG_INT, "4", 1, 256, 0,
+     "auth threads answering the gateway (token checks, account routes)", NULL},
+    {"AUTH_LAST_USED_FLUSH_MS", NP_CFG_INT, "5000", 100, 600000, 0,
+     "how often relay keys' last_used_at is written, in one UPDATE", NULL},
+    {"AUTH_POOL_TIMEOUT_MS", NP_CFG_INT, "1000", 50, 60000, 0,
+     "how long auth waits for pool's user.limits before showing nulls", NULL},
     NP_CFG_END,
 };
+
+int64_t
+auth_setting_int(const auth_service *s, const char *name)
+{
+    return np_config_int(s->base.cfg, name);
+}
+
+bool
+auth_setting_bool(const auth_service *s, const char *name)
+{
+    return np_config_bool(s->base.cfg, name);
+}
+
+static void
+on_http(auth_service *s, np_rpc_call *call, const msgpack_object *req)
+{
+    np_http_req r;
+    if (np_http_req_read(req, &r) != NP_ERR_OK) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
+        return;
+    }
+    if (strncmp(r.path, "/auth/", 6) == 0) {
+        auth_account_http(s, call, &r);
+    } else if (strcmp(r.path, "/client-keys") == 0 || strncmp(r.path, "/client-keys/", 13) == 0) {
+        if (r.user_id <= 0) {
+            np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
+        } else {
+            auth_relaykeys_http(s, call, &r);
+        }
+    } else if (strcmp(r.path, "/admin/users") == 0 || strncmp(r.path, "/admin/users/", 13) == 0) {
+        auth_admin_http(s, call, &r);
+    } else {
+        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    }
+}
 
 static void
 on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
 {
     auth_service *s = arg;
-    (void)req;
-    if (strcmp(op, "ping") == 0) {
+    if (strcmp(op, "authenticate") == 0) {
+        auth_principal_answer(s, call, req);
+    } else if (strcmp(op, "http") == 0) {
+        on_http(s, call, req);
+    } else if (strcmp(op, "ping") == 0) {
         np_service_reply_ping(&s->base, call);
-        return;
+    } else {
+        np_rpc_reply_error(call, NP_ERR_NOT_FOUND, "unknown operation");
     }
-    np_rpc_reply_error(call, NP_ERR_NOT_FOUND, "unknown operation");
+}
+
+/* derive_keys derives the signing and hashing keys from SECRET_KEY and wipes the secret. */
+static np_err
+derive_keys(auth_service *s)
+{
+    char *secret = np_config_strdup(s->base.cfg, "SECRET_KEY");
+    if (secret == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    size_t n = strlen(secret);
+    np_key_derive(secret, n, "jwt", s->jwt_key);
+    np_key_derive(secret, n, "relay-key", s->relay_key);
+    np_wipe(secret, n);
+    free(secret);
+    return n > 0 ? NP_ERR_OK : NP_ERR_CONFIG;
+}
+
+/* dummy_hash hashes a random password nobody knows, verified for unknown usernames. */
+static np_err
+dummy_hash(auth_service *s)
+{
+    char pw[40];
+    np_err err = np_token_new("", 128, pw, sizeof(pw));
+    if (err == NP_ERR_OK) {
+        err = auth_password_hash(pw, strlen(pw), s->dummy_hash, sizeof(s->dummy_hash));
+    }
+    np_wipe(pw, sizeof(pw));
+    return err;
 }
 
 np_err
@@ -35,16 +145,45 @@ auth_start(auth_service **out, np_config *cfg, char *why, size_t whylen)
         return NP_ERR_NOMEM;
     }
     np_err err = np_service_open(&s->base, "auth", cfg, why, whylen);
-    if (err == NP_ERR_OK) {
-        np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20)};
-        err = np_service_listen(&s->base, "AUTH_RPC_LISTEN", &opts, on_call, s, why, whylen);
-    }
     if (err != NP_ERR_OK) {
-        auth_stop(s);
-        return err;
+        goto fail;
+    }
+    if ((err = derive_keys(s)) != NP_ERR_OK) {
+        snprintf(why, whylen, "SECRET_KEY: auth needs it to sign sessions and hash relay keys");
+        goto fail;
+    }
+    if ((err = dummy_hash(s)) != NP_ERR_OK) {
+        snprintf(why, whylen, "auth: argon2id does not work here (%s)", np_err_message(err));
+        goto fail;
+    }
+    s->hashers = auth_workpool_new((int)np_config_int(cfg, "AUTH_HASH_WORKERS"),
+                                   (int)np_config_int(cfg, "AUTH_HASH_QUEUE"));
+    s->flusher = auth_flusher_new(s->base.db, (int)np_config_int(cfg, "AUTH_LAST_USED_FLUSH_MS"));
+    if (s->hashers == NULL || s->flusher == NULL) {
+        err = NP_ERR_NOMEM;
+        snprintf(why, whylen, "auth: cannot start its worker threads");
+        goto fail;
+    }
+    char url[512];
+    np_config_str(cfg, "POOL_RPC_URL", url, sizeof(url));
+    if ((err = np_rpc_client_open(&s->pool, url, NULL)) != NP_ERR_OK) {
+        snprintf(why, whylen, "POOL_RPC_URL: auth cannot dial %s", url);
+        goto fail;
+    }
+    if ((err = auth_bootstrap_admin(s, why, whylen)) != NP_ERR_OK) {
+        goto fail;
+    }
+    np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20),
+                        .workers = (int)np_config_int(cfg, "AUTH_RPC_WORKERS")};
+    err = np_service_listen(&s->base, "AUTH_RPC_LISTEN", &opts, on_call, s, why, whylen);
+    if (err != NP_ERR_OK) {
+        goto fail;
     }
     *out = s;
     return NP_ERR_OK;
+fail:
+    auth_stop(s);
+    return err;
 }
 
 void
@@ -53,6 +192,19 @@ auth_stop(auth_service *s)
     if (s == NULL) {
         return;
     }
+    /* 1. Finish the queued sign-ins (their answers need the rpc server); new ones get 503.
+     * 2. Stop answering, which waits for the rpc workers.
+     * 3. Flush the last relay-key uses, then free the rest. */
+    if (s->hashers != NULL) {
+        auth_workpool_stop(s->hashers);
+    }
+    np_rpc_server_close(s->base.rpc);
+    s->base.rpc = NULL;
+    auth_flusher_free(s->flusher);
+    auth_workpool_free(s->hashers);
+    np_rpc_client_close(s->pool);
     np_service_close(&s->base);
+    np_wipe(s->jwt_key, sizeof(s->jwt_key));
+    np_wipe(s->relay_key, sizeof(s->relay_key));
     free(s);
 }

@@ -1,0 +1,461 @@
+/* Sign-up, sign-in, the caller's own account, and password changes. */
+#include "account.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jwt.h"
+#include "limits.h"
+#include "np/json.h"
+#include "np/log.h"
+#include "request.h"
+#include "throttle.h"
+#include "users.h"
+
+#define WRONG_CREDENTIALS "wrong username or password"
+
+typedef enum { JOB_REGISTER, JOB_LOGIN, JOB_PASSWORD } job_kind;
+
+/* One deferred request on the hashing pool. It owns copies of the passwords, wiped at the
+ * end, and the rpc call, which it must answer. */
+typedef struct {
+    auth_service *s;
+    np_rpc_call *call;
+    job_kind kind;
+    bool found;    /* login: the user exists (else the dummy hash is verified) */
+    auth_user user; /* login, password: the account; register: filled on insert */
+    char lower[AUTH_USERNAME_MAX + 1];
+    char password[AUTH_PASSWORD_MAX_BYTES + 1]; /* login, register; old one for password */
+    size_t pwlen;
+    char new_password[AUTH_PASSWORD_MAX_BYTES + 1];
+    size_t newlen;
+    char rid[64];
+} job;
+
+static void
+job_free(job *j)
+{
+    if (j == NULL) {
+        return;
+    }
+    np_wipe(j, sizeof(*j));
+    free(j);
+}
+
+static void
+emit_user(auth_service *s, const char *type, int64_t uid, const char *rid)
+{
+    json_t *f = json_pack("{s:s}", "rid", rid);
+    if (uid > 0) {
+        json_object_set_new(f, "user", json_integer((json_int_t)uid));
+    }
+    np_events_emit(s->base.events, type, f);
+}
+
+/* ---- the jobs, on the hashing pool ---- */
+
+static void
+run_register(job *j)
+{
+    auth_service *s = j->s;
+    char hash[AUTH_HASH_MAX];
+    np_err err = auth_password_hash(j->password, j->pwlen, hash, sizeof(hash));
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(j->call, NP_ERR_INTERNAL, "the password could not be hashed");
+        return;
+    }
+    PGconn *c = auth_db_get(s, j->call);
+    if (c == NULL) {
+        return;
+    }
+    err = auth_user_insert(c, j->user.username, hash, "user", &j->user);
+    auth_db_put(s, c);
+    if (err == NP_ERR_CONFLICT) {
+        np_http_reply_err(j->call, err, "this username is taken");
+        return;
+    }
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(j->call, err, NULL);
+        return;
+    }
+    np_http_reply_json(j->call, 201,
+                       json_pack("{s:I, s:s, s:s}", "id", (json_int_t)j->user.id, "username",
+                                 j->user.username, "role", j->user.role),
+                       NULL);
+    emit_user(s, "auth.registered", j->user.id, j->rid);
+}
+
+static void
+run_login(job *j)
+{
+    auth_service *s = j->s;
+    /* Unknown names verify against a dummy hash, so both answers take as long. */
+    bool ok = auth_password_verify(j->found ? j->user.password_hash : s->dummy_hash, j->password,
+                                   j->pwlen) &&
+              j->found;
+    PGconn *c = auth_db_get(s, j->call);
+    if (c == NULL) {
+        return;
+    }
+    np_err err = NP_ERR_OK;
+    if (!ok) {
+        int64_t failures = 0;
+        err = auth_lockout_fail(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"),
+                                &failures);
+        auth_db_put(s, c);
+        if (err != NP_ERR_OK) {
+            np_http_reply_err(j->call, err, NULL);
+            return;
+        }
+        np_http_reply_err(j->call, NP_ERR_UNAUTHORIZED, WRONG_CREDENTIALS);
+        emit_user(s, "auth.login_failed", j->found ? j->user.id : 0, j->rid);
+        int64_t threshold = auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD");
+        if (threshold > 0 && failures == threshold) {
+            emit_user(s, "auth.account_locked", j->found ? j->user.id : 0, j->rid);
+        }
+        return;
+    }
+    err = auth_lockout_clear(c, j->lower);
+    auth_db_put(s, c);
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(j->call, err, NULL);
+        return;
+    }
+    if (j->user.disabled) {
+        np_http_reply_err(j->call, NP_ERR_FORBIDDEN, "this account is disabled");
+        emit_user(s, "auth.login_failed", j->user.id, j->rid);
+        return;
+    }
+    int64_t minutes = auth_setting_int(s, "ACCESS_TOKEN_EXPIRE_MINUTES");
+    auth_claims claims = {.uid = j->user.id, .ver = j->user.token_version, .iat = time(NULL)};
+    claims.exp = claims.iat + minutes * 60;
+    np_buf tok;
+    np_buf_init(&tok, AUTH_JWT_MAX);
+    if (auth_jwt_sign(s->jwt_key, &claims, &tok) != NP_ERR_OK) {
+        np_http_reply_err(j->call, NP_ERR_INTERNAL, NULL);
+    } else {
+        np_http_reply_json(j->call, 200,
+                           json_pack("{s:s, s:s, s:I}", "access_token", tok.data, "token_type",
+                                     "bearer", "expires_in", (json_int_t)(minutes * 60)),
+                           NULL);
+        emit_user(s, "auth.login_succeeded", j->user.id, j->rid);
+    }
+    np_wipe(tok.data, tok.len);
+    np_buf_fini(&tok);
+}
+
+static void
+run_password(job *j)
+{
+    auth_service *s = j->s;
+    bool ok = auth_password_verify(j->user.password_hash, j->password, j->pwlen);
+    char hash[AUTH_HASH_MAX];
+    np_err err = NP_ERR_OK;
+    if (ok) {
+        err = auth_password_hash(j->new_password, j->newlen, hash, sizeof(hash));
+        if (err != NP_ERR_OK) {
+            np_http_reply_err(j->call, NP_ERR_INTERNAL, "the password could not be hashed");
+            return;
+        }
+    }
+    PGconn *c = auth_db_get(s, j->call);
+    if (c == NULL) {
+        return;
+    }
+    if (!ok) {
+        int64_t failures = 0;
+        err = auth_lockout_fail(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"),
+                                &failures);
+        auth_db_put(s, c);
+        np_http_reply_err(j->call, err != NP_ERR_OK ? err : NP_ERR_FORBIDDEN,
+                          err != NP_ERR_OK ? NULL : "'old_password' is not the current password");
+        return;
+    }
+    err = auth_user_set_password(c, j->user.id, hash);
+    if (err == NP_ERR_OK) {
+        err = auth_lockout_clear(c, j->lower);
+    }
+    auth_db_put(s, c);
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(j->call, err, NULL);
+        return;
+    }
+    np_http_reply_json(j->call, 204, NULL, NULL);
+    emit_user(s, "auth.password_changed", j->user.id, j->rid);
+}
+
+static void
+run_job(void *arg)
+{
+    job *j = arg;
+    switch (j->kind) {
+    case JOB_REGISTER: run_register(j); break;
+    case JOB_LOGIN: run_login(j); break;
+    case JOB_PASSWORD: run_password(j); break;
+    }
+    job_free(j);
+}
+
+/* submit hands j to the hashing pool, or answers 503 and frees it when the pool is full. */
+static void
+submit(auth_service *s, job *j)
+{
+    np_err err = auth_workpool_submit(s->hashers, run_job, j);
+    if (err != NP_ERR_OK) {
+        auth_reply_retry(j->call, NP_ERR_UNAVAILABLE,
+                         "too many sign-ins are being processed; try again shortly", 1);
+        job_free(j);
+    }
+}
+
+static job *
+job_new(auth_service *s, np_rpc_call *call, job_kind kind, const np_http_req *r)
+{
+    job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        np_http_reply_err(call, NP_ERR_NOMEM, NULL);
+        return NULL;
+    }
+    j->s = s;
+    j->call = call;
+    j->kind = kind;
+    snprintf(j->rid, sizeof(j->rid), "%s", r->rid);
+    return j;
+}
+
+/* ---- the routes, on rpc workers ---- */
+
+/* credentials reads {username, password} and checks the username's form; for sign-up it
+ * also checks the password rules. Answers 400 and returns false on bad input. */
+static bool
+credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signup, job *j)
+{
+    static const char *const allowed[] = {"username", "password", NULL};
+    json_t *body = NULL;
+    const char *name = NULL, *pw = NULL;
+    char why[256] = "";
+    if (!auth_body_read(call, r, allowed, &body)) {
+        return false;
+    }
+    bool ok = np_json_str(body, "username", true, 0, SIZE_MAX, &name, NULL, why, sizeof(why)) ==
+                  NP_ERR_OK &&
+              auth_username_check(name, strlen(name), why, sizeof(why)) &&
+              np_json_str(body, "password", true, 1, AUTH_PASSWORD_MAX_BYTES, &pw, NULL, why,
+                          sizeof(why)) == NP_ERR_OK;
+    if (ok && signup) {
+        ok = auth_password_check(pw, strlen(pw), name,
+                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why,
+                                 sizeof(why));
+    }
+    if (ok) {
+        snprintf(j->user.username, sizeof(j->user.username), "%s", name);
+        auth_username_lower(name, j->lower, sizeof(j->lower));
+        j->pwlen = strlen(pw);
+        memcpy(j->password, pw, j->pwlen + 1);
+    } else {
+        auth_reply_invalid(call, why);
+    }
+    json_decref(body);
+    return ok;
+}
+
+static void
+do_register(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    if (!auth_setting_bool(s, "ALLOW_REGISTRATION")) {
+        np_http_reply_err(call, NP_ERR_REGISTRATION_CLOSED,
+                          "registration is closed on this pool; ask an admin for an account");
+        return;
+    }
+    job *j = job_new(s, call, JOB_REGISTER, r);
+    if (j == NULL || !credentials(s, call, r, true, j)) {
+        job_free(j);
+        return;
+    }
+    PGconn *c = auth_db_get(s, call);
+    if (c == NULL) {
+        job_free(j);
+        return;
+    }
+    int64_t retry = 0;
+    auth_user existing;
+    np_err err = auth_throttle_hit(c, "register", r->ip,
+                                   auth_setting_int(s, "AUTH_REGISTER_RATE_LIMIT_PER_MINUTE"),
+                                   &retry);
+    if (err == NP_ERR_OK) {
+        err = auth_user_by_name(c, j->user.username, &existing);
+        err = err == NP_ERR_OK ? NP_ERR_CONFLICT : err == NP_ERR_NOT_FOUND ? NP_ERR_OK : err;
+    }
+    auth_db_put(s, c);
+    if (err == NP_ERR_RATE_LIMITED) {
+        auth_reply_retry(call, err, "too many sign-ups from this address; try again later", retry);
+    } else if (err == NP_ERR_CONFLICT) {
+        np_http_reply_err(call, err, "this username is taken");
+    } else if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, NULL);
+    } else {
+        submit(s, j);
+        return;
+    }
+    job_free(j);
+}
+
+static void
+do_login(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    job *j = job_new(s, call, JOB_LOGIN, r);
+    if (j == NULL || !credentials(s, call, r, false, j)) {
+        job_free(j);
+        return;
+    }
+    PGconn *c = auth_db_get(s, call);
+    if (c == NULL) {
+        job_free(j);
+        return;
+    }
+    int64_t retry = 0;
+    np_err err = auth_throttle_hit(c, "login", r->ip,
+                                   auth_setting_int(s, "AUTH_LOGIN_RATE_LIMIT_PER_MINUTE"),
+                                   &retry);
+    if (err == NP_ERR_OK) {
+        err = auth_lockout_check(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"),
+                                 auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), &retry);
+    }
+    if (err == NP_ERR_OK) {
+        err = auth_user_by_name(c, j->lower, &j->user);
+        j->found = err == NP_ERR_OK;
+        err = err == NP_ERR_NOT_FOUND ? NP_ERR_OK : err;
+    }
+    auth_db_put(s, c);
+    if (err == NP_ERR_RATE_LIMITED) {
+        auth_reply_retry(call, err, "too many sign-in attempts from this address; try again later",
+                         retry);
+    } else if (err == NP_ERR_LOCKED) {
+        auth_reply_retry(call, err,
+                         "too many failed sign-ins for this account; try again later", retry);
+        emit_user(s, "auth.login_failed", j->found ? j->user.id : 0, r->rid);
+    } else if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, NULL);
+    } else {
+        submit(s, j);
+        return;
+    }
+    job_free(j);
+}
+
+static void
+do_me(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    PGconn *c = auth_db_get(s, call);
+    if (c == NULL) {
+        return;
+    }
+    auth_user u;
+    np_err err = auth_user_by_id(c, r->user_id, &u);
+    auth_db_put(s, c);
+    np_wipe(u.password_hash, sizeof(u.password_hash));
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "this account no longer exists"
+                                                             : NULL);
+        return;
+    }
+    json_t *out = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)u.id, "username",
+                            u.username, "role", u.role, "created_at", u.created_at);
+    auth_limits_fill(s->pool, (int)auth_setting_int(s, "AUTH_POOL_TIMEOUT_MS"), u.id, out);
+    np_http_reply_json(call, 200, out, NULL);
+}
+
+static void
+do_password(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    static const char *const allowed[] = {"old_password", "new_password", NULL};
+    json_t *body = NULL;
+    const char *oldpw = NULL, *newpw = NULL;
+    char why[256] = "";
+    PGconn *c = NULL;
+    job *j = job_new(s, call, JOB_PASSWORD, r);
+    if (j == NULL || !auth_body_read(call, r, allowed, &body)) {
+        goto fail;
+    }
+    if (np_json_str(body, "old_password", true, 1, AUTH_PASSWORD_MAX_BYTES, &oldpw, NULL, why,
+                    sizeof(why)) != NP_ERR_OK ||
+        np_json_str(body, "new_password", true, 0, SIZE_MAX, &newpw, NULL, why, sizeof(why)) !=
+            NP_ERR_OK) {
+        auth_reply_invalid(call, why);
+        goto fail;
+    }
+    if ((c = auth_db_get(s, call)) == NULL) {
+        goto fail;
+    }
+    int64_t retry = 0;
+    np_err err = auth_user_by_id(c, r->user_id, &j->user);
+    if (err == NP_ERR_OK) {
+        auth_username_lower(j->user.username, j->lower, sizeof(j->lower));
+        if (!auth_password_check(newpw, strlen(newpw), j->user.username,
+                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why,
+                                 sizeof(why))) {
+            auth_reply_invalid(call, why);
+            goto fail;
+        }
+        if (strcmp(oldpw, newpw) == 0) {
+            auth_reply_invalid(call, "'new_password' must differ from the current password");
+            goto fail;
+        }
+        err = auth_lockout_check(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"),
+                                 auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), &retry);
+    }
+    auth_db_put(s, c);
+    c = NULL;
+    if (err == NP_ERR_LOCKED) {
+        auth_reply_retry(call, err, "too many failed attempts for this account; try again later",
+                         retry);
+        goto fail;
+    }
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "this account no longer exists"
+                                                             : NULL);
+        goto fail;
+    }
+    j->pwlen = strlen(oldpw);
+    memcpy(j->password, oldpw, j->pwlen + 1);
+    j->newlen = strlen(newpw);
+    memcpy(j->new_password, newpw, j->newlen + 1);
+    json_decref(body);
+    submit(s, j);
+    return;
+fail:
+    auth_db_put(s, c);
+    json_decref(body);
+    job_free(j);
+}
+
+void
+auth_account_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    static const struct {
+        const char *method, *path;
+        bool signed_in;
+        void (*fn)(auth_service *, np_rpc_call *, const np_http_req *);
+    } routes[] = {
+        {"POST", "/auth/register", false, do_register},
+        {"POST", "/auth/login", false, do_login},
+        {"GET", "/auth/me", true, do_me},
+        {"POST", "/auth/password", true, do_password},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(r->path, routes[i].path) != 0) {
+            continue;
+        }
+        if (strcmp(r->method, routes[i].method) != 0) {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        } else if (routes[i].signed_in && r->user_id <= 0) {
+            np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
+        } else {
+            routes[i].fn(s, call, r);
+        }
+        return;
+    }
+    np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+}

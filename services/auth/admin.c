@@ -1,0 +1,367 @@
+/* Managing users: listing them with their usage, changing role, disabled and rate override. */
+#include "admin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+#include "np/db.h"
+#include "np/json.h"
+#include "request.h"
+#include "users.h"
+
+#define MAX_RPM_OVERRIDE 1000000
+
+/* The columns of one listed user: the account, its relay keys, and its lockout (parameter
+ * numbers T: lockout threshold, M: lockout minutes). */
+#define LIST_COLUMNS(T, M)                                                                        \
+    "u.id, u.username, u.role, u.disabled, u.rpm_override, "                                   \
+    "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "             \
+    "(SELECT count(*) FROM relay_keys k WHERE k.user_id = u.id), "                             \
+    "coalesce((SELECT to_char(max(k.last_used_at) AT TIME ZONE 'UTC', "                        \
+    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM relay_keys k WHERE k.user_id = u.id), ''), "     \
+    "coalesce((SELECT to_char((t.window_start + make_interval(mins => $" M "::int)) "          \
+    "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_throttle t "           \
+    "  WHERE t.bucket = 'lock:' || lower(u.username) AND $" T "::int > 0 "                     \
+    "  AND t.hits >= $" T "::int "                                                            \
+    "  AND t.window_start > now() - make_interval(mins => $" M "::int)), '')"
+
+static json_t *
+user_json(const PGresult *res, int i)
+{
+    json_t *rpm = PQgetisnull(res, i, 4)
+                      ? json_null()
+                      : json_integer((json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10));
+    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:s, s:I, s:o, s:o}", "id",
+                     (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "username",
+                     PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2), "disabled",
+                     PQgetvalue(res, i, 3)[0] == 't', "rpm_override", rpm, "created_at",
+                     PQgetvalue(res, i, 5), "relay_keys",
+                     (json_int_t)strtoll(PQgetvalue(res, i, 6), NULL, 10), "last_used_at",
+                     auth_json_time(PQgetvalue(res, i, 7)), "locked_until",
+                     auth_json_time(PQgetvalue(res, i, 8)));
+}
+
+/* caller_is_admin checks the caller against the database, not only the gateway's word. */
+static bool
+caller_is_admin(auth_service *s, np_rpc_call *call, PGconn *c, const np_http_req *r)
+{
+    auth_user u;
+    np_err err = strcmp(r->role, "admin") == 0 ? auth_user_by_id(c, r->user_id, &u)
+                                               : NP_ERR_FORBIDDEN;
+    np_wipe(u.password_hash, sizeof(u.password_hash));
+    if (err == NP_ERR_DB) {
+        np_http_reply_err(call, err, NULL);
+        return false;
+    }
+    if (err != NP_ERR_OK || strcmp(u.role, "admin") != 0 || u.disabled) {
+        np_http_reply_err(call, NP_ERR_FORBIDDEN, "this needs the admin role");
+        return false;
+    }
+    return true;
+}
+
+/* pool_figures adds each user's rate and contribution from pool; after the first failure it
+ * stops asking, so a missing pool costs one timeout, not one per user. */
+static void
+pool_figures(auth_service *s, json_t *arr)
+{
+    bool pool_up = true;
+    int timeout = (int)auth_setting_int(s, "AUTH_POOL_TIMEOUT_MS");
+    size_t i;
+    json_t *u;
+    json_array_foreach(arr, i, u)
+    {
+        if (pool_up) {
+            pool_up = auth_limits_fill(s->pool, timeout,
+                                       json_integer_value(json_object_get(u, "id")), u);
+        } else {
+            auth_limits_nulls(u);
+        }
+    }
+}
+
+static bool
+query_int(np_rpc_call *call, const char *query, const char *name, int64_t min, int64_t max,
+          int64_t *out)
+{
+    char text[32], why[128];
+    if (!np_query_get(query, name, text, sizeof(text))) {
+        return true; /* absent: keep the default */
+    }
+    char *end = NULL;
+    long long v = strtoll(text, &end, 10);
+    if (text[0] == '\0' || *end != '\0' || v < min || v > max) {
+        snprintf(why, sizeof(why), "'%s' must be a whole number from %lld to %lld", name,
+                 (long long)min, (long long)max);
+        auth_reply_invalid(call, why);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void
+list(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    int64_t limit = 100, offset = 0;
+    char q[AUTH_USERNAME_MAX + 1] = "";
+    if (!query_int(call, r->query, "limit", 1, 500, &limit) ||
+        !query_int(call, r->query, "offset", 0, 1000000000, &offset)) {
+        return;
+    }
+    if (np_query_get(r->query, "q", q, sizeof(q))) {
+        for (size_t i = 0; q[i] != '\0'; i++) {
+            char ch = q[i];
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '_' || ch == '.' || ch == '-')) {
+                auth_reply_invalid(call, "'q' may hold only the characters of a username");
+                return;
+            }
+        }
+    } else if (strstr(r->query, "q=") != NULL) {
+        auth_reply_invalid(call, "'q' must be at most 32 characters of a username");
+        return;
+    }
+    PGconn *c = auth_db_get(s, call);
+    if (c == NULL) {
+        return;
+    }
+    if (!caller_is_admin(s, call, c, r)) {
+        auth_db_put(s, c);
+        return;
+    }
+    char thr[24], mins[24], lim[24], off[24];
+    /* '_' is a LIKE wildcard and may appear in names: escape it. */
+    char pattern[2 * AUTH_USERNAME_MAX + 3];
+    size_t o = 0;
+    pattern[o++] = '%';
+    for (size_t i = 0; q[i] != '\0'; i++) {
+        if (q[i] == '_' || q[i] == '%' || q[i] == '\\') {
+            pattern[o++] = '\\';
+        }
+        pattern[o++] = q[i];
+    }
+    pattern[o++] = '%';
+    pattern[o] = '\0';
+    const char *params[] = {
+        auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"), thr),
+        auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), mins),
+        auth_id_text(limit, lim), auth_id_text(offset, off), pattern};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c,
+                            "SELECT " LIST_COLUMNS("1", "2") " FROM users u WHERE u.username ILIKE $5 "
+                            "ORDER BY u.id LIMIT $3::int OFFSET $4::int",
+                            5, params, &res);
+    auth_db_put(s, c);
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_array_append_new(arr, user_json(res, i));
+    }
+    PQclear(res);
+    pool_figures(s, arr);
+    np_http_reply_json(call, 200, arr, NULL);
+}
+
+typedef struct {
+    const char *role; /* NULL: unchanged */
+    bool has_disabled, disabled;
+    bool has_rpm;
+    int64_t rpm; /* -1: clear */
+} change;
+
+static bool
+read_change(np_rpc_call *call, const np_http_req *r, change *ch)
+{
+    static const char *const allowed[] = {"role", "disabled", "rpm_override", NULL};
+    json_t *body = NULL;
+    char why[256] = "";
+    bool has_role = false;
+    memset(ch, 0, sizeof(*ch));
+    if (!auth_body_read(call, r, allowed, &body)) {
+        return false;
+    }
+    const char *role = NULL;
+    bool ok = np_json_str(body, "role", false, 0, 16, &role, &has_role, why, sizeof(why)) ==
+                  NP_ERR_OK &&
+              np_json_bool(body, "disabled", false, &ch->disabled, &ch->has_disabled, why,
+                           sizeof(why)) == NP_ERR_OK;
+    if (ok && has_role) {
+        if (strcmp(role, "user") == 0 || strcmp(role, "admin") == 0) {
+            ch->role = strcmp(role, "user") == 0 ? "user" : "admin";
+        } else {
+            snprintf(why, sizeof(why), "'role' must be \"user\" or \"admin\"");
+            ok = false;
+        }
+    }
+    if (ok && np_json_is_null(body, "rpm_override")) {
+        ch->has_rpm = true;
+        ch->rpm = -1;
+    } else if (ok) {
+        ok = np_json_int(body, "rpm_override", false, 0, MAX_RPM_OVERRIDE, &ch->rpm,
+                         &ch->has_rpm, why, sizeof(why)) == NP_ERR_OK;
+    }
+    if (ok && ch->role == NULL && !ch->has_disabled && !ch->has_rpm) {
+        snprintf(why, sizeof(why), "nothing to change: give 'role', 'disabled' or "
+                                   "'rpm_override'");
+        ok = false;
+    }
+    json_decref(body);
+    if (!ok) {
+        auth_reply_invalid(call, why);
+    }
+    return ok;
+}
+
+static void
+emit(auth_service *s, const char *type, const np_http_req *r, int64_t uid, json_t *extra)
+{
+    json_t *f = json_pack("{s:I, s:I, s:s}", "actor", (json_int_t)r->user_id, "user",
+                          (json_int_t)uid, "rid", r->rid);
+    if (extra != NULL) {
+        json_object_update(f, extra);
+        json_decref(extra);
+    }
+    np_events_emit(s->base.events, type, f);
+}
+
+/* apply runs the change in one transaction under the admins lock. On success *before holds
+ * the row as it was. Errors: NP_ERR_NOT_FOUND, NP_ERR_CONFLICT (last admin), NP_ERR_DB. */
+static np_err
+apply(PGconn *c, int64_t id, const change *ch, auth_user *before, PGresult **after,
+      const char *thr, const char *mins)
+{
+    char idtext[24], rpm[24];
+    np_err err = np_db_exec(c, "BEGIN", 0, NULL, NULL);
+    if (err != NP_ERR_OK) {
+        return err;
+    }
+    err = np_db_exec(c, "SELECT pg_advisory_xact_lock(" AUTH_ADMIN_LOCK ")", 0, NULL, NULL);
+    if (err == NP_ERR_OK) {
+        err = auth_user_by_id(c, id, before);
+    }
+    bool was_admin = err == NP_ERR_OK && strcmp(before->role, "admin") == 0 && !before->disabled;
+    bool stays_admin = err == NP_ERR_OK &&
+                       strcmp(ch->role ? ch->role : before->role, "admin") == 0 &&
+                       !(ch->has_disabled ? ch->disabled : before->disabled);
+    if (err == NP_ERR_OK && was_admin && !stays_admin) {
+        PGresult *res = NULL;
+        const char *p[] = {auth_id_text(id, idtext)};
+        err = np_db_exec(c,
+                         "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled "
+                         "AND id <> $1",
+                         1, p, &res);
+        if (err == NP_ERR_OK && strtoll(PQgetvalue(res, 0, 0), NULL, 10) == 0) {
+            err = NP_ERR_CONFLICT;
+        }
+        PQclear(res);
+    }
+    if (err == NP_ERR_OK) {
+        /* Disabling ends every session (token_version); the gateway's cache forgets the
+         * user within its TTL. */
+        const char *p[] = {auth_id_text(id, idtext), ch->role,
+                           ch->has_disabled ? (ch->disabled ? "true" : "false") : NULL,
+                           ch->has_rpm ? "true" : "false",
+                           ch->has_rpm && ch->rpm >= 0 ? auth_id_text(ch->rpm, rpm) : NULL,
+                           thr, mins};
+        err = np_db_exec(c,
+                         "WITH u AS (UPDATE users SET role = coalesce($2, role), "
+                         " disabled = coalesce($3::boolean, disabled), "
+                         " rpm_override = CASE WHEN $4::boolean THEN $5::int "
+                         "                ELSE rpm_override END, "
+                         " token_version = token_version + "
+                         "   CASE WHEN $3::boolean AND NOT disabled THEN 1 ELSE 0 END "
+                         " WHERE id = $1 RETURNING *) "
+                         "SELECT " LIST_COLUMNS("6", "7") " FROM u",
+                         7, p, after);
+    }
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "COMMIT", 0, NULL, NULL);
+    } else {
+        PQclear(PQexec(c, "ROLLBACK"));
+    }
+    if (err != NP_ERR_OK) {
+        PQclear(*after);
+        *after = NULL;
+    }
+    return err;
+}
+
+static void
+update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
+{
+    change ch;
+    if (!read_change(call, r, &ch)) {
+        return;
+    }
+    PGconn *c = auth_db_get(s, call);
+    if (c == NULL) {
+        return;
+    }
+    if (!caller_is_admin(s, call, c, r)) {
+        auth_db_put(s, c);
+        return;
+    }
+    char thr[24], mins[24];
+    auth_user before;
+    PGresult *after = NULL;
+    np_err err = apply(c, id, &ch, &before, &after,
+                       auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"), thr),
+                       auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), mins));
+    auth_db_put(s, c);
+    np_wipe(before.password_hash, sizeof(before.password_hash));
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err,
+                          err == NP_ERR_NOT_FOUND  ? "no such user"
+                          : err == NP_ERR_CONFLICT ? "this is the last active admin; make "
+                                                     "another admin first"
+                                                   : NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    json_array_append_new(arr, user_json(after, 0));
+    PQclear(after);
+    pool_figures(s, arr);
+    np_http_reply_json(call, 200, json_incref(json_array_get(arr, 0)), NULL);
+    json_decref(arr);
+    if (ch.role != NULL && strcmp(ch.role, before.role) != 0) {
+        emit(s, "admin.role_changed", r, id, json_pack("{s:s, s:s}", "from", before.role, "to",
+                                                       ch.role));
+    }
+    if (ch.has_disabled && ch.disabled != before.disabled) {
+        emit(s, ch.disabled ? "admin.user_disabled" : "admin.user_enabled", r, id, NULL);
+    }
+    if (ch.has_rpm && ch.rpm != before.rpm_override) {
+        emit(s, "admin.rpm_override_changed", r, id,
+             json_pack("{s:o}", "rpm_override",
+                       ch.rpm >= 0 ? json_integer((json_int_t)ch.rpm) : json_null()));
+    }
+}
+
+void
+auth_admin_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    int64_t id = 0;
+    if (r->user_id <= 0) {
+        np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
+    } else if (strcmp(r->path, "/admin/users") == 0) {
+        if (strcmp(r->method, "GET") == 0) {
+            list(s, call, r);
+        } else {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        }
+    } else if (np_path_match("/admin/users/{id}", r->path, &id)) {
+        if (strcmp(r->method, "PATCH") == 0) {
+            update(s, call, r, id);
+        } else {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        }
+    } else {
+        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    }
+}

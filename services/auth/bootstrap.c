@@ -1,0 +1,135 @@
+/* Creating or resetting the first admin at start-up. */
+#include "bootstrap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "np/db.h"
+#include "np/log.h"
+#include "throttle.h"
+#include "users.h"
+
+/* admins_count counts admin rows; -1 on error. */
+static int64_t
+admins_count(PGconn *c)
+{
+    PGresult *res = NULL;
+    int64_t n = -1;
+    if (np_db_exec(c, "SELECT count(*) FROM users WHERE role = 'admin'", 0, NULL, &res) ==
+        NP_ERR_OK) {
+        n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    }
+    PQclear(res);
+    return n;
+}
+
+/* store creates the admin or resets its password, role and state (ending its sessions). */
+static np_err
+store(PGconn *c, const char *name, const char *hash, int64_t *uid)
+{
+    char lower[AUTH_USERNAME_MAX + 1];
+    const char *params[] = {name, hash};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c,
+                            "UPDATE users SET password_hash = $2, role = 'admin', "
+                            "disabled = false, token_version = token_version + 1 "
+                            "WHERE lower(username) = lower($1) RETURNING id",
+                            2, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) == 0) {
+        PQclear(res);
+        res = NULL;
+        err = np_db_exec(c,
+                         "INSERT INTO users (username, password_hash, role) "
+                         "VALUES ($1, $2, 'admin') RETURNING id",
+                         2, params, &res);
+    }
+    if (err == NP_ERR_OK) {
+        *uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        auth_username_lower(name, lower, sizeof(lower));
+        err = auth_lockout_clear(c, lower);
+    }
+    PQclear(res);
+    return err;
+}
+
+np_err
+auth_bootstrap_admin(auth_service *s, char *why, size_t whylen)
+{
+    np_config *cfg = s->base.cfg;
+    char name[128], password[AUTH_PASSWORD_MAX_BYTES + 2] = "", hash[AUTH_HASH_MAX];
+    char reason[200] = "";
+    bool force = np_config_bool(cfg, "ADMIN_FORCE_RESET");
+    bool generated = false;
+    int64_t uid = 0;
+    np_err err = NP_ERR_OK;
+    PGconn *c = NULL;
+    np_config_str(cfg, "ADMIN_USERNAME", name, sizeof(name));
+    np_config_str(cfg, "ADMIN_PASSWORD", password, sizeof(password));
+    if (!auth_username_check(name, strlen(name), reason, sizeof(reason))) {
+        snprintf(why, whylen, "ADMIN_USERNAME: %s", reason);
+        err = NP_ERR_CONFIG;
+        goto done;
+    }
+    if (password[0] != '\0' &&
+        !auth_password_check(password, strlen(password), name,
+                             np_config_int(cfg, "AUTH_PASSWORD_MIN_LENGTH"), reason,
+                             sizeof(reason))) {
+        snprintf(why, whylen, "ADMIN_PASSWORD: %s", reason);
+        err = NP_ERR_CONFIG;
+        goto done;
+    }
+    c = np_db_acquire(s->base.db, 10000);
+    if (c == NULL) {
+        snprintf(why, whylen, "auth: the database cannot be reached to check the first admin");
+        err = NP_ERR_DB;
+        goto done;
+    }
+    err = np_db_exec(c, "BEGIN", 0, NULL, NULL);
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "SELECT pg_advisory_xact_lock(" AUTH_ADMIN_LOCK ")", 0, NULL, NULL);
+    }
+    int64_t admins = err == NP_ERR_OK ? admins_count(c) : -1;
+    if (admins < 0) {
+        err = NP_ERR_DB;
+    } else if (admins > 0 && !force) {
+        if (password[0] != '\0') {
+            np_log_info("auth", "an admin exists: ADMIN_PASSWORD is not applied (set "
+                                "ADMIN_FORCE_RESET=true to reset the admin's password)");
+        }
+    } else {
+        if (password[0] == '\0') {
+            err = np_token_new("", 96, password, sizeof(password));
+            generated = err == NP_ERR_OK;
+        }
+        if (err == NP_ERR_OK) {
+            err = auth_password_hash(password, strlen(password), hash, sizeof(hash));
+        }
+        if (err == NP_ERR_OK) {
+            err = store(c, name, hash, &uid);
+        }
+    }
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "COMMIT", 0, NULL, NULL);
+    } else {
+        PQclear(PQexec(c, "ROLLBACK"));
+        snprintf(why, whylen, "auth: the first admin could not be created (%s)",
+                 np_err_message(err));
+    }
+    np_db_release(s->base.db, c);
+    if (err == NP_ERR_OK && uid > 0) {
+        np_log_info("auth", "admin account '%s' %s", name, force ? "reset" : "created");
+        np_events_emit(s->base.events, "auth.admin_bootstrapped",
+                       json_pack("{s:I, s:b}", "user", (json_int_t)uid, "reset", force));
+        if (generated) {
+            /* The one place a password is ever shown: once, to the operator starting us. */
+            fprintf(stdout, "Admin login: %s / %s\n", name, password);
+            fflush(stdout);
+        }
+    }
+done:
+    np_wipe(password, sizeof(password));
+    np_wipe(hash, sizeof(hash));
+    return err;
+}

@@ -1,0 +1,276 @@
+/* Relay keys: making, hashing, and the /client-keys routes. */
+#include "relaykeys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "np/db.h"
+#include "np/json.h"
+#include "np/log.h"
+#include "request.h"
+
+#define KEY_COLUMNS                                                                   \
+    "id, name, prefix, enabled, "                                                     \
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "      \
+    "coalesce(to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+
+np_err
+auth_relaykey_new(char key[AUTH_RELAYKEY_MAX], char prefix[AUTH_RELAYKEY_PREFIX + 1])
+{
+    np_err err = np_token_new("np-", AUTH_RELAYKEY_BITS, key, AUTH_RELAYKEY_MAX);
+    if (err == NP_ERR_OK) {
+        snprintf(prefix, AUTH_RELAYKEY_PREFIX + 1, "%.*s", AUTH_RELAYKEY_PREFIX, key);
+    }
+    return err;
+}
+
+bool
+auth_relaykey_well_formed(const char *cred, size_t len)
+{
+    if (len < 3 + 32 || len > 3 + 64 || strncmp(cred, "np-", 3) != 0) {
+        return false;
+    }
+    for (size_t i = 3; i < len; i++) {
+        char c = cred[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void
+auth_relaykey_hash(const uint8_t hkey[NP_KEY_LEN], const char *cred, size_t len, char out[67])
+{
+    uint8_t mac[NP_HMAC_LEN];
+    np_hmac_sha256(hkey, NP_KEY_LEN, cred, len, mac);
+    out[0] = '\\';
+    out[1] = 'x';
+    np_hex(mac, sizeof(mac), out + 2);
+    np_wipe(mac, sizeof(mac));
+}
+
+static json_t *
+key_json(const PGresult *res, int i)
+{
+    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:o}", "id",
+                     (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "name",
+                     PQgetvalue(res, i, 1), "prefix", PQgetvalue(res, i, 2), "enabled",
+                     PQgetvalue(res, i, 3)[0] == 't', "created_at",
+                     auth_json_time(PQgetvalue(res, i, 4)), "last_used_at",
+                     auth_json_time(PQgetvalue(res, i, 5)));
+}
+
+/* name_check: 1 to 64 characters with no control characters. */
+static bool
+name_check(const char *name, char *why, size_t whylen)
+{
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(why, whylen, "'name' must not hold control characters");
+            return false;
+        }
+        chars += (*p & 0xC0) != 0x80;
+    }
+    if (chars < 1 || chars > AUTH_RELAYKEY_NAME_MAX) {
+        snprintf(why, whylen, "'name' must be 1 to %d characters long", AUTH_RELAYKEY_NAME_MAX);
+        return false;
+    }
+    return true;
+}
+
+static void
+emit(auth_service *s, const char *type, int64_t uid, int64_t kid, const char *rid)
+{
+    np_events_emit(s->base.events, type,
+                   json_pack("{s:I, s:I, s:s}", "user", (json_int_t)uid, "relay_key",
+                             (json_int_t)kid, "rid", rid));
+}
+
+static void
+create(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    static const char *const allowed[] = {"name", NULL};
+    json_t *body = NULL;
+    const char *name = NULL;
+    char why[256] = "", uid[24], max[24], hash[67];
+    char key[AUTH_RELAYKEY_MAX] = "", prefix[AUTH_RELAYKEY_PREFIX + 1];
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    if (!auth_body_read(call, r, allowed, &body)) {
+        return;
+    }
+    if (np_json_str(body, "name", true, 1, 4 * AUTH_RELAYKEY_NAME_MAX, &name, NULL, why,
+                    sizeof(why)) != NP_ERR_OK ||
+        !name_check(name, why, sizeof(why))) {
+        auth_reply_invalid(call, why);
+        goto done;
+    }
+    if (auth_relaykey_new(key, prefix) != NP_ERR_OK) {
+        np_http_reply_err(call, NP_ERR_CRYPTO, NULL);
+        goto done;
+    }
+    auth_relaykey_hash(s->relay_key, key, strlen(key), hash);
+    if ((c = auth_db_get(s, call)) == NULL) {
+        goto done;
+    }
+    snprintf(max, sizeof(max), "%lld", (long long)auth_setting_int(s, "AUTH_MAX_RELAY_KEYS"));
+    const char *params[] = {auth_id_text(r->user_id, uid), name, hash, prefix, max};
+    /* The count and the insert in one statement, so the cap needs no transaction. */
+    np_err err = np_db_exec(c,
+                            "INSERT INTO relay_keys (user_id, name, key_hash, prefix) "
+                            "SELECT $1, $2, $3::bytea, $4 WHERE (SELECT count(*) FROM "
+                            "relay_keys WHERE user_id = $1) < $5::int RETURNING " KEY_COLUMNS,
+                            5, params, &res);
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, NULL);
+        goto done;
+    }
+    if (PQntuples(res) != 1) {
+        snprintf(why, sizeof(why), "you already have %s relay keys, the most allowed; delete one "
+                                   "first", max);
+        np_http_reply_err(call, NP_ERR_CONFLICT, why);
+        goto done;
+    }
+    json_t *out = key_json(res, 0);
+    json_object_set_new(out, "key", json_string(key));
+    int64_t kid = json_integer_value(json_object_get(out, "id"));
+    np_http_reply_json(call, 201, out, NULL);
+    emit(s, "auth.relay_key_created", r->user_id, kid, r->rid);
+done:
+    np_wipe(key, sizeof(key));
+    PQclear(res);
+    auth_db_put(s, c);
+    json_decref(body);
+}
+
+static void
+list(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    char uid[24];
+    PGresult *res = NULL;
+    PGconn *c = auth_db_get(s, call);
+    if (c == NULL) {
+        return;
+    }
+    const char *params[] = {auth_id_text(r->user_id, uid)};
+    np_err err = np_db_exec(c, "SELECT " KEY_COLUMNS " FROM relay_keys WHERE user_id = $1 "
+                               "ORDER BY id", 1, params, &res);
+    auth_db_put(s, c);
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_array_append_new(arr, key_json(res, i));
+    }
+    PQclear(res);
+    np_http_reply_json(call, 200, arr, NULL);
+}
+
+static void
+update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
+{
+    static const char *const allowed[] = {"name", "enabled", NULL};
+    json_t *body = NULL;
+    const char *name = NULL;
+    bool has_name = false, has_enabled = false, enabled = true;
+    char why[256] = "", uid[24], kid[24];
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    if (!auth_body_read(call, r, allowed, &body)) {
+        return;
+    }
+    if (np_json_str(body, "name", false, 1, 4 * AUTH_RELAYKEY_NAME_MAX, &name, &has_name, why,
+                    sizeof(why)) != NP_ERR_OK ||
+        (has_name && !name_check(name, why, sizeof(why))) ||
+        np_json_bool(body, "enabled", false, &enabled, &has_enabled, why, sizeof(why)) !=
+            NP_ERR_OK) {
+        auth_reply_invalid(call, why);
+        goto done;
+    }
+    if (!has_name && !has_enabled) {
+        auth_reply_invalid(call, "nothing to change: give 'name' or 'enabled'");
+        goto done;
+    }
+    if ((c = auth_db_get(s, call)) == NULL) {
+        goto done;
+    }
+    const char *params[] = {auth_id_text(id, kid), auth_id_text(r->user_id, uid),
+                            has_name ? name : NULL,
+                            has_enabled ? (enabled ? "true" : "false") : NULL};
+    np_err err = np_db_exec(c,
+                            "UPDATE relay_keys SET name = coalesce($3, name), "
+                            "enabled = coalesce($4::boolean, enabled) "
+                            "WHERE id = $1 AND user_id = $2 RETURNING " KEY_COLUMNS,
+                            4, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) != 1) {
+        err = NP_ERR_NOT_FOUND;
+    }
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "no such relay key" : NULL);
+        goto done;
+    }
+    np_http_reply_json(call, 200, key_json(res, 0), NULL);
+    if (has_enabled) {
+        emit(s, enabled ? "auth.relay_key_enabled" : "auth.relay_key_disabled", r->user_id, id,
+             r->rid);
+    }
+done:
+    PQclear(res);
+    auth_db_put(s, c);
+    json_decref(body);
+}
+
+static void
+delete(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
+{
+    char uid[24], kid[24];
+    PGresult *res = NULL;
+    PGconn *c = auth_db_get(s, call);
+    if (c == NULL) {
+        return;
+    }
+    const char *params[] = {auth_id_text(id, kid), auth_id_text(r->user_id, uid)};
+    np_err err = np_db_exec(c, "DELETE FROM relay_keys WHERE id = $1 AND user_id = $2", 2,
+                            params, &res);
+    auth_db_put(s, c);
+    if (err == NP_ERR_OK && strcmp(PQcmdTuples(res), "1") != 0) {
+        err = NP_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "no such relay key" : NULL);
+        return;
+    }
+    np_http_reply_json(call, 204, NULL, NULL);
+    emit(s, "auth.relay_key_revoked", r->user_id, id, r->rid);
+}
+
+void
+auth_relaykeys_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    int64_t id = 0;
+    if (strcmp(r->path, "/client-keys") == 0) {
+        if (strcmp(r->method, "POST") == 0) {
+            create(s, call, r);
+        } else if (strcmp(r->method, "GET") == 0) {
+            list(s, call, r);
+        } else {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        }
+    } else if (np_path_match("/client-keys/{id}", r->path, &id)) {
+        if (strcmp(r->method, "PATCH") == 0) {
+            update(s, call, r, id);
+        } else if (strcmp(r->method, "DELETE") == 0) {
+            delete(s, call, r, id);
+        } else {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        }
+    } else {
+        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    }
+}
