@@ -99,39 +99,36 @@ peer(gw_request *r, char *out, size_t outlen)
     }
 }
 
-void
-gw_client_ip(gw_request *r, char *out, size_t outlen)
+bool
+gw_client_ip_pick(const char *peer, const char *xff, size_t xfflen, const char *trusted,
+                  char *out, size_t outlen)
 {
-    gw_gateway *gw = r->th->gw;
-    peer(r, out, outlen);
-    if (!gw->trust_proxy) {
-        return;
-    }
-    ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("x-forwarded-for"), -1);
-    if (i < 0) {
-        return;
+    snprintf(out, outlen, "%s", peer);
+    /* A forwarded address counts only when it came through one of our proxies: a client
+     * talking to us directly could write anything in the header. */
+    if (xff == NULL || xfflen == 0 || !gw_ip_in_list(peer, trusted)) {
+        return false;
     }
     /* Walk from the right: each hop appends the address it saw; the first one that is not
      * a trusted proxy is the client as far as we can know. */
-    h2o_iovec_t v = r->req->headers.entries[i].value;
-    size_t end = v.len;
+    size_t end = xfflen;
     char chosen[64] = "";
     while (end > 0) {
         size_t start = end;
-        while (start > 0 && v.base[start - 1] != ',') {
+        while (start > 0 && xff[start - 1] != ',') {
             start--;
         }
         size_t a = start, b = end;
-        while (a < b && v.base[a] == ' ') {
+        while (a < b && (xff[a] == ' ' || xff[a] == '\t')) {
             a++;
         }
-        while (b > a && v.base[b - 1] == ' ') {
+        while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t')) {
             b--;
         }
         unsigned char tmp[16];
-        if (b > a && parse(v.base + a, b - a, tmp) != 0) {
-            snprintf(chosen, sizeof(chosen), "%.*s", (int)(b - a), v.base + a);
-            if (!gw_ip_in_list(chosen, gw->trusted_proxies)) {
+        if (b > a && parse(xff + a, b - a, tmp) != 0) {
+            snprintf(chosen, sizeof(chosen), "%.*s", (int)(b - a), xff + a);
+            if (!gw_ip_in_list(chosen, trusted)) {
                 break;
             }
         } else {
@@ -139,7 +136,26 @@ gw_client_ip(gw_request *r, char *out, size_t outlen)
         }
         end = start > 0 ? start - 1 : 0;
     }
-    if (chosen[0] != '\0') {
-        snprintf(out, outlen, "%s", chosen);
+    if (chosen[0] == '\0') {
+        return false;
+    }
+    snprintf(out, outlen, "%s", chosen);
+    return true;
+}
+
+void
+gw_client_ip(gw_request *r, char *out, size_t outlen)
+{
+    gw_gateway *gw = r->th->gw;
+    char addr[64];
+    peer(r, addr, sizeof(addr));
+    snprintf(out, outlen, "%s", addr);
+    if (!gw->trust_proxy) {
+        return;
+    }
+    ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("x-forwarded-for"), -1);
+    if (i >= 0) {
+        h2o_iovec_t v = r->req->headers.entries[i].value;
+        gw_client_ip_pick(addr, v.base, v.len, gw->trusted_proxies, out, outlen);
     }
 }
