@@ -185,6 +185,21 @@ open_listener(gw_gateway *gw, const char *addr, int port)
     return fd;
 }
 
+/* Every accepted socket is tracked until it closes, so that shutdown can end idle
+ * keep-alive connections: H2O 2.2 has no way to close them from outside. */
+typedef struct {
+    h2o_linklist_t link;
+    h2o_socket_t *sock;
+} tracked_conn;
+
+static void
+on_conn_close(void *data)
+{
+    tracked_conn *tc = data;
+    h2o_linklist_unlink(&tc->link);
+    free(tc);
+}
+
 static void
 on_accept(h2o_socket_t *listener, const char *err)
 {
@@ -194,6 +209,13 @@ on_accept(h2o_socket_t *listener, const char *err)
     gw_thread *th = listener->data;
     h2o_socket_t *sock;
     while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
+        tracked_conn *tc = calloc(1, sizeof(*tc));
+        if (tc != NULL) {
+            tc->sock = sock;
+            h2o_linklist_insert(&th->conns, &tc->link);
+            sock->on_close.cb = on_conn_close;
+            sock->on_close.data = tc;
+        }
         h2o_accept(&th->accept, sock);
         if (atomic_load(&th->gw->stopping)) {
             break;
@@ -231,6 +253,15 @@ thread_main(void *arg)
     h2o_socket_close(th->listener);
     th->listener = NULL;
     h2o_context_request_shutdown(&th->ctx);
+    /* Requests in flight get a moment to finish; then every remaining connection is shut
+     * down at the socket, which H2O sees as the client leaving and cleans up itself. */
+    for (int i = 0; i < 20 && atomic_load(&th->gw->metrics.in_flight) > 0; i++) {
+        h2o_evloop_run(th->loop, 50);
+    }
+    for (h2o_linklist_t *n = th->conns.next; n != &th->conns; n = n->next) {
+        tracked_conn *tc = H2O_STRUCT_FROM_MEMBER(tracked_conn, link, n);
+        shutdown(h2o_socket_get_fd(tc->sock), SHUT_RDWR);
+    }
     for (int i = 0; i < 40 && !loop_idle(th); i++) {
         h2o_evloop_run(th->loop, 50);
     }
@@ -246,6 +277,7 @@ thread_init(gw_gateway *gw, gw_thread *th, int fd)
     th->rng |= 1;
     th->loop = h2o_evloop_create();
     h2o_context_init(&th->ctx, th->loop, &gw->h2o);
+    h2o_linklist_init_anchor(&th->conns);
     th->queue = h2o_multithread_create_queue(th->loop);
     h2o_multithread_register_receiver(th->queue, &th->replies, gw_on_replies);
     th->accept.ctx = &th->ctx;
@@ -262,6 +294,11 @@ thread_fini(gw_thread *th)
     bool idle = loop_idle(th);
     h2o_multithread_unregister_receiver(th->queue, &th->replies);
     h2o_multithread_destroy_queue(th->queue);
+    /* H2O 2.2.5's evloop destroy_queue closes the queue's socket (finished on the next loop
+     * turn) but never frees the queue itself. */
+    h2o_evloop_run(th->loop, 0);
+    free(th->queue);
+    th->queue = NULL;
     if (!idle) {
         /* H2O 2.2 cannot close live connections from outside; the process is exiting, so
          * the loop is left as it is rather than freed under them. */

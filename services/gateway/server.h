@@ -49,6 +49,7 @@ struct gw_thread {
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t replies; /* NNG answers handed to this loop */
     uint64_t rng;                       /* request ids */
+    h2o_linklist_t conns;               /* tracked client sockets, closed at shutdown */
 };
 
 /* The per-request context, allocated from the request's pool. */

@@ -96,13 +96,100 @@ np_wire_error(np_wire_writer *w, np_err err, const char *message)
     np_wire_str(w, "m", message ? message : np_err_message(err));
 }
 
+static uint64_t
+be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+/* sizes_plausible walks the msgpack bytes without allocating and checks that every declared
+ * length fits in what is left, and every container count could be met (each element takes
+ * at least one byte). msgpack-c allocates a container's whole element array from its
+ * declared count before reading it, so without this a 9-byte message could ask for
+ * gigabytes. */
+static bool
+sizes_plausible(const uint8_t *p, size_t len)
+{
+    size_t pos = 0;
+    uint64_t pending = 1;
+    while (pending > 0) {
+        if (pos >= len) {
+            return false;
+        }
+        uint8_t t = p[pos++];
+        pending--;
+        uint64_t skip = 0, items = 0;
+        int lenbytes = 0;
+        if (t <= 0x7f || t >= 0xe0 || (t >= 0xc0 && t <= 0xc3 && t != 0xc1)) {
+            continue;
+        } else if (t >= 0x80 && t <= 0x8f) {
+            items = 2u * (t & 0x0f);
+        } else if (t >= 0x90 && t <= 0x9f) {
+            items = t & 0x0f;
+        } else if (t >= 0xa0 && t <= 0xbf) {
+            skip = t & 0x1f;
+        } else {
+            switch (t) {
+            case 0xc4: case 0xd9: lenbytes = 1; break;
+            case 0xc5: case 0xda: lenbytes = 2; break;
+            case 0xc6: case 0xdb: lenbytes = 4; break;
+            case 0xc7: lenbytes = 1; skip = 1; break; /* ext: length, then a type byte */
+            case 0xc8: lenbytes = 2; skip = 1; break;
+            case 0xc9: lenbytes = 4; skip = 1; break;
+            case 0xca: case 0xce: case 0xd2: skip = 4; break;
+            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xd4: skip = 2; break;
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc: case 0xde:
+                if (len - pos < 2) {
+                    return false;
+                }
+                items = be(p + pos, 2) * (t == 0xde ? 2u : 1u);
+                pos += 2;
+                break;
+            case 0xdd: case 0xdf:
+                if (len - pos < 4) {
+                    return false;
+                }
+                items = be(p + pos, 4) * (t == 0xdf ? 2u : 1u);
+                pos += 4;
+                break;
+            default:
+                return false; /* 0xc1 is never used */
+            }
+        }
+        if (lenbytes > 0) {
+            if (len - pos < (size_t)lenbytes) {
+                return false;
+            }
+            skip += be(p + pos, lenbytes);
+            pos += (size_t)lenbytes;
+        }
+        if (skip > len - pos || items > len - pos) {
+            return false;
+        }
+        pos += (size_t)skip;
+        pending += items;
+    }
+    return true;
+}
+
 np_err
 np_wire_parse(np_wire_msg *m, const void *data, size_t len)
 {
     msgpack_unpacked_init(&m->up);
     m->root = NULL;
     size_t off = 0;
-    if (data == NULL || len == 0) {
+    if (data == NULL || len == 0 || !sizes_plausible(data, len)) {
         return NP_ERR_WIRE;
     }
     if (msgpack_unpack_next(&m->up, data, len, &off) != MSGPACK_UNPACK_SUCCESS) {
