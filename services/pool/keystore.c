@@ -1,0 +1,335 @@
+/* The upstream_keys table: sealing, fingerprints, and the owner's and admins' views. JSON
+ * answers are built by Postgres (json_build_object), so timestamps come out in ISO 8601. */
+#include "keystore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "np/db.h"
+#include "np/novelai.h"
+
+/* The visible state: a key its owner or an admin switched off reads "disabled". */
+#define VISIBLE_STATE "CASE WHEN k.enabled THEN k.state ELSE 'disabled' END"
+
+#define KEY_JSON                                                                              \
+    "json_build_object('id', k.id, 'masked', k.masked, 'note', k.note, 'state', " VISIBLE_STATE \
+    ", 'enabled', k.enabled, 'tier', k.tier, 'active', k.sub_active, 'expires_at', "          \
+    "k.expires_at, 'anlas', k.anlas, 'v5_allowance', json_build_object('percent', "           \
+    "k.v5_percent, 'used_up', k.v5_negative), 'allow_paid', k.allow_paid, "                    \
+    "'max_anlas_per_request', k.max_anlas_per_request, 'anlas_floor', k.anlas_floor, "        \
+    "'fail_streak', k.fail_streak, 'cooldown_until', k.cooldown_until, 'last_checked_at', "   \
+    "k.last_checked_at, 'last_error', k.last_error, 'uses_today', CASE WHEN k.uses_day = "     \
+    "current_date THEN k.uses_today ELSE 0 END, 'last_used_at', k.last_used_at, "             \
+    "'created_at', k.created_at)"
+
+#define ADMIN_JSON                                                                            \
+    "(" KEY_JSON "::jsonb || jsonb_build_object('owner_id', k.owner_id, 'owner', u.username, " \
+    "'disabled_by', k.disabled_by))"
+
+void
+pool_keystore_fingerprint(const uint8_t fp_key[NP_KEY_LEN], const char *token, size_t n,
+                          uint8_t out[NP_HMAC_LEN])
+{
+    np_hmac_sha256(fp_key, NP_KEY_LEN, token, n, out);
+}
+
+static void
+bytea_hex(const void *p, size_t n, char *out)
+{
+    out[0] = '\\';
+    out[1] = 'x';
+    np_hex(p, n, out + 2);
+}
+
+np_err
+pool_keystore_exists(PGconn *c, const uint8_t fp[NP_HMAC_LEN], bool *exists)
+{
+    char hex[2 * NP_HMAC_LEN + 3];
+    bytea_hex(fp, NP_HMAC_LEN, hex);
+    const char *params[] = {hex};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c, "SELECT 1 FROM upstream_keys WHERE fingerprint = $1::bytea", 1,
+                            params, &res);
+    if (err == NP_ERR_OK) {
+        *exists = PQntuples(res) > 0;
+    }
+    PQclear(res);
+    return err;
+}
+
+static void
+aad_of(int64_t id, uint8_t aad[8])
+{
+    for (int i = 0; i < 8; i++) {
+        aad[i] = (uint8_t)((uint64_t)id >> (56 - 8 * i));
+    }
+}
+
+np_err
+pool_keystore_seal(const uint8_t enc_key[NP_KEY_LEN], int64_t id, const char *token, size_t n,
+                   np_buf *out)
+{
+    uint8_t aad[8];
+    aad_of(id, aad);
+    return np_aead_seal(enc_key, aad, sizeof(aad), token, n, out);
+}
+
+np_err
+pool_keystore_open(const uint8_t enc_key[NP_KEY_LEN], int64_t id, const void *sealed, size_t n,
+                   char *token, size_t tlen)
+{
+    uint8_t aad[8];
+    aad_of(id, aad);
+    np_buf pt;
+    np_buf_init(&pt, 4096);
+    np_err err = np_aead_open(enc_key, aad, sizeof(aad), sealed, n, &pt);
+    if (err == NP_ERR_OK && pt.len + 1 > tlen) {
+        err = NP_ERR_CRYPTO;
+    }
+    if (err == NP_ERR_OK) {
+        memcpy(token, pt.data, pt.len);
+        token[pt.len] = '\0';
+    }
+    if (pt.data != NULL) {
+        np_wipe(pt.data, pt.len);
+    }
+    np_buf_fini(&pt);
+    return err;
+}
+
+static np_err
+exec_simple(PGconn *c, const char *sql)
+{
+    return np_db_exec(c, sql, 0, NULL, NULL);
+}
+
+np_err
+pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner,
+                  const char *token, size_t n, const uint8_t fp[NP_HMAC_LEN],
+                  const pool_key_settings *set, const pool_probe_result *probe, int64_t *id)
+{
+    char owner_s[24], fp_hex[2 * NP_HMAC_LEN + 3], masked[32], max_s[24], floor_s[24];
+    char tier_s[16], anlas_s[24], exp_s[24], pct_s[32];
+    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
+    bytea_hex(fp, NP_HMAC_LEN, fp_hex);
+    np_novelai_token_mask(token, n, masked, sizeof(masked));
+    snprintf(max_s, sizeof(max_s), "%lld", (long long)set->max_anlas);
+    snprintf(floor_s, sizeof(floor_s), "%lld", (long long)set->floor);
+    bool ok200 = probe->status == 200;
+    snprintf(tier_s, sizeof(tier_s), "%d", probe->sub.tier);
+    snprintf(anlas_s, sizeof(anlas_s), "%lld", (long long)probe->sub.anlas);
+    snprintf(exp_s, sizeof(exp_s), "%lld", (long long)probe->sub.expires_at);
+    snprintf(pct_s, sizeof(pct_s), "%.3f", probe->sub.v5_percent);
+    const char *params[] = {
+        owner_s,
+        fp_hex,
+        masked,
+        set->note != NULL ? set->note : "",
+        set->allow_paid ? "true" : "false",
+        set->max_anlas >= 0 ? max_s : NULL,
+        floor_s,
+        probe->state != NULL ? probe->state : "pending",
+        ok200 ? tier_s : NULL,
+        ok200 ? (probe->sub.active ? "true" : "false") : NULL,
+        ok200 && probe->sub.expires_at > 0 ? exp_s : NULL,
+        ok200 ? anlas_s : NULL,
+        ok200 ? (probe->sub.v5_negative ? "true" : "false") : NULL,
+        ok200 ? pct_s : NULL,
+        probe->error[0] ? probe->error : NULL,
+    };
+    np_buf sealed;
+    np_buf_init(&sealed, 4096);
+    PGresult *res = NULL;
+    np_err err = exec_simple(c, "BEGIN");
+    if (err != NP_ERR_OK) {
+        goto cleanup;
+    }
+    err = np_db_exec(c,
+                     "INSERT INTO upstream_keys (owner_id, fingerprint, masked, note, allow_paid, "
+                     "max_anlas_per_request, anlas_floor, state, tier, sub_active, expires_at, "
+                     "anlas, v5_negative, v5_percent, last_error, last_checked_at) VALUES ($1, "
+                     "$2::bytea, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint), "
+                     "$12, $13, $14, $15, now()) RETURNING id",
+                     15, params, &res);
+    if (err != NP_ERR_OK) {
+        goto cleanup;
+    }
+    *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    res = NULL;
+    err = pool_keystore_seal(enc_key, *id, token, n, &sealed);
+    if (err != NP_ERR_OK) {
+        goto cleanup;
+    }
+    {
+        char *hex = malloc(2 * sealed.len + 3);
+        char id_s[24];
+        if (hex == NULL) {
+            err = NP_ERR_NOMEM;
+            goto cleanup;
+        }
+        bytea_hex(sealed.data, sealed.len, hex);
+        snprintf(id_s, sizeof(id_s), "%lld", (long long)*id);
+        const char *p2[] = {hex, id_s};
+        err = np_db_exec(c, "UPDATE upstream_keys SET ciphertext = $1::bytea WHERE id = $2", 2,
+                         p2, NULL);
+        free(hex);
+    }
+    if (err == NP_ERR_OK) {
+        err = exec_simple(c, "COMMIT");
+    }
+cleanup:
+    PQclear(res);
+    if (err != NP_ERR_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
+        exec_simple(c, "ROLLBACK");
+    }
+    np_buf_fini(&sealed);
+    return err;
+}
+
+static np_err
+json_result(PGresult *res, json_t **out)
+{
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+        return NP_ERR_NOT_FOUND;
+    }
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    if (j == NULL) {
+        return NP_ERR_INTERNAL;
+    }
+    *out = j;
+    return NP_ERR_OK;
+}
+
+np_err
+pool_keystore_get(PGconn *c, int64_t id, int64_t owner, bool admin, json_t **out)
+{
+    char id_s[24], owner_s[24];
+    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
+    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
+    const char *params[] = {id_s, owner_s};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c,
+                            admin ? "SELECT " ADMIN_JSON " FROM upstream_keys k JOIN users u ON "
+                                    "u.id = k.owner_id WHERE k.id = $1 AND ($2::bigint = 0 OR "
+                                    "k.owner_id = $2)"
+                                  : "SELECT " KEY_JSON " FROM upstream_keys k WHERE k.id = $1 "
+                                    "AND ($2::bigint = 0 OR k.owner_id = $2)",
+                            2, params, &res);
+    if (err == NP_ERR_OK) {
+        err = json_result(res, out);
+    }
+    PQclear(res);
+    return err;
+}
+
+np_err
+pool_keystore_list(PGconn *c, int64_t owner, bool admin, json_t **out)
+{
+    char owner_s[24];
+    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
+    const char *params[] = {owner_s};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(
+        c,
+        admin ? "SELECT coalesce(json_agg(" ADMIN_JSON " ORDER BY k.id), '[]') FROM "
+                "upstream_keys k JOIN users u ON u.id = k.owner_id WHERE ($1::bigint = 0 OR "
+                "k.owner_id = $1)"
+              : "SELECT coalesce(json_agg(" KEY_JSON " ORDER BY k.id), '[]') FROM upstream_keys "
+                "k WHERE ($1::bigint = 0 OR k.owner_id = $1)",
+        1, params, &res);
+    if (err == NP_ERR_OK) {
+        err = json_result(res, out);
+    }
+    PQclear(res);
+    return err;
+}
+
+np_err
+pool_keystore_patch(PGconn *c, int64_t id, int64_t owner, bool by_admin,
+                    const pool_key_patch *p, char *from, char *to, size_t statelen)
+{
+    char id_s[24], owner_s[24], max_s[24], floor_s[24];
+    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
+    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
+    snprintf(max_s, sizeof(max_s), "%lld", (long long)p->max_anlas);
+    snprintf(floor_s, sizeof(floor_s), "%lld", (long long)p->floor);
+    const char *params[] = {
+        id_s,
+        owner_s,
+        p->has_note ? p->note : NULL,
+        p->has_enabled ? (p->enabled ? "true" : "false") : NULL,
+        p->has_allow_paid ? (p->allow_paid ? "true" : "false") : NULL,
+        p->has_max ? "true" : "false",
+        p->has_max && p->max_anlas >= 0 ? max_s : NULL,
+        p->has_floor ? floor_s : NULL,
+        by_admin ? "admin" : "owner",
+    };
+    /* The old row is read under the row lock of the same statement, so from/to are exact
+     * even when two edits race. An owner may not re-enable what an admin disabled. */
+    PGresult *res = NULL;
+    np_err err = np_db_exec(
+        c,
+        "WITH old AS (SELECT id, enabled, state, disabled_by FROM upstream_keys WHERE id = $1 "
+        "AND ($2::bigint = 0 OR owner_id = $2) FOR UPDATE), upd AS (UPDATE upstream_keys k SET "
+        "note = coalesce($3, k.note), "
+        "enabled = coalesce($4::boolean, k.enabled), "
+        "disabled_by = CASE WHEN $4::boolean IS NULL THEN k.disabled_by WHEN $4::boolean THEN "
+        "NULL ELSE $9 END, "
+        "allow_paid = coalesce($5::boolean, k.allow_paid), "
+        "max_anlas_per_request = CASE WHEN $6::boolean THEN $7::integer ELSE "
+        "k.max_anlas_per_request END, "
+        "anlas_floor = coalesce($8::integer, k.anlas_floor) "
+        "FROM old WHERE k.id = old.id AND NOT ($9 = 'owner' AND $4::boolean AND NOT old.enabled "
+        "AND old.disabled_by = 'admin') RETURNING " VISIBLE_STATE ") "
+        "SELECT CASE WHEN old.enabled THEN old.state ELSE 'disabled' END, (SELECT * FROM upd) "
+        "FROM old",
+        9, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) == 0) {
+        err = NP_ERR_NOT_FOUND;
+    } else if (err == NP_ERR_OK && PQgetisnull(res, 0, 1)) {
+        err = NP_ERR_FORBIDDEN;
+    } else if (err == NP_ERR_OK) {
+        snprintf(from, statelen, "%s", PQgetvalue(res, 0, 0));
+        snprintf(to, statelen, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return err;
+}
+
+np_err
+pool_keystore_delete(PGconn *c, int64_t id, int64_t owner)
+{
+    char id_s[24], owner_s[24];
+    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
+    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
+    const char *params[] = {id_s, owner_s};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c, "DELETE FROM upstream_keys WHERE id = $1 AND owner_id = $2", 2,
+                            params, &res);
+    if (err == NP_ERR_OK && strcmp(PQcmdTuples(res), "1") != 0) {
+        err = NP_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    return err;
+}
+
+np_err
+pool_keystore_counts(PGconn *c, int64_t owner, int64_t *contributed, int64_t *healthy)
+{
+    char owner_s[24];
+    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
+    const char *params[] = {owner_s};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c,
+                            "SELECT count(*), count(*) FILTER (WHERE enabled AND state IN "
+                            "('active', 'cooling')) FROM upstream_keys WHERE owner_id = $1",
+                            1, params, &res);
+    if (err == NP_ERR_OK) {
+        *contributed = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *healthy = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    return err;
+}

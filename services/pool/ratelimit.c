@@ -1,0 +1,242 @@
+/* Rate rule, GCRA rows and in-flight counters. GCRA with emission interval T = 60 s / rpm and
+ * a window of one minute: a request is allowed when the theoretical arrival time, advanced
+ * by T, stays within a minute of now, so a quiet user may burst a minute's worth at once. */
+#include "ratelimit.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "np/db.h"
+
+#define WINDOW_MS 60000.0
+
+int64_t
+pool_rpm_compute(const np_config *cfg, int64_t override, int64_t healthy)
+{
+    if (override >= 0) {
+        return override;
+    }
+    char mode[16];
+    np_config_str(cfg, "RATE_LIMIT_MODE", mode, sizeof(mode));
+    if (strcmp(mode, "manual") == 0) {
+        return np_config_int(cfg, "MANUAL_GLOBAL_RPM");
+    }
+    int64_t base = np_config_int(cfg, "BASE_RPM");
+    if (np_config_bool(cfg, "BASE_RPM_CONTRIBUTOR_ONLY") && healthy == 0) {
+        base = 0;
+    }
+    int64_t rpm = base + np_config_int(cfg, "PER_KEY_RPM") * healthy;
+    int64_t max = np_config_int(cfg, "MAX_RPM");
+    return rpm < max ? rpm : max;
+}
+
+np_err
+pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid, pool_user_limits *out)
+{
+    char uid_s[24];
+    snprintf(uid_s, sizeof(uid_s), "%lld", (long long)uid);
+    const char *params[] = {uid_s};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c,
+                            "SELECT coalesce(u.rpm_override, -1), count(k.id), count(k.id) "
+                            "FILTER (WHERE k.enabled AND k.state IN ('active', 'cooling')) "
+                            "FROM users u LEFT JOIN upstream_keys k ON k.owner_id = u.id "
+                            "WHERE u.id = $1 GROUP BY u.id",
+                            1, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) == 0) {
+        err = NP_ERR_NOT_FOUND;
+    }
+    if (err == NP_ERR_OK) {
+        int64_t override = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        out->contributed = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        out->healthy = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        out->rpm = pool_rpm_compute(cfg, override, out->healthy);
+    }
+    PQclear(res);
+    return err;
+}
+
+void
+pool_rate_from_ahead(int64_t rpm, double ahead_ms, bool allowed, pool_rate_result *out)
+{
+    double t = WINDOW_MS / (double)rpm;
+    if (ahead_ms < 0) {
+        ahead_ms = 0;
+    }
+    out->allowed = allowed;
+    out->limit = rpm;
+    double rem = floor((WINDOW_MS - ahead_ms) / t + 1e-9);
+    out->remaining = rem < 0 ? 0 : (int64_t)rem;
+    out->reset_s = (int64_t)ceil(ahead_ms / 1000.0);
+    out->retry_after_s = 0;
+    if (!allowed) {
+        double wait = ahead_ms + t - WINDOW_MS;
+        out->retry_after_s = wait < 1000 ? 1 : (int64_t)ceil(wait / 1000.0);
+    }
+}
+
+np_err
+pool_rate_take(PGconn *c, int64_t uid, int64_t rpm, bool consume, pool_rate_result *out)
+{
+    char uid_s[24], t_s[32], w_s[32];
+    snprintf(uid_s, sizeof(uid_s), "%lld", (long long)uid);
+    snprintf(t_s, sizeof(t_s), "%.3f", WINDOW_MS / (double)rpm);
+    snprintf(w_s, sizeof(w_s), "%.0f", WINDOW_MS);
+    const char *params[] = {uid_s, t_s, w_s};
+    PGresult *res = NULL;
+    /* One statement decides and records: SET expressions all see the old row. */
+    np_err err =
+        consume
+            ? np_db_exec(c,
+                         "INSERT INTO rate_limits AS r (user_id, tat, allowed) VALUES ($1, "
+                         "now() + $2::float8 * interval '1 millisecond', true) "
+                         "ON CONFLICT (user_id) DO UPDATE SET "
+                         "allowed = greatest(r.tat, now()) + $2::float8 * interval "
+                         "'1 millisecond' <= now() + $3::float8 * interval '1 millisecond', "
+                         "tat = CASE WHEN greatest(r.tat, now()) + $2::float8 * interval "
+                         "'1 millisecond' <= now() + $3::float8 * interval '1 millisecond' "
+                         "THEN greatest(r.tat, now()) + $2::float8 * interval '1 millisecond' "
+                         "ELSE r.tat END "
+                         "RETURNING allowed, extract(epoch FROM (tat - now())) * 1000",
+                         3, params, &res)
+            : np_db_exec(c,
+                         "SELECT true, coalesce((SELECT extract(epoch FROM (greatest(tat, "
+                         "now()) - now())) * 1000 FROM rate_limits WHERE user_id = $1), 0) "
+                         "WHERE $2::float8 > 0 AND $3::float8 > 0",
+                         3, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) == 1) {
+        bool allowed = PQgetvalue(res, 0, 0)[0] == 't';
+        pool_rate_from_ahead(rpm, strtod(PQgetvalue(res, 0, 1), NULL), allowed, out);
+    } else if (err == NP_ERR_OK) {
+        err = NP_ERR_INTERNAL;
+    }
+    PQclear(res);
+    return err;
+}
+
+/* A small open hash of user ids; entries whose count falls to 0 are kept as tombstones and
+ * reused, so the table only grows with distinct concurrent users. */
+typedef struct {
+    int64_t uid;
+    int64_t n;
+} slot;
+
+struct pool_inflight {
+    pthread_mutex_t mu;
+    slot *slots;
+    size_t cap, used;
+};
+
+pool_inflight *
+pool_inflight_new(void)
+{
+    pool_inflight *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return NULL;
+    }
+    f->cap = 256;
+    f->slots = calloc(f->cap, sizeof(slot));
+    if (f->slots == NULL) {
+        free(f);
+        return NULL;
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    return f;
+}
+
+void
+pool_inflight_free(pool_inflight *f)
+{
+    if (f == NULL) {
+        return;
+    }
+    pthread_mutex_destroy(&f->mu);
+    free(f->slots);
+    free(f);
+}
+
+static slot *
+find(slot *slots, size_t cap, int64_t uid, bool insert)
+{
+    size_t i = (size_t)((uint64_t)uid * 0x9E3779B97F4A7C15ull) & (cap - 1);
+    slot *free_slot = NULL;
+    for (size_t k = 0; k < cap; k++, i = (i + 1) & (cap - 1)) {
+        if (slots[i].uid == uid) {
+            return &slots[i];
+        }
+        if (slots[i].uid == 0) {
+            break;
+        }
+        if (slots[i].n == 0 && free_slot == NULL) {
+            free_slot = &slots[i];
+        }
+    }
+    if (!insert) {
+        return NULL;
+    }
+    if (free_slot == NULL && slots[i].uid == 0) {
+        free_slot = &slots[i];
+    }
+    if (free_slot != NULL) {
+        free_slot->uid = uid;
+        free_slot->n = 0;
+    }
+    return free_slot;
+}
+
+static bool
+grow(pool_inflight *f)
+{
+    size_t cap = f->cap * 2;
+    slot *n = calloc(cap, sizeof(slot));
+    if (n == NULL) {
+        return false;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < f->cap; i++) {
+        if (f->slots[i].uid != 0 && f->slots[i].n > 0) {
+            *find(n, cap, f->slots[i].uid, true) = f->slots[i];
+            used++;
+        }
+    }
+    f->used = used;
+    free(f->slots);
+    f->slots = n;
+    f->cap = cap;
+    return true;
+}
+
+bool
+pool_inflight_enter(pool_inflight *f, int64_t uid, int64_t limit)
+{
+    pthread_mutex_lock(&f->mu);
+    slot *s = find(f->slots, f->cap, uid, false);
+    if (s == NULL) {
+        if (f->used * 2 >= f->cap && !grow(f)) {
+            pthread_mutex_unlock(&f->mu);
+            return false;
+        }
+        s = find(f->slots, f->cap, uid, true);
+        f->used++;
+    }
+    bool ok = s != NULL && s->n < limit;
+    if (ok) {
+        s->n++;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return ok;
+}
+
+void
+pool_inflight_leave(pool_inflight *f, int64_t uid)
+{
+    pthread_mutex_lock(&f->mu);
+    slot *s = find(f->slots, f->cap, uid, false);
+    if (s != NULL && s->n > 0) {
+        s->n--;
+    }
+    pthread_mutex_unlock(&f->mu);
+}
