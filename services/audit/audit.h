@@ -1,5 +1,10 @@
-/* The audit service: the event sink and the log queries. A library with a thin entry point; all state hangs off its
- * context, so several instances can live in one process. */
+/* The audit service: the event sink (usage logs and the audit trail) and the log queries.
+ * A library with a thin entry point; all state hangs off its context, so several instances
+ * can live in one process.
+ *
+ * Operations: ping; events.stats (its own producer); http for GET /logs, /logs/stats,
+ * /admin/logs, /admin/audit; retention.run {days, batch, audit_days?} -> {deleted, usage,
+ * audit}; audit.stats -> the sink's figures (sink.h: audit_sink_stats, same names). */
 #ifndef AUDIT_H
 #define AUDIT_H
 
@@ -11,9 +16,10 @@ typedef struct audit_service audit_service;
 /* The service's own settings. */
 extern const np_cfg_spec audit_config[];
 
-/* audit_start connects to the database and starts answering on AUDIT_RPC_LISTEN. */
+/* audit_start connects to the database, starts the event sink (EVENTS_LISTEN, ACKS_LISTEN)
+ * and answers on AUDIT_RPC_LISTEN. NP_ERR_* with why naming the cause. */
 np_err audit_start(audit_service **out, np_config *cfg, char *why, size_t whylen);
-/* audit_stop stops answering and frees everything; NULL is accepted. */
+/* audit_stop stops answering and receiving and frees everything; NULL is accepted. */
 void audit_stop(audit_service *s);
 
 #endif

@@ -1,30 +1,117 @@
-/* The audit service's life cycle and its operation dispatch. */
+/* The audit service's life cycle, its settings and its operation dispatch. */
 #include "audit.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "logs.h"
+#include "logstats.h"
 #include "np/httpop.h"
 #include "np/service.h"
+#include "retention.h"
+#include "sink.h"
+#include "trail.h"
 
 struct audit_service {
     np_service base;
+    audit_sink *sink;
 };
 
 const np_cfg_spec audit_config[] = {
+    {"AUDIT_QUEUE_MAX", NP_CFG_INT, "50000", 100, 10000000, 0,
+     "events audit holds before writing; beyond, messages are left to re-sends", NULL},
+    {"AUDIT_BATCH_MAX", NP_CFG_INT, "500", 1, 2000, 0,
+     "events written per pipelined transaction", NULL},
+    {"LOG_RETENTION_DAYS", NP_CFG_INT, "30", 1, 36500, NP_CFG_RUNTIME,
+     "usage logs older than this are deleted (in batches, by the health leader)", NULL},
+    {"AUDIT_RETENTION_DAYS", NP_CFG_INT, "365", 0, 36500, NP_CFG_RUNTIME,
+     "audit events older than this are deleted; 0 keeps them forever", NULL},
     NP_CFG_END,
 };
+
+static void
+reply_sink_stats(audit_service *s, np_rpc_call *call)
+{
+    audit_sink_stats st;
+    audit_sink_stats_read(s->sink, &st);
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 13);
+    np_wire_str(&w, "svc", "audit");
+    np_wire_str(&w, "node", s->base.node);
+    np_wire_int(&w, "messages", (int64_t)st.messages);
+    np_wire_int(&w, "bad_messages", (int64_t)st.bad_messages);
+    np_wire_int(&w, "received", (int64_t)st.received);
+    np_wire_int(&w, "queue_drops", (int64_t)st.queue_drops);
+    np_wire_int(&w, "queue", (int64_t)st.queue);
+    np_wire_int(&w, "usage_rows", (int64_t)st.usage_rows);
+    np_wire_int(&w, "audit_rows", (int64_t)st.audit_rows);
+    np_wire_int(&w, "duplicates", (int64_t)st.duplicates);
+    np_wire_int(&w, "batches", (int64_t)st.batches);
+    np_wire_int(&w, "batch_failures", (int64_t)st.batch_failures);
+    np_wire_int(&w, "acks", (int64_t)st.acks);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+}
+
+static void
+on_http(audit_service *s, np_rpc_call *call, const msgpack_object *req)
+{
+    np_http_req r;
+    if (np_http_req_read(req, &r) != NP_ERR_OK) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
+        return;
+    }
+    static const char *const paths[] = {"/logs", "/logs/stats", "/admin/logs", "/admin/audit",
+                                        NULL};
+    int route = -1;
+    for (int i = 0; paths[i] != NULL; i++) {
+        if (strcmp(r.path, paths[i]) == 0) {
+            route = i;
+        }
+    }
+    if (route < 0) {
+        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+        return;
+    }
+    if (strcmp(r.method, "GET") != 0) {
+        const char *allow[] = {"Allow", "GET", NULL};
+        np_http_reply_error(call, 405, "method_not_allowed", "only GET is allowed here", allow);
+        return;
+    }
+    /* The gateway authenticates; ownership and roles are still checked here. */
+    bool admin = strcmp(r.role, "admin") == 0;
+    if (r.user_id <= 0) {
+        np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
+        return;
+    }
+    if (route >= 2 && !admin) {
+        np_http_reply_err(call, NP_ERR_FORBIDDEN, "admins only");
+        return;
+    }
+    switch (route) {
+    case 0: audit_logs_serve(s->base.db, s->base.cfg, call, &r, false); break;
+    case 1: audit_logstats_serve(s->base.db, call, &r); break;
+    case 2: audit_logs_serve(s->base.db, s->base.cfg, call, &r, true); break;
+    default: audit_trail_serve(s->base.db, call, &r); break;
+    }
+}
 
 static void
 on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
 {
     audit_service *s = arg;
-    (void)req;
     if (strcmp(op, "ping") == 0) {
         np_service_reply_ping(&s->base, call);
-        return;
+    } else if (strcmp(op, "http") == 0) {
+        on_http(s, call, req);
+    } else if (strcmp(op, "retention.run") == 0) {
+        audit_retention_serve(s->base.db, call, req);
+    } else if (strcmp(op, "audit.stats") == 0) {
+        reply_sink_stats(s, call);
+    } else {
+        np_rpc_reply_error(call, NP_ERR_NOT_FOUND, "unknown operation");
     }
-    np_rpc_reply_error(call, NP_ERR_NOT_FOUND, "unknown operation");
 }
 
 np_err
@@ -35,6 +122,9 @@ audit_start(audit_service **out, np_config *cfg, char *why, size_t whylen)
         return NP_ERR_NOMEM;
     }
     np_err err = np_service_open(&s->base, "audit", cfg, why, whylen);
+    if (err == NP_ERR_OK) {
+        err = audit_sink_open(&s->sink, s->base.db, cfg, why, whylen);
+    }
     if (err == NP_ERR_OK) {
         np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20)};
         err = np_service_listen(&s->base, "AUDIT_RPC_LISTEN", &opts, on_call, s, why, whylen);
@@ -53,6 +143,10 @@ audit_stop(audit_service *s)
     if (s == NULL) {
         return;
     }
+    /* Stop answering first, then the sink (it writes through the service's database). */
+    np_rpc_server_close(s->base.rpc);
+    s->base.rpc = NULL;
+    audit_sink_close(s->sink);
     np_service_close(&s->base);
     free(s);
 }

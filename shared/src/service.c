@@ -36,13 +36,26 @@ np_service_open(np_service *s, const char *name, np_config *cfg, char *why, size
     return err;
 }
 
+static void
+on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
+{
+    np_service *s = arg;
+    if (strcmp(op, "events.stats") == 0) {
+        np_service_reply_events_stats(s, call);
+        return;
+    }
+    s->handler(s->handler_arg, call, op, req);
+}
+
 np_err
 np_service_listen(np_service *s, const char *listen_setting, const np_rpc_opts *opts,
                   np_rpc_handler handler, void *arg, char *why, size_t whylen)
 {
     char url[512];
     np_config_str(s->cfg, listen_setting, url, sizeof(url));
-    np_err err = np_rpc_server_open(&s->rpc, url, opts, handler, arg);
+    s->handler = handler;
+    s->handler_arg = arg;
+    np_err err = np_rpc_server_open(&s->rpc, url, opts, on_call, s);
     if (err != NP_ERR_OK) {
         snprintf(why, whylen, "%s: %s cannot listen on %s", listen_setting, s->name, url);
         return err;
@@ -72,6 +85,29 @@ np_service_reply_ping(np_service *s, np_rpc_call *call)
     np_wire_str(&w, "svc", s->name);
     np_wire_str(&w, "node", s->node);
     np_wire_bool(&w, "db", db);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+}
+
+void
+np_service_reply_events_stats(np_service *s, np_rpc_call *call)
+{
+    np_events_stats st;
+    np_events_stats_read(s->events, &st);
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 11);
+    np_wire_str(&w, "svc", s->name);
+    np_wire_str(&w, "node", s->node);
+    np_wire_str(&w, "p", st.producer_id);
+    np_wire_int(&w, "emitted", (int64_t)st.emitted);
+    np_wire_int(&w, "dropped", (int64_t)st.dropped);
+    np_wire_int(&w, "sent", (int64_t)st.sent);
+    np_wire_int(&w, "resent", (int64_t)st.resent);
+    np_wire_int(&w, "acked", (int64_t)st.acked);
+    np_wire_int(&w, "depth", (int64_t)st.depth);
+    np_wire_int(&w, "inflight", (int64_t)st.inflight);
+    np_wire_int(&w, "cap", (int64_t)st.capacity);
     np_rpc_reply(call, &w);
     np_wire_writer_fini(&w);
 }

@@ -16,12 +16,16 @@ typedef struct {
     np_events *events;
     np_rpc_server *rpc;
     char node[64];
+    np_rpc_handler handler; /* the service's own dispatch (np_service_listen) */
+    void *handler_arg;
 } np_service;
 
 /* np_service_open connects to DATABASE_URL and opens the events producer. */
 np_err np_service_open(np_service *s, const char *name, np_config *cfg, char *why,
                        size_t whylen);
-/* np_service_listen starts answering on the address in the setting listen_setting. */
+/* np_service_listen starts answering on the address in the setting listen_setting. The
+ * operation "events.stats" is answered here for every service (np_service_reply_events_stats);
+ * every other operation goes to handler. */
 np_err np_service_listen(np_service *s, const char *listen_setting, const np_rpc_opts *opts,
                          np_rpc_handler handler, void *arg, char *why, size_t whylen);
 /* np_service_close stops the rep server, then closes events and the database. */
@@ -29,5 +33,10 @@ void np_service_close(np_service *s);
 
 /* np_service_reply_ping answers "ping": {svc, node, db: reachable?}. */
 void np_service_reply_ping(np_service *s, np_rpc_call *call);
+
+/* np_service_reply_events_stats answers "events.stats" with this process's events producer
+ * figures: {svc, node, p: producer id, emitted, dropped, sent, resent, acked, depth,
+ * inflight, cap}. */
+void np_service_reply_events_stats(np_service *s, np_rpc_call *call);
 
 #endif
