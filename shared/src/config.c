@@ -16,6 +16,8 @@ typedef struct {
     const np_cfg_spec *spec;
     char *value;
     np_cfg_source src;
+    char *base; /* the value np_config_load found (environment, .env or default) */
+    np_cfg_source base_src;
 } entry;
 
 struct np_config {
@@ -79,6 +81,12 @@ np_config_free(np_config *cfg)
                 memset(cfg->entries[i].value, 0, strlen(cfg->entries[i].value));
             }
             free(cfg->entries[i].value);
+        }
+        if (cfg->entries[i].base != NULL) {
+            if (cfg->entries[i].spec->flags & NP_CFG_SECRET) {
+                memset(cfg->entries[i].base, 0, strlen(cfg->entries[i].base));
+            }
+            free(cfg->entries[i].base);
         }
     }
     free(cfg->entries);
@@ -265,13 +273,19 @@ np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen
             break;
         }
         char *copy = strdup(v);
-        if (copy == NULL) {
+        char *base = strdup(v);
+        if (copy == NULL || base == NULL) {
+            free(copy);
+            free(base);
             err = NP_ERR_NOMEM;
             break;
         }
         free(e->value);
         e->value = copy;
         e->src = src;
+        free(e->base);
+        e->base = base;
+        e->base_src = src;
     }
     pthread_rwlock_unlock(&cfg->lock);
     kv_free(&kv);
@@ -291,16 +305,82 @@ np_config_set(np_config *cfg, const char *name, const char *value, np_cfg_source
         return NP_ERR_INVALID;
     }
     char *copy = strdup(value);
-    if (copy == NULL) {
+    /* A value set from anywhere but the database becomes what np_config_unset returns to. */
+    char *base = src == NP_CFG_SRC_DB ? NULL : strdup(value);
+    if (copy == NULL || (src != NP_CFG_SRC_DB && base == NULL)) {
+        free(copy);
+        free(base);
         return NP_ERR_NOMEM;
     }
     pthread_rwlock_wrlock(&cfg->lock);
     char *old = e->value;
+    char *old_base = NULL;
     e->value = copy;
     e->src = src;
+    if (base != NULL) {
+        old_base = e->base;
+        e->base = base;
+        e->base_src = src;
+    }
     pthread_rwlock_unlock(&cfg->lock);
+    if (old != NULL && (e->spec->flags & NP_CFG_SECRET)) {
+        memset(old, 0, strlen(old));
+    }
+    if (old_base != NULL && (e->spec->flags & NP_CFG_SECRET)) {
+        memset(old_base, 0, strlen(old_base));
+    }
     free(old);
+    free(old_base);
     return NP_ERR_OK;
+}
+
+np_err
+np_config_unset(np_config *cfg, const char *name)
+{
+    entry *e = find(cfg, name);
+    if (e == NULL) {
+        return NP_ERR_NOT_FOUND;
+    }
+    pthread_rwlock_wrlock(&cfg->lock);
+    np_err err = NP_ERR_OK;
+    if (e->src == NP_CFG_SRC_DB) {
+        const char *b = e->base ? e->base : (e->spec->def ? e->spec->def : "");
+        char *copy = strdup(b);
+        if (copy == NULL) {
+            err = NP_ERR_NOMEM;
+        } else {
+            free(e->value);
+            e->value = copy;
+            e->src = e->base ? e->base_src : NP_CFG_SRC_DEFAULT;
+        }
+    }
+    pthread_rwlock_unlock(&cfg->lock);
+    return err;
+}
+
+np_cfg_source
+np_config_source(const np_config *cfg, const char *name)
+{
+    const entry *e = find(cfg, name);
+    if (e == NULL) {
+        return NP_CFG_SRC_DEFAULT;
+    }
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    np_cfg_source src = e->src;
+    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    return src;
+}
+
+bool
+np_config_check(const np_config *cfg, const char *name, const char *value, char *why,
+                size_t whylen)
+{
+    const entry *e = find(cfg, name);
+    if (e == NULL) {
+        snprintf(why, whylen, "%s: no such setting", name);
+        return false;
+    }
+    return validate(e->spec, value, why, whylen);
 }
 
 static const entry *

@@ -57,6 +57,25 @@ connect_one(np_db *db, char *why, size_t whylen)
     return c;
 }
 
+PGconn *
+np_db_connect(np_db *db, const char *app_name, const char *options, char *why, size_t whylen)
+{
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
+    const char *vals[] = {db->url, app_name ? app_name : db->app, "5", options ? options : "",
+                          NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        if (why != NULL) {
+            const char *m = c ? PQerrorMessage(c) : "out of memory";
+            snprintf(why, whylen, "%.*s", (int)strcspn(m, "\n"), m);
+        }
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    return c;
+}
+
 np_err
 np_db_open(np_db **out, const char *url, int size, const char *app_name, char *why,
            size_t whylen)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "np/config_watch.h"
 #include "np/log.h"
 
 np_err
@@ -32,6 +33,16 @@ np_service_open(np_service *s, const char *name, np_config *cfg, char *why, size
         snprintf(why, whylen, "%s: cannot open the events producer", name);
         np_db_close(s->db);
         s->db = NULL;
+        return err;
+    }
+    err = np_config_watch_acquire(cfg, s->db);
+    s->watching = err == NP_ERR_OK;
+    if (err == NP_ERR_OK) {
+        err = np_heartbeat_open(&s->heartbeat, s->db, cfg, name, s->node);
+    }
+    if (err != NP_ERR_OK) {
+        snprintf(why, whylen, "%s: cannot start the heartbeat or the config watcher", name);
+        np_service_close(s);
     }
     return err;
 }
@@ -69,6 +80,12 @@ np_service_close(np_service *s)
 {
     np_rpc_server_close(s->rpc);
     s->rpc = NULL;
+    np_heartbeat_close(s->heartbeat);
+    s->heartbeat = NULL;
+    if (s->watching) {
+        np_config_watch_release(s->cfg);
+        s->watching = false;
+    }
     np_events_close(s->events);
     s->events = NULL;
     np_db_close(s->db);

@@ -50,6 +50,16 @@ np_err np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t
 np_err np_config_set(np_config *cfg, const char *name, const char *value, np_cfg_source src,
                      char *why, size_t whylen);
 
+/* np_config_unset drops a value that came from the database, going back to what
+ * np_config_load found (environment, .env or default); a no-op for other sources.
+ * NP_ERR_NOT_FOUND for an unknown name. */
+np_err np_config_unset(np_config *cfg, const char *name);
+/* np_config_source says where the current value came from (default for unknown names). */
+np_cfg_source np_config_source(const np_config *cfg, const char *name);
+/* np_config_check validates value for name without setting it; writes "NAME: reason". */
+bool np_config_check(const np_config *cfg, const char *name, const char *value, char *why,
+                     size_t whylen);
+
 /* Getters. Asking for a name no loaded table declares is a programmer error (asserts). */
 int64_t np_config_int(const np_config *cfg, const char *name);
 bool np_config_bool(const np_config *cfg, const char *name);

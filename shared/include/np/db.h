@@ -26,6 +26,13 @@ PGconn *np_db_acquire(np_db *db, int timeout_ms);
 /* np_db_release gives a connection back; a broken one is dropped and remade later. */
 void np_db_release(np_db *db, PGconn *conn);
 
+/* np_db_connect opens a connection of its own (not part of the pool) to the pool's database,
+ * for sessions that must stay apart: LISTEN, advisory locks. options is libpq's "options"
+ * ("-c idle_session_timeout=5000"), may be NULL; app_name NULL uses the pool's. The caller
+ * owns it (PQfinish). NULL with a reason in why when the database cannot be reached. */
+PGconn *np_db_connect(np_db *db, const char *app_name, const char *options, char *why,
+                      size_t whylen);
+
 /* np_db_ping runs SELECT 1; NP_ERR_OK when the database answers. */
 np_err np_db_ping(np_db *db);
 

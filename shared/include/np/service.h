@@ -7,6 +7,7 @@
 #include "np/config.h"
 #include "np/db.h"
 #include "np/events.h"
+#include "np/heartbeat.h"
 #include "np/rpc.h"
 
 typedef struct {
@@ -15,12 +16,15 @@ typedef struct {
     np_db *db;
     np_events *events;
     np_rpc_server *rpc;
+    np_heartbeat *heartbeat; /* this instance's row of the nodes table */
+    bool watching;           /* holds a reference to the process's config watcher */
     char node[64];
     np_rpc_handler handler; /* the service's own dispatch (np_service_listen) */
     void *handler_arg;
 } np_service;
 
-/* np_service_open connects to DATABASE_URL and opens the events producer. */
+/* np_service_open connects to DATABASE_URL, opens the events producer, starts the
+ * heartbeat (nodes table) and joins the process's runtime-config watcher. */
 np_err np_service_open(np_service *s, const char *name, np_config *cfg, char *why,
                        size_t whylen);
 /* np_service_listen starts answering on the address in the setting listen_setting. The

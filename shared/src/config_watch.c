@@ -1,0 +1,294 @@
+/* Keeps runtime settings in step with the config table in every process: LISTEN/NOTIFY for
+ * changes within a second, a full reload after each reconnect and periodically. */
+#include "np/config_watch.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "np/crypto.h"
+#include "np/log.h"
+
+typedef struct watcher {
+    np_config *cfg;
+    char *url; /* its own copy: the services that share the watcher close in any order */
+    int refs;
+    atomic_bool stop;
+    pthread_t thread;
+    struct watcher *next;
+} watcher;
+
+/* The watchers of this process, one per configuration store. A process-wide list is the one
+ * place a static is right: `naipool all` runs four services over one np_config, and one
+ * LISTEN connection per configuration is enough. */
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static watcher *registry;
+
+static bool
+is_runtime(const np_config *cfg, const char *key)
+{
+    const np_cfg_spec *spec = np_config_spec(cfg, key);
+    return spec != NULL && (spec->flags & NP_CFG_RUNTIME) && !(spec->flags & NP_CFG_SECRET);
+}
+
+bool
+np_config_apply_row(np_config *cfg, const char *key, const char *value)
+{
+    if (!is_runtime(cfg, key)) {
+        return false; /* start-up settings and secrets never come from the table */
+    }
+    char before[1024], after[1024];
+    np_cfg_source src_before = np_config_source(cfg, key);
+    np_config_str(cfg, key, before, sizeof(before));
+    if (value == NULL) {
+        np_config_unset(cfg, key);
+    } else {
+        char why[256] = "";
+        if (np_config_set(cfg, key, value, NP_CFG_SRC_DB, why, sizeof(why)) != NP_ERR_OK) {
+            np_log_warn("config", "ignoring the stored value of %s: %s", key, why);
+            return false;
+        }
+    }
+    np_config_str(cfg, key, after, sizeof(after));
+    bool changed = strcmp(before, after) != 0 || src_before != np_config_source(cfg, key);
+    if (changed) {
+        np_log_info("config", "runtime setting %s now from %s", key,
+                    np_config_source(cfg, key) == NP_CFG_SRC_DB ? "the database"
+                                                                : "the environment or default");
+    }
+    return changed;
+}
+
+typedef struct {
+    np_config *cfg;
+    const char *const *keys;
+    size_t n;
+} unset_ctx;
+
+static void
+unset_missing(void *arg, const np_cfg_spec *spec, const char *value, np_cfg_source src)
+{
+    (void)value;
+    unset_ctx *u = arg;
+    if (src != NP_CFG_SRC_DB) {
+        return;
+    }
+    for (size_t i = 0; i < u->n; i++) {
+        if (strcmp(u->keys[i], spec->name) == 0) {
+            return;
+        }
+    }
+    np_config_apply_row(u->cfg, spec->name, NULL);
+}
+
+void
+np_config_apply_table(np_config *cfg, const char *const *keys, const char *const *values,
+                      size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        np_config_apply_row(cfg, keys[i], values[i]);
+    }
+    unset_ctx u = {cfg, keys, n};
+    np_config_each(cfg, unset_missing, &u);
+}
+
+np_err
+np_config_reload(np_config *cfg, PGconn *conn)
+{
+    PGresult *res = NULL;
+    np_err err = np_db_exec(conn, "SELECT key, value FROM config ORDER BY key", 0, NULL, &res);
+    if (err != NP_ERR_OK) {
+        return err;
+    }
+    size_t n = (size_t)PQntuples(res);
+    const char **keys = calloc(n ? n : 1, sizeof(char *));
+    const char **values = calloc(n ? n : 1, sizeof(char *));
+    if (keys == NULL || values == NULL) {
+        err = NP_ERR_NOMEM;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = PQgetvalue(res, (int)i, 0);
+        values[i] = PQgetvalue(res, (int)i, 1);
+    }
+    np_config_apply_table(cfg, keys, values, n);
+cleanup:
+    free(keys);
+    free(values);
+    PQclear(res);
+    return err;
+}
+
+/* apply_key re-reads one key after a notification. */
+static np_err
+apply_key(np_config *cfg, PGconn *conn, const char *key)
+{
+    PGresult *res = NULL;
+    const char *params[] = {key};
+    np_err err = np_db_exec(conn, "SELECT value FROM config WHERE key = $1", 1, params, &res);
+    if (err == NP_ERR_OK) {
+        np_config_apply_row(cfg, key, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL);
+    }
+    PQclear(res);
+    return err;
+}
+
+static PGconn *
+watch_connect(watcher *w)
+{
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+    const char *vals[] = {w->url, "naipool-config-watch", "5", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        return NULL;
+    }
+    /* LISTEN first, then read: a change between the two is seen twice, never missed. */
+    if (np_db_exec(c, "LISTEN " NP_CONFIG_CHANNEL, 0, NULL, NULL) != NP_ERR_OK ||
+        np_config_reload(w->cfg, c) != NP_ERR_OK) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* State flow of the watcher thread:
+ *   1. connect, LISTEN and reload the whole table (retry every second until it works);
+ *   2. wait on the socket (200 ms slices, to notice stop), consume input, apply each
+ *      notified key;
+ *   3. every CONFIG_RELOAD_SECONDS reload the whole table;
+ *   4. on any error drop the connection and go back to 1. */
+static void *
+watch_main(void *arg)
+{
+    watcher *w = arg;
+    PGconn *conn = NULL;
+    int64_t next_reload = 0, next_connect = 0;
+    bool warned = false;
+    while (!atomic_load(&w->stop)) {
+        int64_t now = now_ms();
+        if (conn == NULL) {
+            if (now < next_connect) {
+                struct timespec ts = {0, 100 * 1000000};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            conn = watch_connect(w);
+            if (conn == NULL) {
+                if (!warned) {
+                    np_log_warn("config", "cannot watch the config table; retrying");
+                    warned = true;
+                }
+                next_connect = now + 1000;
+                continue;
+            }
+            warned = false;
+            next_reload = now + np_config_int(w->cfg, "CONFIG_RELOAD_SECONDS") * 1000;
+        }
+        struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+        int rc = poll(&pfd, 1, 200);
+        bool broken = rc < 0 || PQconsumeInput(conn) == 0;
+        PGnotify *n;
+        while (!broken && (n = PQnotifies(conn)) != NULL) {
+            broken = apply_key(w->cfg, conn, n->extra) != NP_ERR_OK;
+            PQfreemem(n);
+        }
+        if (!broken && now_ms() >= next_reload) {
+            broken = np_config_reload(w->cfg, conn) != NP_ERR_OK;
+            next_reload = now_ms() + np_config_int(w->cfg, "CONFIG_RELOAD_SECONDS") * 1000;
+        }
+        if (broken || PQstatus(conn) != CONNECTION_OK) {
+            np_log_warn("config", "lost the config watch connection; reconnecting");
+            PQfinish(conn);
+            conn = NULL;
+            next_connect = now_ms() + 200;
+        }
+    }
+    PQfinish(conn);
+    return NULL;
+}
+
+np_err
+np_config_watch_acquire(np_config *cfg, np_db *db)
+{
+    np_err err = NP_ERR_OK;
+    pthread_mutex_lock(&registry_mu);
+    for (watcher *w = registry; w != NULL; w = w->next) {
+        if (w->cfg == cfg) {
+            w->refs++;
+            goto cleanup;
+        }
+    }
+    watcher *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        err = NP_ERR_NOMEM;
+        goto cleanup;
+    }
+    char *raw = np_config_strdup(cfg, "DATABASE_URL");
+    w->url = raw ? np_db_url_normalize(raw) : NULL;
+    if (raw != NULL) {
+        np_wipe(raw, strlen(raw));
+        free(raw);
+    }
+    if (w->url == NULL) {
+        free(w);
+        err = NP_ERR_NOMEM;
+        goto cleanup;
+    }
+    w->cfg = cfg;
+    w->refs = 1;
+    atomic_init(&w->stop, false);
+    /* Apply the table once now, so a service starts with the admin's values. */
+    PGconn *c = np_db_acquire(db, 5000);
+    if (c != NULL) {
+        np_config_reload(cfg, c);
+        np_db_release(db, c);
+    }
+    if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+        free(w->url);
+        free(w);
+        err = NP_ERR_SYSTEM;
+        goto cleanup;
+    }
+    w->next = registry;
+    registry = w;
+cleanup:
+    pthread_mutex_unlock(&registry_mu);
+    return err;
+}
+
+void
+np_config_watch_release(np_config *cfg)
+{
+    watcher *found = NULL;
+    pthread_mutex_lock(&registry_mu);
+    for (watcher **p = &registry; *p != NULL; p = &(*p)->next) {
+        if ((*p)->cfg == cfg) {
+            if (--(*p)->refs == 0) {
+                found = *p;
+                *p = found->next;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    if (found != NULL) {
+        atomic_store(&found->stop, true);
+        pthread_join(found->thread, NULL);
+        np_wipe(found->url, strlen(found->url));
+        free(found->url);
+        free(found);
+    }
+}
