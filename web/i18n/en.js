@@ -193,6 +193,7 @@ export default {
   'keys.not_checked': 'Not yet',
   'keys.last_error': 'Last error',
   'keys.cooldown': 'Cooldown',
+  'keys.cooldown_until': 'back {when}',
   'keys.edit_title': 'Edit key',
   'keys.withdraw': 'Withdraw',
   'keys.withdraw_title': 'Withdraw this key?',
@@ -326,6 +327,13 @@ export default {
   'stats.requests': 'Requests',
   'stats.errors': 'Errors',
   'stats.figures': 'Other figures',
+
+  'stats.f.users': 'Users',
+  'stats.f.in_flight': 'Requests in flight',
+  'stats.f.leases': 'Keys leased now',
+  'stats.f.requests_today': 'Requests today',
+  'stats.f.errors_today': 'Errors today',
+  'stats.f.window_minutes': 'Window (minutes)',
 
   'cfg.BASE_RPM': 'Requests per minute everyone gets before contributing.',
   'cfg.PER_KEY_RPM': 'Requests per minute added for each healthy key a user contributes.',

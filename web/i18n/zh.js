@@ -193,6 +193,7 @@ export default {
   'keys.not_checked': '尚未检测',
   'keys.last_error': '最近错误',
   'keys.cooldown': '冷却剩余',
+  'keys.cooldown_until': '{when}恢复',
   'keys.edit_title': '编辑密钥',
   'keys.withdraw': '撤回',
   'keys.withdraw_title': '撤回这个密钥？',
@@ -326,6 +327,13 @@ export default {
   'stats.requests': '请求',
   'stats.errors': '错误',
   'stats.figures': '其他数据',
+
+  'stats.f.users': '用户数',
+  'stats.f.in_flight': '进行中的请求',
+  'stats.f.leases': '当前占用的密钥',
+  'stats.f.requests_today': '今日请求',
+  'stats.f.errors_today': '今日错误',
+  'stats.f.window_minutes': '统计窗口（分钟）',
 
   'cfg.BASE_RPM': '每个人在贡献密钥之前就有的每分钟请求数。',
   'cfg.PER_KEY_RPM': '用户每贡献一个健康密钥所增加的每分钟请求数。',

@@ -13,11 +13,15 @@ export function seriesClass(key, i) {
   return KNOWN.has(safe) ? `series-${safe}` : `series-c${i % 8}`;
 }
 
-function niceMax(v) {
-  if (v <= 4) return 4;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+// scale(v) picks a round step (1, 2 or 5 times a power of ten) giving 3 to 5 grid lines
+// above zero, and the axis maximum that is a whole number of steps.
+function scale(v) {
+  if (v <= 4) return { max: 4, step: 1 };
+  const raw = v / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  let step = 10 * p;
+  for (const m of [1, 2, 5]) if (m * p >= raw) { step = m * p; break; }
+  return { max: Math.ceil(v / step) * step, step };
 }
 
 function legend(series) {
@@ -26,10 +30,10 @@ function legend(series) {
     h('span', { text: se.label }))));
 }
 
-function yAxis(svg, max, top, bottom, left, right) {
-  const ticks = 4;
+function yAxis(svg, { max, step }, top, bottom, left, right) {
+  const ticks = Math.round(max / step);
   for (let i = 0; i <= ticks; i++) {
-    const v = (max / ticks) * i;
+    const v = step * i;
     const y = bottom - ((bottom - top) * i) / ticks;
     svg.append(s('line', { x1: left, x2: right, y1: y, y2: y, class: i === 0 ? 'axis' : 'gridline' }));
     svg.append(s('text', { x: left - 6, y: y + 4, class: 'tick', 'text-anchor': 'end' }, fmtNum(Math.round(v * 10) / 10)));
@@ -40,9 +44,10 @@ function yAxis(svg, max, top, bottom, left, right) {
 export function stackedBars({ labels, series, title, height = 260, summary }) {
   const top = 12, bottom = height - 28, left = 44, right = W - 8;
   const totals = labels.map((_, i) => series.reduce((a, se) => a + (se.values[i] || 0), 0));
-  const max = niceMax(Math.max(0, ...totals));
+  const sc = scale(Math.max(0, ...totals));
+  const { max } = sc;
   const svg = s('svg', { viewBox: `0 0 ${W} ${height}`, class: 'chart-svg', role: 'img', 'aria-label': summary || title || '' });
-  yAxis(svg, max, top, bottom, left, right);
+  yAxis(svg, sc, top, bottom, left, right);
   const slot = (right - left) / Math.max(1, labels.length);
   const bw = Math.max(4, Math.min(36, slot * 0.64));
   labels.forEach((lab, i) => {
@@ -68,9 +73,10 @@ export function stackedBars({ labels, series, title, height = 260, summary }) {
 // lineChart({labels, series:[{key,label,values}]}) draws one line per series.
 export function lineChart({ labels, series, title, height = 220, summary }) {
   const top = 12, bottom = height - 28, left = 44, right = W - 8;
-  const max = niceMax(Math.max(0, ...series.flatMap((se) => se.values)));
+  const sc = scale(Math.max(0, ...series.flatMap((se) => se.values)));
+  const { max } = sc;
   const svg = s('svg', { viewBox: `0 0 ${W} ${height}`, class: 'chart-svg', role: 'img', 'aria-label': summary || title || '' });
-  yAxis(svg, max, top, bottom, left, right);
+  yAxis(svg, sc, top, bottom, left, right);
   const n = labels.length;
   const xOf = (i) => (n <= 1 ? (left + right) / 2 : left + ((right - left) * i) / (n - 1));
   series.forEach((se, k) => {
@@ -83,7 +89,10 @@ export function lineChart({ labels, series, title, height = 220, summary }) {
   });
   const every = Math.max(1, Math.ceil(n / 6));
   labels.forEach((lab, i) => {
-    if (i % every === 0 || i === n - 1) svg.append(s('text', { x: xOf(i), y: bottom + 16, class: 'tick', 'text-anchor': 'middle' }, lab));
+    if (i % every === 0 || i === n - 1) {
+      const anchor = n > 1 && i === n - 1 ? 'end' : n > 1 && i === 0 ? 'start' : 'middle';
+      svg.append(s('text', { x: xOf(i), y: bottom + 16, class: 'tick', 'text-anchor': anchor }, lab));
+    }
   });
   return h('figure', { class: 'chart' }, svg, legend(series), title ? h('figcaption', { class: 'visually-hidden', text: title }) : null);
 }

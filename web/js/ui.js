@@ -57,7 +57,8 @@ export async function busy(button, fn) {
 
 // table(columns, rows): columns are {label, cell(row) -> node|string, class}. On narrow
 // screens the CSS turns rows into cards, labelling each cell from data-label.
-export function table(columns, rows, { caption, rowClass } = {}) {
+export function table(allColumns, rows, { caption, rowClass } = {}) {
+  const columns = allColumns.filter((c) => c && c.when !== false);
   const thead = h('thead', null, h('tr', null, columns.map((c) => h('th', { attrs: { scope: 'col' }, class: c.class, text: c.label }))));
   const tbody = h('tbody', null, rows.map((row) => h('tr', { class: rowClass ? rowClass(row) : null },
     columns.map((c) => {

@@ -4,10 +4,10 @@ import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { get, patch, post } from '../api.js';
 import { listOf, ownerOf } from '../adapters.js';
-import { fmtTime, fmtNum, fmtRelative, toDate } from '../format.js';
+import { fmtNum } from '../format.js';
 import { card, load, table, paged, badge, field, busy, toast, pageHeader, empty } from '../ui.js';
 import { KEY_STATES } from './dashboard.js';
-import { tierName, fmtAllowance } from './keys.js';
+import { tierName, fmtAllowance, stateCell, checkCell } from './keys.js';
 
 export function render(root) {
   const box = h('div');
@@ -42,16 +42,14 @@ export function render(root) {
     return paged(rows, 25, (page) => table([
       { label: t('keys.key'), cell: (k) => h('div', null, h('code', { class: 'mono', text: k.masked || '—' }), k.note ? h('div', { class: 'muted small', text: k.note }) : null) },
       { label: t('pool.owner'), cell: (k) => String(ownerOf(k) ?? '—') },
-      { label: t('keys.state'), cell: (k) => badge(k.state) },
+      { label: t('keys.state'), cell: stateCell },
       { label: t('keys.tier'), cell: (k) => tierName(k.tier) },
       { label: t('keys.anlas'), cell: (k) => fmtNum(k.anlas), class: 'num' },
       { label: t('keys.v5'), cell: (k) => fmtAllowance(k.v5_allowance) },
       { label: t('keys.paid'), cell: (k) => (k.allow_paid ? t('keys.paid_yes', { max: k.max_anlas_per_request ?? '∞', floor: k.anlas_floor ?? 0 }) : t('keys.paid_no')) },
       { label: t('pool.fail_streak'), cell: (k) => fmtNum(k.fail_streak), class: 'num' },
       { label: t('keys.uses_today'), cell: (k) => fmtNum(k.uses_today), class: 'num' },
-      { label: t('keys.last_check'), cell: (k) => fmtTime(k.last_checked_at) },
-      { label: t('keys.last_error'), cell: (k) => (k.last_error ? h('span', { class: 'error-text', text: k.last_error }) : '—') },
-      { label: t('keys.cooldown'), cell: (k) => { const d = toDate(k.cooldown_until); return d && d > new Date() ? fmtRelative(d) : '—'; } },
+      { label: t('keys.last_check'), cell: checkCell },
       {
         label: t('common.actions'), class: 'actions', cell: (k) => {
           const c = h('button', { type: 'button', class: 'btn btn-sm', text: t('pool.check') });

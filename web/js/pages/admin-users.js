@@ -36,6 +36,8 @@ function overrideDialog(u) {
   });
 }
 
+const usage = (u) => u.requests_today ?? u.usage_today ?? u.requests ?? u.usage;
+
 export function render(root) {
   const box = h('div');
   const search = h('input', { type: 'search', class: 'input', placeholder: t('users.search') });
@@ -68,9 +70,9 @@ export function render(root) {
       { label: t('users.state'), cell: (u) => badge(u.disabled ? 'disabled' : 'enabled', 'rkstate') },
       { label: t('users.rpm'), cell: (u) => h('span', null, fmtNum(u.rpm_limit ?? u.rpm), u.rpm_override !== null && u.rpm_override !== undefined ? h('span', { class: 'badge badge-pending', text: t('users.overridden', { n: u.rpm_override }) }) : null) },
       { label: t('users.keys'), cell: (u) => `${fmtNum(u.healthy_keys)} / ${fmtNum(u.contributed_keys)}`, class: 'num' },
-      { label: t('users.usage'), cell: (u) => fmtNum(u.requests_today ?? u.usage_today ?? u.requests ?? u.usage), class: 'num' },
+      { label: t('users.usage'), cell: (u) => fmtNum(usage(u)), class: 'num', when: rows.some((u) => usage(u) !== undefined) },
       { label: t('common.created_at'), cell: (u) => fmtTime(u.created_at) },
-      { label: t('users.last_login'), cell: (u) => fmtTime(u.last_login_at ?? u.last_seen_at) },
+      { label: t('users.last_login'), cell: (u) => fmtTime(u.last_login_at ?? u.last_seen_at), when: rows.some((u) => (u.last_login_at ?? u.last_seen_at) !== undefined) },
       {
         label: t('common.actions'), class: 'actions', cell: (u) => {
           const dis = h('button', { type: 'button', class: u.disabled ? 'btn btn-sm' : 'btn btn-sm btn-danger-ghost', text: u.disabled ? t('common.enable') : t('common.disable'), disabled: u.id === meId });

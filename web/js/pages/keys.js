@@ -95,10 +95,19 @@ function editDialog(k) {
   });
 }
 
-function cooldownCell(k) {
+// stateCell is the state badge, with the cooldown's end under it while cooling.
+export function stateCell(k) {
   const d = toDate(k.cooldown_until);
-  if (!d || d.getTime() < Date.now()) return '—';
-  return h('span', { attrs: { title: fmtTime(d) }, text: fmtRelative(d) });
+  const cooling = d && d.getTime() > Date.now();
+  return h('div', null, badge(k.state),
+    cooling ? h('div', { class: 'muted small', attrs: { title: fmtTime(d) }, text: t('keys.cooldown_until', { when: fmtRelative(d) }) }) : null);
+}
+
+// checkCell is the last probe's time with the last error under it.
+export function checkCell(k) {
+  return h('div', null,
+    h('div', { text: k.last_checked_at ? fmtTime(k.last_checked_at) : t('keys.not_checked') }),
+    k.last_error ? h('div', { class: 'error-text small', text: k.last_error }) : null);
 }
 
 export function render(root) {
@@ -166,15 +175,13 @@ export function render(root) {
       if (!keys.length) return empty(t('keys.none'));
       return paged(keys, 25, (rows) => table([
         { label: t('keys.key'), cell: (k) => h('div', null, h('code', { class: 'mono', text: k.masked || '—' }), k.note ? h('div', { class: 'muted small', text: k.note }) : null) },
-        { label: t('keys.state'), cell: (k) => badge(k.state) },
+        { label: t('keys.state'), cell: (k) => stateCell(k) },
         { label: t('keys.tier'), cell: (k) => tierName(k.tier) },
         { label: t('keys.anlas'), cell: (k) => fmtNum(k.anlas), class: 'num' },
         { label: t('keys.v5'), cell: (k) => fmtAllowance(k.v5_allowance) },
         { label: t('keys.paid'), cell: (k) => (k.allow_paid ? t('keys.paid_yes', { max: k.max_anlas_per_request ?? '∞', floor: k.anlas_floor ?? 0 }) : t('keys.paid_no')) },
         { label: t('keys.uses_today'), cell: (k) => fmtNum(k.uses_today), class: 'num' },
-        { label: t('keys.last_check'), cell: (k) => (k.last_checked_at ? fmtTime(k.last_checked_at) : t('keys.not_checked')) },
-        { label: t('keys.last_error'), cell: (k) => (k.last_error ? h('span', { class: 'error-text', text: k.last_error }) : '—') },
-        { label: t('keys.cooldown'), cell: cooldownCell },
+        { label: t('keys.last_check'), cell: checkCell },
         {
           label: t('common.actions'), class: 'actions', cell: (k) => {
             const tg = h('button', { type: 'button', class: 'btn btn-sm', text: k.state === 'disabled' ? t('common.enable') : t('common.disable') });
