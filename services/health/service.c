@@ -1,27 +1,154 @@
-/* The health service's life cycle and its operation dispatch. */
+/* The health service's life cycle, its settings and its operation dispatch. */
 #include "health.h"
 
+#include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobs.h"
+#include "keyprobe.h"
+#include "leader.h"
+#include "nodes.h"
 #include "np/httpop.h"
+#include "np/log.h"
 #include "np/service.h"
 
 struct health_service {
     np_service base;
+    health_leader *leader;
+    health_probe_env env;
+    np_rpc_client *audit;
+    health_jobs *jobs;
+    bool curl_ready;
 };
 
+static bool
+check_proxy_mode(const char *value, char *why, size_t whylen)
+{
+    if (strcmp(value, "direct") != 0 && strcmp(value, "proxy_pool") != 0) {
+        snprintf(why, whylen, "must be direct or proxy_pool");
+        return false;
+    }
+    return true;
+}
+
+static bool
+check_base_url(const char *value, char *why, size_t whylen)
+{
+    if (strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) {
+        snprintf(why, whylen, "must be an http:// or https:// URL");
+        return false;
+    }
+    return true;
+}
+
+#define RT NP_CFG_RUNTIME
+
+/* Health's settings, and the egress proxy settings it shares with the pool (every process
+ * loads every table, so the pool reads UPSTREAM_PROXY_MODE from here). */
 const np_cfg_spec health_config[] = {
+    {"NOVELAI_IMAGE_BASE", NP_CFG_STR, "https://image.novelai.net", 0, 0, 0,
+     "NovelAI's image API (subscription probes, proxy probes)", check_base_url},
+    {"HEALTH_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "300", 1, 86400, RT,
+     "each active key is probed (GET /user/subscription) once per interval, spread evenly",
+     NULL},
+    {"HEALTH_CHECK_FAIL_THRESHOLD", NP_CFG_INT, "3", 1, 100, RT,
+     "failed probes in a row before an active key is marked down", NULL},
+    {"HEALTH_CHECK_CONCURRENCY", NP_CFG_INT, "4", 1, 64, 0,
+     "probes running at once on the leader", NULL},
+    {"HEALTH_PROBE_TIMEOUT_SECONDS", NP_CFG_INT, "10", 1, 120, RT,
+     "deadline of one key or proxy probe", NULL},
+    {"HEALTH_RECHECK_BASE_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
+     "first wait before a down or cooling key is probed again; doubles per failure", NULL},
+    {"HEALTH_RECHECK_MAX_SECONDS", NP_CFG_INT, "21600", 1, 604800, RT,
+     "longest wait between probes of a down key", NULL},
+    {"HEALTH_LEADER_TIMEOUT_SECONDS", NP_CFG_INT, "5", 2, 300, 0,
+     "a leader silent this long loses the lock (idle_session_timeout of its session)", NULL},
+    {"HEALTH_RETENTION_BATCH", NP_CFG_INT, "1000", 1, 100000, RT,
+     "rows deleted per batch by log retention", NULL},
+    {"UPSTREAM_PROXY_MODE", NP_CFG_STR, "direct", 0, 0, RT,
+     "direct, or proxy_pool: each key leaves through one healthy proxy of /admin/proxies",
+     check_proxy_mode},
+    {"PROXY_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
+     "how often the health leader probes each proxy (a CONNECT to the image host)", NULL},
+    {"PROXY_FAIL_THRESHOLD", NP_CFG_INT, "3", 1, 100, RT,
+     "failed proxy probes in a row before the proxy cools down", NULL},
+    {"PROXY_COOLDOWN_429_SECONDS", NP_CFG_INT, "120", 1, 86400, RT,
+     "cooldown of a proxy that answered 429", NULL},
+    {"PROXY_COOLDOWN_5XX_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
+     "cooldown of a proxy that refused the tunnel (5xx or another error status)", NULL},
+    {"PROXY_COOLDOWN_NETWORK_SECONDS", NP_CFG_INT, "30", 1, 86400, RT,
+     "cooldown of a proxy that could not be reached", NULL},
+    {"PROXY_COOLDOWN_MAX_SECONDS", NP_CFG_INT, "1800", 1, 604800, RT,
+     "longest proxy cooldown (the cooldown doubles per failure beyond the threshold)", NULL},
+    {"PROXY_FAIL_STREAK_CAP", NP_CFG_INT, "10", 1, 1000, RT,
+     "the failure count of a proxy stops growing here", NULL},
     NP_CFG_END,
 };
+
+static void
+serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
+{
+    np_http_req r;
+    if (np_http_req_read(req, &r) != NP_ERR_OK) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http operation");
+        return;
+    }
+    if (strcmp(r.role, "admin") != 0) {
+        np_http_reply_err(call, NP_ERR_FORBIDDEN, "this needs an admin");
+        return;
+    }
+    int64_t id = 0;
+    if (np_path_match("/admin/nodes", r.path, NULL)) {
+        if (strcmp(r.method, "GET") != 0) {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+            return;
+        }
+        json_t *body = NULL;
+        np_err err = health_nodes_list(s->base.db, s->base.cfg, &body);
+        if (err != NP_ERR_OK) {
+            np_http_reply_err(call, err, NULL);
+            return;
+        }
+        np_http_reply_json(call, 200, body, NULL);
+        return;
+    }
+    if (np_path_match("/admin/keys/{id}/check", r.path, &id)) {
+        if (strcmp(r.method, "POST") != 0) {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+            return;
+        }
+        json_t *key = NULL;
+        np_err err = health_keyprobe_run(&s->env, id, true, &key);
+        switch (err) {
+        case NP_ERR_OK: np_http_reply_json(call, 200, key, NULL); return;
+        case NP_ERR_NOT_FOUND: np_http_reply_err(call, err, "no such key"); return;
+        case NP_ERR_CONFLICT:
+            np_http_reply_err(call, err, "another probe of this key did not finish in time");
+            return;
+        case NP_ERR_UNAVAILABLE:
+            np_http_reply_err(call, err, "proxy_pool mode and no proxy is healthy");
+            return;
+        case NP_ERR_CRYPTO:
+            np_http_reply_err(call, err, "the key's token cannot be decrypted");
+            return;
+        default: np_http_reply_err(call, err, NULL); return;
+        }
+    }
+    np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+}
 
 static void
 on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
 {
     health_service *s = arg;
-    (void)req;
     if (strcmp(op, "ping") == 0) {
         np_service_reply_ping(&s->base, call);
+        return;
+    }
+    if (strcmp(op, "http") == 0) {
+        serve_http(s, call, req);
         return;
     }
     np_rpc_reply_error(call, NP_ERR_NOT_FOUND, "unknown operation");
@@ -34,7 +161,33 @@ health_start(health_service **out, np_config *cfg, char *why, size_t whylen)
     if (s == NULL) {
         return NP_ERR_NOMEM;
     }
-    np_err err = np_service_open(&s->base, "health", cfg, why, whylen);
+    np_err err = NP_ERR_OK;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(why, whylen, "health: libcurl cannot start");
+        err = NP_ERR_SYSTEM;
+    }
+    s->curl_ready = err == NP_ERR_OK;
+    if (err == NP_ERR_OK) {
+        err = np_service_open(&s->base, "health", cfg, why, whylen);
+    }
+    if (err == NP_ERR_OK) {
+        s->env = (health_probe_env){s->base.db, cfg, s->base.events,
+                                    np_heartbeat_instance(s->base.heartbeat)};
+        s->leader = health_leader_new(s->base.db, cfg, s->base.node);
+        err = s->leader == NULL ? NP_ERR_NOMEM : NP_ERR_OK;
+    }
+    if (err == NP_ERR_OK) {
+        char url[512];
+        np_config_str(cfg, "AUDIT_RPC_URL", url, sizeof(url));
+        np_rpc_opts o = {0};
+        err = np_rpc_client_open(&s->audit, url, &o);
+        if (err != NP_ERR_OK) {
+            snprintf(why, whylen, "AUDIT_RPC_URL: health cannot dial %s", url);
+        }
+    }
+    if (err == NP_ERR_OK) {
+        err = health_jobs_start(&s->jobs, &s->env, s->leader, s->audit);
+    }
     if (err == NP_ERR_OK) {
         np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20)};
         err = np_service_listen(&s->base, "HEALTH_RPC_LISTEN", &opts, on_call, s, why, whylen);
@@ -53,6 +206,15 @@ health_stop(health_service *s)
     if (s == NULL) {
         return;
     }
+    /* The rep server first (no new checks), then the background work, then the lock. */
+    np_rpc_server_close(s->base.rpc);
+    s->base.rpc = NULL;
+    health_jobs_stop(s->jobs);
+    health_leader_free(s->leader);
+    np_rpc_client_close(s->audit);
     np_service_close(&s->base);
+    if (s->curl_ready) {
+        curl_global_cleanup();
+    }
     free(s);
 }

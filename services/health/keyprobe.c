@@ -1,0 +1,452 @@
+/* The subscription probe of one key and the write of its result. */
+#include "keyprobe.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keystate.h"
+#include "np/buf.h"
+#include "np/log.h"
+#include "np/novelai.h"
+#include "np/proxy.h"
+#include "np/rowcrypt.h"
+
+typedef struct {
+    int status; /* 0: no HTTP answer */
+    np_novelai_sub sub;
+    bool parsed;
+    char error[160];
+} probe_answer;
+
+static size_t
+on_write(char *p, size_t size, size_t n, void *arg)
+{
+    return np_buf_append(arg, p, size * n) == NP_ERR_OK ? size * n : 0;
+}
+
+/* ask_subscription performs the HTTP request; never logs the token. */
+static void
+ask_subscription(const char *base, const char *token, const char *proxy, long timeout_ms,
+                 probe_answer *out)
+{
+    char url[600], auth[300];
+    snprintf(url, sizeof(url), "%s/user/subscription", base);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    np_buf body;
+    np_buf_init(&body, 1u << 20);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    CURL *e = curl_easy_init();
+    if (e == NULL || h == NULL) {
+        snprintf(out->error, sizeof(out->error), "out of memory");
+        goto cleanup;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "naipool-health/" NP_VERSION);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+    if (proxy != NULL && proxy[0] != '\0') {
+        curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+        curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never an environment proxy */
+    }
+    CURLcode rc = curl_easy_perform(e);
+    if (rc != CURLE_OK) {
+        snprintf(out->error, sizeof(out->error), "probe failed: %s", curl_easy_strerror(rc));
+        goto cleanup;
+    }
+    long code = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    out->status = (int)code;
+    if (code == 200) {
+        out->parsed = np_novelai_sub_parse(body.data, body.len, &out->sub);
+        if (!out->parsed) {
+            snprintf(out->error, sizeof(out->error), "the subscription answer was not understood");
+            out->status = 0;
+        }
+    } else {
+        snprintf(out->error, sizeof(out->error), "subscription probe answered HTTP %ld", code);
+    }
+cleanup:
+    curl_easy_cleanup(e);
+    if (h != NULL) {
+        np_wipe(h->data, strlen(h->data));
+    }
+    curl_slist_free_all(h);
+    np_wipe(auth, sizeof(auth));
+    np_buf_fini(&body);
+}
+
+static np_err
+lease_take(PGconn *c, const health_probe_env *env, int64_t key_id, bool *taken)
+{
+    char id[24], secs[24];
+    snprintf(id, sizeof(id), "%lld", (long long)key_id);
+    snprintf(secs, sizeof(secs), "%lld",
+             (long long)np_config_int(env->cfg, "HEALTH_PROBE_TIMEOUT_SECONDS") * 3 + 5);
+    const char *params[] = {id, env->holder, secs};
+    PGresult *r = NULL;
+    np_err err = np_db_exec(
+        c,
+        "INSERT INTO key_probes (key_id, holder, expires_at) "
+        "SELECT id, $2, now() + make_interval(secs => $3::int) FROM upstream_keys WHERE id = $1 "
+        "ON CONFLICT (key_id) DO UPDATE SET holder = EXCLUDED.holder, "
+        "expires_at = EXCLUDED.expires_at WHERE key_probes.expires_at <= now() RETURNING key_id",
+        3, params, &r);
+    *taken = err == NP_ERR_OK && PQntuples(r) == 1;
+    PQclear(r);
+    return err;
+}
+
+static void
+lease_drop(PGconn *c, const health_probe_env *env, int64_t key_id)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)key_id);
+    const char *params[] = {id, env->holder};
+    np_db_exec(c, "DELETE FROM key_probes WHERE key_id = $1 AND holder = $2", 2, params, NULL);
+}
+
+/* key_proxy finds the proxy the key leaves through in proxy_pool mode (keeping or updating
+ * its sticky assignment) and writes its URL, credentials included, into out. false when the
+ * pool is in proxy mode and no proxy is healthy. */
+static bool
+key_proxy(PGconn *c, const health_probe_env *env, const uint8_t key[NP_KEY_LEN], int64_t key_id,
+          char *out, size_t outlen)
+{
+    char mode[32];
+    out[0] = '\0';
+    np_config_str(env->cfg, "UPSTREAM_PROXY_MODE", mode, sizeof(mode));
+    if (strcmp(mode, "proxy_pool") != 0) {
+        return true;
+    }
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)key_id);
+    const char *params[] = {id};
+    PGresult *r = NULL;
+    if (np_db_exec(c,
+                   "SELECT p.id, p.url_plain, p.url_sealed, "
+                   "COALESCE((SELECT proxy_id FROM proxy_assignments WHERE key_id = $1), 0) "
+                   "FROM proxies p WHERE p.enabled AND p.state = 'active' ORDER BY p.id",
+                   1, params, &r) != NP_ERR_OK) {
+        return false;
+    }
+    int n = PQntuples(r);
+    int64_t *ids = calloc((size_t)(n ? n : 1), sizeof(int64_t));
+    int64_t pick = 0, current = n > 0 ? strtoll(PQgetvalue(r, 0, 3), NULL, 10) : 0;
+    for (int i = 0; ids != NULL && i < n; i++) {
+        ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    }
+    if (ids != NULL) {
+        pick = np_proxy_pick(key_id, ids, (size_t)n, current);
+    }
+    bool ok = false;
+    for (int i = 0; pick != 0 && i < n; i++) {
+        if (ids[i] != pick) {
+            continue;
+        }
+        if (!PQgetisnull(r, i, 1)) {
+            snprintf(out, outlen, "%s", PQgetvalue(r, i, 1));
+            ok = true;
+        } else {
+            size_t blen = 0;
+            unsigned char *bin =
+                PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &blen);
+            np_buf url;
+            np_buf_init(&url, 2048);
+            if (bin != NULL && np_row_open(key, NP_ROW_DOMAIN_PROXY, pick, bin, blen, &url) ==
+                                   NP_ERR_OK) {
+                snprintf(out, outlen, "%s", url.data);
+                ok = true;
+            }
+            if (url.data != NULL) {
+                np_wipe(url.data, url.len);
+            }
+            np_buf_fini(&url);
+            PQfreemem(bin);
+        }
+    }
+    if (ok && pick != current) {
+        char pid[24];
+        snprintf(pid, sizeof(pid), "%lld", (long long)pick);
+        const char *p2[] = {id, pid};
+        np_db_exec(c,
+                   "INSERT INTO proxy_assignments (key_id, proxy_id) VALUES ($1, $2) "
+                   "ON CONFLICT (key_id) DO UPDATE SET proxy_id = EXCLUDED.proxy_id, "
+                   "assigned_at = now()",
+                   2, p2, NULL);
+    }
+    free(ids);
+    PQclear(r);
+    return ok;
+}
+
+/* load_token reads and decrypts the key's token into tok (wipe after use). */
+static np_err
+load_token(PGconn *c, const uint8_t key[NP_KEY_LEN], int64_t key_id, np_buf *tok)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)key_id);
+    const char *params[] = {id};
+    PGresult *r = NULL;
+    np_err err = np_db_exec(c, "SELECT ciphertext FROM upstream_keys WHERE id = $1", 1, params, &r);
+    if (err != NP_ERR_OK) {
+        return err;
+    }
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+        PQclear(r);
+        return NP_ERR_NOT_FOUND;
+    }
+    size_t blen = 0;
+    unsigned char *bin = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &blen);
+    err = bin == NULL ? NP_ERR_NOMEM
+                      : np_row_open(key, NP_ROW_DOMAIN_KEY, key_id, bin, blen, tok);
+    PQfreemem(bin);
+    PQclear(r);
+    return err;
+}
+
+static void
+emit_change(const health_probe_env *env, int64_t key_id, const char *from, const char *to,
+            const char *reason, bool forced)
+{
+    json_t *f = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b}", "key_id", (json_int_t)key_id, "from",
+                          from, "to", to, "reason", reason, "by", "health", "forced", forced);
+    np_events_emit(env->events, "key.state_changed", f);
+}
+
+/* write_result gives the lease back and, if it was still ours, applies the probe to the row
+ * as it is now (the pool may have changed it meanwhile). */
+static np_err
+write_result(PGconn *c, const health_probe_env *env, int64_t key_id, bool forced,
+             const probe_answer *a)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)key_id);
+    const char *p1[] = {id, env->holder};
+    PGresult *r = NULL;
+    np_err err = np_db_exec(c, "BEGIN", 0, NULL, NULL);
+    if (err != NP_ERR_OK) {
+        return err;
+    }
+    err = np_db_exec(c,
+                     "DELETE FROM key_probes WHERE key_id = $1 AND holder = $2 "
+                     "AND expires_at > now() RETURNING key_id",
+                     2, p1, &r);
+    if (err != NP_ERR_OK || PQntuples(r) != 1) {
+        if (err == NP_ERR_OK) {
+            np_log_warn("health", "probe of key %lld came back after its lease; discarded",
+                        (long long)key_id);
+            err = NP_ERR_CONFLICT;
+        }
+        goto rollback;
+    }
+    PQclear(r);
+    r = NULL;
+    const char *p2[] = {id};
+    err = np_db_exec(c, "SELECT state, enabled, fail_streak FROM upstream_keys WHERE id = $1 "
+                        "FOR UPDATE",
+                     1, p2, &r);
+    if (err != NP_ERR_OK || PQntuples(r) != 1) {
+        err = err == NP_ERR_OK ? NP_ERR_NOT_FOUND : err;
+        goto rollback;
+    }
+    char from[16];
+    snprintf(from, sizeof(from), "%s", PQgetvalue(r, 0, 0));
+    health_key_now now = {from, strcmp(PQgetvalue(r, 0, 1), "t") == 0,
+                          strtoll(PQgetvalue(r, 0, 2), NULL, 10)};
+    PQclear(r);
+    r = NULL;
+    const char *verdict = a->status != 0 ? np_novelai_probe_state(a->status, &a->sub) : NULL;
+    health_key_rules rules = {
+        .threshold = np_config_int(env->cfg, "HEALTH_CHECK_FAIL_THRESHOLD"),
+        .backoff_base = np_config_int(env->cfg, "HEALTH_RECHECK_BASE_SECONDS"),
+        .backoff_max = np_config_int(env->cfg, "HEALTH_RECHECK_MAX_SECONDS"),
+        .forced = forced,
+    };
+    health_key_next next;
+    health_key_decide(&now, verdict, &rules, &next);
+    char streak[24], cool[24], tier[8], anlas[24], exp[24], pct[32];
+    snprintf(streak, sizeof(streak), "%lld", (long long)next.fail_streak);
+    snprintf(cool, sizeof(cool), "%lld", (long long)next.cooldown_s);
+    bool sub = a->status == 200 && a->parsed;
+    snprintf(tier, sizeof(tier), "%d", a->sub.tier);
+    snprintf(anlas, sizeof(anlas), "%lld", (long long)a->sub.anlas);
+    snprintf(exp, sizeof(exp), "%lld", (long long)a->sub.expires_at);
+    snprintf(pct, sizeof(pct), "%.6f", a->sub.v5_percent);
+    const char *p3[] = {id,
+                        next.state,
+                        streak,
+                        next.keep_cooldown ? "keep" : cool,
+                        a->error[0] ? a->error : NULL,
+                        sub ? "t" : NULL,
+                        tier,
+                        a->sub.active ? "t" : "f",
+                        a->sub.expires_at > 0 ? exp : NULL,
+                        anlas,
+                        a->sub.v5_negative ? "t" : "f",
+                        pct};
+    err = np_db_exec(
+        c,
+        "UPDATE upstream_keys SET state = $2, fail_streak = $3::int, "
+        "cooldown_until = CASE WHEN $4 = 'keep' THEN cooldown_until WHEN $4::bigint > 0 "
+        "THEN now() + make_interval(secs => $4::bigint) ELSE NULL END, "
+        "last_checked_at = now(), last_error = $5, "
+        "tier = CASE WHEN $6::boolean THEN $7::int ELSE tier END, "
+        "sub_active = CASE WHEN $6::boolean THEN $8::boolean ELSE sub_active END, "
+        "expires_at = CASE WHEN $6::boolean THEN to_timestamp($9::bigint) ELSE expires_at END, "
+        "anlas = CASE WHEN $6::boolean THEN $10::bigint ELSE anlas END, "
+        "v5_negative = CASE WHEN $6::boolean THEN $11::boolean ELSE v5_negative END, "
+        "v5_percent = CASE WHEN $6::boolean THEN $12::double precision ELSE v5_percent END "
+        "WHERE id = $1",
+        12, p3, NULL);
+    if (err != NP_ERR_OK) {
+        goto rollback;
+    }
+    err = np_db_exec(c, "COMMIT", 0, NULL, NULL);
+    if (err == NP_ERR_OK && strcmp(from, next.state) != 0) {
+        const char *reason = verdict ? verdict : (a->error[0] ? a->error : "no answer");
+        emit_change(env, key_id, from, next.state, reason, forced);
+        np_log_info("health", "key %lld: %s -> %s (%s)", (long long)key_id, from, next.state,
+                    verdict ? verdict : "no answer");
+    }
+    return err;
+rollback:
+    PQclear(r);
+    np_db_exec(c, "ROLLBACK", 0, NULL, NULL);
+    return err;
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+np_err
+health_keyprobe_run(const health_probe_env *env, int64_t key_id, bool forced, json_t **key_out)
+{
+    uint8_t key[NP_KEY_LEN];
+    np_buf tok;
+    np_buf_init(&tok, 4096);
+    char proxy[1100] = "";
+    bool leased = false;
+    np_err err = np_row_key(env->cfg, key);
+    PGconn *c = err == NP_ERR_OK ? np_db_acquire(env->db, 5000) : NULL;
+    if (err == NP_ERR_OK && c == NULL) {
+        err = NP_ERR_DB;
+    }
+    long timeout_ms = (long)np_config_int(env->cfg, "HEALTH_PROBE_TIMEOUT_SECONDS") * 1000;
+    /* 1. the lease: a forced check waits for a running probe of the key to finish */
+    for (long waited = 0; err == NP_ERR_OK; waited += 100) {
+        err = lease_take(c, env, key_id, &leased);
+        if (err != NP_ERR_OK || leased) {
+            break;
+        }
+        if (!forced || waited > timeout_ms * 3 + 5000) {
+            char id[24];
+            snprintf(id, sizeof(id), "%lld", (long long)key_id);
+            const char *params[] = {id};
+            PGresult *r = NULL;
+            err = np_db_exec(c, "SELECT 1 FROM upstream_keys WHERE id = $1", 1, params, &r);
+            if (err == NP_ERR_OK) {
+                err = PQntuples(r) == 1 ? NP_ERR_CONFLICT : NP_ERR_NOT_FOUND;
+            }
+            PQclear(r);
+            break;
+        }
+        sleep_ms(100);
+    }
+    /* 2. the token and the egress */
+    if (err == NP_ERR_OK) {
+        err = load_token(c, key, key_id, &tok);
+    }
+    if (err == NP_ERR_OK && !key_proxy(c, env, key, key_id, proxy, sizeof(proxy))) {
+        err = NP_ERR_UNAVAILABLE; /* proxy_pool mode without a healthy proxy: no probe */
+    }
+    /* 3. the probe itself, without holding a connection */
+    if (err == NP_ERR_OK) {
+        np_db_release(env->db, c);
+        c = NULL;
+        char base[512];
+        np_config_str(env->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
+        probe_answer a;
+        memset(&a, 0, sizeof(a));
+        ask_subscription(base, tok.data, proxy, timeout_ms, &a);
+        np_wipe(tok.data, tok.len);
+        np_wipe(proxy, sizeof(proxy));
+        c = np_db_acquire(env->db, 5000);
+        err = c == NULL ? NP_ERR_DB : write_result(c, env, key_id, forced, &a);
+        leased = leased && err != NP_ERR_OK && err != NP_ERR_CONFLICT;
+    }
+    /* 4. the answer */
+    if (err == NP_ERR_OK && key_out != NULL) {
+        err = health_key_json(c, key_id, key_out);
+    }
+    if (leased && c != NULL) {
+        lease_drop(c, env, key_id);
+    }
+    if (c != NULL) {
+        np_db_release(env->db, c);
+    }
+    if (tok.data != NULL) {
+        np_wipe(tok.data, tok.len);
+    }
+    np_buf_fini(&tok);
+    np_wipe(key, sizeof(key));
+    return err;
+}
+
+np_err
+health_key_json(PGconn *conn, int64_t key_id, json_t **out)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)key_id);
+    const char *params[] = {id};
+    PGresult *r = NULL;
+    np_err err = np_db_exec(
+        conn,
+        "SELECT id, owner_id, masked, state, enabled, tier, anlas, v5_negative, v5_percent, "
+        "fail_streak, to_char(cooldown_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "to_char(last_checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "last_error, sub_active FROM upstream_keys WHERE id = $1",
+        1, params, &r);
+    if (err != NP_ERR_OK) {
+        return err;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return NP_ERR_NOT_FOUND;
+    }
+#define TEXT_OR_NULL(col) (PQgetisnull(r, 0, col) ? json_null() : json_string(PQgetvalue(r, 0, col)))
+#define INT_OR_NULL(col)                                                                         \
+    (PQgetisnull(r, 0, col) ? json_null() : json_integer(strtoll(PQgetvalue(r, 0, col), NULL, 10)))
+#define BOOL_OR_NULL(col)                                                                        \
+    (PQgetisnull(r, 0, col) ? json_null() : json_boolean(strcmp(PQgetvalue(r, 0, col), "t") == 0))
+    json_t *v5 = json_null();
+    if (!PQgetisnull(r, 0, 7)) {
+        v5 = json_pack("{s:b, s:f}", "exhausted", strcmp(PQgetvalue(r, 0, 7), "t") == 0,
+                       "percent", PQgetisnull(r, 0, 8) ? 0.0 : strtod(PQgetvalue(r, 0, 8), NULL));
+    }
+    *out = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "id", INT_OR_NULL(0), "owner_id", INT_OR_NULL(1), "masked", TEXT_OR_NULL(2),
+                     "state", TEXT_OR_NULL(3), "enabled", BOOL_OR_NULL(4), "tier",
+                     INT_OR_NULL(5), "anlas", INT_OR_NULL(6), "v5_allowance", v5, "fail_streak",
+                     INT_OR_NULL(9), "cooldown_until", TEXT_OR_NULL(10), "last_checked_at",
+                     TEXT_OR_NULL(11), "last_error", TEXT_OR_NULL(12), "active",
+                     BOOL_OR_NULL(13));
+#undef TEXT_OR_NULL
+#undef INT_OR_NULL
+#undef BOOL_OR_NULL
+    PQclear(r);
+    return *out != NULL ? NP_ERR_OK : NP_ERR_NOMEM;
+}
