@@ -51,14 +51,15 @@ function seed() {
     audit: [],
   };
   const routes = ['/ai/generate-image', '/ai/generate-image-stream', '/ai/generate', '/ai/upscale'];
-  const statuses = ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'rate_limited', 'anlas_protection', 'upstream_timeout', 'ok'];
+  const statuses = [200, 200, 200, 200, 200, 200, 429, 402, 504, 200];
+  const codes = { 429: 'rate_limited', 402: 'anlas_protection', 504: 'upstream_timeout' };
   for (let i = 0; i < 180; i++) {
     const t = now - i * (13 * 3600e3 / 7) - (i % 5) * 1000;
     const status = statuses[(i * 7) % statuses.length];
-    st.logs.push({ id: 1000 - i, owner_id: 2, time: new Date(t).toISOString(), request_id: crypto.randomUUID(), route: routes[i % routes.length], model: 'nai-diffusion-4-5-full', width: 832, height: 1216, steps: 28, n_samples: 1, status, error: status === 'ok' ? null : status, latency_ms: 2000 + (i * 137) % 9000, bytes: status === 'ok' ? 1_400_000 + i * 1000 : 120 });
+    st.logs.push({ id: 1000 - i, owner_id: 2, time: new Date(t).toISOString(), request_id: crypto.randomUUID(), route: routes[i % routes.length], model: 'nai-diffusion-4-5-full', width: 832, height: 1216, steps: 28, n_samples: 1, status, error: codes[status] ?? null, latency_ms: 2000 + (i * 137) % 9000, bytes: status === 200 ? 1_400_000 + i * 1000 : 120 });
   }
   for (let i = 0; i < 70; i++) {
-    st.audit.push({ id: 500 - i, time: new Date(now - i * 1800e3).toISOString(), kind: ['login.ok', 'key.state', 'config.change', 'login.failed'][i % 4], actor: i % 3 ? 'alice' : 'admin', target: i % 2 ? 'key 12' : 'user 3', details: { from: 'active', to: 'cooling', note: '<b>not bold</b>' }, node: 'node-a' });
+    st.audit.push({ id: 500 - i, cursor: `${now - i}_${500 - i}`, time: new Date(now - i * 1800e3).toISOString(), type: ['auth.login_succeeded', 'key.state', 'config.changed', 'auth.login_failed'][i % 4], actor_user_id: i % 3 ? 2 : null, subject: i % 2 ? 'key:12' : 'user:3', details: { from: 'active', to: 'cooling', note: '<b>not bold</b>' }, producer_id: 'auth.vm.e7f0ad4cf910' });
   }
   return st;
 }
@@ -159,20 +160,24 @@ export async function startMock({ port = 0, delayMs = 0 } = {}) {
       let rows = st.logs.filter((l) => l.owner_id === u.id);
       const before = url.searchParams.get('before');
       if (before) rows = rows.filter((l) => l.id < Number(before));
-      if (url.searchParams.get('status')) rows = rows.filter((l) => l.status === url.searchParams.get('status'));
+      const sf = url.searchParams.get('status');
+      if (sf) rows = rows.filter((l) => (sf === 'ok' ? l.status < 400 : sf === 'error' ? l.status >= 400 : /xx$/.test(sf) ? String(l.status)[0] === sf[0] : l.status === Number(sf)));
       if (url.searchParams.get('route')) rows = rows.filter((l) => l.route === url.searchParams.get('route'));
       const limit = Math.min(200, Number(url.searchParams.get('limit')) || 50);
-      return send(res, 200, rows.slice(0, limit).map(({ owner_id: _o, id: cursor, ...r }) => ({ ...r, cursor })));
+      return send(res, 200, rows.slice(0, limit).map(({ owner_id: _o, ...r }) => ({ ...r, cursor: String(r.id) })));
     }
     if (m === 'GET' && p === '/logs/stats') {
-      const days = new Map();
+      // audit's shape: {days, since, total, ok, errors, by_day:[{day,total,ok,errors}], by_status}
+      const n = Number(url.searchParams.get('days')) || 14;
+      const by = [];
+      for (let i = n - 1; i >= 0; i--) by.push({ day: new Date(Date.now() - i * 86400e3).toISOString().slice(0, 10), total: 0, ok: 0, errors: 0 });
       for (const l of st.logs.filter((x) => x.owner_id === u.id)) {
-        const d = l.time.slice(0, 10);
-        const c = days.get(d) || { day: d };
-        c[l.status] = (c[l.status] || 0) + 1;
-        days.set(d, c);
+        const d = by.find((b) => b.day === l.time.slice(0, 10));
+        if (!d) continue;
+        d.total += 1;
+        if (l.status < 400) d.ok += 1; else d.errors += 1;
       }
-      return send(res, 200, { days: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)) });
+      return send(res, 200, { days: n, since: `${by[0].day}T00:00:00.000Z`, total: by.reduce((a, b) => a + b.total, 0), ok: by.reduce((a, b) => a + b.ok, 0), errors: by.reduce((a, b) => a + b.errors, 0), by_day: by, by_status: [] });
     }
     if (m === 'GET' && p === '/admin/users') return send(res, 200, st.users.map((x) => ({ id: x.id, username: x.username, role: x.role, disabled: x.disabled, rpm_override: x.rpm_override, rpm_limit: rpm(x), contributed_keys: st.keys.filter((k) => k.owner_id === x.id).length, healthy_keys: healthy(x), requests_today: st.logs.filter((l) => l.owner_id === x.id).length, created_at: x.created_at })));
     if (m === 'PATCH' && p.startsWith('/admin/users/')) {
@@ -212,7 +217,9 @@ export async function startMock({ port = 0, delayMs = 0 } = {}) {
     if (m === 'GET' && p === '/admin/audit') {
       let rows = st.audit;
       const before = url.searchParams.get('before');
-      if (before) rows = rows.filter((e) => e.id < Number(before));
+      if (before) rows = rows.filter((e) => e.id < Number(before.split('_')[1]));
+      const ty = url.searchParams.get('type');
+      if (ty) rows = rows.filter((e) => (ty.endsWith('.') ? e.type.startsWith(ty) : e.type === ty));
       const limit = Math.min(200, Number(url.searchParams.get('limit')) || 50);
       return send(res, 200, rows.slice(0, limit));
     }

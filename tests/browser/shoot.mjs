@@ -7,7 +7,7 @@ const browser = await launch();
 const page = await newPage(browser, { viewport: { width: Number(width), height: 900 } });
 await page.goto(`${base}/#/login`);
 await page.evaluate((l) => localStorage.setItem('np.lang', l), lang);
-await page.goto(`${base}/#/login`);
+await page.reload();
 await screenshot(page, `shoot-${width}-${lang}-login`);
 await page.fill('input[name=username]', user);
 await page.fill('input[name=password]', pass);

@@ -15,6 +15,7 @@ export function listOf(resp, ...names) {
 
 // ---- GET /logs/stats?days=N -------------------------------------------------------------
 // Accepted shapes:
+//   {"days":14,"by_day":[{"day":"2026-11-26","total":4,"ok":3,"errors":1}],...}  (audit's answer)
 //   {"days":[{"day":"2026-11-26","ok":3,"error":1}]}          (one object per day)
 //   {"days":[{"day":"2026-11-26","counts":{"ok":3}}]}          (counts nested)
 //   [{"day":"2026-11-26","status":"ok","count":3}, ...]        (one row per day and status)
@@ -24,7 +25,7 @@ export function listOf(resp, ...names) {
 const NON_STATUS = new Set(['day', 'date', 'counts', 'total', 'status', 'count', 'n']);
 
 export function adaptDailyStats(resp, days = 14) {
-  const rows = listOf(resp, 'days', 'stats');
+  const rows = listOf(resp, 'by_day', 'days', 'stats');
   const byDay = new Map();
   const add = (day, status, n) => {
     if (!day) return;

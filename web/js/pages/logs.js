@@ -1,41 +1,47 @@
 // My requests, newest first, with status and route filters and keyset "load more".
 import { h, replace } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, has } from '../i18n.js';
 import { get, query } from '../api.js';
 import { adaptPage } from '../adapters.js';
 import { fmtTime, fmtMs, fmtBytes, dash } from '../format.js';
 import { card, table, loading, errorBox, pageHeader, empty, field, busy } from '../ui.js';
 import { statusLabel } from './dashboard.js';
 
-export const STATUS_FILTERS = ['ok', 'error', 'rate_limited', 'anlas_protection', 'no_key_available', 'upstream_unavailable', 'upstream_timeout', 'canceled'];
+// The audit service filters on HTTP statuses: ok (1xx-3xx), error (4xx-5xx), a class or a code.
+export const STATUS_FILTERS = ['ok', 'error', '4xx', '5xx', '400', '401', '402', '429', '499', '502', '503', '504'];
 export const ROUTE_SUGGESTIONS = ['/ai/generate-image', '/ai/generate-image-stream', '/ai/augment-image', '/ai/upscale', '/ai/encode-vibe', '/ai/generate', '/ai/generate-stream', '/oa/v1/completions', '/oa/v1/chat/completions'];
 const PAGE = 50;
 
+// statusCell shows the HTTP status as a badge (green below 400) and the error's code, in words
+// when the dictionary knows it.
 export function statusCell(row) {
   const st = row.status === undefined || row.status === null ? 'unknown' : String(row.status);
-  const kind = st === 'ok' || /^2\d\d$/.test(st) ? 'ok' : 'error';
-  return h('span', { class: `badge badge-${kind === 'ok' ? 'active' : 'invalid'}`, text: statusLabel(st) });
+  const good = st === 'ok' || (/^\d+$/.test(st) && Number(st) < 400);
+  const badgeEl = h('span', { class: `badge badge-${good ? 'active' : 'invalid'}`, text: /^\d+$/.test(st) ? st : statusLabel(st) });
+  const err = row.error ? (has(`status.${row.error}`) ? t(`status.${row.error}`) : row.error) : null;
+  return h('div', { class: 'status-cell' }, badgeEl, err ? h('div', { class: 'error-text small', text: err, attrs: { title: String(row.error) } }) : null);
 }
 
-function size(row) {
-  if (!row.width && !row.height) return null;
-  return `${row.width ?? '?'}×${row.height ?? '?'}`;
+// params is the image request in one line: size, steps, images.
+function params(row) {
+  const parts = [];
+  if (row.width || row.height) parts.push(`${row.width ?? '?'}×${row.height ?? '?'}`);
+  if (row.steps !== null && row.steps !== undefined) parts.push(t('logs.n_steps', { n: row.steps }));
+  if (row.n_samples !== null && row.n_samples !== undefined) parts.push(t('logs.n_images', { n: row.n_samples }));
+  return parts.length ? h('span', { class: 'nowrap-parts', text: parts.join(' · ') }) : null;
 }
 
 // logColumns is shared with the admin view of logs.
 export function logColumns(extra = []) {
   return [
-    { label: t('logs.time'), cell: (r) => fmtTime(r.time ?? r.created_at) },
-    { label: t('logs.route'), cell: (r) => h('code', { class: 'mono', text: dash(r.route) }) },
+    { label: t('logs.time'), cell: (r) => h('div', null, h('div', { text: fmtTime(r.time ?? r.created_at) }), r.request_id ? h('code', { class: 'mono small muted', attrs: { title: `${t('logs.request_id')}: ${r.request_id}` }, text: String(r.request_id).slice(0, 16) }) : null), class: 'nowrap' },
+    { label: t('logs.route'), cell: (r) => h('code', { class: 'mono', text: dash(r.route) }), class: 'nowrap' },
     { label: t('logs.model'), cell: (r) => dash(r.model) },
-    { label: t('logs.size'), cell: (r) => size(r) },
-    { label: t('logs.steps'), cell: (r) => dash(r.steps), class: 'num' },
-    { label: t('logs.samples'), cell: (r) => dash(r.n_samples), class: 'num' },
-    { label: t('logs.status'), cell: (r) => h('div', null, statusCell(r), r.error ? h('div', { class: 'error-text small', text: r.error }) : null) },
+    { label: t('logs.params'), cell: params, class: 'nowrap' },
+    { label: t('logs.status'), cell: statusCell },
     { label: t('logs.latency'), cell: (r) => fmtMs(r.latency_ms), class: 'num' },
     { label: t('logs.bytes'), cell: (r) => fmtBytes(r.bytes), class: 'num' },
     ...extra,
-    { label: t('logs.request_id'), cell: (r) => h('code', { class: 'mono small', text: dash(r.request_id) }) },
   ];
 }
 
@@ -60,7 +66,7 @@ export function render(root) {
 
   function draw() {
     if (!rows.length) { replace(results, empty(t('logs.none'))); return; }
-    replace(results, h('p', { class: 'muted', text: t('logs.shown', { n: rows.length }) }), table(logColumns(), rows, { caption: t('logs.title') }));
+    replace(results, h('p', { class: 'muted count-line', text: t('logs.shown', { n: rows.length }) }), table(logColumns(), rows, { caption: t('logs.title') }));
   }
 
   async function fetchPage(first) {
