@@ -241,6 +241,23 @@ loop_idle(gw_thread *th)
     return h2o_linklist_is_empty(&c->http1._conns) && h2o_linklist_is_empty(&c->http2._conns);
 }
 
+/* drain_recycled_buffers frees the socket buffers H2O keeps for reuse in this thread's
+ * thread-local list, which would otherwise be lost when the thread ends. In H2O 2.2.5 a
+ * recycled chunk's first word links to the next one. */
+static void
+drain_recycled_buffers(void)
+{
+    h2o_mem_recycle_t *r = &h2o_socket_buffer_prototype.allocator;
+    void *p = r->_link;
+    while (p != NULL) {
+        void *next = *(void **)p;
+        free(p);
+        p = next;
+    }
+    r->_link = NULL;
+    r->cnt = 0;
+}
+
 static void *
 thread_main(void *arg)
 {
@@ -265,6 +282,7 @@ thread_main(void *arg)
     for (int i = 0; i < 40 && !loop_idle(th); i++) {
         h2o_evloop_run(th->loop, 50);
     }
+    drain_recycled_buffers();
     return NULL;
 }
 
@@ -296,7 +314,9 @@ thread_fini(gw_thread *th)
     h2o_multithread_destroy_queue(th->queue);
     /* H2O 2.2.5's evloop destroy_queue closes the queue's socket (finished on the next loop
      * turn) but never frees the queue itself. */
-    h2o_evloop_run(th->loop, 0);
+    for (int i = 0; i < 3; i++) {
+        h2o_evloop_run(th->loop, 1);
+    }
     free(th->queue);
     th->queue = NULL;
     if (!idle) {
@@ -305,7 +325,13 @@ thread_fini(gw_thread *th)
         np_log_warn("gateway", "connections still open at shutdown");
         return;
     }
+    /* h2o_context_dispose destroys the context's own queue the same way: free it too. */
+    h2o_multithread_queue_t *ctx_queue = th->ctx.queue;
     h2o_context_dispose(&th->ctx);
+    for (int i = 0; i < 3; i++) {
+        h2o_evloop_run(th->loop, 1);
+    }
+    free(ctx_queue);
     h2o_evloop_destroy(th->loop);
 }
 

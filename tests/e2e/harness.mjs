@@ -155,6 +155,7 @@ export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
     BIND_ADDRESS: '127.0.0.1',
     LOG_LEVEL: 'info',
     ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=23',
+    LSAN_OPTIONS: `suppressions=${join(ROOT, 'tests/lsan.supp')}:print_suppressions=0`,
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
     ...extra,
   };
