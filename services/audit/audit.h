@@ -2,9 +2,10 @@
  * A library with a thin entry point; all state hangs off its context, so several instances
  * can live in one process.
  *
- * Operations: ping; events.stats (its own producer); http for GET /logs, /logs/stats,
- * /admin/logs, /admin/audit; retention.run {days, batch, audit_days?} -> {deleted, usage,
- * audit}; audit.stats -> the sink's figures (sink.h: audit_sink_stats, same names). */
+ * Operations: ping; events.stats and metrics (answered by np/service.h; metrics adds the
+ * sink's figures); http for GET /logs, /logs/stats, /admin/logs, /admin/audit;
+ * retention.run {days, batch, audit_days?} -> {deleted, usage, audit}; audit.stats -> the
+ * sink's figures (sink.h: audit_sink_stats, same names). */
 #ifndef AUDIT_H
 #define AUDIT_H
 

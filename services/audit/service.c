@@ -55,6 +55,13 @@ reply_sink_stats(audit_service *s, np_rpc_call *call)
 }
 
 static void
+render_metrics(void *arg, np_buf *out)
+{
+    audit_service *s = arg;
+    audit_sink_metrics_render(s->sink, s->base.node, out);
+}
+
+static void
 on_http(audit_service *s, np_rpc_call *call, const msgpack_object *req)
 {
     np_http_req r;
@@ -124,6 +131,9 @@ audit_start(audit_service **out, np_config *cfg, char *why, size_t whylen)
     np_err err = np_service_open(&s->base, "audit", cfg, why, whylen);
     if (err == NP_ERR_OK) {
         err = audit_sink_open(&s->sink, s->base.db, cfg, why, whylen);
+    }
+    if (err == NP_ERR_OK) {
+        np_service_set_metrics(&s->base, render_metrics, s);
     }
     if (err == NP_ERR_OK) {
         np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20)};

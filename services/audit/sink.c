@@ -486,3 +486,46 @@ audit_sink_stats_read(audit_sink *s, audit_sink_stats *out)
     out->queue = s->queued;
     pthread_mutex_unlock(&s->mu);
 }
+
+void
+audit_sink_metrics_render(audit_sink *s, const char *node, np_buf *out)
+{
+    audit_sink_stats st;
+    audit_sink_stats_read(s, &st);
+    const struct {
+        const char *name, *type, *help, *label;
+        uint64_t v;
+    } figures[] = {
+        {"messages_total", "counter", "event messages received", NULL, st.messages},
+        {"messages_bad_total", "counter", "malformed event messages ignored", NULL,
+         st.bad_messages},
+        {"events_received_total", "counter", "events received, re-sends included", NULL,
+         st.received},
+        {"queue_drops_total", "counter", "events left to re-sends because the queue was full",
+         NULL, st.queue_drops},
+        {"queue_depth", "gauge", "events waiting to be written", NULL, st.queue},
+        {"rows_inserted_total", "counter", "rows inserted", "usage_logs", st.usage_rows},
+        {"rows_inserted_total", NULL, NULL, "audit_events", st.audit_rows},
+        {"duplicates_total", "counter", "events already stored (re-sends, other instances)",
+         NULL, st.duplicates},
+        {"batches_total", "counter", "batches committed", NULL, st.batches},
+        {"batch_failures_total", "counter", "batches not stored, left to re-sends", NULL,
+         st.batch_failures},
+        {"acks_sent_total", "counter", "acknowledgement messages published", NULL, st.acks},
+    };
+    for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++) {
+        if (figures[i].type != NULL) {
+            np_buf_printf(out, "# HELP naipool_audit_%s %s (this audit instance).\n"
+                               "# TYPE naipool_audit_%s %s\n",
+                          figures[i].name, figures[i].help, figures[i].name, figures[i].type);
+        }
+        if (figures[i].label != NULL) {
+            np_buf_printf(out, "naipool_audit_%s{node=\"%s\",table=\"%s\"} %llu\n",
+                          figures[i].name, node, figures[i].label,
+                          (unsigned long long)figures[i].v);
+        } else {
+            np_buf_printf(out, "naipool_audit_%s{node=\"%s\"} %llu\n", figures[i].name, node,
+                          (unsigned long long)figures[i].v);
+        }
+    }
+}

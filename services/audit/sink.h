@@ -41,6 +41,12 @@ void audit_sink_close(audit_sink *s);
 
 void audit_sink_stats_read(audit_sink *s, audit_sink_stats *out);
 
+/* audit_sink_metrics_render appends the sink's figures as Prometheus text (this instance's):
+ * naipool_audit_messages_total, _messages_bad_total, _events_received_total,
+ * _queue_drops_total, _queue_depth, _rows_inserted_total{table}, _duplicates_total,
+ * _batches_total, _batch_failures_total, _acks_sent_total, all labelled with node. */
+void audit_sink_metrics_render(audit_sink *s, const char *node, np_buf *out);
+
 /* audit_batch_store writes events (borrowed) in one pipelined implicit transaction; when
  * it fails for a reason other than the connection, it stores them one by one (an event
  * whose details cannot be stored keeps a note instead). stored[i] is set for each event

@@ -576,3 +576,32 @@ np_events_producer_id(const np_events *ev)
 {
     return ev->id;
 }
+
+void
+np_events_metrics_render(np_events *ev, const char *svc, const char *node, np_buf *out)
+{
+    np_events_stats st;
+    np_events_stats_read(ev, &st);
+    const struct {
+        const char *name, *type, *help;
+        uint64_t v;
+    } figures[] = {
+        {"emitted_total", "counter", "events accepted into the outbox", st.emitted},
+        {"dropped_total", "counter", "events dropped because the outbox was full", st.dropped},
+        {"sent_total", "counter", "first transmissions of events", st.sent},
+        {"resent_total", "counter", "re-transmissions of unacknowledged events", st.resent},
+        {"acked_total", "counter", "events acknowledged by audit", st.acked},
+        {"outbox_depth", "gauge", "events not yet acknowledged", st.depth},
+        {"inflight", "gauge", "events sent and not yet acknowledged", st.inflight},
+        {"outbox_capacity", "gauge", "EVENTS_OUTBOX_MAX", st.capacity},
+    };
+    for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++) {
+        np_buf_printf(out,
+                      "# HELP naipool_%s_events_%s %s (this process's producer).\n"
+                      "# TYPE naipool_%s_events_%s %s\n"
+                      "naipool_%s_events_%s{node=\"%s\",producer=\"%s\"} %llu\n",
+                      svc, figures[i].name, figures[i].help, svc, figures[i].name,
+                      figures[i].type, svc, figures[i].name, node, st.producer_id,
+                      (unsigned long long)figures[i].v);
+    }
+}

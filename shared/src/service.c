@@ -47,12 +47,41 @@ np_service_open(np_service *s, const char *name, np_config *cfg, char *why, size
     return err;
 }
 
+void
+np_service_set_metrics(np_service *s, void (*fn)(void *arg, np_buf *out), void *arg)
+{
+    s->metrics = fn;
+    s->metrics_arg = arg;
+}
+
+static void
+reply_metrics(np_service *s, np_rpc_call *call)
+{
+    np_buf b;
+    np_buf_init(&b, 1u << 20);
+    np_events_metrics_render(s->events, s->name, s->node, &b);
+    if (s->metrics != NULL) {
+        s->metrics(s->metrics_arg, &b);
+    }
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 1);
+    np_wire_strn(&w, "t", b.data ? b.data : "", b.len);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+    np_buf_fini(&b);
+}
+
 static void
 on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
 {
     np_service *s = arg;
     if (strcmp(op, "events.stats") == 0) {
         np_service_reply_events_stats(s, call);
+        return;
+    }
+    if (strcmp(op, "metrics") == 0) {
+        reply_metrics(s, call);
         return;
     }
     s->handler(s->handler_arg, call, op, req);

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "np/buf.h"
 #include "np/config.h"
 #include "np/errors.h"
 
@@ -68,6 +69,13 @@ typedef struct {
 
 /* np_events_stats_read copies the producer's current figures into out (zeros for NULL). */
 void np_events_stats_read(np_events *ev, np_events_stats *out);
+
+/* np_events_metrics_render appends the producer's figures as Prometheus text, one family
+ * per figure named naipool_<svc>_events_<figure> (the service in the name keeps families
+ * distinct when the gateway concatenates the answers of several services), labelled with
+ * the node and the producer id: emitted_total, dropped_total (outbox overflow), sent_total,
+ * resent_total, acked_total, outbox_depth, inflight, outbox_capacity. */
+void np_events_metrics_render(np_events *ev, const char *svc, const char *node, np_buf *out);
 
 /* np_events_producer_id returns the producer's id (borrowed; lives as long as ev). */
 const char *np_events_producer_id(const np_events *ev);

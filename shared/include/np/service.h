@@ -21,19 +21,28 @@ typedef struct {
     char node[64];
     np_rpc_handler handler; /* the service's own dispatch (np_service_listen) */
     void *handler_arg;
+    void (*metrics)(void *arg, np_buf *out); /* np_service_set_metrics */
+    void *metrics_arg;
 } np_service;
 
 /* np_service_open connects to DATABASE_URL, opens the events producer, starts the
  * heartbeat (nodes table) and joins the process's runtime-config watcher. */
 np_err np_service_open(np_service *s, const char *name, np_config *cfg, char *why,
                        size_t whylen);
-/* np_service_listen starts answering on the address in the setting listen_setting. The
- * operation "events.stats" is answered here for every service (np_service_reply_events_stats);
- * every other operation goes to handler. */
+/* np_service_listen starts answering on the address in the setting listen_setting. Two
+ * operations are answered here for every service: "events.stats"
+ * (np_service_reply_events_stats) and "metrics" -> {t: Prometheus text} (the events producer's
+ * figures, then what the service's metrics function adds); every other operation goes to
+ * handler. */
 np_err np_service_listen(np_service *s, const char *listen_setting, const np_rpc_opts *opts,
                          np_rpc_handler handler, void *arg, char *why, size_t whylen);
 /* np_service_close stops the rep server, then closes events and the database. */
 void np_service_close(np_service *s);
+
+/* np_service_set_metrics registers fn, which appends the service's own Prometheus text
+ * (names naipool_<svc>_...) to the "metrics" answer; call it before np_service_listen. fn
+ * runs on an rpc worker thread. */
+void np_service_set_metrics(np_service *s, void (*fn)(void *arg, np_buf *out), void *arg);
 
 /* np_service_reply_ping answers "ping": {svc, node, db: reachable?}. */
 void np_service_reply_ping(np_service *s, np_rpc_call *call);
