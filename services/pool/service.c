@@ -1,30 +1,181 @@
-/* The pool service's life cycle and its operation dispatch. */
+/* The pool service's life cycle, its settings and its operation dispatch. */
 #include "pool.h"
 
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
+#include "np/crypto.h"
 #include "np/httpop.h"
+#include "np/log.h"
 #include "np/service.h"
+#include "ratelimit.h"
+#include "relay.h"
+#include "scheduler.h"
+#include "upstream.h"
 
 struct pool_service {
     np_service base;
+    uint8_t enc_key[NP_KEY_LEN];
+    uint8_t fp_key[NP_KEY_LEN];
+    char holder[96];
+    pool_upstream *up;
+    pool_sched *sched;
+    pool_inflight *inflight;
+    pool_relay *relay;
+    pool_api api;
+    pthread_mutex_t mu; /* closing and busy */
+    pthread_cond_t cv;
+    bool closing;
+    int busy;
 };
 
+#define RT NP_CFG_RUNTIME
+#define URL_CHECK NULL
+
 const np_cfg_spec pool_config[] = {
+    {"NOVELAI_IMAGE_BASE", NP_CFG_STR, "https://image.novelai.net", 0, 0, 0,
+     "NovelAI's image host: /ai/* image routes and /user/subscription", URL_CHECK},
+    {"NOVELAI_TEXT_BASE", NP_CFG_STR, "https://text.novelai.net", 0, 0, 0,
+     "NovelAI's text host: /ai/generate*, /oa/v1/*", URL_CHECK},
+    {"NOVELAI_API_BASE", NP_CFG_STR, "https://api.novelai.net", 0, 0, 0,
+     "NovelAI's legacy API host: /ai/generate-voice", URL_CHECK},
+    {"NOVELAI_MODELS", NP_CFG_STR,
+     "nai-diffusion-5-full,nai-diffusion-5-curated,nai-diffusion-4-5-full,"
+     "nai-diffusion-4-5-curated,nai-diffusion-4-full,nai-diffusion-4-curated-preview,"
+     "nai-diffusion-3,nai-diffusion-furry-3,nai-diffusion-5-full-inpainting,"
+     "nai-diffusion-4-5-full-inpainting,nai-diffusion-4-5-curated-inpainting,"
+     "nai-diffusion-4-full-inpainting,nai-diffusion-4-curated-inpainting,"
+     "nai-diffusion-3-inpainting,nai-diffusion-furry-3-inpainting,kayra-v1,llama-3-erato-v1,"
+     "glm-4-6,xialong-v1",
+     0, 0, RT, "comma separated models the pool serves (GET /v1/novelai/models)", NULL},
+    {"NOVELAI_OPUS_MODELS", NP_CFG_STR, "llama-3-erato-v1,xialong-v1", 0, 0, RT,
+     "text models only Opus keys may serve", NULL},
+    {"UPSTREAM_TIMEOUT_SECONDS", NP_CFG_INT, "120", 5, 3600, RT,
+     "deadline for a whole upstream response", NULL},
+    {"UPSTREAM_CONNECT_TIMEOUT_SECONDS", NP_CFG_INT, "10", 1, 120, RT,
+     "deadline for connecting to NovelAI", NULL},
+    {"UPSTREAM_IDLE_TIMEOUT_SECONDS", NP_CFG_INT, "60", 5, 3600, RT,
+     "a stream with no byte from NovelAI for this long is aborted", NULL},
+    {"STREAM_REAP_SECONDS", NP_CFG_INT, "60", 5, 3600, RT,
+     "a response stream nobody asked to continue for this long is cancelled", NULL},
+    {"STREAM_CHUNK_BYTES", NP_CFG_INT, "262144", 4096, 16777216, RT,
+     "largest piece of a response sent to the gateway at once", NULL},
+    {"STREAM_BUFFER_BYTES", NP_CFG_INT, "1048576", 65536, 67108864, RT,
+     "bytes held per response before the upstream transfer pauses", NULL},
+    {"PROBE_TIMEOUT_SECONDS", NP_CFG_INT, "15", 1, 120, RT,
+     "deadline for the subscription probe of a new key", NULL},
+    {"KEY_MAX_CONCURRENCY", NP_CFG_INT, "1", 1, 64, RT,
+     "requests one key serves at once, across every pool instance", NULL},
+    {"LEASE_TTL_SECONDS", NP_CFG_INT, "30", 5, 3600, RT,
+     "a key lease not renewed for this long lapses (a crashed instance's keys come back)",
+     NULL},
+    {"USER_QUEUE_MAX", NP_CFG_INT, "10", 0, 100000, RT,
+     "requests one user may have waiting for a key (429 beyond)", NULL},
+    {"QUEUE_TIMEOUT_SECONDS", NP_CFG_INT, "60", 1, 600, RT,
+     "how long a request waits for a key before 503 no_key_available", NULL},
+    {"COOLDOWN_409_BASE_SECONDS", NP_CFG_INT, "3", 0, 86400, RT,
+     "first cooldown after a 409 (doubles with the failure streak)", NULL},
+    {"COOLDOWN_429_BASE_SECONDS", NP_CFG_INT, "8", 0, 86400, RT,
+     "first cooldown after a rate-limit 429 (doubles with the failure streak)", NULL},
+    {"COOLDOWN_5XX_BASE_SECONDS", NP_CFG_INT, "15", 0, 86400, RT,
+     "first cooldown after a 5xx or network failure (doubles with the failure streak)", NULL},
+    {"COOLDOWN_402_BASE_SECONDS", NP_CFG_INT, "60", 0, 86400, RT,
+     "cooldown after a 402 or 403", NULL},
+    {"COOLDOWN_MAX_SECONDS", NP_CFG_INT, "300", 0, 86400, RT, "longest cooldown", NULL},
+    {"COOLDOWN_LOCKED_SECONDS", NP_CFG_INT, "3", 0, 86400, RT,
+     "rest after 429 Concurrent generation is locked (no failure strike)", NULL},
+    {"COOLDOWN_CANCEL_SECONDS", NP_CFG_INT, "5", 0, 86400, RT,
+     "rest after a client abandoned a generation (NovelAI keeps the account busy)", NULL},
+    {"MAX_RETRIES", NP_CFG_INT, "2", 0, 10, RT,
+     "other keys tried after a key-level failure, where safe", NULL},
+    {"RATE_LIMIT_MODE", NP_CFG_STR, "auto", 0, 0, RT,
+     "auto (rate earned by contributed keys) or manual (MANUAL_GLOBAL_RPM)", NULL},
+    {"BASE_RPM", NP_CFG_INT, "5", 0, 100000, RT, "requests per minute everyone gets (auto)",
+     NULL},
+    {"PER_KEY_RPM", NP_CFG_INT, "10", 0, 100000, RT,
+     "requests per minute added per healthy key contributed (auto)", NULL},
+    {"MAX_RPM", NP_CFG_INT, "60", 0, 1000000, RT, "highest rate in auto mode", NULL},
+    {"BASE_RPM_CONTRIBUTOR_ONLY", NP_CFG_BOOL, "false", 0, 0, RT,
+     "BASE_RPM only for users with a healthy contributed key", NULL},
+    {"MANUAL_GLOBAL_RPM", NP_CFG_INT, "10", 0, 1000000, RT,
+     "requests per minute of every user in manual mode", NULL},
+    {"USER_MAX_CONCURRENCY", NP_CFG_INT, "0", 0, 10000, RT,
+     "requests one user may run at once (0: the user's healthy keys, at least 1)", NULL},
+    {"POOL_RPC_CONTEXTS", NP_CFG_INT, "4096", 16, 65536, 0,
+     "concurrent requests the pool holds (waiting, streaming)", NULL},
+    {"POOL_RPC_WORKERS", NP_CFG_INT, "8", 1, 256, 0, "pool worker threads", NULL},
     NP_CFG_END,
 };
+
+static bool
+enter(pool_service *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool ok = !s->closing;
+    s->busy += ok;
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+static void
+leave(pool_service *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (--s->busy == 0) {
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
 
 static void
 on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
 {
     pool_service *s = arg;
-    (void)req;
     if (strcmp(op, "ping") == 0) {
         np_service_reply_ping(&s->base, call);
         return;
     }
-    np_rpc_reply_error(call, NP_ERR_NOT_FOUND, "unknown operation");
+    if (!enter(s)) {
+        np_rpc_reply_error(call, NP_ERR_CLOSED, NULL);
+        return;
+    }
+    if (strcmp(op, "relay.open") == 0) {
+        pool_relay_open(s->relay, call, req);
+    } else if (strcmp(op, "relay.next") == 0) {
+        pool_relay_next(s->relay, call, req);
+    } else if (strcmp(op, "relay.cancel") == 0) {
+        pool_relay_cancel(s->relay, call, req);
+    } else if (strcmp(op, "http") == 0) {
+        pool_api_http(&s->api, call, req);
+    } else if (strcmp(op, "user.limits") == 0) {
+        pool_api_user_limits(&s->api, call, req);
+    } else {
+        np_rpc_reply_error(call, NP_ERR_NOT_FOUND, "unknown operation");
+    }
+    leave(s);
+}
+
+static np_err
+load_keys(pool_service *s, char *why, size_t whylen)
+{
+    char text[256];
+    np_config_str(s->base.cfg, "ENCRYPTION_KEY", text, sizeof(text));
+    bool ok = np_key_parse(text, s->enc_key);
+    np_wipe(text, sizeof(text));
+    char *secret = np_config_strdup(s->base.cfg, "SECRET_KEY");
+    if (!ok || secret == NULL || secret[0] == '\0') {
+        snprintf(why, whylen, "pool: ENCRYPTION_KEY and SECRET_KEY are required");
+        free(secret);
+        return NP_ERR_CONFIG;
+    }
+    np_key_derive(secret, strlen(secret), "upstream-fingerprint", s->fp_key);
+    np_wipe(secret, strlen(secret));
+    free(secret);
+    return NP_ERR_OK;
 }
 
 np_err
@@ -34,9 +185,49 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
     if (s == NULL) {
         return NP_ERR_NOMEM;
     }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     np_err err = np_service_open(&s->base, "pool", cfg, why, whylen);
     if (err == NP_ERR_OK) {
-        np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20)};
+        err = load_keys(s, why, whylen);
+    }
+    if (err == NP_ERR_OK) {
+        uint8_t rnd[6];
+        char hex[13];
+        np_random_bytes(rnd, sizeof(rnd));
+        np_hex(rnd, sizeof(rnd), hex);
+        snprintf(s->holder, sizeof(s->holder), "%.60s/%s", s->base.node, hex);
+        err = pool_upstream_open(&s->up);
+    }
+    if (err == NP_ERR_OK) {
+        char *url = np_config_strdup(cfg, "DATABASE_URL");
+        err = url != NULL ? pool_sched_open(&s->sched, s->base.db, url, cfg, s->base.events,
+                                            s->enc_key, s->holder)
+                          : NP_ERR_NOMEM;
+        if (url != NULL) {
+            np_wipe(url, strlen(url));
+        }
+        free(url);
+    }
+    if (err == NP_ERR_OK) {
+        s->inflight = pool_inflight_new();
+        err = s->inflight != NULL ? NP_ERR_OK : NP_ERR_NOMEM;
+    }
+    if (err == NP_ERR_OK) {
+        pool_relay_deps d = {cfg, s->base.db, s->base.events, s->up, s->sched, s->inflight,
+                             s->base.node};
+        err = pool_relay_new(&s->relay, &d);
+    }
+    if (err == NP_ERR_OK) {
+        pool_sched_set_tick(s->sched, pool_relay_tick, s->relay);
+        s->api = (pool_api){cfg, s->base.db, s->base.events, s->enc_key, s->fp_key, s->sched,
+                            s->relay};
+        np_rpc_opts opts = {
+            .recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20),
+            .contexts = (int)np_config_int(cfg, "POOL_RPC_CONTEXTS"),
+            .workers = (int)np_config_int(cfg, "POOL_RPC_WORKERS"),
+        };
         err = np_service_listen(&s->base, "POOL_RPC_LISTEN", &opts, on_call, s, why, whylen);
     }
     if (err != NP_ERR_OK) {
@@ -53,6 +244,25 @@ pool_stop(pool_service *s)
     if (s == NULL) {
         return;
     }
+    /* Stop taking work, then wind down in dependency order: waiters are answered, running
+     * transfers cancelled (their leases released), streams forgotten, and only then the rpc
+     * server, which needs every deferred call answered. */
+    pthread_mutex_lock(&s->mu);
+    s->closing = true;
+    while (s->busy > 0) {
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    pool_sched_drain(s->sched);
+    pool_upstream_close(s->up);
+    pool_sched_close(s->sched);
+    pool_relay_close(s->relay);
     np_service_close(&s->base);
+    pool_inflight_free(s->inflight);
+    np_wipe(s->enc_key, sizeof(s->enc_key));
+    np_wipe(s->fp_key, sizeof(s->fp_key));
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    curl_global_cleanup();
     free(s);
 }

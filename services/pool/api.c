@@ -1,0 +1,321 @@
+/* REST handlers of the pool: input checked strictly (unknown fields, types, ranges), answers
+ * in the shapes of HTTP-API.md, never a token: only the masked form and the key id. */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keystore.h"
+#include "np/httpop.h"
+#include "np/json.h"
+#include "np/log.h"
+#include "np/novelai.h"
+#include "probe.h"
+#include "ratelimit.h"
+
+#define NOTE_MAX 200
+#define ANLAS_MAX 1000000
+
+static void
+reply_json_err(np_rpc_call *call, np_err err, const char *why)
+{
+    np_http_reply_err(call, err, why);
+}
+
+/* Reads the optional policy fields shared by POST and PATCH. */
+static np_err
+read_policy(const json_t *body, pool_key_patch *p, char *why, size_t whylen)
+{
+    np_err err;
+    if ((err = np_json_str(body, "note", false, 0, NOTE_MAX, &p->note, &p->has_note, why,
+                           whylen)) != NP_ERR_OK ||
+        (err = np_json_bool(body, "allow_paid", false, &p->allow_paid, &p->has_allow_paid, why,
+                            whylen)) != NP_ERR_OK) {
+        return err;
+    }
+    if (np_json_is_null(body, "max_anlas_per_request")) {
+        p->has_max = true;
+        p->max_anlas = -1;
+    } else if ((err = np_json_int(body, "max_anlas_per_request", false, 0, ANLAS_MAX,
+                                  &p->max_anlas, &p->has_max, why, whylen)) != NP_ERR_OK) {
+        return err;
+    }
+    if (np_json_is_null(body, "anlas_floor")) {
+        p->has_floor = true;
+        p->floor = 0;
+    } else if ((err = np_json_int(body, "anlas_floor", false, 0, ANLAS_MAX, &p->floor,
+                                  &p->has_floor, why, whylen)) != NP_ERR_OK) {
+        return err;
+    }
+    if (p->has_note && strpbrk(p->note, "\r\n") != NULL) {
+        snprintf(why, whylen, "'note' must be one line");
+        return NP_ERR_INVALID;
+    }
+    return NP_ERR_OK;
+}
+
+static void
+keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
+{
+    static const char *const allowed[] = {"token", "note", "allow_paid",
+                                          "max_anlas_per_request", "anlas_floor", NULL};
+    char why[256] = "";
+    json_t *body = NULL, *out = NULL;
+    PGconn *c = NULL;
+    char token[POOL_TOKEN_MAX] = "";
+    pool_key_patch p = {.max_anlas = -1};
+    np_err err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
+    if (err == NP_ERR_OK && !np_json_only_keys(body, allowed, why, sizeof(why))) {
+        err = NP_ERR_INVALID;
+    }
+    if (err == NP_ERR_OK) {
+        const json_t *t = json_object_get(body, "token");
+        size_t n = json_is_string(t) ? json_string_length(t) : 0;
+        if (!json_is_string(t) || !np_novelai_token_valid(json_string_value(t), n)) {
+            err = NP_ERR_INVALID;
+            snprintf(why, sizeof(why), "'token' must be a NovelAI persistent API token: pst- "
+                                       "followed by 32 to 128 letters, digits, _ or -");
+        } else {
+            memcpy(token, json_string_value(t), n + 1);
+        }
+    }
+    if (err == NP_ERR_OK) {
+        err = read_policy(body, &p, why, sizeof(why));
+    }
+    if (err != NP_ERR_OK) {
+        goto done;
+    }
+    uint8_t fp[NP_HMAC_LEN];
+    pool_keystore_fingerprint(a->fp_key, token, strlen(token), fp);
+    c = np_db_acquire(a->db, 5000);
+    if (c == NULL) {
+        err = NP_ERR_DB;
+        goto done;
+    }
+    bool exists = false;
+    err = pool_keystore_exists(c, fp, &exists);
+    if (err == NP_ERR_OK && exists) {
+        err = NP_ERR_CONFLICT;
+    }
+    if (err != NP_ERR_OK) {
+        goto done;
+    }
+    /* The probe may take seconds: do it outside any transaction. */
+    char base[1024];
+    np_config_str(a->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
+    pool_probe_result probe;
+    pool_probe_run(base, token, np_config_int(a->cfg, "PROBE_TIMEOUT_SECONDS") * 1000, &probe);
+    pool_key_settings set = {.note = p.has_note ? p.note : "",
+                             .allow_paid = p.has_allow_paid && p.allow_paid,
+                             .max_anlas = p.has_max ? p.max_anlas : -1,
+                             .floor = p.has_floor ? p.floor : 0};
+    int64_t id = 0;
+    err = pool_keystore_add(c, a->enc_key, r->user_id, token, strlen(token), fp, &set, &probe,
+                            &id);
+    if (err == NP_ERR_OK) {
+        err = pool_keystore_get(c, id, r->user_id, false, &out);
+    }
+    if (err == NP_ERR_OK) {
+        const char *state = json_string_value(json_object_get(out, "state"));
+        np_events_emit(a->events, "key.added",
+                       json_pack("{s:I, s:I, s:s, s:s}", "key_id", (json_int_t)id, "owner_id",
+                                 (json_int_t)r->user_id, "masked",
+                                 json_string_value(json_object_get(out, "masked")), "state",
+                                 state != NULL ? state : ""));
+        np_events_emit(a->events, "key.state",
+                       json_pack("{s:I, s:s, s:s, s:s}", "key_id", (json_int_t)id, "from",
+                                 "pending", "to", state != NULL ? state : "pending", "reason",
+                                 probe.error[0] ? probe.error : "probe on upload"));
+    }
+done:
+    np_wipe(token, sizeof(token));
+    np_db_release(a->db, c);
+    json_decref(body);
+    if (err == NP_ERR_CONFLICT) {
+        reply_json_err(call, err, "this key is already in the pool");
+    } else if (err != NP_ERR_OK) {
+        reply_json_err(call, err, why);
+    } else {
+        np_http_reply_json(call, 201, out, NULL);
+    }
+}
+
+static void
+keys_patch(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t id, bool admin)
+{
+    static const char *const owner_fields[] = {"note", "enabled", "allow_paid",
+                                               "max_anlas_per_request", "anlas_floor", NULL};
+    static const char *const admin_fields[] = {"enabled", NULL};
+    char why[256] = "", from[16] = "", to[16] = "";
+    json_t *body = NULL, *out = NULL;
+    PGconn *c = NULL;
+    pool_key_patch p = {.max_anlas = -1};
+    np_err err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
+    if (err == NP_ERR_OK &&
+        !np_json_only_keys(body, admin ? admin_fields : owner_fields, why, sizeof(why))) {
+        err = NP_ERR_INVALID;
+    }
+    if (err == NP_ERR_OK) {
+        err = np_json_bool(body, "enabled", false, &p.enabled, &p.has_enabled, why, sizeof(why));
+    }
+    if (err == NP_ERR_OK && !admin) {
+        err = read_policy(body, &p, why, sizeof(why));
+    }
+    if (err == NP_ERR_OK && (c = np_db_acquire(a->db, 5000)) == NULL) {
+        err = NP_ERR_DB;
+    }
+    if (err == NP_ERR_OK) {
+        err = pool_keystore_patch(c, id, admin ? 0 : r->user_id, admin, &p, from, to,
+                                  sizeof(from));
+        if (err == NP_ERR_FORBIDDEN) {
+            snprintf(why, sizeof(why), "an administrator disabled this key");
+        }
+    }
+    if (err == NP_ERR_OK) {
+        err = pool_keystore_get(c, id, 0, admin, &out);
+    }
+    if (err == NP_ERR_OK && strcmp(from, to) != 0) {
+        np_events_emit(a->events, "key.state",
+                       json_pack("{s:I, s:s, s:s, s:s, s:I}", "key_id", (json_int_t)id, "from",
+                                 from, "to", to, "reason", admin ? "admin" : "owner", "by",
+                                 (json_int_t)r->user_id));
+    }
+    np_db_release(a->db, c);
+    json_decref(body);
+    if (err != NP_ERR_OK) {
+        reply_json_err(call, err, why);
+    } else {
+        np_http_reply_json(call, 200, out, NULL);
+    }
+}
+
+static void
+keys_delete(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t id)
+{
+    PGconn *c = np_db_acquire(a->db, 5000);
+    np_err err = c != NULL ? pool_keystore_delete(c, id, r->user_id) : NP_ERR_DB;
+    np_db_release(a->db, c);
+    if (err != NP_ERR_OK) {
+        reply_json_err(call, err, NULL);
+        return;
+    }
+    np_events_emit(a->events, "key.withdrawn",
+                   json_pack("{s:I, s:I}", "key_id", (json_int_t)id, "owner_id",
+                             (json_int_t)r->user_id));
+    np_http_reply_json(call, 204, NULL, NULL);
+}
+
+static void
+keys_list(const pool_api *a, np_rpc_call *call, int64_t owner, bool admin)
+{
+    json_t *out = NULL;
+    PGconn *c = np_db_acquire(a->db, 5000);
+    np_err err = c != NULL ? pool_keystore_list(c, owner, admin, &out) : NP_ERR_DB;
+    np_db_release(a->db, c);
+    if (err != NP_ERR_OK) {
+        reply_json_err(call, err, NULL);
+        return;
+    }
+    np_http_reply_json(call, 200, out, NULL);
+}
+
+static void
+admin_stats(const pool_api *a, np_rpc_call *call)
+{
+    PGconn *c = np_db_acquire(a->db, 5000);
+    PGresult *res = NULL;
+    np_err err = c != NULL ? np_db_exec(c,
+                                        "SELECT coalesce(json_object_agg(s, n), '{}') FROM "
+                                        "(SELECT CASE WHEN enabled THEN state ELSE 'disabled' "
+                                        "END AS s, count(*) AS n FROM upstream_keys GROUP BY 1) "
+                                        "t",
+                                        0, NULL, &res)
+                           : NP_ERR_DB;
+    json_t *out = json_object();
+    if (err == NP_ERR_OK) {
+        json_object_set_new(out, "keys_by_state", json_loads(PQgetvalue(res, 0, 0), 0, NULL));
+    }
+    PQclear(res);
+    res = NULL;
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "SELECT count(*) FROM key_leases WHERE expires_at > now()", 0, NULL,
+                         &res);
+        if (err == NP_ERR_OK) {
+            json_object_set_new(out, "leases", json_integer(strtoll(PQgetvalue(res, 0, 0), NULL,
+                                                                    10)));
+        }
+        PQclear(res);
+    }
+    np_db_release(a->db, c);
+    if (err != NP_ERR_OK) {
+        json_decref(out);
+        reply_json_err(call, err, NULL);
+        return;
+    }
+    json_object_set_new(out, "queue_depth", json_integer(pool_sched_depth(a->sched)));
+    pool_relay_stats(a->relay, out);
+    np_http_reply_json(call, 200, out, NULL);
+}
+
+void
+pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req)
+{
+    np_http_req r;
+    if (np_http_req_read(req, &r) != NP_ERR_OK) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
+        return;
+    }
+    if (r.user_id <= 0) {
+        np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
+        return;
+    }
+    bool admin = strcmp(r.role, "admin") == 0;
+    int64_t id = 0;
+    if (strcmp(r.path, "/keys") == 0 && strcmp(r.method, "GET") == 0) {
+        keys_list(a, call, r.user_id, false);
+    } else if (strcmp(r.path, "/keys") == 0 && strcmp(r.method, "POST") == 0) {
+        keys_add(a, call, &r);
+    } else if (np_path_match("/keys/{id}", r.path, &id) && strcmp(r.method, "PATCH") == 0) {
+        keys_patch(a, call, &r, id, false);
+    } else if (np_path_match("/keys/{id}", r.path, &id) && strcmp(r.method, "DELETE") == 0) {
+        keys_delete(a, call, &r, id);
+    } else if (strncmp(r.path, "/admin/", 7) == 0 && !admin) {
+        np_http_reply_err(call, NP_ERR_FORBIDDEN, "administrators only");
+    } else if (strcmp(r.path, "/admin/keys") == 0 && strcmp(r.method, "GET") == 0) {
+        keys_list(a, call, 0, true);
+    } else if (np_path_match("/admin/keys/{id}", r.path, &id) &&
+               strcmp(r.method, "PATCH") == 0) {
+        keys_patch(a, call, &r, id, true);
+    } else if (strcmp(r.path, "/admin/stats") == 0 && strcmp(r.method, "GET") == 0) {
+        admin_stats(a, call);
+    } else {
+        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    }
+}
+
+void
+pool_api_user_limits(const pool_api *a, np_rpc_call *call, const msgpack_object *req)
+{
+    int64_t uid;
+    if (!np_wire_get_int(req, "uid", &uid) || uid <= 0) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "user.limits needs uid");
+        return;
+    }
+    PGconn *c = np_db_acquire(a->db, 5000);
+    pool_user_limits lim;
+    np_err err = c != NULL ? pool_user_limits_read(c, a->cfg, uid, &lim) : NP_ERR_DB;
+    np_db_release(a->db, c);
+    if (err != NP_ERR_OK) {
+        np_rpc_reply_error(call, err, NULL);
+        return;
+    }
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 3);
+    np_wire_int(&w, "rpm_limit", lim.rpm);
+    np_wire_int(&w, "contributed_keys", lim.contributed);
+    np_wire_int(&w, "healthy_keys", lim.healthy);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+}

@@ -1,0 +1,32 @@
+/* The pool's REST routes (the "http" operation from the gateway): contributed keys for their
+ * owners (/keys), every key for admins (/admin/keys), pool-wide figures (/admin/stats); and
+ * the user.limits operation the auth service asks for GET /auth/me. */
+#ifndef POOL_API_H
+#define POOL_API_H
+
+#include "np/config.h"
+#include "np/crypto.h"
+#include "np/db.h"
+#include "np/events.h"
+#include "np/rpc.h"
+#include "relay.h"
+#include "scheduler.h"
+
+typedef struct {
+    np_config *cfg;
+    np_db *db;
+    np_events *events;
+    const uint8_t *enc_key; /* ENCRYPTION_KEY, 32 bytes */
+    const uint8_t *fp_key;  /* the fingerprint key derived from SECRET_KEY, 32 bytes */
+    pool_sched *sched;
+    pool_relay *relay;
+} pool_api;
+
+/* pool_api_http answers one "http" request (rpc worker thread; blocking SQL and the probe). */
+void pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req);
+
+/* pool_api_user_limits answers user.limits {uid} -> {rpm_limit, contributed_keys,
+ * healthy_keys}. */
+void pool_api_user_limits(const pool_api *a, np_rpc_call *call, const msgpack_object *req);
+
+#endif

@@ -1,0 +1,1172 @@
+/* The relay, pool side.
+ *
+ * State flow of one relayed request (one rreq):
+ *   1. OPEN (rpc worker): the envelope, the allow-list, the query and the body are checked
+ *      (400/404, nothing else touched); the user's rate is spent (429 with X-RateLimit-*);
+ *      the Anlas guard finds at least one key that may serve it (402 naming the reason, or
+ *      503 when the pool has no usable key); the in-flight cap admits it (429); it is queued
+ *      in the scheduler (429 when the user's queue is full). The relay.open call is kept.
+ *   2. GRANTED (scheduler thread): a leased key; the transfer starts on the curl thread.
+ *      TIMEOUT instead: 503 no_key_available with Retry-After.
+ *   3. HEADERS (curl thread): a 2xx or a client error (400...) is passed to the client
+ *      ("passing"); a key-level error (401/402/403/409/429/5xx) is buffered to be judged.
+ *   4. BYTES (curl thread): passing bytes collect in buf; relay.open is answered with the
+ *      status, headers and first chunk as soon as there is an event (msgpack/SSE) or a full
+ *      chunk or the end; later bytes answer a parked relay.next. Above the buffer cap the
+ *      transfer pauses until relay.next drains it.
+ *   5. DONE (curl thread): the lease is released with the outcome (state, cooldown, streak).
+ *      A key-level failure that is safe to retry goes back to 2 on another key (at most
+ *      MAX_RETRIES times, never a request that may have been billed); otherwise the error is
+ *      answered. The usage event is emitted once.
+ *   6. STREAM: relay.next drains buf (unpausing curl), parks when empty, answers more=false
+ *      at the end; relay.cancel or the reaper aborts the transfer (the key then cools down).
+ * An rreq is reference counted: the request itself, the upstream transfer's callbacks and
+ * the streams table each hold one; the last to let go frees it. */
+#include "relay.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "allowlist.h"
+#include "anlas.h"
+#include "np/buf.h"
+#include "np/crypto.h"
+#include "np/log.h"
+#include "np/novelai.h"
+#include "np/wire.h"
+
+#define RREQ_MAGIC 0x52524551u
+#define ERRBODY_MAX 65536
+#define TABLE_BUCKETS 1024
+#define MINUTES 60
+
+typedef struct rreq rreq;
+
+typedef struct {
+    int64_t minute;
+    int64_t requests, errors;
+} minute_count;
+
+struct pool_relay {
+    pool_relay_deps d;
+    pthread_mutex_t mu; /* the streams table and the counters */
+    rreq *table[TABLE_BUCKETS];
+    int streams;
+    atomic_llong next_sid;
+    minute_count minutes[MINUTES];
+};
+
+struct rreq {
+    unsigned magic;
+    pool_relay *rl;
+    pthread_mutex_t mu;
+    atomic_int refs;
+    int64_t sid;
+    rreq *hnext; /* streams table chain (under rl->mu) */
+    bool in_table;
+
+    /* the request */
+    char rid[64], ip[64], path[1100];
+    int64_t uid, kid;
+    const pool_route *route;
+    pool_anlas_req need;
+    char method[8];
+    char url[3200];
+    char hdr_lines[4][512];
+    const char *hdr_ptrs[5];
+    char *body;
+    size_t body_len;
+    int64_t started_ms;
+    pool_rate_result rate;
+
+    /* the scheduler */
+    pool_waiter w;
+    int attempts;
+    bool leased;
+    pool_lease lease;
+    int64_t key_id; /* the key of the last attempt, for the usage event */
+    int64_t cost;
+
+    /* answers */
+    np_rpc_call *open_call, *next_call;
+    bool opened;
+
+    /* the upstream transfer of the current attempt */
+    pool_xfer *x;
+    int status;
+    char ctype[160], cenc[64];
+    bool passing, stream_mode, paused, up_done, broken, cancelled, finished;
+    np_buf buf;
+    np_buf errbody;
+    int64_t last_touch_ms;
+    uint64_t bytes;
+    char error_class[40];
+    int final_status;
+};
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- reference counting ---- */
+
+static void
+rreq_ref(rreq *q)
+{
+    atomic_fetch_add(&q->refs, 1);
+}
+
+static void
+rreq_unref(rreq *q)
+{
+    if (atomic_fetch_sub(&q->refs, 1) != 1) {
+        return;
+    }
+    pool_xfer_release(q->x);
+    np_wipe(q->lease.token, sizeof(q->lease.token));
+    np_wipe(q->w.lease.token, sizeof(q->w.lease.token));
+    np_buf_fini(&q->buf);
+    np_buf_fini(&q->errbody);
+    free(q->body);
+    pthread_mutex_destroy(&q->mu);
+    q->magic = 0;
+    free(q);
+}
+
+/* ---- the streams table ---- */
+
+static void
+table_add(pool_relay *rl, rreq *q)
+{
+    rreq_ref(q);
+    pthread_mutex_lock(&rl->mu);
+    size_t b = (size_t)q->sid % TABLE_BUCKETS;
+    q->hnext = rl->table[b];
+    rl->table[b] = q;
+    q->in_table = true;
+    rl->streams++;
+    pthread_mutex_unlock(&rl->mu);
+}
+
+/* table_take finds sid and returns it with a reference, or NULL. */
+static rreq *
+table_take(pool_relay *rl, int64_t sid)
+{
+    pthread_mutex_lock(&rl->mu);
+    rreq *q = rl->table[(size_t)sid % TABLE_BUCKETS];
+    while (q != NULL && q->sid != sid) {
+        q = q->hnext;
+    }
+    if (q != NULL) {
+        rreq_ref(q);
+    }
+    pthread_mutex_unlock(&rl->mu);
+    return q;
+}
+
+/* table_remove unlinks q (if still there) and drops the table's reference. */
+static void
+table_remove(pool_relay *rl, rreq *q)
+{
+    bool was = false;
+    pthread_mutex_lock(&rl->mu);
+    rreq **pp = &rl->table[(size_t)q->sid % TABLE_BUCKETS];
+    while (*pp != NULL && *pp != q) {
+        pp = &(*pp)->hnext;
+    }
+    if (*pp == q) {
+        *pp = q->hnext;
+        q->in_table = false;
+        rl->streams--;
+        was = true;
+    }
+    pthread_mutex_unlock(&rl->mu);
+    if (was) {
+        rreq_unref(q);
+    }
+}
+
+static void
+count_minute(pool_relay *rl, int status)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t minute = ts.tv_sec / 60;
+    pthread_mutex_lock(&rl->mu);
+    minute_count *m = &rl->minutes[minute % MINUTES];
+    if (m->minute != minute) {
+        *m = (minute_count){minute, 0, 0};
+    }
+    m->requests++;
+    m->errors += status >= 400;
+    pthread_mutex_unlock(&rl->mu);
+}
+
+/* ---- answers (q->mu held) ---- */
+
+typedef struct {
+    const char *name[8];
+    char value[8][160];
+    int n;
+} hdrs;
+
+static void
+hdr_add(hdrs *h, const char *name, const char *value)
+{
+    if (h->n < 8 && value != NULL && value[0] != '\0') {
+        h->name[h->n] = name;
+        snprintf(h->value[h->n], sizeof(h->value[h->n]), "%s", value);
+        h->n++;
+    }
+}
+
+static void
+hdr_rate(hdrs *h, const pool_rate_result *r)
+{
+    char v[32];
+    if (r->limit <= 0) {
+        return;
+    }
+    snprintf(v, sizeof(v), "%lld", (long long)r->limit);
+    hdr_add(h, "x-ratelimit-limit", v);
+    snprintf(v, sizeof(v), "%lld", (long long)r->remaining);
+    hdr_add(h, "x-ratelimit-remaining", v);
+    snprintf(v, sizeof(v), "%lld", (long long)r->reset_s);
+    hdr_add(h, "x-ratelimit-reset", v);
+}
+
+static void
+hdr_write(np_wire_writer *w, const hdrs *h)
+{
+    np_wire_key(w, "h");
+    msgpack_pack_map(&w->pk, (uint32_t)h->n);
+    for (int i = 0; i < h->n; i++) {
+        np_wire_str(w, h->name[i], h->value[i]);
+    }
+}
+
+/* An error answer {e, m, h} for relay.open (or an "http" op: same envelope). */
+static void
+reply_error_h(np_rpc_call *call, np_err err, const char *message, const hdrs *h)
+{
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 3);
+    np_wire_str(&w, "e", np_err_code(err));
+    np_wire_str(&w, "m", message != NULL && message[0] ? message : np_err_message(err));
+    hdr_write(&w, h);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+}
+
+static void
+reply_open_error(rreq *q, np_err err, const char *message, int retry_after)
+{
+    hdrs h = {.n = 0};
+    char v[16];
+    if (retry_after > 0) {
+        snprintf(v, sizeof(v), "%d", retry_after);
+        hdr_add(&h, "retry-after", v);
+    }
+    hdr_rate(&h, &q->rate);
+    reply_error_h(q->open_call, err, message, &h);
+    q->open_call = NULL;
+    q->opened = true;
+    q->final_status = np_err_status(err);
+    snprintf(q->error_class, sizeof(q->error_class), "%s", np_err_code(err));
+}
+
+/* Answers relay.open with the upstream status and up to one chunk of buf. */
+static void
+reply_open_ok(rreq *q, size_t chunk)
+{
+    size_t n = q->buf.len < chunk ? q->buf.len : chunk;
+    bool more = !(q->up_done && n == q->buf.len);
+    hdrs h = {.n = 0};
+    hdr_add(&h, "content-type", q->ctype);
+    hdr_add(&h, "content-encoding", q->cenc);
+    hdr_rate(&h, &q->rate);
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, more ? 5 : 4);
+    np_wire_int(&w, "s", q->status);
+    hdr_write(&w, &h);
+    np_wire_bin(&w, "b", q->buf.data != NULL ? q->buf.data : "", n);
+    np_wire_bool(&w, "more", more);
+    if (more) {
+        np_wire_int(&w, "sid", q->sid);
+    }
+    np_rpc_reply(q->open_call, &w);
+    np_wire_writer_fini(&w);
+    q->open_call = NULL;
+    q->opened = true;
+    q->final_status = q->status;
+    if (n > 0) {
+        memmove(q->buf.data, q->buf.data + n, q->buf.len - n);
+        q->buf.len -= n;
+    }
+    q->last_touch_ms = now_ms();
+    if (more) {
+        table_add(q->rl, q);
+    }
+}
+
+/* Answers the parked relay.next with up to one chunk; returns true when it was the last. */
+static bool
+reply_next(rreq *q, np_rpc_call *call, size_t chunk)
+{
+    size_t n = q->buf.len < chunk ? q->buf.len : chunk;
+    bool more = !(q->up_done && !q->broken && n == q->buf.len);
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 2);
+    np_wire_bin(&w, "b", q->buf.data != NULL ? q->buf.data : "", n);
+    np_wire_bool(&w, "more", more);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+    if (n > 0) {
+        memmove(q->buf.data, q->buf.data + n, q->buf.len - n);
+        q->buf.len -= n;
+    }
+    q->last_touch_ms = now_ms();
+    return !more;
+}
+
+/* ---- finishing ---- */
+
+/* finish runs once per request: the in-flight slot, the counters and the usage event. */
+static void
+finish(rreq *q)
+{
+    if (q->finished) {
+        return;
+    }
+    q->finished = true;
+    pool_relay *rl = q->rl;
+    pool_inflight_leave(rl->d.inflight, q->uid);
+    count_minute(rl, q->final_status);
+    json_t *ev = json_pack(
+        "{s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:s, s:i, s:s}",
+        "user_id", (json_int_t)q->uid, "relay_key_id", (json_int_t)q->kid, "route",
+        q->route->path, "model", q->need.model, "width", (json_int_t)q->need.width, "height",
+        (json_int_t)q->need.height, "steps", (json_int_t)q->need.steps, "n_samples",
+        (json_int_t)q->need.n_samples, "cost", (json_int_t)q->cost, "status", q->final_status,
+        "error", q->error_class, "latency_ms", (json_int_t)(now_ms() - q->started_ms), "bytes",
+        (json_int_t)q->bytes, "node", rl->d.node, "retries",
+        q->attempts > 0 ? q->attempts - 1 : 0, "request_id", q->rid);
+    if (ev != NULL) {
+        json_object_set_new(ev, "upstream_key_id",
+                            q->key_id > 0 ? json_integer(q->key_id) : json_null());
+        if (np_config_has(rl->d.cfg, "LOG_REQUEST_IP") &&
+            np_config_bool(rl->d.cfg, "LOG_REQUEST_IP")) {
+            json_object_set_new(ev, "ip", json_string(q->ip));
+        }
+    }
+    np_events_emit(rl->d.events, "relay.finished", ev);
+}
+
+static size_t
+chunk_bytes(const pool_relay *rl)
+{
+    return (size_t)np_config_int(rl->d.cfg, "STREAM_CHUNK_BYTES");
+}
+
+static size_t
+buffer_cap(const pool_relay *rl)
+{
+    return (size_t)np_config_int(rl->d.cfg, "STREAM_BUFFER_BYTES");
+}
+
+/* ---- upstream callbacks (curl thread) ---- */
+
+static void
+on_headers(void *arg, pool_xfer *x)
+{
+    rreq *q = arg;
+    pthread_mutex_lock(&q->mu);
+    q->status = pool_xfer_status(x);
+    snprintf(q->ctype, sizeof(q->ctype), "%s", pool_xfer_content_type(x));
+    snprintf(q->cenc, sizeof(q->cenc), "%s", pool_xfer_content_encoding(x));
+    np_novelai_outcome o = np_novelai_classify(q->status, NULL, 0);
+    q->passing = o == NP_NAI_OK || o == NP_NAI_CLIENT;
+    q->stream_mode = strncmp(q->ctype, "text/event-stream", 17) == 0 ||
+                     strncmp(q->ctype, "application/msgpack", 19) == 0;
+    pthread_mutex_unlock(&q->mu);
+}
+
+static size_t
+on_body(void *arg, const char *p, size_t n)
+{
+    rreq *q = arg;
+    pool_relay *rl = q->rl;
+    pthread_mutex_lock(&q->mu);
+    if (!q->passing) {
+        size_t room = ERRBODY_MAX - q->errbody.len;
+        np_buf_append(&q->errbody, p, n < room ? n : room);
+        pthread_mutex_unlock(&q->mu);
+        return n;
+    }
+    if (q->cancelled) {
+        pthread_mutex_unlock(&q->mu);
+        return n; /* the cancel job is on its way; drop the bytes */
+    }
+    if (q->buf.len > 0 && q->buf.len + n > buffer_cap(rl)) {
+        q->paused = true;
+        pthread_mutex_unlock(&q->mu);
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (np_buf_append(&q->buf, p, n) != NP_ERR_OK) {
+        pthread_mutex_unlock(&q->mu);
+        return 0; /* aborts the transfer: no memory */
+    }
+    q->bytes += n;
+    size_t chunk = chunk_bytes(rl);
+    bool ready = q->stream_mode || q->buf.len >= chunk;
+    if (ready && q->open_call != NULL) {
+        reply_open_ok(q, chunk);
+    } else if (ready && q->next_call != NULL) {
+        np_rpc_call *c = q->next_call;
+        q->next_call = NULL;
+        reply_next(q, c, chunk);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+static void on_grant(void *arg, pool_waiter *w);
+static void on_timeout(void *arg, pool_waiter *w);
+
+/* The answer once no other key will be tried after a key-level failure. */
+static void
+answer_failure(rreq *q, np_novelai_outcome o, np_err result)
+{
+    switch (o) {
+    case NP_NAI_SERVER:
+        /* NovelAI's own 5xx, as it sent it */
+        q->passing = true;
+        np_buf_reset(&q->buf);
+        np_buf_append(&q->buf, q->errbody.data != NULL ? q->errbody.data : "", q->errbody.len);
+        q->bytes = q->errbody.len;
+        reply_open_ok(q, chunk_bytes(q->rl) > q->buf.len ? chunk_bytes(q->rl) : q->buf.len);
+        snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
+        break;
+    case NP_NAI_NETWORK:
+        reply_open_error(q, result == NP_ERR_UPSTREAM_TIMEOUT ? NP_ERR_UPSTREAM_TIMEOUT
+                                                              : NP_ERR_UPSTREAM,
+                         NULL, 0);
+        break;
+    default: {
+        char m[160];
+        snprintf(m, sizeof(m), "no key could serve the request (last answer: %s)",
+                 np_novelai_outcome_name(o));
+        reply_open_error(q, NP_ERR_NO_KEY, m, 5);
+        snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
+        break;
+    }
+    }
+}
+
+static void
+on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
+{
+    rreq *q = arg;
+    pool_relay *rl = q->rl;
+    (void)x;
+    pool_cooldowns cd;
+    pool_cooldowns_read(rl->d.cfg, &cd);
+    pool_release_info info = {.used = true};
+    snprintf(info.rid, sizeof(info.rid), "%s", q->rid);
+    pool_waiter *retry = NULL;
+
+    pthread_mutex_lock(&q->mu);
+    q->up_done = true;
+    np_novelai_outcome o = result == NP_ERR_OK
+                               ? np_novelai_classify(q->status, q->errbody.data, q->errbody.len)
+                               : NP_NAI_NETWORK;
+    if (result == NP_ERR_CANCELED) {
+        /* 6: the client left mid-generation (or the service is stopping) */
+        pool_outcome_cancelled(&cd, &info.action);
+        snprintf(info.error, sizeof(info.error), "cancelled by the client");
+        q->broken = true;
+        if (q->open_call != NULL) {
+            reply_open_error(q, NP_ERR_CLOSED, NULL, 0);
+        }
+        snprintf(q->error_class, sizeof(q->error_class), "cancelled");
+    } else if (result == NP_ERR_OK && q->passing) {
+        pool_outcome_decide(o, true, q->cost == 0, &cd, &info.action);
+        info.spent = o == NP_NAI_OK ? q->cost : 0;
+        if (o != NP_NAI_OK) {
+            snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
+        }
+    } else {
+        pool_outcome_decide(o, maybe_sent || q->opened, q->cost == 0, &cd, &info.action);
+        snprintf(info.error, sizeof(info.error), "%s (HTTP %d)", np_novelai_outcome_name(o),
+                 q->status);
+        if (q->opened) {
+            /* 5: a stream broke after its status went out: the client sees a short body */
+            q->broken = true;
+            snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
+        } else if (info.action.retry && q->attempts <= np_config_int(rl->d.cfg, "MAX_RETRIES") &&
+                   q->w.ntried < POOL_MAX_TRIED) {
+            q->w.tried[q->w.ntried++] = q->key_id;
+            int64_t floor = now_ms() + 5000;
+            q->w.deadline_ms = q->w.deadline_ms > floor ? q->w.deadline_ms : floor;
+            retry = &q->w;
+            np_log_write(NP_LOG_INFO, "pool", q->rid, "key %lld answered %s; trying another key",
+                         (long long)q->key_id, np_novelai_outcome_name(o));
+        } else {
+            answer_failure(q, o, result);
+        }
+    }
+    bool was_leased = q->leased;
+    q->leased = false;
+    pool_lease lease = q->lease;
+    np_wipe(q->lease.token, sizeof(q->lease.token));
+    if (retry != NULL) {
+        /* the next attempt starts clean */
+        pool_xfer_release(q->x);
+        q->x = NULL;
+        q->status = 0;
+        q->passing = q->stream_mode = q->paused = q->up_done = false;
+        np_buf_reset(&q->errbody);
+        np_buf_reset(&q->buf);
+        q->bytes = 0;
+    } else if (q->open_call != NULL) {
+        /* 4: the whole answer fitted (or was empty), or its first chunk goes now */
+        reply_open_ok(q, chunk_bytes(rl));
+    } else if (q->next_call != NULL) {
+        np_rpc_call *c = q->next_call;
+        q->next_call = NULL;
+        bool last = true;
+        if (q->broken && q->buf.len == 0) {
+            np_rpc_reply_error(c, NP_ERR_UPSTREAM, "the upstream stream broke");
+        } else {
+            last = reply_next(q, c, chunk_bytes(rl));
+        }
+        if (last) {
+            pthread_mutex_unlock(&q->mu);
+            table_remove(rl, q);
+            pthread_mutex_lock(&q->mu);
+        }
+    }
+    if (retry == NULL) {
+        finish(q);
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (was_leased) {
+        pool_sched_release(rl->d.sched, &lease, &info, retry);
+    } else if (retry != NULL) {
+        on_timeout(q, retry);
+    }
+    if (retry == NULL) {
+        rreq_unref(q); /* the request's reference, which the transfer carried */
+    }
+}
+
+/* ---- scheduler callbacks (scheduler thread) ---- */
+
+static void
+on_grant(void *arg, pool_waiter *w)
+{
+    rreq *q = arg;
+    pool_relay *rl = q->rl;
+    static const pool_xfer_cb cb = {on_headers, on_body, on_done};
+    pthread_mutex_lock(&q->mu);
+    q->attempts++;
+    q->leased = true;
+    q->lease = w->lease;
+    np_wipe(w->lease.token, sizeof(w->lease.token));
+    q->key_id = q->lease.key_id;
+    q->cost = q->lease.cost;
+    int64_t timeout_s = np_config_int(rl->d.cfg, "UPSTREAM_TIMEOUT_SECONDS");
+    bool stream = q->route->stream || q->need.stream;
+    pool_xfer_spec spec = {
+        .method = q->method,
+        .url = q->url,
+        .body = q->body,
+        .body_len = q->body_len,
+        .headers = q->hdr_ptrs,
+        .token = q->lease.token,
+        .connect_timeout_ms = np_config_int(rl->d.cfg, "UPSTREAM_CONNECT_TIMEOUT_SECONDS") * 1000,
+        .timeout_ms = stream ? 0 : timeout_s * 1000,
+        .idle_timeout_s = stream ? np_config_int(rl->d.cfg, "UPSTREAM_IDLE_TIMEOUT_SECONDS")
+                                 : timeout_s,
+    };
+    pool_xfer_release(q->x);
+    q->x = pool_xfer_new(&spec, &cb, q);
+    np_wipe(q->lease.token, sizeof(q->lease.token)); /* the transfer has its own copy */
+    /* The request's reference now rides with the transfer until on_done. */
+    np_err err = q->x != NULL ? pool_upstream_start(rl->d.up, q->x) : NP_ERR_NOMEM;
+    if (err == NP_ERR_OK) {
+        pthread_mutex_unlock(&q->mu);
+        return;
+    }
+    /* Nothing was sent: the key is unharmed. */
+    pool_release_info info = {.used = false};
+    snprintf(info.rid, sizeof(info.rid), "%s", q->rid);
+    pool_lease lease = q->lease;
+    q->leased = false;
+    reply_open_error(q, err == NP_ERR_CLOSED ? NP_ERR_CLOSED : NP_ERR_UPSTREAM, NULL, 0);
+    finish(q);
+    pthread_mutex_unlock(&q->mu);
+    pool_sched_release(rl->d.sched, &lease, &info, NULL);
+    rreq_unref(q); /* the request's own */
+}
+
+static void
+on_timeout(void *arg, pool_waiter *w)
+{
+    rreq *q = arg;
+    (void)w;
+    pthread_mutex_lock(&q->mu);
+    if (q->open_call != NULL) {
+        reply_open_error(q, NP_ERR_NO_KEY,
+                         q->attempts > 0 ? "no other key was free to retry the request"
+                                         : "every eligible key stayed busy; try again shortly",
+                         5);
+    }
+    finish(q);
+    pthread_mutex_unlock(&q->mu);
+    rreq_unref(q); /* the request's own */
+}
+
+/* ---- relay.open (rpc worker) ---- */
+
+static bool
+query_ok(const char *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)q[i];
+        if (c <= 0x20 || c >= 0x7f || c == '#') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether name is in the comma-separated list setting. */
+static bool
+in_list(const np_config *cfg, const char *setting, const char *name)
+{
+    char list[2048];
+    np_config_str(cfg, setting, list, sizeof(list));
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ') {
+            t++;
+        }
+        size_t n = strlen(t);
+        while (n > 0 && t[n - 1] == ' ') {
+            t[--n] = '\0';
+        }
+        if (strcmp(t, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+reply_local_json(np_rpc_call *call, json_t *body, const pool_rate_result *rate)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL) {
+        np_rpc_reply_error(call, NP_ERR_NOMEM, NULL);
+        return;
+    }
+    hdrs h = {.n = 0};
+    hdr_add(&h, "content-type", "application/json");
+    if (rate != NULL) {
+        hdr_rate(&h, rate);
+    }
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 4);
+    np_wire_int(&w, "s", 200);
+    hdr_write(&w, &h);
+    np_wire_bin(&w, "b", text, strlen(text));
+    np_wire_bool(&w, "more", false);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+    free(text);
+}
+
+static void
+answer_models(pool_relay *rl, np_rpc_call *call)
+{
+    char list[2048];
+    np_config_str(rl->d.cfg, "NOVELAI_MODELS", list, sizeof(list));
+    json_t *models = json_array();
+    char *save = NULL;
+    for (char *t = strtok_r(list, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
+        json_array_append_new(models,
+                              json_pack("{s:s, s:s}", "id", t, "type",
+                                        strncmp(t, "nai-diffusion", 13) == 0 ? "image" : "text"));
+    }
+    reply_local_json(call, json_pack("{s:o}", "models", models), NULL);
+}
+
+static void
+answer_subscription(pool_relay *rl, np_rpc_call *call, int64_t uid)
+{
+    PGconn *c = np_db_acquire(rl->d.db, 5000);
+    pool_user_limits lim;
+    pool_rate_result rate = {0};
+    np_err err = c != NULL ? pool_user_limits_read(c, rl->d.cfg, uid, &lim) : NP_ERR_DB;
+    if (err == NP_ERR_OK && lim.rpm > 0) {
+        err = pool_rate_take(c, uid, lim.rpm, false, &rate);
+    }
+    np_db_release(rl->d.db, c);
+    if (err != NP_ERR_OK) {
+        np_rpc_reply_error(call, err, NULL);
+        return;
+    }
+    time_t now = time(NULL);
+    json_t *body = json_pack(
+        "{s:i, s:b, s:I, s:{s:b, s:b, s:b, s:i}, s:{s:i, s:i}, s:{s:I, s:I, s:I}}", "tier", 3,
+        "active", 1, "expiresAt", (json_int_t)(now + 30 * 86400), "perks",
+        "unlimitedImageGeneration", 1, "unlimitedMaxPriority", 1, "imageGeneration", 1,
+        "contextTokens", 8192, "trainingStepsLeft", "fixedTrainingStepsLeft", 0,
+        "purchasedTrainingSteps", 0, "rate", "limit", (json_int_t)lim.rpm, "remaining",
+        (json_int_t)(lim.rpm > 0 ? rate.remaining : 0), "reset", (json_int_t)rate.reset_s);
+    reply_local_json(call, body, lim.rpm > 0 ? &rate : NULL);
+}
+
+/* The Anlas guard before any upstream call: is there a key that may serve this at all? */
+static np_err
+guard(pool_relay *rl, PGconn *c, const pool_waiter *w, char *why, size_t whylen)
+{
+    PGresult *res = NULL;
+    np_err err = np_db_exec(
+        c,
+        "SELECT coalesce(tier, 0), coalesce(sub_active, false), coalesce(anlas, 0), "
+        "coalesce(v5_negative, false), allow_paid, coalesce(max_anlas_per_request, -1), "
+        "anlas_floor FROM upstream_keys WHERE enabled AND ciphertext IS NOT NULL AND state IN "
+        "('active', 'cooling') ORDER BY tier DESC NULLS LAST, anlas DESC NULLS LAST, id",
+        0, NULL, &res);
+    if (err != NP_ERR_OK) {
+        PQclear(res);
+        return err;
+    }
+    int rows = PQntuples(res);
+    err = rows == 0 ? NP_ERR_NO_KEY : NP_ERR_ANLAS;
+    if (rows == 0) {
+        snprintf(why, whylen, "the pool has no usable key right now");
+    }
+    for (int i = 0; i < rows && err != NP_ERR_OK; i++) {
+        pool_key_policy k = {
+            .tier = atoi(PQgetvalue(res, i, 0)),
+            .active = PQgetvalue(res, i, 1)[0] == 't',
+            .anlas = strtoll(PQgetvalue(res, i, 2), NULL, 10),
+            .v5_negative = PQgetvalue(res, i, 3)[0] == 't',
+            .allow_paid = PQgetvalue(res, i, 4)[0] == 't',
+            .max_per_request = strtoll(PQgetvalue(res, i, 5), NULL, 10),
+            .floor = strtoll(PQgetvalue(res, i, 6), NULL, 10),
+        };
+        int64_t cost;
+        char reason[160];
+        if (pool_sched_fits(w, &k, &cost, reason, sizeof(reason))) {
+            err = NP_ERR_OK;
+        } else if (i == 0) {
+            /* the best key's reason: the most telling one */
+            snprintf(why, whylen, "no key may serve this request: %s", reason);
+            if (w->need->kind == POOL_KIND_TEXT || w->need->kind == POOL_KIND_FREE) {
+                err = NP_ERR_NO_KEY;
+            }
+        }
+    }
+    PQclear(res);
+    return err;
+}
+
+/* Reads the envelope into q; false with a sentence when a field is missing or malformed. */
+static bool
+read_envelope(rreq *q, const msgpack_object *req, const void **body, size_t *blen,
+              const char **query, size_t *qlen, char *ctype, size_t ctlen, char *why,
+              size_t whylen)
+{
+    const msgpack_object *u = np_wire_get_map(req, "u");
+    const msgpack_object *h = np_wire_get_map(req, "h");
+    if (!np_wire_get_cstr(req, "m", q->method, sizeof(q->method)) ||
+        !np_wire_get_cstr(req, "p", q->path, sizeof(q->path)) ||
+        !np_wire_get_str(req, "q", query, qlen) || !np_wire_get_bin(req, "b", body, blen) ||
+        !np_wire_get_cstr(req, "ip", q->ip, sizeof(q->ip)) ||
+        !np_wire_get_cstr(req, "rid", q->rid, sizeof(q->rid)) || u == NULL || h == NULL ||
+        !np_wire_get_int(u, "id", &q->uid) || !np_wire_get_int(u, "kid", &q->kid) ||
+        q->uid <= 0) {
+        snprintf(why, whylen, "malformed relay.open envelope");
+        return false;
+    }
+    q->route = pool_route_find(q->method, q->path);
+    ctype[0] = '\0';
+    int nh = 0;
+    for (uint32_t i = 0; i < h->via.map.size; i++) {
+        const msgpack_object *k = &h->via.map.ptr[i].key;
+        const msgpack_object *v = &h->via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR || v->type != MSGPACK_OBJECT_STR ||
+            v->via.str.size >= 400 || memchr(v->via.str.ptr, '\r', v->via.str.size) ||
+            memchr(v->via.str.ptr, '\n', v->via.str.size) ||
+            memchr(v->via.str.ptr, '\0', v->via.str.size)) {
+            continue;
+        }
+        static const char *const allowed[] = {"content-type", "accept", "x-correlation-id",
+                                              "x-initiated-at"};
+        for (int a = 0; a < 4 && nh < 4; a++) {
+            if (k->via.str.size == strlen(allowed[a]) &&
+                memcmp(k->via.str.ptr, allowed[a], k->via.str.size) == 0) {
+                snprintf(q->hdr_lines[nh], sizeof(q->hdr_lines[nh]), "%s: %.*s", allowed[a],
+                         (int)v->via.str.size, v->via.str.ptr);
+                q->hdr_ptrs[nh] = q->hdr_lines[nh];
+                nh++;
+                if (a == 0) {
+                    snprintf(ctype, ctlen, "%.*s", (int)v->via.str.size, v->via.str.ptr);
+                }
+            }
+        }
+    }
+    q->hdr_ptrs[nh] = NULL;
+    return true;
+}
+
+void
+pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
+{
+    char why[320] = "", ctype[400];
+    const void *body;
+    const char *query;
+    size_t blen, qlen;
+    rreq *q = calloc(1, sizeof(*q));
+    if (q == NULL) {
+        np_rpc_reply_error(call, NP_ERR_NOMEM, NULL);
+        return;
+    }
+    q->magic = RREQ_MAGIC;
+    q->rl = rl;
+    atomic_init(&q->refs, 1);
+    pthread_mutex_init(&q->mu, NULL);
+    np_buf_init(&q->buf, 0);
+    np_buf_init(&q->errbody, ERRBODY_MAX);
+    q->started_ms = now_ms();
+    q->sid = atomic_fetch_add(&rl->next_sid, 1) + 1;
+    q->open_call = call;
+    hdrs none = {.n = 0};
+    PGconn *c = NULL;
+    np_err err = NP_ERR_OK;
+
+    /* 1. the request itself: nothing is spent on a bad one */
+    if (!read_envelope(q, req, &body, &blen, &query, &qlen, ctype, sizeof(ctype), why,
+                       sizeof(why))) {
+        err = NP_ERR_WIRE;
+        goto refuse;
+    }
+    if (q->route == NULL) {
+        err = NP_ERR_NOT_ALLOWED;
+        snprintf(why, sizeof(why), "%s /v1/novelai%.200s is not a NovelAI route this relay serves",
+                 q->method, q->path);
+        goto refuse;
+    }
+    if (qlen > 2048 || !query_ok(query, qlen)) {
+        err = NP_ERR_INVALID;
+        snprintf(why, sizeof(why), "the query string is too long or badly encoded");
+        goto refuse;
+    }
+    if (q->route->kind == POOL_KIND_MODELS) {
+        answer_models(rl, call);
+        rreq_unref(q);
+        return;
+    }
+    if (q->route->kind == POOL_KIND_SUBSCRIPTION) {
+        answer_subscription(rl, call, q->uid);
+        rreq_unref(q);
+        return;
+    }
+    err = pool_anlas_parse(q->route->kind, ctype, body, blen, &q->need, why, sizeof(why));
+    if (err != NP_ERR_OK) {
+        goto refuse;
+    }
+    if (q->need.model[0] != '\0' && !in_list(rl->d.cfg, "NOVELAI_MODELS", q->need.model)) {
+        err = NP_ERR_INVALID;
+        snprintf(why, sizeof(why), "model %.64s is not served by this pool (GET /v1/novelai/models)",
+                 q->need.model);
+        goto refuse;
+    }
+    q->w.need = &q->need;
+    q->w.need_opus = q->need.kind == POOL_KIND_TEXT &&
+                     in_list(rl->d.cfg, "NOVELAI_OPUS_MODELS", q->need.model);
+    q->w.user_id = q->uid;
+
+    /* 2. the user's rate, then the Anlas guard, then the in-flight cap */
+    c = np_db_acquire(rl->d.db, 5000);
+    if (c == NULL) {
+        err = NP_ERR_DB;
+        goto refuse;
+    }
+    pool_user_limits lim;
+    err = pool_user_limits_read(c, rl->d.cfg, q->uid, &lim);
+    if (err == NP_ERR_NOT_FOUND) {
+        err = NP_ERR_UNAUTHORIZED;
+    }
+    if (err != NP_ERR_OK) {
+        goto refuse;
+    }
+    if (lim.rpm <= 0) {
+        err = NP_ERR_RATE_LIMITED;
+        snprintf(why, sizeof(why), "your account has no request rate yet: contribute a NovelAI "
+                                   "key (POST /keys) to earn one");
+        goto refuse;
+    }
+    err = pool_rate_take(c, q->uid, lim.rpm, true, &q->rate);
+    if (err != NP_ERR_OK) {
+        goto refuse;
+    }
+    if (!q->rate.allowed) {
+        np_db_release(rl->d.db, c);
+        hdrs h = {.n = 0};
+        char v[16];
+        snprintf(v, sizeof(v), "%lld", (long long)q->rate.retry_after_s);
+        hdr_add(&h, "retry-after", v);
+        hdr_rate(&h, &q->rate);
+        snprintf(why, sizeof(why), "rate limit of %lld requests per minute reached",
+                 (long long)lim.rpm);
+        reply_error_h(call, NP_ERR_RATE_LIMITED, why, &h);
+        rreq_unref(q);
+        return;
+    }
+    err = guard(rl, c, &q->w, why, sizeof(why));
+    np_db_release(rl->d.db, c);
+    c = NULL;
+    if (err != NP_ERR_OK) {
+        goto refuse;
+    }
+    int64_t conc = np_config_int(rl->d.cfg, "USER_MAX_CONCURRENCY");
+    if (conc <= 0) {
+        conc = lim.healthy > 1 ? lim.healthy : 1;
+    }
+    if (!pool_inflight_enter(rl->d.inflight, q->uid, conc)) {
+        err = NP_ERR_RATE_LIMITED;
+        snprintf(why, sizeof(why), "at most %lld requests of yours may run at once",
+                 (long long)conc);
+        goto refuse;
+    }
+
+    /* 3. the upstream request and a place in the queue */
+    char base[1024];
+    np_config_str(rl->d.cfg, q->route->base, base, sizeof(base));
+    snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", base, q->route->upstream, qlen ? "?" : "",
+             (int)qlen, query);
+    if (blen > 0) {
+        q->body = malloc(blen);
+        if (q->body == NULL) {
+            pool_inflight_leave(rl->d.inflight, q->uid);
+            err = NP_ERR_NOMEM;
+            goto refuse;
+        }
+        memcpy(q->body, body, blen);
+        q->body_len = blen;
+    }
+    q->w.deadline_ms = now_ms() + np_config_int(rl->d.cfg, "QUEUE_TIMEOUT_SECONDS") * 1000;
+    q->w.on_grant = on_grant;
+    q->w.on_timeout = on_timeout;
+    q->w.arg = q;
+    err = pool_sched_enqueue(rl->d.sched, &q->w);
+    if (err != NP_ERR_OK) {
+        pool_inflight_leave(rl->d.inflight, q->uid);
+        if (err == NP_ERR_RATE_LIMITED) {
+            snprintf(why, sizeof(why), "too many of your requests are waiting for a key");
+        }
+        goto refuse;
+    }
+    return; /* the request's reference now rides with the waiter */
+
+refuse:
+    np_db_release(rl->d.db, c);
+    if (err == NP_ERR_NO_KEY || err == NP_ERR_RATE_LIMITED) {
+        hdrs h = {.n = 0};
+        hdr_add(&h, "retry-after", err == NP_ERR_NO_KEY ? "30" : "60");
+        hdr_rate(&h, &q->rate);
+        reply_error_h(call, err, why, &h);
+    } else {
+        reply_error_h(call, err, why, &none);
+    }
+    rreq_unref(q);
+}
+
+/* ---- relay.next and relay.cancel (rpc worker) ---- */
+
+static void
+reply_empty(np_rpc_call *call)
+{
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 0);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+}
+
+void
+pool_relay_next(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
+{
+    int64_t sid;
+    if (!np_wire_get_int(req, "sid", &sid)) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "relay.next needs sid");
+        return;
+    }
+    rreq *q = table_take(rl, sid);
+    if (q == NULL) {
+        np_rpc_reply_error(call, NP_ERR_NOT_FOUND, "no such stream (finished or reaped)");
+        return;
+    }
+    bool last = false;
+    pthread_mutex_lock(&q->mu);
+    q->last_touch_ms = now_ms();
+    if (q->next_call != NULL) {
+        np_rpc_reply_error(call, NP_ERR_CONFLICT, "a relay.next is already waiting");
+    } else if (q->buf.len > 0 || (q->up_done && !q->broken)) {
+        last = reply_next(q, call, chunk_bytes(rl));
+        if (q->paused && q->buf.len < buffer_cap(rl) / 2) {
+            q->paused = false;
+            pool_upstream_resume(rl->d.up, q->x);
+        }
+    } else if (q->up_done) {
+        np_rpc_reply_error(call, NP_ERR_UPSTREAM, "the upstream stream broke");
+        last = true;
+    } else {
+        q->next_call = call; /* 6: answered when bytes come or the transfer ends */
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (last) {
+        table_remove(rl, q);
+    }
+    rreq_unref(q);
+}
+
+/* Aborts a stream: its transfer (the key then cools down) and its parked relay.next. */
+static void
+abort_stream(pool_relay *rl, rreq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->cancelled = true;
+    if (q->next_call != NULL) {
+        np_rpc_reply_error(q->next_call, NP_ERR_CANCELED, NULL);
+        q->next_call = NULL;
+    }
+    if (!q->up_done && q->x != NULL) {
+        pool_upstream_cancel(rl->d.up, q->x);
+    }
+    pthread_mutex_unlock(&q->mu);
+    table_remove(rl, q);
+}
+
+void
+pool_relay_cancel(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
+{
+    int64_t sid;
+    if (!np_wire_get_int(req, "sid", &sid)) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "relay.cancel needs sid");
+        return;
+    }
+    rreq *q = table_take(rl, sid);
+    if (q != NULL) {
+        abort_stream(rl, q);
+        rreq_unref(q);
+    }
+    reply_empty(call);
+}
+
+void
+pool_relay_tick(void *arg)
+{
+    pool_relay *rl = arg;
+    int64_t limit = np_config_int(rl->d.cfg, "STREAM_REAP_SECONDS") * 1000;
+    int64_t now = now_ms();
+    rreq *idle[64];
+    int n = 0;
+    pthread_mutex_lock(&rl->mu);
+    for (int b = 0; b < TABLE_BUCKETS && n < 64; b++) {
+        for (rreq *q = rl->table[b]; q != NULL && n < 64; q = q->hnext) {
+            /* last_touch_ms and next_call are read without q->mu: a stale read only delays
+             * the reaping by one tick. */
+            if (q->next_call == NULL && now - q->last_touch_ms > limit) {
+                rreq_ref(q);
+                idle[n++] = q;
+            }
+        }
+    }
+    pthread_mutex_unlock(&rl->mu);
+    for (int i = 0; i < n; i++) {
+        np_log_write(NP_LOG_INFO, "pool", idle[i]->rid, "reaping stream %lld: nobody read it",
+                     (long long)idle[i]->sid);
+        abort_stream(rl, idle[i]);
+        rreq_unref(idle[i]);
+    }
+}
+
+void
+pool_relay_stats(pool_relay *rl, json_t *obj)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t minute = ts.tv_sec / 60;
+    json_t *per = json_array();
+    pthread_mutex_lock(&rl->mu);
+    int streams = rl->streams;
+    for (int i = MINUTES - 1; i >= 0; i--) {
+        const minute_count *m = &rl->minutes[(minute - i) % MINUTES];
+        bool cur = m->minute == minute - i;
+        json_array_append_new(per, json_pack("{s:I, s:I, s:I}", "minute",
+                                             (json_int_t)((minute - i) * 60), "requests",
+                                             (json_int_t)(cur ? m->requests : 0), "errors",
+                                             (json_int_t)(cur ? m->errors : 0)));
+    }
+    pthread_mutex_unlock(&rl->mu);
+    json_object_set_new(obj, "open_streams", json_integer(streams));
+    json_object_set_new(obj, "per_minute", per);
+}
+
+np_err
+pool_relay_new(pool_relay **out, const pool_relay_deps *d)
+{
+    pool_relay *rl = calloc(1, sizeof(*rl));
+    if (rl == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    rl->d = *d;
+    pthread_mutex_init(&rl->mu, NULL);
+    atomic_init(&rl->next_sid, 0);
+    *out = rl;
+    return NP_ERR_OK;
+}
+
+void
+pool_relay_close(pool_relay *rl)
+{
+    if (rl == NULL) {
+        return;
+    }
+    for (int b = 0; b < TABLE_BUCKETS; b++) {
+        for (;;) {
+            pthread_mutex_lock(&rl->mu);
+            rreq *q = rl->table[b];
+            if (q != NULL) {
+                rreq_ref(q);
+            }
+            pthread_mutex_unlock(&rl->mu);
+            if (q == NULL) {
+                break;
+            }
+            abort_stream(rl, q);
+            rreq_unref(q);
+        }
+    }
+    pthread_mutex_destroy(&rl->mu);
+    free(rl);
+}

@@ -1,0 +1,806 @@
+/* The scheduler thread: lease grants, releases, waiter deadlines, lease renewal, and the
+ * LISTEN thread that hears other instances' releases. See scheduler.h for the state flow.
+ *
+ * Why one thread: every lease grant and key update is a short statement on one connection,
+ * so ordering is simple (a release is applied before the pass that may hand the key on) and
+ * no worker thread is held by a waiting request. */
+#include "scheduler.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keystore.h"
+#include "np/crypto.h"
+#include "np/log.h"
+
+typedef struct user_q {
+    int64_t uid;
+    pool_waiter *head, *tail;
+    int n;
+    struct user_q *next;
+} user_q;
+
+typedef struct rel {
+    pool_lease lease;
+    pool_release_info info;
+    pool_waiter *retry;
+    struct rel *next;
+} rel;
+
+struct pool_sched {
+    np_db *db;
+    const np_config *cfg;
+    np_events *ev;
+    uint8_t enc_key[NP_KEY_LEN];
+    char holder[96];
+    char *db_url;
+    pthread_t thread, listener;
+    bool listener_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    user_q *users, *users_tail; /* the round-robin ring, in turn order */
+    int depth;
+    rel *rels, *rels_tail;
+    bool wake, draining, stopping;
+    pool_tick_fn tick;
+    void *tick_arg;
+};
+
+/* One eligible key of a pass. */
+typedef struct {
+    int64_t id;
+    pool_key_policy policy;
+    int streak;
+    int free;
+    unsigned char *sealed;
+    size_t sealed_len;
+} cand;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool
+pool_sched_fits(const pool_waiter *w, const pool_key_policy *k, int64_t *cost, char *why,
+                size_t whylen)
+{
+    switch (w->need->kind) {
+    case POOL_KIND_TEXT:
+    case POOL_KIND_FREE:
+        *cost = 0;
+        if (!k->active) {
+            snprintf(why, whylen, "no key with an active subscription");
+            return false;
+        }
+        if (w->need_opus && k->tier != 3) {
+            snprintf(why, whylen, "model %s needs an Opus key", w->need->model);
+            return false;
+        }
+        return true;
+    default: return pool_anlas_fits(w->need, k, cost, why, whylen);
+    }
+}
+
+/* ---- queue (under s->mu) ---- */
+
+static user_q *
+user_find(pool_sched *s, int64_t uid, bool create)
+{
+    for (user_q *u = s->users; u != NULL; u = u->next) {
+        if (u->uid == uid) {
+            return u;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    user_q *u = calloc(1, sizeof(*u));
+    if (u == NULL) {
+        return NULL;
+    }
+    u->uid = uid;
+    if (s->users_tail != NULL) {
+        s->users_tail->next = u;
+    } else {
+        s->users = u;
+    }
+    s->users_tail = u;
+    return u;
+}
+
+static void
+user_unlink(pool_sched *s, user_q *u)
+{
+    user_q *prev = NULL;
+    for (user_q *p = s->users; p != NULL; prev = p, p = p->next) {
+        if (p == u) {
+            if (prev != NULL) {
+                prev->next = u->next;
+            } else {
+                s->users = u->next;
+            }
+            if (s->users_tail == u) {
+                s->users_tail = prev;
+            }
+            u->next = NULL;
+            return;
+        }
+    }
+}
+
+/* After a grant the user goes to the back of the ring; an empty queue leaves it. */
+static void
+user_served(pool_sched *s, user_q *u)
+{
+    user_unlink(s, u);
+    if (u->n == 0) {
+        free(u);
+        return;
+    }
+    if (s->users_tail != NULL) {
+        s->users_tail->next = u;
+    } else {
+        s->users = u;
+    }
+    s->users_tail = u;
+}
+
+np_err
+pool_sched_enqueue(pool_sched *s, pool_waiter *w)
+{
+    int max = (int)np_config_int(s->cfg, "USER_QUEUE_MAX");
+    pthread_mutex_lock(&s->mu);
+    if (s->draining) {
+        pthread_mutex_unlock(&s->mu);
+        return NP_ERR_CLOSED;
+    }
+    user_q *u = user_find(s, w->user_id, true);
+    if (u == NULL || u->n >= max) {
+        if (u != NULL && u->n == 0) {
+            user_unlink(s, u);
+            free(u);
+        }
+        pthread_mutex_unlock(&s->mu);
+        return u == NULL ? NP_ERR_NOMEM : NP_ERR_RATE_LIMITED;
+    }
+    w->next = NULL;
+    if (u->tail != NULL) {
+        u->tail->next = w;
+    } else {
+        u->head = w;
+    }
+    u->tail = w;
+    u->n++;
+    s->depth++;
+    s->wake = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return NP_ERR_OK;
+}
+
+/* A retry keeps its place: the head of its user's queue, past the cap. */
+static void
+requeue_front(pool_sched *s, pool_waiter *w)
+{
+    pthread_mutex_lock(&s->mu);
+    user_q *u = s->draining ? NULL : user_find(s, w->user_id, true);
+    if (u == NULL) {
+        pthread_mutex_unlock(&s->mu);
+        w->on_timeout(w->arg, w);
+        return;
+    }
+    w->next = u->head;
+    u->head = w;
+    if (u->tail == NULL) {
+        u->tail = w;
+    }
+    u->n++;
+    s->depth++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void
+pool_sched_release(pool_sched *s, pool_lease *lease, const pool_release_info *info,
+                   pool_waiter *retry)
+{
+    rel *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        /* Without memory the lease lapses on its own (TTL); the retry answers at once. */
+        np_wipe(lease->token, sizeof(lease->token));
+        if (retry != NULL) {
+            retry->on_timeout(retry->arg, retry);
+        }
+        return;
+    }
+    r->lease = *lease;
+    np_wipe(lease->token, sizeof(lease->token));
+    np_wipe(r->lease.token, sizeof(r->lease.token)); /* the scheduler needs only the ids */
+    r->info = *info;
+    r->retry = retry;
+    pthread_mutex_lock(&s->mu);
+    if (s->rels_tail != NULL) {
+        s->rels_tail->next = r;
+    } else {
+        s->rels = r;
+    }
+    s->rels_tail = r;
+    s->wake = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int
+pool_sched_depth(pool_sched *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int d = s->depth;
+    pthread_mutex_unlock(&s->mu);
+    return d;
+}
+
+void
+pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    s->tick = fn;
+    s->tick_arg = arg;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- database work (scheduler thread) ---- */
+
+static void
+apply_release(pool_sched *s, PGconn *c, const rel *r)
+{
+    const pool_outcome_action *a = &r->info.action;
+    pool_cooldowns cd;
+    pool_cooldowns_read(s->cfg, &cd);
+    int cool = a->cooldown_s > 0
+                   ? pool_cooldown_seconds(a->cooldown_s, r->lease.fail_streak, a->backoff, cd.max)
+                   : 0;
+    char key_s[24], slot_s[16], cool_s[16], spent_s[24];
+    snprintf(key_s, sizeof(key_s), "%lld", (long long)r->lease.key_id);
+    snprintf(slot_s, sizeof(slot_s), "%d", r->lease.slot);
+    snprintf(cool_s, sizeof(cool_s), "%d", cool);
+    snprintf(spent_s, sizeof(spent_s), "%lld", (long long)r->info.spent);
+    const char *params[] = {
+        key_s,
+        slot_s,
+        s->holder,
+        a->state,
+        a->reset_streak ? "reset" : a->strike ? "strike" : "keep",
+        cool_s,
+        spent_s,
+        r->info.used ? "1" : "0",
+        r->info.error[0] ? r->info.error : NULL,
+    };
+    PGresult *res = NULL;
+    np_err err = np_db_exec(
+        c,
+        "WITH l AS (DELETE FROM key_leases WHERE key_id = $1 AND slot = $2 AND holder = $3), "
+        "old AS (SELECT id, state FROM upstream_keys WHERE id = $1 FOR UPDATE) "
+        "UPDATE upstream_keys k SET "
+        "state = CASE WHEN $4::text IS NULL THEN k.state "
+        "WHEN k.state IN ('exhausted', 'invalid', 'expired', 'pending') AND $4::text IN "
+        "('active', 'cooling') THEN k.state ELSE $4::text END, "
+        "fail_streak = CASE $5 WHEN 'reset' THEN 0 WHEN 'strike' THEN k.fail_streak + 1 "
+        "ELSE k.fail_streak END, "
+        "cooldown_until = CASE WHEN $6::integer > 0 THEN greatest(coalesce(k.cooldown_until, "
+        "now()), now() + $6::integer * interval '1 second') ELSE k.cooldown_until END, "
+        "anlas = CASE WHEN k.anlas IS NULL THEN NULL ELSE greatest(k.anlas - $7::bigint, 0) END, "
+        "last_used_at = now(), "
+        "uses_today = CASE WHEN $8::integer = 0 THEN k.uses_today WHEN k.uses_day = "
+        "current_date THEN k.uses_today + 1 ELSE 1 END, "
+        "uses_day = CASE WHEN $8::integer = 0 THEN k.uses_day ELSE current_date END, "
+        "last_error = coalesce($9, k.last_error) "
+        "FROM old WHERE k.id = old.id "
+        "RETURNING old.state, k.state, pg_notify('pool_keys', '')::text",
+        9, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) == 1 &&
+        strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)) != 0) {
+        np_events_emit(s->ev, "key.state",
+                       json_pack("{s:I, s:s, s:s, s:s, s:s}", "key_id",
+                                 (json_int_t)r->lease.key_id, "from", PQgetvalue(res, 0, 0),
+                                 "to", PQgetvalue(res, 0, 1), "reason",
+                                 r->info.error[0] ? r->info.error : "relay", "request_id",
+                                 r->info.rid));
+    } else if (err != NP_ERR_OK) {
+        np_log_warn("pool", "releasing key %lld failed; its lease will lapse",
+                    (long long)r->lease.key_id);
+    }
+    PQclear(res);
+}
+
+static void
+free_cands(cand *cs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        PQfreemem(cs[i].sealed);
+    }
+    free(cs);
+}
+
+static np_err
+load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
+{
+    char max_s[16];
+    snprintf(max_s, sizeof(max_s), "%lld", (long long)np_config_int(s->cfg, "KEY_MAX_CONCURRENCY"));
+    const char *params[] = {max_s};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(
+        c,
+        "SELECT k.id, coalesce(k.tier, 0), coalesce(k.sub_active, false), coalesce(k.anlas, 0), "
+        "coalesce(k.v5_negative, false), k.allow_paid, coalesce(k.max_anlas_per_request, -1), "
+        "k.anlas_floor, k.fail_streak, k.ciphertext, $1::integer - (SELECT count(*) FROM "
+        "key_leases l WHERE l.key_id = k.id AND l.expires_at > now()) AS free "
+        "FROM upstream_keys k WHERE k.enabled AND k.ciphertext IS NOT NULL AND k.state IN "
+        "('active', 'cooling') AND (k.cooldown_until IS NULL OR k.cooldown_until <= now()) "
+        "ORDER BY k.last_used_at NULLS FIRST, k.id",
+        1, params, &res);
+    if (err != NP_ERR_OK) {
+        PQclear(res);
+        return err;
+    }
+    int rows = PQntuples(res);
+    cand *cs = calloc((size_t)(rows > 0 ? rows : 1), sizeof(cand));
+    if (cs == NULL) {
+        PQclear(res);
+        return NP_ERR_NOMEM;
+    }
+    int k = 0;
+    for (int i = 0; i < rows; i++) {
+        int free_slots = atoi(PQgetvalue(res, i, 10));
+        if (free_slots <= 0) {
+            continue;
+        }
+        cand *x = &cs[k];
+        x->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        x->policy.tier = atoi(PQgetvalue(res, i, 1));
+        x->policy.active = PQgetvalue(res, i, 2)[0] == 't';
+        x->policy.anlas = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+        x->policy.v5_negative = PQgetvalue(res, i, 4)[0] == 't';
+        x->policy.allow_paid = PQgetvalue(res, i, 5)[0] == 't';
+        x->policy.max_per_request = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+        x->policy.floor = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+        x->streak = atoi(PQgetvalue(res, i, 8));
+        x->free = free_slots;
+        x->sealed = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 9), &x->sealed_len);
+        if (x->sealed != NULL) {
+            k++;
+        }
+    }
+    PQclear(res);
+    *out = cs;
+    *n = k;
+    return NP_ERR_OK;
+}
+
+/* Takes a free slot of key id for this instance; false when another instance got there
+ * first. The slot row is the lock: its primary key makes the race safe, and a slot whose
+ * lease expired may be taken over. */
+static bool
+lease_take(pool_sched *s, PGconn *c, int64_t id, int *slot)
+{
+    char id_s[24], max_s[16], ttl_s[16];
+    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
+    snprintf(max_s, sizeof(max_s), "%lld", (long long)np_config_int(s->cfg, "KEY_MAX_CONCURRENCY"));
+    snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)np_config_int(s->cfg, "LEASE_TTL_SECONDS"));
+    const char *params[] = {id_s, s->holder, max_s, ttl_s};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(
+        c,
+        "INSERT INTO key_leases (key_id, slot, holder, expires_at) "
+        "SELECT $1, g, $2, now() + $4::integer * interval '1 second' "
+        "FROM generate_series(0, $3::integer - 1) g WHERE NOT EXISTS (SELECT 1 FROM key_leases "
+        "l WHERE l.key_id = $1 AND l.slot = g AND l.expires_at > now()) ORDER BY g LIMIT 1 "
+        "ON CONFLICT (key_id, slot) DO UPDATE SET holder = EXCLUDED.holder, expires_at = "
+        "EXCLUDED.expires_at WHERE key_leases.expires_at <= now() RETURNING slot",
+        4, params, &res);
+    bool ok = err == NP_ERR_OK && PQntuples(res) == 1;
+    if (ok) {
+        *slot = atoi(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return ok;
+}
+
+static void
+lease_drop(pool_sched *s, PGconn *c, int64_t id, int slot)
+{
+    char id_s[24], slot_s[16];
+    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
+    snprintf(slot_s, sizeof(slot_s), "%d", slot);
+    const char *params[] = {id_s, slot_s, s->holder};
+    np_db_exec(c, "DELETE FROM key_leases WHERE key_id = $1 AND slot = $2 AND holder = $3", 3,
+               params, NULL);
+}
+
+static bool
+tried(const pool_waiter *w, int64_t id)
+{
+    for (int i = 0; i < w->ntried; i++) {
+        if (w->tried[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Finds and leases a key for w; the candidate order is least recently used first, and a key
+ * just granted moves to the back. */
+static bool
+grant_one(pool_sched *s, PGconn *c, cand *cs, int *order, int n, pool_waiter *w)
+{
+    char why[160];
+    for (int oi = 0; oi < n; oi++) {
+        cand *x = &cs[order[oi]];
+        int64_t cost;
+        if (x->free <= 0 || tried(w, x->id) || !pool_sched_fits(w, &x->policy, &cost, why,
+                                                                 sizeof(why))) {
+            continue;
+        }
+        int slot;
+        if (!lease_take(s, c, x->id, &slot)) {
+            x->free = 0; /* another instance holds it */
+            continue;
+        }
+        if (pool_keystore_open(s->enc_key, x->id, x->sealed, x->sealed_len, w->lease.token,
+                               sizeof(w->lease.token)) != NP_ERR_OK) {
+            np_log_error("pool", "key %lld does not decrypt (wrong ENCRYPTION_KEY or tampered)",
+                         (long long)x->id);
+            lease_drop(s, c, x->id, slot);
+            x->free = 0;
+            continue;
+        }
+        w->lease.key_id = x->id;
+        w->lease.slot = slot;
+        w->lease.fail_streak = x->streak;
+        w->lease.cost = cost;
+        x->free--;
+        int keep = order[oi];
+        memmove(&order[oi], &order[oi + 1], (size_t)(n - oi - 1) * sizeof(int));
+        order[n - 1] = keep;
+        return true;
+    }
+    return false;
+}
+
+typedef struct {
+    user_q *u;
+    pool_waiter *w;
+    bool granted;
+} turn;
+
+static void
+grant_pass(pool_sched *s)
+{
+    PGconn *c = np_db_acquire(s->db, 2000);
+    if (c == NULL) {
+        return;
+    }
+    cand *cs = NULL;
+    int n = 0;
+    if (load_cands(s, c, &cs, &n) != NP_ERR_OK) {
+        np_db_release(s->db, c);
+        return;
+    }
+    int *order = calloc((size_t)(n > 0 ? n : 1), sizeof(int));
+    for (int i = 0; order != NULL && i < n; i++) {
+        order[i] = i;
+    }
+    bool any = order != NULL && n > 0;
+    while (any) {
+        any = false;
+        /* One round: each waiting user's first request, in ring order. Only this thread
+         * removes waiters or users, so the pointers stay valid outside the lock. */
+        pthread_mutex_lock(&s->mu);
+        int nu = 0;
+        for (user_q *u = s->users; u != NULL; u = u->next) {
+            nu++;
+        }
+        turn *turns = calloc((size_t)(nu > 0 ? nu : 1), sizeof(turn));
+        int k = 0;
+        for (user_q *u = s->users; turns != NULL && u != NULL; u = u->next) {
+            if (u->head != NULL) {
+                turns[k++] = (turn){u, u->head, false};
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (turns == NULL) {
+            break;
+        }
+        for (int i = 0; i < k; i++) {
+            turns[i].granted = grant_one(s, c, cs, order, n, turns[i].w);
+            any = any || turns[i].granted;
+        }
+        pthread_mutex_lock(&s->mu);
+        for (int i = 0; i < k; i++) {
+            if (turns[i].granted) {
+                user_q *u = turns[i].u;
+                u->head = turns[i].w->next;
+                if (u->head == NULL) {
+                    u->tail = NULL;
+                }
+                u->n--;
+                s->depth--;
+                user_served(s, u);
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+        for (int i = 0; i < k; i++) {
+            if (turns[i].granted) {
+                turns[i].w->next = NULL;
+                turns[i].w->on_grant(turns[i].w->arg, turns[i].w);
+            }
+        }
+        free(turns);
+    }
+    free(order);
+    free_cands(cs, n);
+    np_db_release(s->db, c);
+}
+
+/* Waiters past their deadline (all of them when draining) leave the queue. */
+static void
+expire_waiters(pool_sched *s, bool all)
+{
+    int64_t now = now_ms();
+    pool_waiter *gone = NULL, **gone_tail = &gone;
+    pthread_mutex_lock(&s->mu);
+    user_q *u = s->users;
+    while (u != NULL) {
+        user_q *next_u = u->next;
+        pool_waiter **pp = &u->head, *prev = NULL;
+        while (*pp != NULL) {
+            pool_waiter *w = *pp;
+            if (all || w->deadline_ms <= now) {
+                *pp = w->next;
+                w->next = NULL;
+                *gone_tail = w;
+                gone_tail = &w->next;
+                u->n--;
+                s->depth--;
+            } else {
+                prev = w;
+                pp = &w->next;
+            }
+        }
+        u->tail = prev;
+        if (u->n == 0) {
+            user_unlink(s, u);
+            free(u);
+        }
+        u = next_u;
+    }
+    pthread_mutex_unlock(&s->mu);
+    while (gone != NULL) {
+        pool_waiter *w = gone;
+        gone = w->next;
+        w->next = NULL;
+        w->on_timeout(w->arg, w);
+    }
+}
+
+static void
+renew_leases(pool_sched *s)
+{
+    PGconn *c = np_db_acquire(s->db, 2000);
+    if (c == NULL) {
+        return;
+    }
+    char ttl_s[16];
+    snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)np_config_int(s->cfg, "LEASE_TTL_SECONDS"));
+    const char *params[] = {s->holder, ttl_s};
+    np_db_exec(c,
+               "UPDATE key_leases SET expires_at = now() + $2::integer * interval '1 second' "
+               "WHERE holder = $1",
+               2, params, NULL);
+    np_db_release(s->db, c);
+}
+
+static void
+run_releases(pool_sched *s, rel *list)
+{
+    PGconn *c = list != NULL ? np_db_acquire(s->db, 5000) : NULL;
+    while (list != NULL) {
+        rel *r = list;
+        list = r->next;
+        if (c != NULL) {
+            apply_release(s, c, r);
+        }
+        if (r->retry != NULL) {
+            requeue_front(s, r->retry);
+        }
+        free(r);
+    }
+    np_db_release(s->db, c);
+}
+
+static void *
+thread_main(void *arg)
+{
+    pool_sched *s = arg;
+    int64_t last_renew = now_ms(), last_tick = now_ms();
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (!s->wake && s->rels == NULL && !s->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            long wait_ms = s->depth > 0 ? 200 : 1000;
+            ts.tv_nsec += wait_ms * 1000000L;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        }
+        s->wake = false;
+        rel *list = s->rels;
+        s->rels = s->rels_tail = NULL;
+        bool stop = s->stopping, draining = s->draining;
+        int depth = s->depth;
+        pool_tick_fn tick = s->tick;
+        void *tick_arg = s->tick_arg;
+        pthread_mutex_unlock(&s->mu);
+
+        run_releases(s, list);
+        if (stop) {
+            break;
+        }
+        if (draining) {
+            expire_waiters(s, true);
+        } else if (depth > 0) {
+            grant_pass(s);
+        }
+        expire_waiters(s, false);
+        int64_t now = now_ms();
+        if (now - last_renew >= np_config_int(s->cfg, "LEASE_TTL_SECONDS") * 1000 / 3) {
+            renew_leases(s);
+            last_renew = now;
+        }
+        if (tick != NULL && now - last_tick >= 1000) {
+            tick(tick_arg);
+            last_tick = now;
+        }
+        pthread_mutex_lock(&s->mu);
+    }
+    return NULL;
+}
+
+/* LISTEN pool_keys on a connection of its own: a release on another instance wakes this
+ * scheduler at once instead of at its next periodic pass. */
+static void *
+listener_main(void *arg)
+{
+    pool_sched *s = arg;
+    PGconn *c = NULL;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        bool stop = s->stopping;
+        pthread_mutex_unlock(&s->mu);
+        if (stop) {
+            break;
+        }
+        if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+            const char *vals[] = {s->db_url, "naipool-pool-listen", "5", NULL};
+            c = PQconnectdbParams(keys, vals, 1);
+            PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, "LISTEN pool_keys") : NULL;
+            if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+                PQclear(r);
+                PQfinish(c);
+                c = NULL;
+                struct timespec ts = {1, 0};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            PQclear(r);
+        }
+        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+        if (poll(&pfd, 1, 500) > 0) {
+            PQconsumeInput(c);
+            bool heard = false;
+            PGnotify *nt;
+            while ((nt = PQnotifies(c)) != NULL) {
+                heard = true;
+                PQfreemem(nt);
+            }
+            if (heard) {
+                pthread_mutex_lock(&s->mu);
+                s->wake = true;
+                pthread_cond_signal(&s->cv);
+                pthread_mutex_unlock(&s->mu);
+            }
+        }
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+np_err
+pool_sched_open(pool_sched **out, np_db *db, const char *db_url, const np_config *cfg,
+                np_events *events, const uint8_t enc_key[32], const char *holder)
+{
+    pool_sched *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    s->db = db;
+    s->cfg = cfg;
+    s->ev = events;
+    memcpy(s->enc_key, enc_key, NP_KEY_LEN);
+    snprintf(s->holder, sizeof(s->holder), "%s", holder);
+    s->db_url = db_url != NULL && db_url[0] ? np_db_url_normalize(db_url) : NULL;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        free(s->db_url);
+        free(s);
+        return NP_ERR_SYSTEM;
+    }
+    s->listener_started =
+        s->db_url != NULL && pthread_create(&s->listener, NULL, listener_main, s) == 0;
+    *out = s;
+    return NP_ERR_OK;
+}
+
+void
+pool_sched_drain(pool_sched *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->draining = true;
+    s->wake = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    /* The thread times the waiters out on its next turn; wait for the queue to empty. */
+    for (int i = 0; i < 500 && pool_sched_depth(s) > 0; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void
+pool_sched_close(pool_sched *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->draining = true;
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    if (s->listener_started) {
+        pthread_join(s->listener, NULL);
+    }
+    expire_waiters(s, true);
+    run_releases(s, s->rels); /* late ones, after the thread's last turn */
+    /* Leases this instance still holds end now rather than at their expiry. */
+    PGconn *c = np_db_acquire(s->db, 2000);
+    if (c != NULL) {
+        const char *params[] = {s->holder};
+        np_db_exec(c, "DELETE FROM key_leases WHERE holder = $1", 1, params, NULL);
+        np_db_release(s->db, c);
+    }
+    np_wipe(s->enc_key, sizeof(s->enc_key));
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    if (s->db_url != NULL) {
+        np_wipe(s->db_url, strlen(s->db_url));
+    }
+    free(s->db_url);
+    free(s);
+}
