@@ -600,11 +600,21 @@ on_grant(void *arg, pool_waiter *w)
         .idle_timeout_s = stream ? np_config_int(rl->d.cfg, "UPSTREAM_IDLE_TIMEOUT_SECONDS")
                                  : timeout_s,
     };
+    /* The key's egress: in proxy_pool mode its sticky proxy, and no request without one. */
+    char proxy[1100] = "";
+    int64_t proxy_id = 0;
+    np_err perr = rl->d.proxies != NULL ? pool_proxies_for_key(rl->d.proxies, q->key_id,
+                                                               &proxy_id, proxy, sizeof(proxy))
+                                        : NP_ERR_OK;
+    spec.proxy = proxy;
     pool_xfer_release(q->x);
-    q->x = pool_xfer_new(&spec, &cb, q);
+    q->x = perr == NP_ERR_OK ? pool_xfer_new(&spec, &cb, q) : NULL;
+    np_wipe(proxy, sizeof(proxy));
     np_wipe(q->lease.token, sizeof(q->lease.token)); /* the transfer has its own copy */
     /* The request's reference now rides with the transfer until on_done. */
-    np_err err = q->x != NULL ? pool_upstream_start(rl->d.up, q->x) : NP_ERR_NOMEM;
+    np_err err = perr != NP_ERR_OK ? perr
+                 : q->x != NULL    ? pool_upstream_start(rl->d.up, q->x)
+                                   : NP_ERR_NOMEM;
     if (err == NP_ERR_OK) {
         pthread_mutex_unlock(&q->mu);
         return;

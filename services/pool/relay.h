@@ -5,6 +5,7 @@
 #ifndef POOL_RELAY_H
 #define POOL_RELAY_H
 
+#include "proxies.h"
 #include <jansson.h>
 
 #include "np/config.h"
@@ -25,6 +26,7 @@ typedef struct {
     pool_sched *sched;
     pool_inflight *inflight;
     const char *node;
+    pool_proxies *proxies; /* the egress proxy of each key (proxies.h) */
 } pool_relay_deps;
 
 /* pool_relay_new borrows everything in d for its life. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_config.h"
 #include "api.h"
 #include "np/crypto.h"
 #include "np/httpop.h"
@@ -27,6 +28,7 @@ struct pool_service {
     pool_inflight *inflight;
     pool_relay *relay;
     pool_api api;
+    pool_proxies *proxies; /* egress proxies (proxies.h) */
     pthread_mutex_t mu; /* closing and busy */
     pthread_cond_t cv;
     bool closing;
@@ -131,6 +133,23 @@ leave(pool_service *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* serve_settings answers /admin/config and /admin/proxies (admin_config.h, proxies.h);
+ * false for every other path, which pool_api_http answers. */
+static bool
+serve_settings(pool_service *s, np_rpc_call *call, const msgpack_object *req)
+{
+    np_http_req r;
+    if (np_http_req_read(req, &r) != NP_ERR_OK ||
+        (strcmp(r.path, "/admin/config") != 0 && strncmp(r.path, "/admin/proxies", 14) != 0)) {
+        return false;
+    }
+    if (strcmp(r.role, "admin") != 0) {
+        np_http_reply_err(call, NP_ERR_FORBIDDEN, "administrators only");
+        return true;
+    }
+    return pool_admin_config_serve(&s->base, call, &r) || pool_proxies_serve(s->proxies, call, &r);
+}
+
 static void
 on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
 {
@@ -150,7 +169,9 @@ on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
     } else if (strcmp(op, "relay.cancel") == 0) {
         pool_relay_cancel(s->relay, call, req);
     } else if (strcmp(op, "http") == 0) {
-        pool_api_http(&s->api, call, req);
+        if (!serve_settings(s, call, req)) {
+            pool_api_http(&s->api, call, req);
+        }
     } else if (strcmp(op, "user.limits") == 0) {
         pool_api_user_limits(&s->api, call, req);
     } else {
@@ -190,6 +211,9 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     np_err err = np_service_open(&s->base, "pool", cfg, why, whylen);
     if (err == NP_ERR_OK) {
+        err = pool_proxies_open(&s->proxies, &s->base);
+    }
+    if (err == NP_ERR_OK) {
         err = load_keys(s, why, whylen);
     }
     if (err == NP_ERR_OK) {
@@ -216,7 +240,7 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
     }
     if (err == NP_ERR_OK) {
         pool_relay_deps d = {cfg, s->base.db, s->base.events, s->up, s->sched, s->inflight,
-                             s->base.node};
+                             s->base.node, s->proxies};
         err = pool_relay_new(&s->relay, &d);
     }
     if (err == NP_ERR_OK) {
@@ -257,6 +281,7 @@ pool_stop(pool_service *s)
     pool_upstream_close(s->up);
     pool_sched_close(s->sched);
     pool_relay_close(s->relay);
+    pool_proxies_close(s->proxies);
     np_service_close(&s->base);
     pool_inflight_free(s->inflight);
     np_wipe(s->enc_key, sizeof(s->enc_key));

@@ -182,6 +182,7 @@ pool_xfer_new(const pool_xfer_spec *spec, const pool_xfer_cb *cb, void *arg)
     }
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, spec->url);
+    curl_easy_setopt(e, CURLOPT_PROXY, spec->proxy != NULL ? spec->proxy : "");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "naipool/" NP_VERSION);
     if (strcmp(spec->method, "GET") == 0) {

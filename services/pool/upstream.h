@@ -45,6 +45,8 @@ typedef struct {
     long connect_timeout_ms;
     long timeout_ms;              /* whole transfer; 0: none */
     long idle_timeout_s;          /* abort when no byte arrived for this long; 0: none */
+    const char *proxy;            /* CURLOPT_PROXY (pool_proxies_for_key; copied); NULL or
+                                   * "": a direct connection, never an environment proxy */
 } pool_xfer_spec;
 
 /* pool_upstream_open starts the curl thread. */
