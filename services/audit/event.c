@@ -216,12 +216,13 @@ add_field_int(audit_params *p, const json_t *f, const char *key, int64_t min, in
     }
 }
 
-/* add_field_str: a string field cut to max bytes, else NULL (or def when given). */
+/* add_field_str: a string field cut to max bytes, else NULL (or def when given); an empty
+ * string counts as absent ("error": "" on a success is no error). */
 static void
 add_field_str(audit_params *p, const json_t *f, const char *key, size_t max, const char *def)
 {
     const json_t *v = json_object_get(f, key);
-    if (json_is_string(v)) {
+    if (json_is_string(v) && json_string_value(v)[0] != '\0') {
         const char *s = json_string_value(v); /* stops at an embedded NUL: none reaches SQL */
         p->v[p->n++] = put(p, s, utf8_cut(s, strlen(s), max));
     } else {

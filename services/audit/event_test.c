@@ -40,7 +40,7 @@ test_decode_and_usage_row(void **state)
         "{\"user_id\":5,\"relay_key_id\":9,\"upstream_key_id\":3,\"route\":\"/ai/generate-image\","
         "\"model\":\"nai-diffusion-4-5-full\",\"width\":832,\"height\":1216,\"steps\":28,"
         "\"n_samples\":1,\"cost\":0,\"status\":200,\"latency_ms\":1234,\"bytes\":99,"
-        "\"node\":\"n1\",\"retries\":1,\"request_id\":\"rid-1\",\"ip\":\"10.0.0.9\","
+        "\"node\":\"n1\",\"retries\":1,\"error\":\"\",\"request_id\":\"rid-1\",\"ip\":\"10.0.0.9\","
         "\"width_bad\":\"x\"}",
         "{\"username\":\"bob\",\"password\":\"hunter2\",\"ip\":\"10.0.0.1\"}"};
     np_wire_writer w;
@@ -66,7 +66,7 @@ test_decode_and_usage_row(void **state)
     assert_string_equal(p.v[7], "/ai/generate-image");
     assert_string_equal(p.v[9], "832");
     assert_string_equal(p.v[14], "200");
-    assert_null(p.v[15]); /* no error */
+    assert_null(p.v[15]); /* "error": "" is no error */
     assert_null(p.v[20]); /* LOG_REQUEST_IP off: no IP */
     audit_params_fini(&p);
     audit_params_usage(&p, head, true);
