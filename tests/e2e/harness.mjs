@@ -55,11 +55,18 @@ export function testPostgres() {
   return pgBase;
 }
 
+/** parsePgUrl splits a socket URL postgresql:///NAME?host=DIR&user=USER. */
+export function parsePgUrl(url) {
+  const m = url.match(/^postgres(?:ql)?:\/\/\/([^?]*)\?(.*)$/);
+  if (!m) throw new Error('not a socket URL: ' + url);
+  const q = new URLSearchParams(m[2]);
+  return { db: m[1], host: q.get('host'), user: q.get('user') || 'naipool' };
+}
+
 /** createDatabase makes a fresh database in the test cluster and returns its URL. */
 export function createDatabase() {
-  const base = testPostgres();
+  const { host } = parsePgUrl(testPostgres());
   const name = 't_' + randomBytes(6).toString('hex');
-  const host = new URL(base.replace('postgresql:', 'http:')).searchParams.get('host');
   execFileSync('psql', ['-h', host, '-U', 'naipool', '-d', 'postgres', '-qAtc', `CREATE DATABASE ${name}`],
     { stdio: ['ignore', 'ignore', 'inherit'] });
   return `postgresql:///${name}?host=${host}&user=naipool`;
@@ -67,9 +74,9 @@ export function createDatabase() {
 
 /** psql runs SQL against a database URL and returns the rows as arrays of strings. */
 export function psql(url, sql) {
-  const u = new URL(url.replace('postgresql:', 'http:'));
-  const out = execFileSync('psql', ['-h', u.searchParams.get('host'), '-U', 'naipool',
-    '-d', u.pathname.slice(1), '-qAt', '-F', '\t', '-c', sql], { encoding: 'utf8' });
+  const { db, host, user } = parsePgUrl(url);
+  const out = execFileSync('psql', ['-h', host, '-U', user, '-d', db, '-qAt', '-F', '\t', '-c', sql],
+    { encoding: 'utf8' });
   return out.split('\n').filter((l) => l.length).map((l) => l.split('\t'));
 }
 
