@@ -352,16 +352,20 @@ health_keyprobe_run(const health_probe_env *env, int64_t key_id, bool forced, js
         if (err != NP_ERR_OK || leased) {
             break;
         }
-        if (!forced || waited > timeout_ms * 3 + 5000) {
-            char id[24];
-            snprintf(id, sizeof(id), "%lld", (long long)key_id);
-            const char *params[] = {id};
-            PGresult *r = NULL;
-            err = np_db_exec(c, "SELECT 1 FROM upstream_keys WHERE id = $1", 1, params, &r);
-            if (err == NP_ERR_OK) {
-                err = PQntuples(r) == 1 ? NP_ERR_CONFLICT : NP_ERR_NOT_FOUND;
-            }
-            PQclear(r);
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", (long long)key_id);
+        const char *params[] = {id};
+        PGresult *r = NULL;
+        err = np_db_exec(c, "SELECT 1 FROM upstream_keys WHERE id = $1", 1, params, &r);
+        if (err == NP_ERR_OK && PQntuples(r) != 1) {
+            err = NP_ERR_NOT_FOUND;
+        }
+        PQclear(r);
+        /* The rpc deadline bounds the wait too: give up well before it. */
+        if (err == NP_ERR_OK && (!forced || waited >= 3000)) {
+            err = NP_ERR_CONFLICT;
+        }
+        if (err != NP_ERR_OK) {
             break;
         }
         sleep_ms(100);

@@ -24,7 +24,7 @@ typedef struct {
 } health_probe_env;
 
 /* health_keyprobe_run probes key_id. forced: an admin's check (bad answers count at once,
- * and it waits for a running probe of the same key to finish, up to the probe timeout).
+ * and it waits up to 3 s for a running probe of the same key to finish).
  * On success *key_out (may be NULL) receives the key as the admin sees it (json_decref).
  * NP_ERR_NOT_FOUND: no such key; NP_ERR_CONFLICT: another probe of the key is running (not
  * forced, or it outlasted the wait); NP_ERR_DB; NP_ERR_CRYPTO: the token does not open. */
