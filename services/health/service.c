@@ -33,23 +33,12 @@ check_proxy_mode(const char *value, char *why, size_t whylen)
     return true;
 }
 
-static bool
-check_base_url(const char *value, char *why, size_t whylen)
-{
-    if (strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) {
-        snprintf(why, whylen, "must be an http:// or https:// URL");
-        return false;
-    }
-    return true;
-}
-
 #define RT NP_CFG_RUNTIME
 
 /* Health's settings, and the egress proxy settings it shares with the pool (every process
- * loads every table, so the pool reads UPSTREAM_PROXY_MODE from here). */
+ * loads every table, so the pool reads UPSTREAM_PROXY_MODE from here and health reads the
+ * pool's NOVELAI_IMAGE_BASE). */
 const np_cfg_spec health_config[] = {
-    {"NOVELAI_IMAGE_BASE", NP_CFG_STR, "https://image.novelai.net", 0, 0, 0,
-     "NovelAI's image API (subscription probes, proxy probes)", check_base_url},
     {"HEALTH_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "300", 1, 86400, RT,
      "each active key is probed (GET /user/subscription) once per interval, spread evenly",
      NULL},
