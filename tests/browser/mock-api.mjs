@@ -179,7 +179,7 @@ export async function startMock({ port = 0, delayMs = 0 } = {}) {
       }
       return send(res, 200, { days: n, since: `${by[0].day}T00:00:00.000Z`, total: by.reduce((a, b) => a + b.total, 0), ok: by.reduce((a, b) => a + b.ok, 0), errors: by.reduce((a, b) => a + b.errors, 0), by_day: by, by_status: [] });
     }
-    if (m === 'GET' && p === '/admin/users') return send(res, 200, st.users.map((x) => ({ id: x.id, username: x.username, role: x.role, disabled: x.disabled, rpm_override: x.rpm_override, rpm_limit: rpm(x), contributed_keys: st.keys.filter((k) => k.owner_id === x.id).length, healthy_keys: healthy(x), requests_today: st.logs.filter((l) => l.owner_id === x.id).length, created_at: x.created_at })));
+    if (m === 'GET' && p === '/admin/users') return send(res, 200, st.users.filter((x) => x.username.toLowerCase().includes((url.searchParams.get('q') || '').toLowerCase())).slice(Number(url.searchParams.get('offset') || 0), Number(url.searchParams.get('offset') || 0) + Number(url.searchParams.get('limit') || 100)).map((x) => ({ id: x.id, username: x.username, role: x.role, disabled: x.disabled, rpm_override: x.rpm_override, rpm_limit: rpm(x), contributed_keys: st.keys.filter((k) => k.owner_id === x.id).length, healthy_keys: healthy(x), requests_today: st.logs.filter((l) => l.owner_id === x.id).length, created_at: x.created_at })));
     if (m === 'PATCH' && p.startsWith('/admin/users/')) {
       const x = st.users.find((y) => y.id === id);
       if (!x) return fail(res, 404, 'not_found', 'no such user');

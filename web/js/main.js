@@ -134,6 +134,13 @@ navToggle.addEventListener('click', () => {
 });
 document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && document.body.classList.contains('nav-open')) { closeNav(); navToggle.focus(); } });
 
+// The skip link must not touch the hash (the router owns it): it moves the focus itself.
+document.getElementById('skip-link').addEventListener('click', (e) => {
+  e.preventDefault();
+  const target = main.querySelector('h1') || main;
+  target.focus();
+});
+
 langBtn.addEventListener('click', () => setLang(getLang() === 'zh' ? 'en' : 'zh'));
 onLangChange(() => render());
 

@@ -1,11 +1,11 @@
 // Admin: users, their usage and contribution; change role, disable, override the rate.
 import { h, uid } from '../dom.js';
 import { t } from '../i18n.js';
-import { get, patch } from '../api.js';
+import { get, patch, query } from '../api.js';
 import { listOf } from '../adapters.js';
 import { fmtTime, fmtNum } from '../format.js';
 import * as session from '../session.js';
-import { card, load, table, paged, badge, field, formError, busy, confirmDialog, toast, pageHeader, empty } from '../ui.js';
+import { card, load, table, badge, field, formError, busy, confirmDialog, toast, pageHeader, empty } from '../ui.js';
 
 function overrideDialog(u) {
   return new Promise((resolve) => {
@@ -40,8 +40,10 @@ const usage = (u) => u.requests_today ?? u.usage_today ?? u.requests ?? u.usage;
 
 export function render(root) {
   const box = h('div');
-  const search = h('input', { type: 'search', class: 'input', placeholder: t('users.search') });
-  let all = [];
+  const search = h('input', { type: 'search', class: 'input', placeholder: t('users.search'), maxLength: 32 });
+  const PAGE = 50;
+  let offset = 0;
+  let timer = null;
 
   async function change(u, body, btn, msg) {
     await busy(btn, async () => {
@@ -49,12 +51,10 @@ export function render(root) {
     });
   }
 
-  function draw() {
-    const q = search.value.trim().toLowerCase();
-    const rows = q ? all.filter((u) => String(u.username || '').toLowerCase().includes(q)) : all;
+  function draw(rows) {
     if (!rows.length) return empty(t('users.none'));
     const meId = session.current()?.id;
-    return paged(rows, 25, (page) => table([
+    return table([
       { label: t('login.username'), cell: (u) => h('span', { class: 'strong', text: u.username ?? '—' }) },
       {
         label: t('account.role'), cell: (u) => {
@@ -70,9 +70,10 @@ export function render(root) {
       { label: t('users.state'), cell: (u) => badge(u.disabled ? 'disabled' : 'enabled', 'rkstate') },
       { label: t('users.rpm'), cell: (u) => h('span', null, fmtNum(u.rpm_limit ?? u.rpm), u.rpm_override !== null && u.rpm_override !== undefined ? h('span', { class: 'badge badge-pending', text: t('users.overridden', { n: u.rpm_override }) }) : null) },
       { label: t('users.keys'), cell: (u) => `${fmtNum(u.healthy_keys)} / ${fmtNum(u.contributed_keys)}`, class: 'num' },
+      { label: t('users.relay_keys'), cell: (u) => fmtNum(u.relay_keys), class: 'num', when: rows.some((u) => u.relay_keys !== undefined) },
       { label: t('users.usage'), cell: (u) => fmtNum(usage(u)), class: 'num', when: rows.some((u) => usage(u) !== undefined) },
       { label: t('common.created_at'), cell: (u) => fmtTime(u.created_at) },
-      { label: t('users.last_login'), cell: (u) => fmtTime(u.last_login_at ?? u.last_seen_at), when: rows.some((u) => (u.last_login_at ?? u.last_seen_at) !== undefined) },
+      { label: t('rk.last_used'), cell: (u) => fmtTime(u.last_used_at ?? u.last_login_at ?? u.last_seen_at), when: rows.some((u) => (u.last_used_at ?? u.last_login_at ?? u.last_seen_at) !== undefined) },
       {
         label: t('common.actions'), class: 'actions', cell: (u) => {
           const dis = h('button', { type: 'button', class: u.disabled ? 'btn btn-sm' : 'btn btn-sm btn-danger-ghost', text: u.disabled ? t('common.enable') : t('common.disable'), disabled: u.id === meId });
@@ -85,18 +86,25 @@ export function render(root) {
           return h('div', { class: 'btn-row' }, ov, dis);
         },
       },
-    ], page, { caption: t('nav.admin_users') }));
+    ], rows, { caption: t('nav.admin_users') });
   }
 
-  const listBox = h('div');
+  // The server pages (limit/offset) and searches (q) the users itself.
   function refresh() {
-    load(box, () => get('/admin/users'), (resp) => {
-      all = listOf(resp, 'users');
-      listBox.replaceChildren(draw());
-      return [h('p', { class: 'muted', text: t('users.count', { n: all.length }) }), listBox];
+    const q = search.value.trim();
+    load(box, () => get(`/admin/users${query({ limit: PAGE, offset, q })}`), (resp) => {
+      const rows = listOf(resp, 'users');
+      const prev = h('button', { type: 'button', class: 'btn btn-sm', text: t('common.prev'), disabled: offset === 0, on: { click: () => { offset = Math.max(0, offset - PAGE); refresh(); } } });
+      const next = h('button', { type: 'button', class: 'btn btn-sm', text: t('common.next'), disabled: rows.length < PAGE, on: { click: () => { offset += PAGE; refresh(); } } });
+      const info = h('span', { class: 'pager-info', text: rows.length ? t('users.range', { from: offset + 1, to: offset + rows.length }) : '' });
+      return [draw(rows), offset > 0 || rows.length >= PAGE ? h('div', { class: 'pager' }, prev, info, next) : null];
     });
   }
-  search.addEventListener('input', () => listBox.replaceChildren(draw()));
-  root.append(pageHeader(t('nav.admin_users'), t('users.intro')), card(null, field(t('users.search_label'), search), box));
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { offset = 0; refresh(); }, 300);
+  });
+  root.append(pageHeader(t('nav.admin_users'), t('users.intro')), card(null, h('div', { class: 'filters' }, field(t('users.search_label'), search)), box));
   refresh();
+  return () => clearTimeout(timer);
 }
