@@ -294,6 +294,11 @@ reply_open_ok(rreq *q, size_t chunk)
     hdr_add(&h, "content-type", q->ctype);
     hdr_add(&h, "content-encoding", q->cenc);
     hdr_rate(&h, &q->rate);
+    q->last_touch_ms = now_ms();
+    if (more) {
+        /* in the table before the answer leaves: relay.next may come back at once */
+        table_add(q->rl, q);
+    }
     np_wire_writer w;
     np_wire_writer_init(&w);
     np_wire_begin(&w, more ? 5 : 4);
@@ -314,9 +319,6 @@ reply_open_ok(rreq *q, size_t chunk)
         q->buf.len -= n;
     }
     q->last_touch_ms = now_ms();
-    if (more) {
-        table_add(q->rl, q);
-    }
 }
 
 /* Answers the parked relay.next with up to one chunk; returns true when it was the last. */
