@@ -364,6 +364,12 @@ finish(rreq *q)
         "error", q->error_class, "latency_ms", (json_int_t)(now_ms() - q->started_ms), "bytes",
         (json_int_t)q->bytes, "node", rl->d.node, "retries",
         q->attempts > 0 ? q->attempts - 1 : 0, "request_id", q->rid);
+    if (ev != NULL && q->need.kind != POOL_KIND_IMAGE && q->need.kind != POOL_KIND_AUGMENT) {
+        static const char *const image_only[] = {"width", "height", "steps", "n_samples", NULL};
+        for (int i = 0; image_only[i] != NULL; i++) {
+            json_object_set_new(ev, image_only[i], json_null());
+        }
+    }
     if (ev != NULL) {
         json_object_set_new(ev, "upstream_key_id",
                             q->key_id > 0 ? json_integer(q->key_id) : json_null());
@@ -763,7 +769,8 @@ guard(pool_relay *rl, PGconn *c, const pool_waiter *w, char *why, size_t whylen)
         "SELECT coalesce(tier, 0), coalesce(sub_active, false), coalesce(anlas, 0), "
         "coalesce(v5_negative, false), allow_paid, coalesce(max_anlas_per_request, -1), "
         "anlas_floor FROM upstream_keys WHERE enabled AND ciphertext IS NOT NULL AND state IN "
-        "('active', 'cooling') ORDER BY tier DESC NULLS LAST, anlas DESC NULLS LAST, id",
+        "('active', 'cooling') ORDER BY allow_paid DESC, tier DESC NULLS LAST, anlas DESC NULLS "
+        "LAST, id",
         0, NULL, &res);
     if (err != NP_ERR_OK) {
         PQclear(res);
@@ -789,7 +796,7 @@ guard(pool_relay *rl, PGconn *c, const pool_waiter *w, char *why, size_t whylen)
         if (pool_sched_fits(w, &k, &cost, reason, sizeof(reason))) {
             err = NP_ERR_OK;
         } else if (i == 0) {
-            /* the best key's reason: the most telling one */
+            /* the most permissive key's reason: the most telling one */
             snprintf(why, whylen, "no key may serve this request: %s", reason);
             if (w->need->kind == POOL_KIND_TEXT || w->need->kind == POOL_KIND_FREE) {
                 err = NP_ERR_NO_KEY;
