@@ -25,7 +25,7 @@ const API = /^\/(auth|client-keys|keys|logs|admin|v1)(\/|$|\?)/;
 // error state the UI shows (wrong password, 409...), so Chromium's "Failed to load resource"
 // line for it is not a problem; anything else is.
 export async function newPage(browser, { viewport = { width: 1280, height: 900 }, locale = 'zh-CN', timezoneId = 'Asia/Shanghai' } = {}) {
-  const context = await browser.newContext({ viewport, locale, timezoneId });
+  const context = await browser.newContext({ viewport, locale, timezoneId, reducedMotion: 'reduce' });
   const page = await context.newPage();
   const problems = [];
   page.problems = problems;

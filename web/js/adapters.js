@@ -87,7 +87,9 @@ export function rowCursor(row) {
 //   [{...same...}]
 //   {"PER_KEY_RPM":{"value":5,"source":"default","read_only":false}, ...}
 //   {"values":{...}, "read_only":[...], "sources":{...}}
-// Answer: [{key, value, source, readOnly, type ('bool'|'int'|'number'|'string'), description, min, max}]
+// Answer, in the server's order (it groups related settings):
+//   [{key, value, source, readOnly, type ('bool'|'int'|'number'|'string'), description, min, max,
+//     secret, default}]
 export function adaptConfig(resp) {
   let items = [];
   if (Array.isArray(resp) || (resp && Array.isArray(resp.settings || resp.items || resp.config))) {
@@ -114,9 +116,9 @@ export function adaptConfig(resp) {
     return {
       key: String(s.key), value: s.value, source: s.source ?? null, readOnly, type,
       description: s.description ?? s.help ?? null, min: s.min ?? null, max: s.max ?? null,
-      secret: s.secret === true || type === 'secret',
+      secret: s.secret === true || type === 'secret', default: s.default,
     };
-  }).sort((a, b) => a.key.localeCompare(b.key));
+  });
 }
 
 // ---- GET /admin/nodes -------------------------------------------------------------------
@@ -130,12 +132,17 @@ export function adaptNodes(resp) {
     started: n.started_at ?? n.started ?? null,
     heartbeat: n.last_heartbeat ?? n.last_seen ?? n.heartbeat_at ?? null,
     leader: n.leader === true || n.is_leader === true,
-    address: n.address ?? n.addr ?? null,
+    instance: n.instance ?? n.address ?? n.addr ?? null,
+    alive: n.alive ?? null,
   }));
   let leader = resp && !Array.isArray(resp) ? resp.leader ?? null : null;
-  if (leader && typeof leader === 'object') leader = leader.node_id ?? leader.node ?? leader.id ?? null;
+  let since = null;
+  if (leader && typeof leader === 'object') { since = leader.since ?? null; leader = leader.node_id ?? leader.node ?? leader.instance ?? leader.id ?? null; }
   if (!leader) { const l = rows.find((r) => r.leader); leader = l ? l.node : null; }
-  return { rows, leader: leader === null ? null : String(leader) };
+  // When rows carry their own leader flag, that marks the one instance; else match the node.
+  const flagged = rows.some((r) => r.leader);
+  for (const r of rows) r.isLeader = flagged ? r.leader : leader !== null && String(r.node) === String(leader);
+  return { rows, leader: leader === null ? null : String(leader), since };
 }
 
 // ---- GET /admin/stats -------------------------------------------------------------------

@@ -40,4 +40,8 @@ export function t(key, params) {
 // setting descriptions or status names the server may add later).
 export function has(key) { return key in dicts[lang] || key in dicts.en; }
 
+// own(key) is the entry of the current language only, or null: for texts the server already
+// gives in English (setting descriptions), where only other languages add a translation.
+export function own(key) { return key in dicts[lang] ? dicts[lang][key] : null; }
+
 document.documentElement.lang = locale();

@@ -66,7 +66,7 @@ export function table(allColumns, rows, { caption, rowClass } = {}) {
       return h('td', { class: c.class, data: { label: c.label } }, v === null || v === undefined || v === '' ? '—' : v);
     }))));
   return h('div', { class: 'table-wrap' },
-    h('table', { class: 'table' }, caption ? h('caption', { class: 'visually-hidden', text: caption }) : null, thead, tbody));
+    h('table', { class: ['table', columns.length > 7 ? 'table-wide' : null] }, caption ? h('caption', { class: 'visually-hidden', text: caption }) : null, thead, tbody));
 }
 
 // paged(rows, pageSize, renderRows) shows rows a page at a time with previous/next buttons.

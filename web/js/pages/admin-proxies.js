@@ -73,5 +73,5 @@ export function render(root) {
     card(t('proxies.add_title'), form, err),
     card(t('proxies.settings_title'), h('p', { class: 'muted', text: t('proxies.settings_intro') }), settingsBox));
   refresh();
-  configForm(settingsBox, { filter: (k) => /PROXY/.test(k) && k !== 'TRUST_PROXY_HEADERS', compact: true });
+  configForm(settingsBox, { filter: (k) => /^(PROXY_|UPSTREAM_PROXY)/.test(k), compact: true });
 }
