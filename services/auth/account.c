@@ -24,7 +24,7 @@ typedef struct {
     auth_service *s;
     np_rpc_call *call;
     job_kind kind;
-    bool found;    /* login: the user exists (else the dummy hash is verified) */
+    bool found;     /* login: the user exists (else the dummy hash is verified) */
     auth_user user; /* login, password: the account; register: filled on insert */
     char lower[AUTH_USERNAME_MAX + 1];
     char password[AUTH_PASSWORD_MAX_BYTES + 1]; /* login, register; old one for password */
@@ -246,8 +246,7 @@ credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signu
                           sizeof(why)) == NP_ERR_OK;
     if (ok && signup) {
         ok = auth_password_check(pw, strlen(pw), name,
-                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why,
-                                 sizeof(why));
+                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why, sizeof(why));
     }
     if (ok) {
         snprintf(j->user.username, sizeof(j->user.username), "%s", name);
@@ -281,9 +280,8 @@ do_register(auth_service *s, np_rpc_call *call, const np_http_req *r)
     }
     int64_t retry = 0;
     auth_user existing;
-    np_err err = auth_throttle_hit(c, "register", r->ip,
-                                   auth_setting_int(s, "AUTH_REGISTER_RATE_LIMIT_PER_MINUTE"),
-                                   &retry);
+    np_err err = auth_throttle_hit(
+        c, "register", r->ip, auth_setting_int(s, "AUTH_REGISTER_RATE_LIMIT_PER_MINUTE"), &retry);
     if (err == NP_ERR_OK) {
         err = auth_user_by_name(c, j->user.username, &existing);
         err = err == NP_ERR_OK ? NP_ERR_CONFLICT : err == NP_ERR_NOT_FOUND ? NP_ERR_OK : err;
@@ -317,8 +315,7 @@ do_login(auth_service *s, np_rpc_call *call, const np_http_req *r)
     }
     int64_t retry = 0;
     np_err err = auth_throttle_hit(c, "login", r->ip,
-                                   auth_setting_int(s, "AUTH_LOGIN_RATE_LIMIT_PER_MINUTE"),
-                                   &retry);
+                                   auth_setting_int(s, "AUTH_LOGIN_RATE_LIMIT_PER_MINUTE"), &retry);
     if (err == NP_ERR_OK) {
         err = auth_lockout_check(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"),
                                  auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), &retry);
@@ -333,8 +330,8 @@ do_login(auth_service *s, np_rpc_call *call, const np_http_req *r)
         auth_reply_retry(call, err, "too many sign-in attempts from this address; try again later",
                          retry);
     } else if (err == NP_ERR_LOCKED) {
-        auth_reply_retry(call, err,
-                         "too many failed sign-ins for this account; try again later", retry);
+        auth_reply_retry(call, err, "too many failed sign-ins for this account; try again later",
+                         retry);
         emit_user(s, "auth.login_failed", j->found ? j->user.id : 0, r->rid);
     } else if (err != NP_ERR_OK) {
         np_http_reply_err(call, err, NULL);
@@ -357,12 +354,12 @@ do_me(auth_service *s, np_rpc_call *call, const np_http_req *r)
     auth_db_put(s, c);
     np_wipe(u.password_hash, sizeof(u.password_hash));
     if (err != NP_ERR_OK) {
-        np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "this account no longer exists"
-                                                             : NULL);
+        np_http_reply_err(call, err,
+                          err == NP_ERR_NOT_FOUND ? "this account no longer exists" : NULL);
         return;
     }
-    json_t *out = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)u.id, "username",
-                            u.username, "role", u.role, "created_at", u.created_at);
+    json_t *out = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)u.id, "username", u.username,
+                            "role", u.role, "created_at", u.created_at);
     auth_limits_fill(s->pool, (int)auth_setting_int(s, "AUTH_POOL_TIMEOUT_MS"), u.id, out);
     np_http_reply_json(call, 200, out, NULL);
 }
@@ -414,8 +411,8 @@ do_password(auth_service *s, np_rpc_call *call, const np_http_req *r)
         goto fail;
     }
     if (err != NP_ERR_OK) {
-        np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "this account no longer exists"
-                                                             : NULL);
+        np_http_reply_err(call, err,
+                          err == NP_ERR_NOT_FOUND ? "this account no longer exists" : NULL);
         goto fail;
     }
     j->pwlen = strlen(oldpw);

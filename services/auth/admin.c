@@ -15,16 +15,16 @@
 
 /* The columns of one listed user: the account, its relay keys, and its lockout (parameter
  * numbers T: lockout threshold, M: lockout minutes). */
-#define LIST_COLUMNS(T, M)                                                                        \
-    "u.id, u.username, u.role, u.disabled, u.rpm_override, "                                   \
-    "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "             \
-    "(SELECT count(*) FROM relay_keys k WHERE k.user_id = u.id), "                             \
-    "coalesce((SELECT to_char(max(k.last_used_at) AT TIME ZONE 'UTC', "                        \
-    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM relay_keys k WHERE k.user_id = u.id), ''), "     \
-    "coalesce((SELECT to_char((t.window_start + make_interval(mins => $" M "::int)) "          \
-    "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_throttle t "           \
-    "  WHERE t.bucket = 'lock:' || lower(u.username) AND $" T "::int > 0 "                     \
-    "  AND t.hits >= $" T "::int "                                                            \
+#define LIST_COLUMNS(T, M)                                                                         \
+    "u.id, u.username, u.role, u.disabled, u.rpm_override, "                                       \
+    "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "                 \
+    "(SELECT count(*) FROM relay_keys k WHERE k.user_id = u.id), "                                 \
+    "coalesce((SELECT to_char(max(k.last_used_at) AT TIME ZONE 'UTC', "                            \
+    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM relay_keys k WHERE k.user_id = u.id), ''), "         \
+    "coalesce((SELECT to_char((t.window_start + make_interval(mins => $" M "::int)) "              \
+    "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_throttle t "                \
+    "  WHERE t.bucket = 'lock:' || lower(u.username) AND $" T "::int > 0 "                         \
+    "  AND t.hits >= $" T "::int "                                                                 \
     "  AND t.window_start > now() - make_interval(mins => $" M "::int)), '')"
 
 static json_t *
@@ -48,8 +48,8 @@ static bool
 caller_is_admin(auth_service *s, np_rpc_call *call, PGconn *c, const np_http_req *r)
 {
     auth_user u;
-    np_err err = strcmp(r->role, "admin") == 0 ? auth_user_by_id(c, r->user_id, &u)
-                                               : NP_ERR_FORBIDDEN;
+    np_err err =
+        strcmp(r->role, "admin") == 0 ? auth_user_by_id(c, r->user_id, &u) : NP_ERR_FORBIDDEN;
     np_wipe(u.password_hash, sizeof(u.password_hash));
     if (err == NP_ERR_DB) {
         np_http_reply_err(call, err, NULL);
@@ -74,8 +74,8 @@ pool_figures(auth_service *s, json_t *arr)
     json_array_foreach(arr, i, u)
     {
         if (pool_up) {
-            pool_up = auth_limits_fill(s->pool, timeout,
-                                       json_integer_value(json_object_get(u, "id")), u);
+            pool_up =
+                auth_limits_fill(s->pool, timeout, json_integer_value(json_object_get(u, "id")), u);
         } else {
             auth_limits_nulls(u);
         }
@@ -114,8 +114,8 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
     if (np_query_get(r->query, "q", q, sizeof(q))) {
         for (size_t i = 0; q[i] != '\0'; i++) {
             char ch = q[i];
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '_' || ch == '.' || ch == '-')) {
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-')) {
                 auth_reply_invalid(call, "'q' may hold only the characters of a username");
                 return;
             }
@@ -145,15 +145,15 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
     }
     pattern[o++] = '%';
     pattern[o] = '\0';
-    const char *params[] = {
-        auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"), thr),
-        auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), mins),
-        auth_id_text(limit, lim), auth_id_text(offset, off), pattern};
+    const char *params[] = {auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"), thr),
+                            auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), mins),
+                            auth_id_text(limit, lim), auth_id_text(offset, off), pattern};
     PGresult *res = NULL;
-    np_err err = np_db_exec(c,
-                            "SELECT " LIST_COLUMNS("1", "2") " FROM users u WHERE u.username ILIKE $5 "
-                            "ORDER BY u.id LIMIT $3::int OFFSET $4::int",
-                            5, params, &res);
+    np_err err =
+        np_db_exec(c,
+                   "SELECT " LIST_COLUMNS("1", "2") " FROM users u WHERE u.username ILIKE $5 "
+                                                    "ORDER BY u.id LIMIT $3::int OFFSET $4::int",
+                   5, params, &res);
     auth_db_put(s, c);
     if (err != NP_ERR_OK) {
         np_http_reply_err(call, err, NULL);
@@ -187,10 +187,10 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
         return false;
     }
     const char *role = NULL;
-    bool ok = np_json_str(body, "role", false, 0, 16, &role, &has_role, why, sizeof(why)) ==
-                  NP_ERR_OK &&
-              np_json_bool(body, "disabled", false, &ch->disabled, &ch->has_disabled, why,
-                           sizeof(why)) == NP_ERR_OK;
+    bool ok =
+        np_json_str(body, "role", false, 0, 16, &role, &has_role, why, sizeof(why)) == NP_ERR_OK &&
+        np_json_bool(body, "disabled", false, &ch->disabled, &ch->has_disabled, why, sizeof(why)) ==
+            NP_ERR_OK;
     if (ok && has_role) {
         if (strcmp(role, "user") == 0 || strcmp(role, "admin") == 0) {
             ch->role = strcmp(role, "user") == 0 ? "user" : "admin";
@@ -203,12 +203,13 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
         ch->has_rpm = true;
         ch->rpm = -1;
     } else if (ok) {
-        ok = np_json_int(body, "rpm_override", false, 0, MAX_RPM_OVERRIDE, &ch->rpm,
-                         &ch->has_rpm, why, sizeof(why)) == NP_ERR_OK;
+        ok = np_json_int(body, "rpm_override", false, 0, MAX_RPM_OVERRIDE, &ch->rpm, &ch->has_rpm,
+                         why, sizeof(why)) == NP_ERR_OK;
     }
     if (ok && ch->role == NULL && !ch->has_disabled && !ch->has_rpm) {
-        snprintf(why, sizeof(why), "nothing to change: give 'role', 'disabled' or "
-                                   "'rpm_override'");
+        snprintf(why, sizeof(why),
+                 "nothing to change: give 'role', 'disabled' or "
+                 "'rpm_override'");
         ok = false;
     }
     json_decref(body);
@@ -233,8 +234,8 @@ emit(auth_service *s, const char *type, const np_http_req *r, int64_t uid, json_
 /* apply runs the change in one transaction under the admins lock. On success *before holds
  * the row as it was. Errors: NP_ERR_NOT_FOUND, NP_ERR_CONFLICT (last admin), NP_ERR_DB. */
 static np_err
-apply(PGconn *c, int64_t id, const change *ch, auth_user *before, PGresult **after,
-      const char *thr, const char *mins)
+apply(PGconn *c, int64_t id, const change *ch, auth_user *before, PGresult **after, const char *thr,
+      const char *mins)
 {
     char idtext[24], rpm[24];
     np_err err = np_db_exec(c, "BEGIN", 0, NULL, NULL);
@@ -264,11 +265,13 @@ apply(PGconn *c, int64_t id, const change *ch, auth_user *before, PGresult **aft
     if (err == NP_ERR_OK) {
         /* Disabling ends every session (token_version); the gateway's cache forgets the
          * user within its TTL. */
-        const char *p[] = {auth_id_text(id, idtext), ch->role,
+        const char *p[] = {auth_id_text(id, idtext),
+                           ch->role,
                            ch->has_disabled ? (ch->disabled ? "true" : "false") : NULL,
                            ch->has_rpm ? "true" : "false",
                            ch->has_rpm && ch->rpm >= 0 ? auth_id_text(ch->rpm, rpm) : NULL,
-                           thr, mins};
+                           thr,
+                           mins};
         err = np_db_exec(c,
                          "WITH u AS (UPDATE users SET role = coalesce($2, role), "
                          " disabled = coalesce($3::boolean, disabled), "
@@ -330,8 +333,8 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     np_http_reply_json(call, 200, json_incref(json_array_get(arr, 0)), NULL);
     json_decref(arr);
     if (ch.role != NULL && strcmp(ch.role, before.role) != 0) {
-        emit(s, "admin.role_changed", r, id, json_pack("{s:s, s:s}", "from", before.role, "to",
-                                                       ch.role));
+        emit(s, "admin.role_changed", r, id,
+             json_pack("{s:s, s:s}", "from", before.role, "to", ch.role));
     }
     if (ch.has_disabled && ch.disabled != before.disabled) {
         emit(s, ch.disabled ? "admin.user_disabled" : "admin.user_enabled", r, id, NULL);

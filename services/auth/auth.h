@@ -1,5 +1,5 @@
-/* The auth service: accounts, sessions (JWT), relay keys, login throttling. A library with a thin entry point; all state hangs off its
- * context, so several instances can live in one process. */
+/* The auth service: accounts, sessions (JWT), relay keys, login throttling. A library with a thin
+ * entry point; all state hangs off its context, so several instances can live in one process. */
 #ifndef AUTH_H
 #define AUTH_H
 

@@ -72,10 +72,9 @@ auth_bootstrap_admin(auth_service *s, char *why, size_t whylen)
         err = NP_ERR_CONFIG;
         goto done;
     }
-    if (password[0] != '\0' &&
-        !auth_password_check(password, strlen(password), name,
-                             np_config_int(cfg, "AUTH_PASSWORD_MIN_LENGTH"), reason,
-                             sizeof(reason))) {
+    if (password[0] != '\0' && !auth_password_check(password, strlen(password), name,
+                                                    np_config_int(cfg, "AUTH_PASSWORD_MIN_LENGTH"),
+                                                    reason, sizeof(reason))) {
         snprintf(why, whylen, "ADMIN_PASSWORD: %s", reason);
         err = NP_ERR_CONFIG;
         goto done;

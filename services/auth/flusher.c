@@ -73,8 +73,8 @@ flush(auth_flusher *f, int64_t *ids, size_t n)
         np_log_warn("auth", "could not record the last use of %zu relay keys", n);
     } else {
         const char *params[] = {arr.data};
-        np_db_exec(c, "UPDATE relay_keys SET last_used_at = now() WHERE id = ANY($1::bigint[])",
-                   1, params, NULL);
+        np_db_exec(c, "UPDATE relay_keys SET last_used_at = now() WHERE id = ANY($1::bigint[])", 1,
+                   params, NULL);
         np_db_release(f->db, c);
     }
     np_buf_fini(&arr);
@@ -107,8 +107,7 @@ flusher_main(void *arg)
             until.tv_nsec -= 1000000000L;
         }
         pthread_mutex_lock(&f->mu);
-        while (!f->stopping &&
-               pthread_cond_timedwait(&f->cv, &f->mu, &until) != ETIMEDOUT) {
+        while (!f->stopping && pthread_cond_timedwait(&f->cv, &f->mu, &until) != ETIMEDOUT) {
         }
         last = f->stopping;
         /* Take the noted ids and let authentications go on while the UPDATE runs. */

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; /* {"alg":"HS256","typ":"JWT"} */
+static const char header_b64[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; /* {"alg":"HS256","typ":"JWT"} */
 
 np_err
 auth_jwt_sign(const uint8_t key[NP_KEY_LEN], const auth_claims *c, np_buf *out)
@@ -14,8 +15,8 @@ auth_jwt_sign(const uint8_t key[NP_KEY_LEN], const auth_claims *c, np_buf *out)
     char payload[256];
     int n = snprintf(payload, sizeof(payload),
                      "{\"sub\":\"%lld\",\"tv\":%lld,\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld}",
-                     (long long)c->uid, (long long)c->ver, (long long)c->iat,
-                     (long long)c->iat, (long long)c->exp);
+                     (long long)c->uid, (long long)c->ver, (long long)c->iat, (long long)c->iat,
+                     (long long)c->exp);
     if (n < 0 || (size_t)n >= sizeof(payload)) {
         return NP_ERR_INVALID;
     }

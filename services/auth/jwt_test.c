@@ -89,8 +89,8 @@ test_tampered_payload(void **state)
     char tok[1024], other[1024];
     auth_claims c;
     craft(hs256, good, key, false, NULL, tok, sizeof(tok));
-    craft(hs256, "{\"sub\":\"1\",\"tv\":3,\"iat\":1699999000,\"exp\":1700003600}", key, false,
-          NULL, other, sizeof(other));
+    craft(hs256, "{\"sub\":\"1\",\"tv\":3,\"iat\":1699999000,\"exp\":1700003600}", key, false, NULL,
+          other, sizeof(other));
     /* the payload of one with the signature of the other */
     char *sig = strrchr(tok, '.');
     char *osig = strrchr(other, '.');
@@ -225,10 +225,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_crafted_good_token_accepted),
-        cmocka_unit_test(test_tampered_payload),  cmocka_unit_test(test_tampered_signature),
-        cmocka_unit_test(test_alg_none),          cmocka_unit_test(test_alg_hs512),
-        cmocka_unit_test(test_expired),           cmocka_unit_test(test_not_yet_valid),
+        cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_crafted_good_token_accepted),
+        cmocka_unit_test(test_tampered_payload), cmocka_unit_test(test_tampered_signature),
+        cmocka_unit_test(test_alg_none),         cmocka_unit_test(test_alg_hs512),
+        cmocka_unit_test(test_expired),          cmocka_unit_test(test_not_yet_valid),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

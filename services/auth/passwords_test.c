@@ -41,8 +41,8 @@ test_rejects_foreign_or_broken_hashes(void **state)
     assert_false(auth_password_verify("", "pw-12345", 8));
     assert_false(auth_password_verify("$argon2i$v=19$m=19456,t=2,p=1$abc$def", "pw-12345", 8));
     /* more memory than ours: refused without running argon2 */
-    assert_false(auth_password_verify("$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
-                                      "pw-12345", 8));
+    assert_false(
+        auth_password_verify("$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaA", "pw-12345", 8));
     h[strlen(h) - 2] = h[strlen(h) - 2] == 'A' ? 'B' : 'A';
     assert_false(auth_password_verify(h, "pw-12345", 8));
 }

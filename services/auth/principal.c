@@ -52,8 +52,7 @@ by_relay_key(auth_service *s, np_rpc_call *call, const char *cred, size_t len)
     } else {
         int64_t kid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         auth_flusher_note(s->flusher, kid);
-        reply_principal(call, strtoll(PQgetvalue(res, 0, 2), NULL, 10), PQgetvalue(res, 0, 3),
-                        kid);
+        reply_principal(call, strtoll(PQgetvalue(res, 0, 2), NULL, 10), PQgetvalue(res, 0, 3), kid);
     }
     PQclear(res);
 }
@@ -63,8 +62,7 @@ by_session(auth_service *s, np_rpc_call *call, const char *cred, size_t len)
 {
     auth_claims claims;
     const char *why = NULL;
-    if (auth_jwt_verify(s->jwt_key, cred, len, (int64_t)time(NULL), &claims, &why) !=
-        NP_ERR_OK) {
+    if (auth_jwt_verify(s->jwt_key, cred, len, (int64_t)time(NULL), &claims, &why) != NP_ERR_OK) {
         np_rpc_reply_error(call, NP_ERR_UNAUTHORIZED, why);
         return;
     }

@@ -10,9 +10,9 @@
 #include "np/log.h"
 #include "request.h"
 
-#define KEY_COLUMNS                                                                   \
-    "id, name, prefix, enabled, "                                                     \
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "      \
+#define KEY_COLUMNS                                                                                \
+    "id, name, prefix, enabled, "                                                                  \
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "                   \
     "coalesce(to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
 
 np_err
@@ -129,8 +129,10 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
         goto done;
     }
     if (PQntuples(res) != 1) {
-        snprintf(why, sizeof(why), "you already have %s relay keys, the most allowed; delete one "
-                                   "first", max);
+        snprintf(why, sizeof(why),
+                 "you already have %s relay keys, the most allowed; delete one "
+                 "first",
+                 max);
         np_http_reply_err(call, NP_ERR_CONFLICT, why);
         goto done;
     }
@@ -156,8 +158,10 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
         return;
     }
     const char *params[] = {auth_id_text(r->user_id, uid)};
-    np_err err = np_db_exec(c, "SELECT " KEY_COLUMNS " FROM relay_keys WHERE user_id = $1 "
-                               "ORDER BY id", 1, params, &res);
+    np_err err = np_db_exec(c,
+                            "SELECT " KEY_COLUMNS " FROM relay_keys WHERE user_id = $1 "
+                            "ORDER BY id",
+                            1, params, &res);
     auth_db_put(s, c);
     if (err != NP_ERR_OK) {
         np_http_reply_err(call, err, NULL);
@@ -225,8 +229,7 @@ done:
     json_decref(body);
 }
 
-static void
-delete(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
+static void delete (auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
 {
     char uid[24], kid[24];
     PGresult *res = NULL;
@@ -235,8 +238,8 @@ delete(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
         return;
     }
     const char *params[] = {auth_id_text(id, kid), auth_id_text(r->user_id, uid)};
-    np_err err = np_db_exec(c, "DELETE FROM relay_keys WHERE id = $1 AND user_id = $2", 2,
-                            params, &res);
+    np_err err =
+        np_db_exec(c, "DELETE FROM relay_keys WHERE id = $1 AND user_id = $2", 2, params, &res);
     auth_db_put(s, c);
     if (err == NP_ERR_OK && strcmp(PQcmdTuples(res), "1") != 0) {
         err = NP_ERR_NOT_FOUND;
@@ -266,7 +269,7 @@ auth_relaykeys_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
         if (strcmp(r->method, "PATCH") == 0) {
             update(s, call, r, id);
         } else if (strcmp(r->method, "DELETE") == 0) {
-            delete(s, call, r, id);
+            delete (s, call, r, id);
         } else {
             np_http_reply_err(call, NP_ERR_METHOD, NULL);
         }

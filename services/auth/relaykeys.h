@@ -16,8 +16,8 @@
 #include "service.h"
 
 #define AUTH_RELAYKEY_BITS 192
-#define AUTH_RELAYKEY_MAX 80    /* room for a key and its NUL */
-#define AUTH_RELAYKEY_PREFIX 9  /* "np-" and six characters are kept for display */
+#define AUTH_RELAYKEY_MAX 80   /* room for a key and its NUL */
+#define AUTH_RELAYKEY_PREFIX 9 /* "np-" and six characters are kept for display */
 #define AUTH_RELAYKEY_NAME_MAX 64
 
 /* auth_relaykey_new writes a fresh key into key and its display prefix into prefix. */
@@ -26,8 +26,7 @@ np_err auth_relaykey_new(char key[AUTH_RELAYKEY_MAX], char prefix[AUTH_RELAYKEY_
 bool auth_relaykey_well_formed(const char *cred, size_t len);
 /* auth_relaykey_hash computes HMAC-SHA256(hkey, cred) and writes it as a bytea literal
  * ("\\x" and 64 hex digits) into out (67 bytes), ready as an SQL parameter. */
-void auth_relaykey_hash(const uint8_t hkey[NP_KEY_LEN], const char *cred, size_t len,
-                        char out[67]);
+void auth_relaykey_hash(const uint8_t hkey[NP_KEY_LEN], const char *cred, size_t len, char out[67]);
 
 /* auth_relaykeys_http answers POST/GET /client-keys and PATCH/DELETE /client-keys/{id} for
  * the signed-in user of r (handlers run on rpc workers). */

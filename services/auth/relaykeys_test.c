@@ -51,8 +51,8 @@ test_hash(void **state)
     auth_relaykey_hash(k1, key, strlen(key), h2);
     auth_relaykey_hash(k2, key, strlen(key), h3);
     auth_relaykey_hash(k1, key, strlen(key) - 1, h4);
-    assert_string_equal(h1, h2);       /* stable: lookups work */
-    assert_string_not_equal(h1, h3);   /* keyed: another secret gives another hash */
+    assert_string_equal(h1, h2);     /* stable: lookups work */
+    assert_string_not_equal(h1, h3); /* keyed: another secret gives another hash */
     assert_string_not_equal(h1, h4);
     assert_int_equal(strlen(h1), 66);
     assert_int_equal(strncmp(h1, "\\x", 2), 0);

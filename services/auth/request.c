@@ -6,8 +6,7 @@
 #include "np/json.h"
 
 bool
-auth_body_read(np_rpc_call *call, const np_http_req *r, const char *const *allowed,
-               json_t **out)
+auth_body_read(np_rpc_call *call, const np_http_req *r, const char *const *allowed, json_t **out)
 {
     char why[256] = "";
     if (r->body_len > AUTH_BODY_MAX) {

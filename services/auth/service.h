@@ -14,13 +14,13 @@
 #include "workpool.h"
 
 struct auth_service {
-    np_service base;          /* config, database, events, rpc server */
-    uint8_t jwt_key[NP_KEY_LEN];   /* np_key_derive(SECRET_KEY, "jwt") */
-    uint8_t relay_key[NP_KEY_LEN]; /* np_key_derive(SECRET_KEY, "relay-key") */
+    np_service base;                /* config, database, events, rpc server */
+    uint8_t jwt_key[NP_KEY_LEN];    /* np_key_derive(SECRET_KEY, "jwt") */
+    uint8_t relay_key[NP_KEY_LEN];  /* np_key_derive(SECRET_KEY, "relay-key") */
     char dummy_hash[AUTH_HASH_MAX]; /* verified for unknown users, so they cost the same */
-    auth_workpool *hashers;   /* argon2id and the writes that follow it */
-    auth_flusher *flusher;    /* batched last_used_at, throttle pruning */
-    np_rpc_client *pool;      /* user.limits */
+    auth_workpool *hashers;         /* argon2id and the writes that follow it */
+    auth_flusher *flusher;          /* batched last_used_at, throttle pruning */
+    np_rpc_client *pool;            /* user.limits */
 };
 
 /* The database wait of a handler before it answers 503. */

@@ -7,8 +7,7 @@
 #include "np/db.h"
 
 np_err
-auth_throttle_hit(PGconn *c, const char *kind, const char *ip, int64_t limit,
-                  int64_t *retry_after)
+auth_throttle_hit(PGconn *c, const char *kind, const char *ip, int64_t limit, int64_t *retry_after)
 {
     if (limit <= 0) {
         return NP_ERR_OK;
@@ -51,13 +50,12 @@ auth_lockout_check(PGconn *c, const char *name, int64_t threshold, int64_t minut
     snprintf(mins, sizeof(mins), "%lld", (long long)minutes);
     const char *params[] = {bucket, thr, mins};
     PGresult *res = NULL;
-    np_err err = np_db_exec(
-        c,
-        "SELECT greatest(1, ceil(extract(epoch FROM window_start + "
-        " make_interval(mins => $3::int) - now())))::bigint "
-        "FROM auth_throttle WHERE bucket = $1 AND hits >= $2::int "
-        "AND window_start > now() - make_interval(mins => $3::int)",
-        3, params, &res);
+    np_err err = np_db_exec(c,
+                            "SELECT greatest(1, ceil(extract(epoch FROM window_start + "
+                            " make_interval(mins => $3::int) - now())))::bigint "
+                            "FROM auth_throttle WHERE bucket = $1 AND hits >= $2::int "
+                            "AND window_start > now() - make_interval(mins => $3::int)",
+                            3, params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 1) {
         *retry_after = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         err = NP_ERR_LOCKED;

@@ -20,8 +20,7 @@ auth_username_check(const char *name, size_t len, char *why, size_t whylen)
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '.' || c == '-')) {
-            snprintf(why, whylen,
-                     "'username' may hold only letters A-Z, digits, '_', '.' and '-'");
+            snprintf(why, whylen, "'username' may hold only letters A-Z, digits, '_', '.' and '-'");
             return false;
         }
     }
@@ -110,8 +109,7 @@ auth_user_by_id(PGconn *c, int64_t id, auth_user *out)
 }
 
 np_err
-auth_user_insert(PGconn *c, const char *name, const char *hash, const char *role,
-                 auth_user *out)
+auth_user_insert(PGconn *c, const char *name, const char *hash, const char *role, auth_user *out)
 {
     PGresult *res = NULL;
     const char *params[] = {name, hash, role};

@@ -36,8 +36,8 @@ bool auth_password_check(const char *pw, size_t len, const char *username, int64
                          char *why, size_t whylen);
 
 /* The column list every read below returns, in auth_user order. */
-#define AUTH_USER_COLUMNS                                                                      \
-    "id, username, role, disabled, token_version, coalesce(rpm_override, -1), password_hash, " \
+#define AUTH_USER_COLUMNS                                                                          \
+    "id, username, role, disabled, token_version, coalesce(rpm_override, -1), password_hash, "     \
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* auth_user_from_row fills u from row i of a result selected with AUTH_USER_COLUMNS. */
