@@ -82,7 +82,7 @@ export function lineChart({ labels, series, title, height = 220, summary }) {
   series.forEach((se, k) => {
     const pts = se.values.map((v, i) => `${xOf(i).toFixed(1)},${(bottom - ((bottom - top) * (v || 0)) / max).toFixed(1)}`);
     if (pts.length) svg.append(s('polyline', { points: pts.join(' '), class: `line ${seriesClass(se.key, k)}` }));
-    if (n <= 60) {
+    if (n <= 30) {
       se.values.forEach((v, i) => svg.append(s('circle', { cx: xOf(i), cy: bottom - ((bottom - top) * (v || 0)) / max, r: 2.5, class: `dot ${seriesClass(se.key, k)}` },
         s('title', null, `${labels[i]} · ${se.label}: ${fmtNum(v)}`))));
     }

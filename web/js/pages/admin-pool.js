@@ -7,7 +7,7 @@ import { listOf, ownerOf } from '../adapters.js';
 import { fmtNum } from '../format.js';
 import { card, load, table, paged, badge, field, busy, toast, pageHeader, empty } from '../ui.js';
 import { KEY_STATES } from './dashboard.js';
-import { tierName, fmtAllowance, stateCell, checkCell } from './keys.js';
+import { tierName, fmtAllowance, stateCell, checkCell, isDisabled } from './keys.js';
 
 export function render(root) {
   const box = h('div');
@@ -28,7 +28,7 @@ export function render(root) {
   }
 
   async function toggle(k, btn) {
-    const enable = k.state === 'disabled';
+    const enable = isDisabled(k);
     await busy(btn, async () => {
       try { await patch(`/admin/keys/${encodeURIComponent(k.id)}`, { enabled: enable }); toast(enable ? t('keys.enabled_toast') : t('keys.disabled_toast')); refresh(); } catch (e) { toast(e.message, 'error'); }
     });
@@ -54,7 +54,7 @@ export function render(root) {
         label: t('common.actions'), class: 'actions', cell: (k) => {
           const c = h('button', { type: 'button', class: 'btn btn-sm', text: t('pool.check') });
           c.addEventListener('click', () => check(k, c));
-          const tg = h('button', { type: 'button', class: 'btn btn-sm', text: k.state === 'disabled' ? t('common.enable') : t('common.disable') });
+          const tg = h('button', { type: 'button', class: 'btn btn-sm', text: isDisabled(k) ? t('common.enable') : t('common.disable') });
           tg.addEventListener('click', () => toggle(k, tg));
           return h('div', { class: 'btn-row' }, c, tg);
         },

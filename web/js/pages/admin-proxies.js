@@ -4,14 +4,19 @@ import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { get, post, patch, del } from '../api.js';
 import { listOf } from '../adapters.js';
-import { fmtTime, fmtMs, fmtNum } from '../format.js';
+import { fmtTime, fmtMs, fmtNum, fmtRelative, toDate } from '../format.js';
 import { card, load, table, paged, badge, field, formError, busy, confirmDialog, toast, pageHeader, empty } from '../ui.js';
 import { configForm } from '../config-form.js';
+
+function cooling(p) {
+  const d = toDate(p.cooldown_until);
+  return d && d > new Date() ? h('div', { class: 'muted small', text: t('keys.cooldown_until', { when: fmtRelative(d) }) }) : null;
+}
 
 export function render(root) {
   const box = h('div');
   const url = h('input', { type: 'text', class: 'input mono', required: true, placeholder: 'http://user:pass@host:port', autocomplete: 'off', attrs: { spellcheck: 'false' } });
-  const name = h('input', { type: 'text', class: 'input', maxLength: 64 });
+  const name = h('input', { type: 'text', class: 'input', maxLength: 200 });
   const err = formError();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', text: t('proxies.add') });
   const form = h('form', { class: 'inline-form' }, field(t('proxies.url'), url, t('proxies.url_help')), field(t('proxies.name'), name), submit);
@@ -24,7 +29,7 @@ export function render(root) {
     await busy(submit, async () => {
       try {
         const body = { url: u };
-        if (name.value.trim()) body.name = name.value.trim();
+        if (name.value.trim()) body.note = name.value.trim();
         await post('/admin/proxies', body);
         url.value = ''; name.value = '';
         toast(t('proxies.added'));
@@ -49,10 +54,11 @@ export function render(root) {
       const rows = listOf(resp, 'proxies');
       if (!rows.length) return empty(t('proxies.none'));
       return paged(rows, 25, (page) => table([
-        { label: t('proxies.url'), cell: (p) => h('div', null, h('code', { class: 'mono', text: p.url ?? p.masked ?? p.display ?? '—' }), p.name ? h('div', { class: 'muted small', text: p.name }) : null) },
-        { label: t('proxies.state'), cell: (p) => badge(p.enabled === false ? 'disabled' : (p.state ?? 'unknown'), 'pstate') },
+        { label: t('proxies.url'), cell: (p) => h('div', null, h('code', { class: 'mono', text: p.url ?? p.masked ?? p.display ?? '—' }), (p.note ?? p.name) ? h('div', { class: 'muted small', text: p.note ?? p.name }) : null) },
+        { label: t('proxies.state'), cell: (p) => h('div', null, badge(p.enabled === false ? 'disabled' : (p.state ?? 'unknown'), 'pstate'), cooling(p)) },
         { label: t('proxies.latency'), cell: (p) => fmtMs(p.latency_ms), class: 'num' },
-        { label: t('proxies.failures'), cell: (p) => fmtNum(p.failures ?? p.fail_streak ?? p.consecutive_failures), class: 'num' },
+        { label: t('proxies.failures'), cell: (p) => h('div', null, h('div', { text: t('proxies.streak', { n: fmtNum(p.fail_streak ?? p.consecutive_failures ?? 0) }) }), p.failures !== undefined ? h('div', { class: 'muted small', text: t('proxies.total_failures', { n: fmtNum(p.failures) }) }) : null) },
+        { label: t('proxies.keys'), cell: (p) => fmtNum(p.keys), class: 'num', when: rows.some((p) => p.keys !== undefined) },
         { label: t('keys.last_check'), cell: (p) => fmtTime(p.last_checked_at ?? p.checked_at) },
         { label: t('keys.last_error'), cell: (p) => (p.last_error ? h('span', { class: 'error-text', text: p.last_error }) : '—') },
         {

@@ -18,8 +18,8 @@ export function fmtAllowance(v) {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'boolean') return v ? t('keys.allowance_left') : t('keys.allowance_used_up');
   if (typeof v === 'object') {
-    if (v.isNegative === true || v.is_negative === true) return t('keys.allowance_used_up');
-    if (v.percent !== undefined) return `${fmtNum(v.percent)}%`;
+    if (v.isNegative === true || v.is_negative === true || v.used_up === true) return t('keys.allowance_used_up');
+    if (v.percent !== undefined && v.percent !== null) return t('keys.allowance_pct', { p: fmtNum(v.percent) });
     if (v.remaining !== undefined) return fmtNum(v.remaining);
     return '—';
   }
@@ -28,7 +28,8 @@ export function fmtAllowance(v) {
 
 // paidFields() are the three allow-paid inputs with their explanations, shared by the add
 // form and the edit dialog.
-function paidFields(initial = {}) {
+// With clear (the edit dialog), an emptied number is sent as null, which removes the cap.
+function paidFields(initial = {}, clear = false) {
   const allow = h('input', { type: 'checkbox', checked: !!initial.allow_paid });
   const max = h('input', { type: 'number', class: 'input', min: 0, step: 1, inputMode: 'numeric', value: initial.max_anlas_per_request ?? '' });
   const floor = h('input', { type: 'number', class: 'input', min: 0, step: 1, inputMode: 'numeric', value: initial.anlas_floor ?? '' });
@@ -49,8 +50,8 @@ function paidFields(initial = {}) {
     values() {
       const out = { allow_paid: allow.checked };
       if (allow.checked) {
-        if (num(max) !== null) out.max_anlas_per_request = num(max);
-        if (num(floor) !== null) out.anlas_floor = num(floor);
+        if (num(max) !== null || clear) out.max_anlas_per_request = num(max);
+        if (num(floor) !== null || clear) out.anlas_floor = num(floor) ?? 0;
       }
       return out;
     },
@@ -66,7 +67,7 @@ function paidFields(initial = {}) {
 function editDialog(k) {
   return new Promise((resolve) => {
     const note = h('input', { type: 'text', class: 'input', maxLength: 200, value: k.note || '' });
-    const paid = paidFields(k);
+    const paid = paidFields(k, true);
     const err = formError();
     const save = h('button', { type: 'submit', class: 'btn btn-primary', text: t('common.save') });
     const cancel = h('button', { type: 'button', class: 'btn', text: t('common.cancel') });
@@ -94,6 +95,8 @@ function editDialog(k) {
     note.focus();
   });
 }
+
+export const isDisabled = (k) => k.enabled === false || k.state === 'disabled';
 
 // stateCell is the state badge, with the cooldown's end under it while cooling.
 export function stateCell(k) {
@@ -150,7 +153,7 @@ export function render(root) {
   });
 
   async function toggle(k, btn) {
-    const enable = k.state === 'disabled';
+    const enable = isDisabled(k);
     await busy(btn, async () => {
       try { await patch(`/keys/${encodeURIComponent(k.id)}`, { enabled: enable }); toast(enable ? t('keys.enabled_toast') : t('keys.disabled_toast')); refresh(); } catch (e2) { toast(e2.message, 'error'); }
     });
@@ -184,7 +187,7 @@ export function render(root) {
         { label: t('keys.last_check'), cell: checkCell },
         {
           label: t('common.actions'), class: 'actions', cell: (k) => {
-            const tg = h('button', { type: 'button', class: 'btn btn-sm', text: k.state === 'disabled' ? t('common.enable') : t('common.disable') });
+            const tg = h('button', { type: 'button', class: 'btn btn-sm', text: isDisabled(k) ? t('common.enable') : t('common.disable') });
             tg.addEventListener('click', () => toggle(k, tg));
             return h('div', { class: 'btn-row' },
               h('button', { type: 'button', class: 'btn btn-sm', text: t('common.edit'), on: { click: async () => { if (await editDialog(k)) { toast(t('common.saved')); refresh(); } } } }),
