@@ -179,6 +179,45 @@ test('an admin sees the admin pages, finds the new user and changes a setting', 
   assertClean(assert, p);
 });
 
+test('an admin: every admin page shows real data; a forced check, a proxy added and removed', async () => {
+  const p = await newPage(browser);
+  await signIn(p, stack.url, stack.admin.username, stack.admin.password);
+  for (const route of ['/admin/users', '/admin/pool', '/admin/proxies', '/admin/config', '/admin/audit', '/admin/nodes', '/admin/stats']) {
+    await p.goto(`${stack.url}/#${route}`);
+    await p.waitForSelector('main h1');
+    await p.waitForFunction(() => !document.querySelector('main .loading'));
+    assert.equal(await p.locator('main .alert-error').count(), 0, `${route}: ${await p.locator('main .alert-error').allTextContents()}`);
+  }
+  await p.goto(`${stack.url}/#/admin/nodes`);
+  await p.locator('main table tbody tr', { hasText: 'pool' }).waitFor();
+  assert.equal(await p.locator('main .badge', { hasText: '领导' }).count(), 1, 'one leader marked');
+  await screenshot(p, 'flow-7-admin-nodes');
+  await p.goto(`${stack.url}/#/admin/stats`);
+  await p.waitForSelector('main .chart svg polyline');
+  await screenshot(p, 'flow-7-admin-stats');
+  if (state.keyActive) {
+    await p.goto(`${stack.url}/#/admin/pool`);
+    const row = p.locator('main table tbody tr', { hasText: user.username });
+    await row.waitFor();
+    await row.locator('button', { hasText: '立即检测' }).click();
+    await p.locator('.toast', { hasText: '可用' }).waitFor({ timeout: 20000 });
+    await screenshot(p, 'flow-7-admin-pool');
+  }
+  await p.goto(`${stack.url}/#/admin/proxies`);
+  await p.waitForSelector('main form');
+  await p.fill('main form input >> nth=0', 'http://user:secret@127.0.0.1:9');
+  await p.fill('main form input >> nth=1', '<i>test proxy</i>');
+  await p.click('main form button[type=submit]');
+  const prow = p.locator('main table tbody tr', { hasText: '<i>test proxy</i>' });
+  await prow.waitFor();
+  assert.ok(!(await prow.textContent()).includes('secret'), 'proxy credentials are never shown');
+  await screenshot(p, 'flow-7-admin-proxies');
+  await prow.locator('button', { hasText: '移除' }).click();
+  await p.click('dialog .btn-danger');
+  await prow.waitFor({ state: 'detached' });
+  assertClean(assert, p);
+});
+
 test('a user gets no admin links and the API refuses the admin pages', async () => {
   const p = await userPage();
   assert.equal(await p.locator('nav a[href^="#/admin"]').count(), 0);
