@@ -7,7 +7,7 @@ import { listOf, ownerOf } from '../adapters.js';
 import { fmtNum } from '../format.js';
 import { card, load, table, paged, badge, field, busy, toast, pageHeader, empty } from '../ui.js';
 import { KEY_STATES } from './dashboard.js';
-import { tierName, fmtAllowance, stateCell, checkCell, isDisabled } from './keys.js';
+import { stateCell, checkCell, isDisabled, accountCell } from './keys.js';
 
 export function render(root) {
   const box = h('div');
@@ -43,11 +43,8 @@ export function render(root) {
       { label: t('keys.key'), cell: (k) => h('div', null, h('code', { class: 'mono', text: k.masked || '—' }), k.note ? h('div', { class: 'muted small', text: k.note }) : null) },
       { label: t('pool.owner'), cell: (k) => String(ownerOf(k) ?? '—') },
       { label: t('keys.state'), cell: stateCell },
-      { label: t('keys.tier'), cell: (k) => tierName(k.tier) },
-      { label: t('keys.anlas'), cell: (k) => fmtNum(k.anlas), class: 'num' },
-      { label: t('keys.v5'), cell: (k) => fmtAllowance(k.v5_allowance) },
+      { label: t('keys.account'), cell: accountCell },
       { label: t('keys.paid'), cell: (k) => (k.allow_paid ? t('keys.paid_yes', { max: k.max_anlas_per_request ?? '∞', floor: k.anlas_floor ?? 0 }) : t('keys.paid_no')) },
-      { label: t('pool.fail_streak'), cell: (k) => fmtNum(k.fail_streak), class: 'num' },
       { label: t('keys.uses_today'), cell: (k) => fmtNum(k.uses_today), class: 'num' },
       { label: t('keys.last_check'), cell: checkCell },
       {

@@ -103,7 +103,16 @@ export function stateCell(k) {
   const d = toDate(k.cooldown_until);
   const cooling = d && d.getTime() > Date.now();
   return h('div', null, badge(k.state),
-    cooling ? h('div', { class: 'muted small', attrs: { title: fmtTime(d) }, text: t('keys.cooldown_until', { when: fmtRelative(d) }) }) : null);
+    cooling ? h('div', { class: 'muted small', attrs: { title: fmtTime(d) }, text: t('keys.cooldown_until', { when: fmtRelative(d) }) }) : null,
+    Number(k.fail_streak) > 0 ? h('div', { class: 'muted small', text: t('keys.fail_streak', { n: fmtNum(k.fail_streak) }) }) : null);
+}
+
+// accountCell is what the key's NovelAI account has: tier, Anlas, V5 weekly allowance.
+export function accountCell(k) {
+  return h('dl', { class: 'mini-kv' },
+    h('dt', { text: t('keys.tier') }), h('dd', { text: tierName(k.tier) }),
+    h('dt', { text: t('keys.anlas') }), h('dd', { text: fmtNum(k.anlas) }),
+    h('dt', { text: t('keys.v5') }), h('dd', { text: fmtAllowance(k.v5_allowance) }));
 }
 
 // checkCell is the last probe's time with the last error under it.
@@ -179,9 +188,7 @@ export function render(root) {
       return paged(keys, 25, (rows) => table([
         { label: t('keys.key'), cell: (k) => h('div', null, h('code', { class: 'mono', text: k.masked || '—' }), k.note ? h('div', { class: 'muted small', text: k.note }) : null) },
         { label: t('keys.state'), cell: (k) => stateCell(k) },
-        { label: t('keys.tier'), cell: (k) => tierName(k.tier) },
-        { label: t('keys.anlas'), cell: (k) => fmtNum(k.anlas), class: 'num' },
-        { label: t('keys.v5'), cell: (k) => fmtAllowance(k.v5_allowance) },
+        { label: t('keys.account'), cell: accountCell },
         { label: t('keys.paid'), cell: (k) => (k.allow_paid ? t('keys.paid_yes', { max: k.max_anlas_per_request ?? '∞', floor: k.anlas_floor ?? 0 }) : t('keys.paid_no')) },
         { label: t('keys.uses_today'), cell: (k) => fmtNum(k.uses_today), class: 'num' },
         { label: t('keys.last_check'), cell: checkCell },
