@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "beat.h"
 #include "call.h"
 #include "forward.h"
 #include "np/crypto.h"
@@ -452,6 +453,10 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
         gw_stop(gw);
         return err;
     }
+    if (gw_beat_open(gw, &gw->beat) != NP_ERR_OK) {
+        gw->beat = NULL;
+        np_log_warn("gateway", "no heartbeat: /admin/nodes will not list this gateway");
+    }
     np_log_info("gateway", "listening on http://%s:%d/ with %d loop threads", addr, gw->port,
                 gw->nthreads);
     *out = gw;
@@ -486,6 +491,7 @@ gw_stop(gw_gateway *gw)
     if (gw == NULL) {
         return;
     }
+    np_heartbeat_close(gw->beat); /* its last call needs the health client */
     atomic_store(&gw->stopping, true);
     for (int i = 0; i < gw->nthreads; i++) {
         pthread_join(gw->threads[i].tid, NULL);

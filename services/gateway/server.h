@@ -16,6 +16,7 @@
 
 typedef struct gw_thread gw_thread;
 typedef struct gw_auth_cache gw_auth_cache;
+typedef struct np_heartbeat np_heartbeat;
 
 struct gw_gateway {
     np_config *cfg;
@@ -31,6 +32,7 @@ struct gw_gateway {
     np_rpc_client *auth, *pool, *audit, *health;
     int rpc_timeout_ms;
     gw_auth_cache *auth_cache;
+    np_heartbeat *beat; /* NULL when it could not start */
     gw_metrics metrics;
     gw_thread *threads;
     int nthreads;

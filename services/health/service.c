@@ -12,6 +12,7 @@
 #include "nodes.h"
 #include "np/httpop.h"
 #include "np/log.h"
+#include "np/heartbeat.h"
 #include "np/service.h"
 
 struct health_service {
@@ -128,6 +129,35 @@ serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
     np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
 }
 
+/* store_beat keeps the row of an instance without a database of its own (the gateway):
+ * node.beat {svc, node, instance, version, started, gone} -> {}. */
+static void
+store_beat(health_service *s, np_rpc_call *call, const msgpack_object *req)
+{
+    char svc[32], node[64], instance[128], version[32], started[40];
+    bool gone = false;
+    if (!np_wire_get_cstr(req, "svc", svc, sizeof(svc)) ||
+        !np_wire_get_cstr(req, "node", node, sizeof(node)) ||
+        !np_wire_get_cstr(req, "instance", instance, sizeof(instance)) ||
+        !np_wire_get_cstr(req, "version", version, sizeof(version)) ||
+        !np_wire_get_cstr(req, "started", started, sizeof(started)) ||
+        !np_wire_get_bool(req, "gone", &gone) || strcmp(svc, "gateway") != 0) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "malformed node.beat");
+        return;
+    }
+    np_heartbeat_row row = {svc, node, instance, version, started};
+    np_err err = np_heartbeat_store(s->base.db, &row, gone);
+    if (err != NP_ERR_OK) {
+        np_rpc_reply_error(call, err, NULL);
+        return;
+    }
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 0);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+}
+
 static void
 on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
 {
@@ -138,6 +168,10 @@ on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
     }
     if (strcmp(op, "http") == 0) {
         serve_http(s, call, req);
+        return;
+    }
+    if (strcmp(op, "node.beat") == 0) {
+        store_beat(s, call, req);
         return;
     }
     np_rpc_reply_error(call, NP_ERR_NOT_FOUND, "unknown operation");

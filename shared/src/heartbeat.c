@@ -13,7 +13,8 @@
 #include "np/log.h"
 
 struct np_heartbeat {
-    np_db *db;
+    np_heartbeat_send_fn send;
+    void *arg;
     const np_config *cfg;
     char svc[32];
     char node[64];
@@ -25,21 +26,42 @@ struct np_heartbeat {
     pthread_t thread;
 };
 
-static void
-beat(np_heartbeat *hb)
+np_err
+np_heartbeat_store(np_db *db, const np_heartbeat_row *row, bool gone)
 {
-    PGconn *c = np_db_acquire(hb->db, 2000);
+    PGconn *c = np_db_acquire(db, 2000);
     if (c == NULL) {
-        return;
+        return NP_ERR_DB;
     }
-    const char *params[] = {hb->svc, hb->node, hb->instance, NP_VERSION, hb->started};
-    np_db_exec(c,
-               "INSERT INTO nodes (service, node, instance, version, started_at, last_seen) "
-               "VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (service, node) DO UPDATE SET "
-               "instance = EXCLUDED.instance, version = EXCLUDED.version, "
-               "started_at = EXCLUDED.started_at, last_seen = now()",
-               5, params, NULL);
-    np_db_release(hb->db, c);
+    np_err err;
+    if (gone) {
+        const char *params[] = {row->svc, row->node, row->instance};
+        err = np_db_exec(c, "DELETE FROM nodes WHERE service = $1 AND node = $2 AND instance = $3",
+                         3, params, NULL);
+    } else {
+        const char *params[] = {row->svc, row->node, row->instance, row->version, row->started};
+        err = np_db_exec(c,
+                         "INSERT INTO nodes (service, node, instance, version, started_at, "
+                         "last_seen) VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (service, "
+                         "node) DO UPDATE SET instance = EXCLUDED.instance, version = "
+                         "EXCLUDED.version, started_at = EXCLUDED.started_at, last_seen = now()",
+                         5, params, NULL);
+    }
+    np_db_release(db, c);
+    return err;
+}
+
+static void
+to_db(void *arg, const np_heartbeat_row *row, bool gone)
+{
+    np_heartbeat_store(arg, row, gone);
+}
+
+static void
+beat(np_heartbeat *hb, bool gone)
+{
+    np_heartbeat_row row = {hb->svc, hb->node, hb->instance, NP_VERSION, hb->started};
+    hb->send(hb->arg, &row, gone);
 }
 
 static void *
@@ -57,7 +79,7 @@ beat_main(void *arg)
             break;
         }
         pthread_mutex_unlock(&hb->mu);
-        beat(hb);
+        beat(hb, false);
         pthread_mutex_lock(&hb->mu);
     }
     pthread_mutex_unlock(&hb->mu);
@@ -68,11 +90,19 @@ np_err
 np_heartbeat_open(np_heartbeat **out, np_db *db, const np_config *cfg, const char *svc,
                   const char *node)
 {
+    return np_heartbeat_open_with(out, cfg, svc, node, to_db, db);
+}
+
+np_err
+np_heartbeat_open_with(np_heartbeat **out, const np_config *cfg, const char *svc,
+                       const char *node, np_heartbeat_send_fn send, void *arg)
+{
     np_heartbeat *hb = calloc(1, sizeof(*hb));
     if (hb == NULL) {
         return NP_ERR_NOMEM;
     }
-    hb->db = db;
+    hb->send = send;
+    hb->arg = arg;
     hb->cfg = cfg;
     snprintf(hb->svc, sizeof(hb->svc), "%s", svc);
     snprintf(hb->node, sizeof(hb->node), "%s", node);
@@ -85,7 +115,7 @@ np_heartbeat_open(np_heartbeat **out, np_db *db, const np_config *cfg, const cha
     strftime(hb->started, sizeof(hb->started), "%Y-%m-%dT%H:%M:%SZ", &tm);
     pthread_mutex_init(&hb->mu, NULL);
     pthread_cond_init(&hb->cv, NULL);
-    beat(hb);
+    beat(hb, false);
     if (pthread_create(&hb->thread, NULL, beat_main, hb) != 0) {
         pthread_mutex_destroy(&hb->mu);
         pthread_cond_destroy(&hb->cv);
@@ -107,13 +137,7 @@ np_heartbeat_close(np_heartbeat *hb)
     pthread_cond_signal(&hb->cv);
     pthread_mutex_unlock(&hb->mu);
     pthread_join(hb->thread, NULL);
-    PGconn *c = np_db_acquire(hb->db, 1000);
-    if (c != NULL) {
-        const char *params[] = {hb->svc, hb->node, hb->instance};
-        np_db_exec(c, "DELETE FROM nodes WHERE service = $1 AND node = $2 AND instance = $3", 3,
-                   params, NULL);
-        np_db_release(hb->db, c);
-    }
+    beat(hb, true);
     pthread_mutex_destroy(&hb->mu);
     pthread_cond_destroy(&hb->cv);
     free(hb);

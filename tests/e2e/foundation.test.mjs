@@ -165,3 +165,17 @@ test('SIGINT and SIGTERM stop the suite cleanly', async () => {
     assert.equal(p.sanitizerReport(), null);
   }
 });
+
+test('every service of the process, the gateway included, shows in /admin/nodes', async () => {
+  const token = await stack.login(stack.admin.username, stack.admin.password);
+  const end = Date.now() + 20000;
+  let services = [];
+  while (Date.now() < end) {
+    const r = await stack.api('GET', '/admin/nodes', { token });
+    assert.equal(r.status, 200);
+    services = r.json.nodes.map((n) => n.service);
+    if (['gateway', 'auth', 'pool', 'health', 'audit'].every((s) => services.includes(s))) break;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  for (const s of ['gateway', 'auth', 'pool', 'health', 'audit']) assert.ok(services.includes(s), s);
+});
