@@ -29,7 +29,8 @@ health_nodes_list(np_db *db, const np_config *cfg, json_t **out)
             "a.backend_start") " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                                "WHERE l.locktype = 'advisory' AND l.classid = " STR(
                                    HEALTH_LOCK_CLASS) " AND l.objid = " STR(HEALTH_LOCK_OBJ) " "
-                                                      "AND l.objsubid = 2 AND l.granted",
+                                                      "AND l.objsubid = 2 AND l.granted AND l.database = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())",
         0, NULL, &lr);
     if (err == NP_ERR_OK && PQntuples(lr) >= 1) {
         json_decref(leader);

@@ -13,7 +13,8 @@ import {
 function leaderNode(db) {
   const rows = psql(db, `SELECT substr(a.application_name, 16) FROM pg_locks l
     JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'
-    AND l.classid = 1313817676 AND l.objid = 1 AND l.objsubid = 2 AND l.granted`);
+    AND l.classid = 1313817676 AND l.objid = 1 AND l.objsubid = 2 AND l.granted
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
   return rows.length ? rows[0][0] : null;
 }
 
