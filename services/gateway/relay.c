@@ -27,6 +27,7 @@
 typedef struct {
     h2o_generator_t gen; /* first: H2O hands it back to proceed and stop */
     gw_gateway *gw;
+    np_rpc_client *pool; /* the instance that holds the stream */
     int64_t sid;
     char *chunk;   /* what H2O is writing; must live until proceed */
     bool call_out; /* a relay.next is out */
@@ -47,14 +48,14 @@ on_cancel_done(void *arg, np_err err, nng_msg *reply)
 }
 
 static void
-send_cancel(gw_gateway *gw, int64_t sid)
+send_cancel(np_rpc_client *pool, int64_t sid)
 {
     np_wire_writer w;
     np_wire_writer_init(&w);
     np_wire_begin(&w, 2);
     np_wire_str(&w, "op", "relay.cancel");
     np_wire_int(&w, "sid", sid);
-    np_rpc_client_call_async(gw->pool, &w, 2000, on_cancel_done, NULL);
+    np_rpc_client_call_async(pool, &w, 2000, on_cancel_done, NULL);
     np_wire_writer_fini(&w);
 }
 
@@ -65,7 +66,7 @@ release(relay_stream *st)
         return;
     }
     if (!st->finished) {
-        send_cancel(st->gw, st->sid);
+        send_cancel(st->pool, st->sid);
     }
     free(st->chunk);
     free(st);
@@ -148,7 +149,7 @@ on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     np_wire_begin(&w, 2);
     np_wire_str(&w, "op", "relay.next");
     np_wire_int(&w, "sid", st->sid);
-    gw_call_start(call, st->gw->pool, &w, (int)np_config_int(st->gw->cfg, "RELAY_TIMEOUT_MS"));
+    gw_call_start(call, st->pool, &w, (int)np_config_int(st->gw->cfg, "RELAY_TIMEOUT_MS"));
     np_wire_writer_fini(&w);
 }
 
@@ -161,12 +162,12 @@ on_stop(h2o_generator_t *gen, h2o_req_t *req)
 }
 
 static void
-start_stream(gw_request *r, int64_t sid, const void *data, size_t len)
+start_stream(gw_request *r, np_rpc_client *pool, int64_t sid, const void *data, size_t len)
 {
     /* The record and a back pointer to r travel together: proceed needs r. */
     relay_stream *st = calloc(1, sizeof(*st) + sizeof(gw_request *));
     if (st == NULL) {
-        send_cancel(r->th->gw, sid);
+        send_cancel(pool, sid);
         gw_respond_err(r, NP_ERR_NOMEM, NULL);
         return;
     }
@@ -174,6 +175,7 @@ start_stream(gw_request *r, int64_t sid, const void *data, size_t len)
     st->gen.proceed = on_proceed;
     st->gen.stop = on_stop;
     st->gw = r->th->gw;
+    st->pool = pool;
     st->sid = sid;
     relay_stream **guard = h2o_mem_alloc_shared(&r->req->pool, sizeof(*guard), on_req_dispose);
     *guard = st;
@@ -220,7 +222,7 @@ on_open(gw_call *call)
         h2o_send_inline(req, len ? body : "", len);
         return;
     }
-    start_stream(r, sid, body, len);
+    start_stream(r, call->data, sid, body, len);
 }
 
 static void
@@ -231,7 +233,7 @@ on_open_gone(gw_call *call)
     int64_t sid;
     if (call->err == NP_ERR_OK && np_wire_get_bool(call->msg.root, "more", &more) && more &&
         np_wire_get_int(call->msg.root, "sid", &sid)) {
-        send_cancel(call->th->gw, sid);
+        send_cancel(call->data, sid);
     }
 }
 
@@ -273,7 +275,9 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     }
     char ip[64];
     gw_client_ip(r, ip, sizeof(ip));
-    gw_call *call = gw_call_new(r, on_open, on_open_gone, NULL);
+    gw_gateway *gw = r->th->gw;
+    np_rpc_client *pool = gw->pools.clients[gw_peers_pick(&gw->pools)];
+    gw_call *call = gw_call_new(r, on_open, on_open_gone, pool);
     if (call == NULL) {
         gw_respond_err(r, NP_ERR_NOMEM, NULL);
         return;
@@ -299,7 +303,7 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     np_wire_int(&w, "id", p->user_id);
     np_wire_str(&w, "role", p->role);
     np_wire_int(&w, "kid", p->relay_key_id);
-    gw_call_start(call, r->th->gw->pool, &w, (int)np_config_int(r->th->gw->cfg, "RELAY_TIMEOUT_MS"));
+    gw_call_start(call, pool, &w, (int)np_config_int(gw->cfg, "RELAY_TIMEOUT_MS"));
     np_wire_writer_fini(&w);
 }
 

@@ -352,7 +352,9 @@ open_clients(gw_gateway *gw, char *why, size_t whylen)
             return err;
         }
     }
-    return NP_ERR_OK;
+    char url[512];
+    np_config_str(gw->cfg, "POOL_RPC_URL", url, sizeof(url));
+    return gw_peers_open(&gw->pools, url, &opts, why, whylen);
 }
 
 static void
@@ -470,6 +472,7 @@ fail_h2o:
 fail:
     np_rpc_client_close(gw->auth);
     np_rpc_client_close(gw->pool);
+    gw_peers_close(&gw->pools);
     np_rpc_client_close(gw->audit);
     np_rpc_client_close(gw->health);
     gw_auth_cache_free(gw->auth_cache);
@@ -500,6 +503,7 @@ gw_stop(gw_gateway *gw)
      * messages wait in the loops' queues, which are drained below. */
     np_rpc_client_close(gw->auth);
     np_rpc_client_close(gw->pool);
+    gw_peers_close(&gw->pools);
     np_rpc_client_close(gw->audit);
     np_rpc_client_close(gw->health);
     for (int round = 0; round < 200 && atomic_load(&gw->calls_out) > 0; round++) {

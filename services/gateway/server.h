@@ -11,6 +11,7 @@
 
 #include "gateway.h"
 #include "metrics.h"
+#include "peers.h"
 #include "np/config.h"
 #include "np/rpc.h"
 
@@ -29,7 +30,8 @@ struct gw_gateway {
     bool trust_proxy;
     char *trusted_proxies; /* CIDRs skipped when reading X-Forwarded-For */
     char *cors_origins; /* comma separated; NULL: CORS off */
-    np_rpc_client *auth, *pool, *audit, *health;
+    np_rpc_client *auth, *pool, *audit, *health; /* pool: spread over every instance */
+    gw_peers pools;                              /* pool instances, for the relay */
     int rpc_timeout_ms;
     gw_auth_cache *auth_cache;
     np_heartbeat *beat; /* NULL when it could not start */

@@ -253,3 +253,69 @@ export async function newUser(stack, prefix = 'user') {
 }
 
 export { sleep };
+
+/**
+ * startCluster runs every service as its own process on tcp:// addresses sharing one database
+ * (MULTI_NODE_ENABLED=true), with `pools` pool instances behind one gateway. Returns the same
+ * shape as startStack, plus `procs` (name -> Proc).
+ */
+export async function startCluster({ pools = 2, tokens = [], env = {}, latencyMs = 0, eventDelayMs = 0 } = {}) {
+  const fake = await startFake({ tokens, latencyMs, eventDelayMs });
+  const db = createDatabase();
+  const port = async () => `tcp://127.0.0.1:${await freePort()}`;
+  const addr = {
+    AUTH: await port(), AUDIT: await port(), HEALTH: await port(),
+    EVENTS: await port(), ACKS: await port(),
+  };
+  const poolAddrs = [];
+  for (let i = 0; i < pools; i++) poolAddrs.push(await port());
+  const common = stackEnv(db, fake.url, {
+    MULTI_NODE_ENABLED: 'true',
+    AUTH_RPC_URL: addr.AUTH, AUTH_RPC_LISTEN: addr.AUTH,
+    AUDIT_RPC_URL: addr.AUDIT, AUDIT_RPC_LISTEN: addr.AUDIT,
+    HEALTH_RPC_URL: addr.HEALTH, HEALTH_RPC_LISTEN: addr.HEALTH,
+    EVENTS_URL: addr.EVENTS, EVENTS_LISTEN: addr.EVENTS,
+    ACKS_URL: addr.ACKS, ACKS_LISTEN: addr.ACKS,
+    POOL_RPC_URL: poolAddrs.join(','),
+    ...env,
+  });
+  const procs = {};
+  const start = async (name, svc, extra = {}) => {
+    const p = new Proc(name, NAIPOOL, [svc], { ...common, NODE_ID: name, ...extra });
+    procs[name] = p;
+    await p.waitFor(svc === 'gateway' ? /serving http:\/\/127\.0\.0\.1:(\d+)\// : /answering on/, 60000);
+    return p;
+  };
+  const stopAll = async () => {
+    for (const p of Object.values(procs).reverse()) await p.stop();
+    await fake.stop();
+  };
+  let gw;
+  try {
+    await start('audit-1', 'audit');
+    await start('auth-1', 'auth');
+    for (let i = 0; i < pools; i++) {
+      await start(`pool-${i + 1}`, 'pool', { POOL_RPC_LISTEN: poolAddrs[i] });
+    }
+    await start('health-1', 'health');
+    gw = await start('gateway-1', 'gateway', { PORT: '0' });
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  const url = `http://127.0.0.1:${gw.out.match(/serving http:\/\/127\.0\.0\.1:(\d+)\//)[1]}`;
+  return {
+    url, fake, db, env: common, procs,
+    admin: { username: common.ADMIN_USERNAME, password: common.ADMIN_PASSWORD },
+    api: (method, path, opts) => api(url, method, path, opts),
+    login: (username, password) => login(url, username, password),
+    output: () => Object.values(procs).map((p) => p.out + p.err).join('') + fake.proc.out + fake.proc.err,
+    async stop() {
+      await stopAll();
+      for (const p of Object.values(procs)) {
+        const report = p.sanitizerReport();
+        if (report) throw new Error(`sanitizer report from ${p.name}:\n${report}`);
+      }
+    },
+  };
+}
