@@ -275,7 +275,7 @@ housekeeping(health_jobs *j)
  *   1. health_leader_check: follower -> try the lock; leader -> prove the lock is still held
  *      (step down on any error) before acting;
  *   2. as leader: queue due keys and proxies to the probers;
- *   3. as leader, once a minute: retention and pruning. */
+ *   3. as leader, every HEALTH_HOUSEKEEPING_SECONDS: retention and pruning. */
 static void *
 scheduler_main(void *arg)
 {
@@ -288,7 +288,8 @@ scheduler_main(void *arg)
             proxy_round(j);
             time_t now = time(NULL);
             if (now >= j->next_housekeeping) {
-                j->next_housekeeping = now + 60;
+                j->next_housekeeping =
+                    now + (time_t)np_config_int(j->env->cfg, "HEALTH_HOUSEKEEPING_SECONDS");
                 housekeeping(j);
             }
         } else {

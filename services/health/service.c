@@ -57,6 +57,8 @@ const np_cfg_spec health_config[] = {
      "a leader silent this long loses the lock (idle_session_timeout of its session)", NULL},
     {"HEALTH_RETENTION_BATCH", NP_CFG_INT, "1000", 1, 100000, RT,
      "rows deleted per batch by log retention", NULL},
+    {"HEALTH_HOUSEKEEPING_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
+     "how often the leader runs log retention and prunes stale rows", NULL},
     {"UPSTREAM_PROXY_MODE", NP_CFG_STR, "direct", 0, 0, RT,
      "direct, or proxy_pool: each key leaves through one healthy proxy of /admin/proxies",
      check_proxy_mode},
