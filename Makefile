@@ -2,6 +2,7 @@
 # `make bench` (benchmarks). CMake does the building.
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all build run test bench deps clean
 
@@ -11,7 +12,7 @@ deps:
 	@scripts/deps run
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNP_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 run: build
