@@ -3,11 +3,19 @@
  *
  * Why one thread: every lease grant and key update is a short statement on one connection,
  * so ordering is simple (a release is applied before the pass that may hand the key on) and
- * no worker thread is held by a waiting request. */
+ * no worker thread is held by a waiting request.
+ *
+ * The connection is the scheduler's own, not one of the shared pool (where rpc workers could
+ * keep it waiting), and it commits with synchronous_commit off: a grant or a release does not
+ * wait for the WAL to reach the disk. A Postgres crash may lose the last fraction of a second
+ * of them, which is harmless: a lost lease row frees the key early (NovelAI would answer a
+ * second generation with its 429 lock, which the relay already treats as "try another key"),
+ * and a lost release leaves a lease that lapses at its expiry. */
 #include "scheduler.h"
 
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +46,8 @@ struct pool_sched {
     uint8_t enc_key[NP_KEY_LEN];
     char holder[96];
     char *db_url;
+    PGconn *conn;          /* the scheduler thread's own (sched_conn) */
+    atomic_int conn_pid;   /* its backend, whose own NOTIFYs the listener ignores */
     pthread_t thread, listener;
     bool listener_started;
     pthread_mutex_t mu;
@@ -256,6 +266,25 @@ pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
 }
 
 /* ---- database work (scheduler thread) ---- */
+
+/* The scheduler's connection, (re)made when needed; NULL while the database is unreachable
+ * (the next turn tries again). */
+static PGconn *
+sched_conn(pool_sched *s)
+{
+    if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
+        return s->conn;
+    }
+    PQfinish(s->conn);
+    char why[256];
+    s->conn = np_db_connect(s->db, "naipool-pool-sched", "-c synchronous_commit=off", why,
+                            sizeof(why));
+    if (s->conn == NULL) {
+        np_log_warn("pool", "scheduler cannot connect: %s", why);
+    }
+    atomic_store(&s->conn_pid, s->conn != NULL ? PQbackendPID(s->conn) : 0);
+    return s->conn;
+}
 
 static void
 apply_release(pool_sched *s, PGconn *c, const rel *r)
@@ -482,14 +511,13 @@ typedef struct {
 static void
 grant_pass(pool_sched *s)
 {
-    PGconn *c = np_db_acquire(s->db, 2000);
+    PGconn *c = sched_conn(s);
     if (c == NULL) {
         return;
     }
     cand *cs = NULL;
     int n = 0;
     if (load_cands(s, c, &cs, &n) != NP_ERR_OK) {
-        np_db_release(s->db, c);
         return;
     }
     int *order = calloc((size_t)(n > 0 ? n : 1), sizeof(int));
@@ -545,7 +573,6 @@ grant_pass(pool_sched *s)
     }
     free(order);
     free_cands(cs, n);
-    np_db_release(s->db, c);
 }
 
 /* Waiters past their deadline (all of them when draining) leave the queue. */
@@ -592,7 +619,7 @@ expire_waiters(pool_sched *s, bool all)
 static void
 renew_leases(pool_sched *s)
 {
-    PGconn *c = np_db_acquire(s->db, 2000);
+    PGconn *c = sched_conn(s);
     if (c == NULL) {
         return;
     }
@@ -603,13 +630,12 @@ renew_leases(pool_sched *s)
                "UPDATE key_leases SET expires_at = now() + $2::integer * interval '1 second' "
                "WHERE holder = $1",
                2, params, NULL);
-    np_db_release(s->db, c);
 }
 
 static void
 run_releases(pool_sched *s, rel *list)
 {
-    PGconn *c = list != NULL ? np_db_acquire(s->db, 5000) : NULL;
+    PGconn *c = list != NULL ? sched_conn(s) : NULL;
     while (list != NULL) {
         rel *r = list;
         list = r->next;
@@ -621,7 +647,6 @@ run_releases(pool_sched *s, rel *list)
         }
         free(r);
     }
-    np_db_release(s->db, c);
 }
 
 static void *
@@ -709,7 +734,8 @@ listener_main(void *arg)
             bool heard = false;
             PGnotify *nt;
             while ((nt = PQnotifies(c)) != NULL) {
-                heard = true;
+                /* this instance's own releases: its scheduler passes right after them */
+                heard = heard || nt->be_pid != atomic_load(&s->conn_pid);
                 PQfreemem(nt);
             }
             if (heard) {
@@ -738,6 +764,7 @@ pool_sched_open(pool_sched **out, np_db *db, const char *db_url, const np_config
     memcpy(s->enc_key, enc_key, NP_KEY_LEN);
     snprintf(s->holder, sizeof(s->holder), "%s", holder);
     s->db_url = db_url != NULL && db_url[0] ? np_db_url_normalize(db_url) : NULL;
+    atomic_init(&s->conn_pid, 0);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
@@ -789,12 +816,12 @@ pool_sched_close(pool_sched *s)
     expire_waiters(s, true);
     run_releases(s, s->rels); /* late ones, after the thread's last turn */
     /* Leases this instance still holds end now rather than at their expiry. */
-    PGconn *c = np_db_acquire(s->db, 2000);
+    PGconn *c = sched_conn(s);
     if (c != NULL) {
         const char *params[] = {s->holder};
         np_db_exec(c, "DELETE FROM key_leases WHERE holder = $1", 1, params, NULL);
-        np_db_release(s->db, c);
     }
+    PQfinish(s->conn);
     np_wipe(s->enc_key, sizeof(s->enc_key));
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
