@@ -142,6 +142,9 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
     char data_dir[512];
     np_config_str(b->cfg, "DATA_DIR", data_dir, sizeof(data_dir));
     bool multi = np_config_bool(b->cfg, "MULTI_NODE_ENABLED");
+    if (!need_db) {
+        return true; /* the gateway alone: no database, no secrets (it must never hold them) */
+    }
     if (multi) {
         static const char *const required[] = {"SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL",
                                                NULL};
@@ -157,9 +160,6 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
                 !np_config_is_set(b->cfg, "ENCRYPTION_KEY")) &&
                !secrets_file(b, data_dir)) {
         return false;
-    }
-    if (!need_db) {
-        return true;
     }
     if (!np_config_is_set(b->cfg, "DATABASE_URL")) {
         char url[700];

@@ -22,7 +22,8 @@ extern const char *const cli_config_table_names[];
 bool cli_boot_config(cli_boot *b);
 /* cli_boot_prepare applies single-node defaults (secrets kept in DATA_DIR, a private
  * Postgres when DATABASE_URL is unset) or checks multi-node requirements, then applies
- * migrations when migrate is true. */
+ * migrations when migrate is true. Without need_db (the gateway alone) it checks nothing:
+ * the gateway uses no database and no secret. */
 bool cli_boot_prepare(cli_boot *b, bool need_db, bool migrate);
 /* cli_boot_inproc points every NNG address at inproc:// (all services in one process). */
 void cli_boot_inproc(cli_boot *b);

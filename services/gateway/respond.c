@@ -102,7 +102,7 @@ gw_common_headers(gw_request *r)
             gw_add_header(r, "access-control-expose-headers",
                           H2O_STRLIT("X-Request-Id, X-NovelAIPool-Node, Retry-After, "
                                      "X-RateLimit-Limit, X-RateLimit-Remaining, "
-                                     "X-RateLimit-Reset"));
+                                     "X-RateLimit-Reset, X-Next-Cursor"));
         }
     }
 }

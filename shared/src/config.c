@@ -264,16 +264,44 @@ np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen
         if (v == NULL) {
             v = kv_get(&kv, e->spec->name);
         }
+        np_buf from_file;
+        np_buf_init(&from_file, 64 * 1024);
+        if (v == NULL && (e->spec->flags & NP_CFG_SECRET)) {
+            /* Secrets may also come from a file named by NAME_FILE (Docker and Kubernetes
+             * mount secrets as files); one trailing newline is dropped. */
+            char fname[128];
+            snprintf(fname, sizeof(fname), "%s_FILE", e->spec->name);
+            const char *path = getenv(fname) ? getenv(fname) : kv_get(&kv, fname);
+            if (path != NULL && path[0] != '\0') {
+                if (read_file(path, &from_file) != NP_ERR_OK || from_file.data == NULL) {
+                    snprintf(why, whylen, "%s: cannot read the file %s names", fname,
+                             e->spec->name);
+                    np_buf_fini(&from_file);
+                    err = NP_ERR_CONFIG;
+                    break;
+                }
+                while (from_file.len > 0 && (from_file.data[from_file.len - 1] == '\n' ||
+                                             from_file.data[from_file.len - 1] == '\r')) {
+                    from_file.data[--from_file.len] = '\0';
+                }
+                v = from_file.data;
+            }
+        }
         if (v == NULL) {
             v = e->spec->def ? e->spec->def : "";
             src = NP_CFG_SRC_DEFAULT;
         }
-        if (!validate(e->spec, v, why, whylen)) {
+        bool valid = validate(e->spec, v, why, whylen);
+        char *copy = valid ? strdup(v) : NULL;
+        char *base = valid ? strdup(v) : NULL;
+        if (from_file.data != NULL) {
+            memset(from_file.data, 0, from_file.len);
+        }
+        np_buf_fini(&from_file);
+        if (!valid) {
             err = NP_ERR_CONFIG;
             break;
         }
-        char *copy = strdup(v);
-        char *base = strdup(v);
         if (copy == NULL || base == NULL) {
             free(copy);
             free(base);

@@ -148,6 +148,32 @@ test_set_validates_and_masks(void **state)
     np_config_free(cfg);
 }
 
+static void
+test_secret_from_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/np-secret-test-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs("0123456789abcdef0123456789abcdefFILE\n", f);
+    fclose(f);
+    setenv("T_SECRET_FILE", path, 1);
+    np_err err;
+    char why[256] = "";
+    np_config *cfg = load("", &err, why, sizeof(why));
+    assert_int_equal(err, NP_ERR_OK);
+    char buf[64];
+    assert_string_equal(np_config_str(cfg, "T_SECRET", buf, sizeof(buf)),
+                        "0123456789abcdef0123456789abcdefFILE");
+    np_config_free(cfg);
+    unlink(path);
+    cfg = load("", &err, why, sizeof(why)); /* the file is gone: one line naming it */
+    assert_int_equal(err, NP_ERR_CONFIG);
+    assert_non_null(strstr(why, "T_SECRET_FILE"));
+    np_config_free(cfg);
+    unsetenv("T_SECRET_FILE");
+}
+
 int
 main(void)
 {
@@ -157,6 +183,7 @@ main(void)
         cmocka_unit_test(test_defaults_env_and_dotenv),
         cmocka_unit_test(test_bad_values_name_the_setting),
         cmocka_unit_test(test_set_validates_and_masks),
+        cmocka_unit_test(test_secret_from_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
