@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "np/db.h"
+#include "prepared.h"
 
 #define WINDOW_MS 60000.0
 
@@ -40,12 +41,13 @@ pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid, pool_user_li
     snprintf(uid_s, sizeof(uid_s), "%lld", (long long)uid);
     const char *params[] = {uid_s};
     PGresult *res = NULL;
-    np_err err = np_db_exec(c,
-                            "SELECT coalesce(u.rpm_override, -1), count(k.id), count(k.id) "
-                            "FILTER (WHERE k.enabled AND k.state IN ('active', 'cooling')) "
-                            "FROM users u LEFT JOIN upstream_keys k ON k.owner_id = u.id "
-                            "WHERE u.id = $1 GROUP BY u.id",
-                            1, params, &res);
+    np_err err =
+        pool_db_exec_prepared(c, "pool_limits",
+                              "SELECT coalesce(u.rpm_override, -1), count(k.id), count(k.id) "
+                              "FILTER (WHERE k.enabled AND k.state IN ('active', 'cooling')) "
+                              "FROM users u LEFT JOIN upstream_keys k ON k.owner_id = u.id "
+                              "WHERE u.id = $1 GROUP BY u.id",
+                              1, params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 0) {
         err = NP_ERR_NOT_FOUND;
     }
@@ -78,6 +80,25 @@ pool_rate_from_ahead(int64_t rpm, double ahead_ms, bool allowed, pool_rate_resul
     }
 }
 
+/* One statement decides and records: SET expressions all see the old row. */
+#define TAKE_SQL                                                                                   \
+    "INSERT INTO rate_limits AS r (user_id, tat, allowed) VALUES ($1, "                            \
+    "now() + $2::float8 * interval '1 millisecond', true) "                                        \
+    "ON CONFLICT (user_id) DO UPDATE SET "                                                         \
+    "allowed = greatest(r.tat, now()) + $2::float8 * interval "                                    \
+    "'1 millisecond' <= now() + $3::float8 * interval '1 millisecond', "                           \
+    "tat = CASE WHEN greatest(r.tat, now()) + $2::float8 * interval "                              \
+    "'1 millisecond' <= now() + $3::float8 * interval '1 millisecond' "                            \
+    "THEN greatest(r.tat, now()) + $2::float8 * interval '1 millisecond' "                         \
+    "ELSE r.tat END "                                                                              \
+    "RETURNING allowed, extract(epoch FROM (tat - now())) * 1000"
+
+/* The same figures without spending anything. */
+#define PEEK_SQL                                                                                   \
+    "SELECT true, coalesce((SELECT extract(epoch FROM (greatest(tat, "                             \
+    "now()) - now())) * 1000 FROM rate_limits WHERE user_id = $1), 0) "                            \
+    "WHERE $2::float8 > 0 AND $3::float8 > 0"
+
 np_err
 pool_rate_take(PGconn *c, int64_t uid, int64_t rpm, bool consume, pool_rate_result *out)
 {
@@ -87,26 +108,8 @@ pool_rate_take(PGconn *c, int64_t uid, int64_t rpm, bool consume, pool_rate_resu
     snprintf(w_s, sizeof(w_s), "%.0f", WINDOW_MS);
     const char *params[] = {uid_s, t_s, w_s};
     PGresult *res = NULL;
-    /* One statement decides and records: SET expressions all see the old row. */
-    np_err err =
-        consume
-            ? np_db_exec(c,
-                         "INSERT INTO rate_limits AS r (user_id, tat, allowed) VALUES ($1, "
-                         "now() + $2::float8 * interval '1 millisecond', true) "
-                         "ON CONFLICT (user_id) DO UPDATE SET "
-                         "allowed = greatest(r.tat, now()) + $2::float8 * interval "
-                         "'1 millisecond' <= now() + $3::float8 * interval '1 millisecond', "
-                         "tat = CASE WHEN greatest(r.tat, now()) + $2::float8 * interval "
-                         "'1 millisecond' <= now() + $3::float8 * interval '1 millisecond' "
-                         "THEN greatest(r.tat, now()) + $2::float8 * interval '1 millisecond' "
-                         "ELSE r.tat END "
-                         "RETURNING allowed, extract(epoch FROM (tat - now())) * 1000",
-                         3, params, &res)
-            : np_db_exec(c,
-                         "SELECT true, coalesce((SELECT extract(epoch FROM (greatest(tat, "
-                         "now()) - now())) * 1000 FROM rate_limits WHERE user_id = $1), 0) "
-                         "WHERE $2::float8 > 0 AND $3::float8 > 0",
-                         3, params, &res);
+    np_err err = consume ? pool_db_exec_prepared(c, "pool_rate_take", TAKE_SQL, 3, params, &res)
+                         : pool_db_exec_prepared(c, "pool_rate_peek", PEEK_SQL, 3, params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 1) {
         bool allowed = PQgetvalue(res, 0, 0)[0] == 't';
         pool_rate_from_ahead(rpm, strtod(PQgetvalue(res, 0, 1), NULL), allowed, out);

@@ -24,6 +24,7 @@
 #include "keystore.h"
 #include "np/crypto.h"
 #include "np/log.h"
+#include "prepared.h"
 
 typedef struct user_q {
     int64_t uid;
@@ -312,8 +313,8 @@ apply_release(pool_sched *s, PGconn *c, const rel *r)
         r->info.error[0] ? r->info.error : NULL,
     };
     PGresult *res = NULL;
-    np_err err = np_db_exec(
-        c,
+    np_err err = pool_db_exec_prepared(
+        c, "pool_release",
         "WITH l AS (DELETE FROM key_leases WHERE key_id = $1 AND slot = $2 AND holder = $3), "
         "old AS (SELECT id, state FROM upstream_keys WHERE id = $1 FOR UPDATE) "
         "UPDATE upstream_keys k SET "
@@ -364,8 +365,8 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
     snprintf(max_s, sizeof(max_s), "%lld", (long long)np_config_int(s->cfg, "KEY_MAX_CONCURRENCY"));
     const char *params[] = {max_s};
     PGresult *res = NULL;
-    np_err err = np_db_exec(
-        c,
+    np_err err = pool_db_exec_prepared(
+        c, "pool_cands",
         "SELECT k.id, coalesce(k.tier, 0), coalesce(k.sub_active, false), coalesce(k.anlas, 0), "
         "coalesce(k.v5_negative, false), k.allow_paid, coalesce(k.max_anlas_per_request, -1), "
         "k.anlas_floor, k.fail_streak, k.ciphertext, $1::integer - (SELECT count(*) FROM "
@@ -424,8 +425,8 @@ lease_take(pool_sched *s, PGconn *c, int64_t id, int *slot)
     snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)np_config_int(s->cfg, "LEASE_TTL_SECONDS"));
     const char *params[] = {id_s, s->holder, max_s, ttl_s};
     PGresult *res = NULL;
-    np_err err = np_db_exec(
-        c,
+    np_err err = pool_db_exec_prepared(
+        c, "pool_lease_take",
         "INSERT INTO key_leases (key_id, slot, holder, expires_at) "
         "SELECT $1, g, $2, now() + $4::integer * interval '1 second' "
         "FROM generate_series(0, $3::integer - 1) g WHERE NOT EXISTS (SELECT 1 FROM key_leases "
@@ -626,10 +627,11 @@ renew_leases(pool_sched *s)
     char ttl_s[16];
     snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)np_config_int(s->cfg, "LEASE_TTL_SECONDS"));
     const char *params[] = {s->holder, ttl_s};
-    np_db_exec(c,
-               "UPDATE key_leases SET expires_at = now() + $2::integer * interval '1 second' "
-               "WHERE holder = $1",
-               2, params, NULL);
+    pool_db_exec_prepared(
+        c, "pool_lease_renew",
+        "UPDATE key_leases SET expires_at = now() + $2::integer * interval '1 second' "
+        "WHERE holder = $1",
+        2, params, NULL);
 }
 
 static void
