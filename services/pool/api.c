@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyring.h"
 #include "keystore.h"
 #include "np/httpop.h"
 #include "np/json.h"
@@ -114,6 +115,7 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     err = pool_keystore_add(c, a->enc_key, r->user_id, token, strlen(token), fp, &set, &probe,
                             &id);
     if (err == NP_ERR_OK) {
+        pool_keyring_invalidate(a->keyring);
         err = pool_keystore_get(c, id, r->user_id, false, &out);
     }
     if (err == NP_ERR_OK) {
@@ -168,6 +170,9 @@ keys_patch(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t i
     if (err == NP_ERR_OK) {
         err = pool_keystore_patch(c, id, admin ? 0 : r->user_id, admin, &p, from, to,
                                   sizeof(from));
+        if (err == NP_ERR_OK) {
+            pool_keyring_invalidate(a->keyring);
+        }
         if (err == NP_ERR_FORBIDDEN) {
             snprintf(why, sizeof(why), "an administrator disabled this key");
         }
@@ -200,6 +205,7 @@ keys_delete(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t 
         reply_json_err(call, err, NULL);
         return;
     }
+    pool_keyring_invalidate(a->keyring);
     np_events_emit(a->events, "key.withdrawn",
                    json_pack("{s:I, s:I}", "key_id", (json_int_t)id, "owner_id",
                              (json_int_t)r->user_id));

@@ -20,6 +20,7 @@ typedef struct {
     const uint8_t *fp_key;  /* the fingerprint key derived from SECRET_KEY, 32 bytes */
     pool_sched *sched;
     pool_relay *relay;
+    pool_keyring *keyring; /* invalidated by every key change made here */
 } pool_api;
 
 /* pool_api_http answers one "http" request (rpc worker thread; blocking SQL and the probe). */

@@ -1,5 +1,7 @@
 /* The upstream_keys table: sealing, fingerprints, and the owner's and admins' views. JSON
- * answers are built by Postgres (json_build_object), so timestamps come out in ISO 8601. */
+ * answers are built by Postgres (json_build_object), so timestamps come out in ISO 8601.
+ * Every change announces itself (NOTIFY pool_keys 'k'), so pool instances reload their
+ * keyrings. */
 #include "keystore.h"
 
 #include <stdio.h>
@@ -177,6 +179,9 @@ pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner,
         free(hex);
     }
     if (err == NP_ERR_OK) {
+        err = exec_simple(c, "NOTIFY pool_keys, 'k'"); /* keyrings reload (keyring.h) */
+    }
+    if (err == NP_ERR_OK) {
         err = exec_simple(c, "COMMIT");
     }
 cleanup:
@@ -283,8 +288,8 @@ pool_keystore_patch(PGconn *c, int64_t id, int64_t owner, bool by_admin,
         "anlas_floor = coalesce($8::integer, k.anlas_floor) "
         "FROM old WHERE k.id = old.id AND NOT ($9 = 'owner' AND $4::boolean AND NOT old.enabled "
         "AND old.disabled_by = 'admin') RETURNING " VISIBLE_STATE ") "
-        "SELECT CASE WHEN old.enabled THEN old.state ELSE 'disabled' END, (SELECT * FROM upd) "
-        "FROM old",
+        "SELECT CASE WHEN old.enabled THEN old.state ELSE 'disabled' END, (SELECT * FROM upd), "
+        "pg_notify('pool_keys', 'k') FROM old",
         9, params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 0) {
         err = NP_ERR_NOT_FOUND;
@@ -306,8 +311,10 @@ pool_keystore_delete(PGconn *c, int64_t id, int64_t owner)
     snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
     const char *params[] = {id_s, owner_s};
     PGresult *res = NULL;
-    np_err err = np_db_exec(c, "DELETE FROM upstream_keys WHERE id = $1 AND owner_id = $2", 2,
-                            params, &res);
+    np_err err = np_db_exec(c,
+                            "DELETE FROM upstream_keys WHERE id = $1 AND owner_id = $2 "
+                            "RETURNING pg_notify('pool_keys', 'k')",
+                            2, params, &res);
     if (err == NP_ERR_OK && strcmp(PQcmdTuples(res), "1") != 0) {
         err = NP_ERR_NOT_FOUND;
     }

@@ -6,8 +6,10 @@
  *      the Anlas guard finds at least one key that may serve it (402 naming the reason, or
  *      503 when the pool has no usable key); the in-flight cap admits it (429); it is queued
  *      in the scheduler (429 when the user's queue is full). The relay.open call is kept.
- *   2. GRANTED (scheduler thread): a leased key; the transfer starts on the curl thread.
- *      TIMEOUT instead: 503 no_key_available with Retry-After.
+ *      A route NovelAI runs without its generation lock takes a key from the keyring at once
+ *      instead (no lease), and queues only when none is usable right now.
+ *   2. GRANTED (scheduler thread, or the rpc worker for a leaseless pick): a key; the
+ *      transfer starts on the curl thread. TIMEOUT instead: 503 no_key_available.
  *   3. HEADERS (curl thread): a 2xx or a client error (400...) is passed to the client
  *      ("passing"); a key-level error (401/402/403/409/429/5xx) is buffered to be judged.
  *   4. BYTES (curl thread): passing bytes collect in buf; relay.open is answered with the
@@ -500,9 +502,12 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
                                ? np_novelai_classify(q->status, q->errbody.data, q->errbody.len)
                                : NP_NAI_NETWORK;
     if (result == NP_ERR_CANCELED) {
-        /* 6: the client left mid-generation (or the service is stopping) */
-        pool_outcome_cancelled(&cd, &info.action);
-        snprintf(info.error, sizeof(info.error), "cancelled by the client");
+        /* 6: the client left mid-generation (or the service is stopping); only a generation
+         * keeps NovelAI busy after that */
+        if (q->route->locks) {
+            pool_outcome_cancelled(&cd, &info.action);
+            snprintf(info.error, sizeof(info.error), "cancelled by the client");
+        }
         q->broken = true;
         if (q->open_call != NULL) {
             reply_open_error(q, NP_ERR_CLOSED, NULL, 0);
@@ -759,51 +764,21 @@ answer_subscription(pool_relay *rl, np_rpc_call *call, int64_t uid)
     reply_local_json(call, body, lim.rpm > 0 ? &rate : NULL);
 }
 
-/* The Anlas guard before any upstream call: is there a key that may serve this at all? */
+/* The Anlas guard before any upstream call: is there a key that may serve this at all? It
+ * reads the keyring's copy, and confirms a refusal on a fresh one. */
 static np_err
 guard(pool_relay *rl, PGconn *c, const pool_waiter *w, char *why, size_t whylen)
 {
-    PGresult *res = NULL;
-    np_err err = np_db_exec(
-        c,
-        "SELECT coalesce(tier, 0), coalesce(sub_active, false), coalesce(anlas, 0), "
-        "coalesce(v5_negative, false), allow_paid, coalesce(max_anlas_per_request, -1), "
-        "anlas_floor FROM upstream_keys WHERE enabled AND ciphertext IS NOT NULL AND state IN "
-        "('active', 'cooling') ORDER BY allow_paid DESC, tier DESC NULLS LAST, anlas DESC NULLS "
-        "LAST, id",
-        0, NULL, &res);
-    if (err != NP_ERR_OK) {
-        PQclear(res);
-        return err;
+    np_err err = pool_keyring_refresh(rl->d.keyring, c, false);
+    if (err == NP_ERR_OK) {
+        err = pool_keyring_guard(rl->d.keyring, w, why, whylen);
     }
-    int rows = PQntuples(res);
-    err = rows == 0 ? NP_ERR_NO_KEY : NP_ERR_ANLAS;
-    if (rows == 0) {
-        snprintf(why, whylen, "the pool has no usable key right now");
-    }
-    for (int i = 0; i < rows && err != NP_ERR_OK; i++) {
-        pool_key_policy k = {
-            .tier = atoi(PQgetvalue(res, i, 0)),
-            .active = PQgetvalue(res, i, 1)[0] == 't',
-            .anlas = strtoll(PQgetvalue(res, i, 2), NULL, 10),
-            .v5_negative = PQgetvalue(res, i, 3)[0] == 't',
-            .allow_paid = PQgetvalue(res, i, 4)[0] == 't',
-            .max_per_request = strtoll(PQgetvalue(res, i, 5), NULL, 10),
-            .floor = strtoll(PQgetvalue(res, i, 6), NULL, 10),
-        };
-        int64_t cost;
-        char reason[160];
-        if (pool_sched_fits(w, &k, &cost, reason, sizeof(reason))) {
-            err = NP_ERR_OK;
-        } else if (i == 0) {
-            /* the most permissive key's reason: the most telling one */
-            snprintf(why, whylen, "no key may serve this request: %s", reason);
-            if (w->need->kind == POOL_KIND_TEXT || w->need->kind == POOL_KIND_FREE) {
-                err = NP_ERR_NO_KEY;
-            }
+    if (err == NP_ERR_NO_KEY || err == NP_ERR_ANLAS) {
+        err = pool_keyring_refresh(rl->d.keyring, c, true);
+        if (err == NP_ERR_OK) {
+            err = pool_keyring_guard(rl->d.keyring, w, why, whylen);
         }
     }
-    PQclear(res);
     return err;
 }
 
@@ -922,6 +897,7 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     q->w.need_opus = q->need.kind == POOL_KIND_TEXT &&
                      in_list(rl->d.cfg, "NOVELAI_OPUS_MODELS", q->need.model);
     q->w.user_id = q->uid;
+    q->w.leaseless = !q->route->locks;
 
     /* 2. the user's rate, then the Anlas guard, then the in-flight cap */
     c = np_db_acquire(rl->d.db, 5000);
@@ -996,6 +972,10 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     q->w.on_grant = on_grant;
     q->w.on_timeout = on_timeout;
     q->w.arg = q;
+    if (q->w.leaseless && pool_keyring_pick(rl->d.keyring, &q->w)) {
+        on_grant(q, &q->w);
+        return; /* the request's reference now rides with the transfer */
+    }
     err = pool_sched_enqueue(rl->d.sched, &q->w);
     if (err != NP_ERR_OK) {
         pool_inflight_leave(rl->d.inflight, q->uid);

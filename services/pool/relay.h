@@ -8,6 +8,7 @@
 #include "proxies.h"
 #include <jansson.h>
 
+#include "keyring.h"
 #include "np/config.h"
 #include "np/db.h"
 #include "np/events.h"
@@ -24,6 +25,7 @@ typedef struct {
     np_events *events;
     pool_upstream *up;
     pool_sched *sched;
+    pool_keyring *keyring; /* the usable keys: the guard and leaseless picks */
     pool_inflight *inflight;
     const char *node;
     pool_proxies *proxies; /* the egress proxy of each key (proxies.h) */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "keyring.h"
 #include "keystore.h"
 #include "np/crypto.h"
 #include "np/log.h"
@@ -44,6 +45,7 @@ struct pool_sched {
     np_db *db;
     const np_config *cfg;
     np_events *ev;
+    pool_keyring *kr;
     uint8_t enc_key[NP_KEY_LEN];
     char holder[96];
     char *db_url;
@@ -66,7 +68,8 @@ typedef struct {
     int64_t id;
     pool_key_policy policy;
     int streak;
-    int free;
+    bool settled;
+    int free; /* lease slots free (leaseless waiters need none) */
     unsigned char *sealed;
     size_t sealed_len;
 } cand;
@@ -218,10 +221,27 @@ requeue_front(pool_sched *s, pool_waiter *w)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Whether a leaseless use may only be counted: nothing to write on the key but the use. */
+static bool
+only_a_use(const pool_lease *lease, const pool_release_info *info, const pool_waiter *retry)
+{
+    const pool_outcome_action *a = &info->action;
+    return lease->slot < 0 && lease->settled && retry == NULL && a->cooldown_s == 0 && !a->strike &&
+           (a->state == NULL || strcmp(a->state, "active") == 0) && info->spent == 0 &&
+           info->error[0] == '\0';
+}
+
 void
 pool_sched_release(pool_sched *s, pool_lease *lease, const pool_release_info *info,
                    pool_waiter *retry)
 {
+    if (only_a_use(lease, info, retry)) {
+        np_wipe(lease->token, sizeof(lease->token));
+        if (info->used) {
+            pool_keyring_count_use(s->kr, lease->key_id);
+        }
+        return;
+    }
     rel *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         /* Without memory the lease lapses on its own (TTL); the retry answers at once. */
@@ -287,6 +307,10 @@ sched_conn(pool_sched *s)
     return s->conn;
 }
 
+/* A release that changes what the keyrings hold (state, cooldown, streak) says so: the
+ * NOTIFY payload 'k' makes every instance reload its copy. */
+#define KEY_CHANGED "(old.state <> k.state OR old.fail_streak <> k.fail_streak OR $6::integer > 0)"
+
 static void
 apply_release(pool_sched *s, PGconn *c, const rel *r)
 {
@@ -316,7 +340,7 @@ apply_release(pool_sched *s, PGconn *c, const rel *r)
     np_err err = pool_db_exec_prepared(
         c, "pool_release",
         "WITH l AS (DELETE FROM key_leases WHERE key_id = $1 AND slot = $2 AND holder = $3), "
-        "old AS (SELECT id, state FROM upstream_keys WHERE id = $1 FOR UPDATE) "
+        "old AS (SELECT id, state, fail_streak FROM upstream_keys WHERE id = $1 FOR UPDATE) "
         "UPDATE upstream_keys k SET "
         "state = CASE WHEN $4::text IS NULL THEN k.state "
         "WHEN k.state IN ('exhausted', 'invalid', 'expired', 'pending') AND $4::text IN "
@@ -332,8 +356,12 @@ apply_release(pool_sched *s, PGconn *c, const rel *r)
         "uses_day = CASE WHEN $8::integer = 0 THEN k.uses_day ELSE current_date END, "
         "last_error = coalesce($9, k.last_error) "
         "FROM old WHERE k.id = old.id "
-        "RETURNING old.state, k.state, pg_notify('pool_keys', '')::text",
+        "RETURNING old.state, k.state, pg_notify('pool_keys', CASE WHEN " KEY_CHANGED
+        " THEN 'k' ELSE '' END)::text, " KEY_CHANGED,
         9, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 3)[0] == 't') {
+        pool_keyring_invalidate(s->kr); /* here at once; elsewhere through the NOTIFY */
+    }
     if (err == NP_ERR_OK && PQntuples(res) == 1 &&
         strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)) != 0) {
         np_events_emit(s->ev, "key.state",
@@ -370,7 +398,8 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
         "SELECT k.id, coalesce(k.tier, 0), coalesce(k.sub_active, false), coalesce(k.anlas, 0), "
         "coalesce(k.v5_negative, false), k.allow_paid, coalesce(k.max_anlas_per_request, -1), "
         "k.anlas_floor, k.fail_streak, k.ciphertext, $1::integer - (SELECT count(*) FROM "
-        "key_leases l WHERE l.key_id = k.id AND l.expires_at > now()) AS free "
+        "key_leases l WHERE l.key_id = k.id AND l.expires_at > now()) AS free, "
+        "k.state = 'active' "
         "FROM upstream_keys k WHERE k.enabled AND k.ciphertext IS NOT NULL AND k.state IN "
         "('active', 'cooling') AND (k.cooldown_until IS NULL OR k.cooldown_until <= now()) "
         "ORDER BY k.last_used_at NULLS FIRST, k.id",
@@ -388,9 +417,6 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
     int k = 0;
     for (int i = 0; i < rows; i++) {
         int free_slots = atoi(PQgetvalue(res, i, 10));
-        if (free_slots <= 0) {
-            continue;
-        }
         cand *x = &cs[k];
         x->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         x->policy.tier = atoi(PQgetvalue(res, i, 1));
@@ -401,7 +427,8 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
         x->policy.max_per_request = strtoll(PQgetvalue(res, i, 6), NULL, 10);
         x->policy.floor = strtoll(PQgetvalue(res, i, 7), NULL, 10);
         x->streak = atoi(PQgetvalue(res, i, 8));
-        x->free = free_slots;
+        x->settled = PQgetvalue(res, i, 11)[0] == 't' && x->streak == 0;
+        x->free = free_slots > 0 ? free_slots : 0;
         x->sealed = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 9), &x->sealed_len);
         if (x->sealed != NULL) {
             k++;
@@ -464,8 +491,8 @@ tried(const pool_waiter *w, int64_t id)
     return false;
 }
 
-/* Finds and leases a key for w; the candidate order is least recently used first, and a key
- * just granted moves to the back. */
+/* Finds and leases a key for w (a leaseless waiter takes no slot); the candidate order is
+ * least recently used first, and a key just granted moves to the back. */
 static bool
 grant_one(pool_sched *s, PGconn *c, cand *cs, int *order, int n, pool_waiter *w)
 {
@@ -473,12 +500,12 @@ grant_one(pool_sched *s, PGconn *c, cand *cs, int *order, int n, pool_waiter *w)
     for (int oi = 0; oi < n; oi++) {
         cand *x = &cs[order[oi]];
         int64_t cost;
-        if (x->free <= 0 || tried(w, x->id) || !pool_sched_fits(w, &x->policy, &cost, why,
-                                                                 sizeof(why))) {
+        if ((!w->leaseless && x->free <= 0) || x->sealed == NULL || tried(w, x->id) ||
+            !pool_sched_fits(w, &x->policy, &cost, why, sizeof(why))) {
             continue;
         }
-        int slot;
-        if (!lease_take(s, c, x->id, &slot)) {
+        int slot = -1;
+        if (!w->leaseless && !lease_take(s, c, x->id, &slot)) {
             x->free = 0; /* another instance holds it */
             continue;
         }
@@ -486,15 +513,19 @@ grant_one(pool_sched *s, PGconn *c, cand *cs, int *order, int n, pool_waiter *w)
                                sizeof(w->lease.token)) != NP_ERR_OK) {
             np_log_error("pool", "key %lld does not decrypt (wrong ENCRYPTION_KEY or tampered)",
                          (long long)x->id);
-            lease_drop(s, c, x->id, slot);
-            x->free = 0;
+            if (slot >= 0) {
+                lease_drop(s, c, x->id, slot);
+            }
+            PQfreemem(x->sealed);
+            x->sealed = NULL;
             continue;
         }
         w->lease.key_id = x->id;
         w->lease.slot = slot;
         w->lease.fail_streak = x->streak;
+        w->lease.settled = x->settled;
         w->lease.cost = cost;
-        x->free--;
+        x->free -= slot >= 0;
         int keep = order[oi];
         memmove(&order[oi], &order[oi + 1], (size_t)(n - oi - 1) * sizeof(int));
         order[n - 1] = keep;
@@ -671,7 +702,6 @@ thread_main(void *arg)
         rel *list = s->rels;
         s->rels = s->rels_tail = NULL;
         bool stop = s->stopping, draining = s->draining;
-        int depth = s->depth;
         pool_tick_fn tick = s->tick;
         void *tick_arg = s->tick_arg;
         pthread_mutex_unlock(&s->mu);
@@ -682,7 +712,7 @@ thread_main(void *arg)
         }
         if (draining) {
             expire_waiters(s, true);
-        } else if (depth > 0) {
+        } else if (pool_sched_depth(s) > 0) { /* retries included: they pass at once */
             grant_pass(s);
         }
         expire_waiters(s, false);
@@ -691,8 +721,14 @@ thread_main(void *arg)
             renew_leases(s);
             last_renew = now;
         }
-        if (tick != NULL && now - last_tick >= 1000) {
-            tick(tick_arg);
+        if (now - last_tick >= 1000) {
+            PGconn *c = sched_conn(s);
+            if (c != NULL && pool_keyring_flush(s->kr, c) != NP_ERR_OK) {
+                np_log_warn("pool", "writing the uses of leaseless requests failed");
+            }
+            if (tick != NULL) {
+                tick(tick_arg);
+            }
             last_tick = now;
         }
         pthread_mutex_lock(&s->mu);
@@ -736,6 +772,9 @@ listener_main(void *arg)
             bool heard = false;
             PGnotify *nt;
             while ((nt = PQnotifies(c)) != NULL) {
+                if (strcmp(nt->extra, "k") == 0) {
+                    pool_keyring_invalidate(s->kr); /* a key changed somewhere */
+                }
                 /* this instance's own releases: its scheduler passes right after them */
                 heard = heard || nt->be_pid != atomic_load(&s->conn_pid);
                 PQfreemem(nt);
@@ -754,7 +793,8 @@ listener_main(void *arg)
 
 np_err
 pool_sched_open(pool_sched **out, np_db *db, const char *db_url, const np_config *cfg,
-                np_events *events, const uint8_t enc_key[32], const char *holder)
+                np_events *events, const uint8_t enc_key[32], const char *holder,
+                pool_keyring *keyring)
 {
     pool_sched *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -763,6 +803,7 @@ pool_sched_open(pool_sched **out, np_db *db, const char *db_url, const np_config
     s->db = db;
     s->cfg = cfg;
     s->ev = events;
+    s->kr = keyring;
     memcpy(s->enc_key, enc_key, NP_KEY_LEN);
     snprintf(s->holder, sizeof(s->holder), "%s", holder);
     s->db_url = db_url != NULL && db_url[0] ? np_db_url_normalize(db_url) : NULL;
@@ -822,6 +863,7 @@ pool_sched_close(pool_sched *s)
     if (c != NULL) {
         const char *params[] = {s->holder};
         np_db_exec(c, "DELETE FROM key_leases WHERE holder = $1", 1, params, NULL);
+        pool_keyring_flush(s->kr, c);
     }
     PQfinish(s->conn);
     np_wipe(s->enc_key, sizeof(s->enc_key));

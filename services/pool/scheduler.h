@@ -12,7 +12,10 @@
  *      the lease row is inserted, the token decrypted, and on_grant runs (scheduler thread).
  *   3. or the deadline passes first: on_timeout runs (scheduler thread).
  *   4. pool_sched_release (any thread, never blocks): the lease is ended with an outcome;
- *      a waiter given with it (a retry) goes back to the head of its user's queue. */
+ *      a waiter given with it (a retry) goes back to the head of its user's queue.
+ * A leaseless waiter (a route NovelAI runs without its generation lock) takes the same path
+ * but gets a key without a lease row (slot -1); the relay usually picks one straight from the
+ * keyring (keyring.h) and queues only when none is free. */
 #ifndef POOL_SCHEDULER_H
 #define POOL_SCHEDULER_H
 
@@ -29,12 +32,14 @@
 #define POOL_TOKEN_MAX 160
 
 typedef struct pool_sched pool_sched;
+typedef struct pool_keyring pool_keyring;
 
 /* A granted lease; token is wiped when the lease is released. */
 typedef struct {
     int64_t key_id;
-    int slot;
+    int slot;         /* -1: a leaseless grant (no key_leases row) */
     int fail_streak;  /* at grant time: drives the backoff of a failure */
+    bool settled;     /* at grant time: active with no streak (a success changes nothing) */
     int64_t cost;     /* the Anlas estimate on this key */
     char token[POOL_TOKEN_MAX];
 } pool_lease;
@@ -47,6 +52,7 @@ struct pool_waiter {
     int64_t user_id;
     const pool_anlas_req *need;
     bool need_opus;                   /* a text model only Opus serves */
+    bool leaseless;                   /* NovelAI does not lock the route: no lease needed */
     int64_t tried[POOL_MAX_TRIED];    /* keys that failed this request: not again */
     int ntried;
     int64_t deadline_ms;              /* monotonic */
@@ -66,9 +72,11 @@ typedef struct {
 } pool_release_info;
 
 /* pool_sched_open starts the scheduler and its LISTEN thread (a dedicated connection to
- * db_url). enc_key opens tokens; holder names this instance in key_leases. */
+ * db_url). enc_key opens tokens; holder names this instance in key_leases; keyring (borrowed)
+ * is invalidated when keys change and receives the counted uses of leaseless requests. */
 np_err pool_sched_open(pool_sched **out, np_db *db, const char *db_url, const np_config *cfg,
-                       np_events *events, const uint8_t enc_key[32], const char *holder);
+                       np_events *events, const uint8_t enc_key[32], const char *holder,
+                       pool_keyring *keyring);
 /* pool_sched_drain stops granting and times out every waiter; releases are still applied
  * (transfers being cancelled end their leases after this). */
 void pool_sched_drain(pool_sched *s);
@@ -82,7 +90,8 @@ np_err pool_sched_enqueue(pool_sched *s, pool_waiter *w);
 
 /* pool_sched_release ends lease (copied; the caller's token copy is wiped) with info; retry,
  * when not NULL, is queued again at the head of its user's queue after the release is
- * applied. Never blocks: the work happens on the scheduler thread. */
+ * applied. Never blocks: the work happens on the scheduler thread, except for a leaseless
+ * use that changes nothing on a settled key, which is only counted (keyring.h). */
 void pool_sched_release(pool_sched *s, pool_lease *lease, const pool_release_info *info,
                         pool_waiter *retry);
 

@@ -9,6 +9,7 @@
 
 #include "admin_config.h"
 #include "api.h"
+#include "keyring.h"
 #include "np/crypto.h"
 #include "np/httpop.h"
 #include "np/log.h"
@@ -25,6 +26,7 @@ struct pool_service {
     char holder[96];
     pool_upstream *up;
     pool_sched *sched;
+    pool_keyring *keyring;
     pool_inflight *inflight;
     pool_relay *relay;
     pool_api api;
@@ -225,9 +227,13 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
         err = pool_upstream_open(&s->up);
     }
     if (err == NP_ERR_OK) {
+        s->keyring = pool_keyring_new(s->enc_key);
+        err = s->keyring != NULL ? NP_ERR_OK : NP_ERR_NOMEM;
+    }
+    if (err == NP_ERR_OK) {
         char *url = np_config_strdup(cfg, "DATABASE_URL");
         err = url != NULL ? pool_sched_open(&s->sched, s->base.db, url, cfg, s->base.events,
-                                            s->enc_key, s->holder)
+                                            s->enc_key, s->holder, s->keyring)
                           : NP_ERR_NOMEM;
         if (url != NULL) {
             np_wipe(url, strlen(url));
@@ -239,14 +245,27 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
         err = s->inflight != NULL ? NP_ERR_OK : NP_ERR_NOMEM;
     }
     if (err == NP_ERR_OK) {
-        pool_relay_deps d = {cfg, s->base.db, s->base.events, s->up, s->sched, s->inflight,
-                             s->base.node, s->proxies};
+        pool_relay_deps d = {.cfg = cfg,
+                             .db = s->base.db,
+                             .events = s->base.events,
+                             .up = s->up,
+                             .sched = s->sched,
+                             .keyring = s->keyring,
+                             .inflight = s->inflight,
+                             .node = s->base.node,
+                             .proxies = s->proxies};
         err = pool_relay_new(&s->relay, &d);
     }
     if (err == NP_ERR_OK) {
         pool_sched_set_tick(s->sched, pool_relay_tick, s->relay);
-        s->api = (pool_api){cfg, s->base.db, s->base.events, s->enc_key, s->fp_key, s->sched,
-                            s->relay};
+        s->api = (pool_api){.cfg = cfg,
+                            .db = s->base.db,
+                            .events = s->base.events,
+                            .enc_key = s->enc_key,
+                            .fp_key = s->fp_key,
+                            .sched = s->sched,
+                            .relay = s->relay,
+                            .keyring = s->keyring};
         np_rpc_opts opts = {
             .recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20),
             .contexts = (int)np_config_int(cfg, "POOL_RPC_CONTEXTS"),
@@ -281,6 +300,7 @@ pool_stop(pool_service *s)
     pool_upstream_close(s->up);
     pool_sched_close(s->sched);
     pool_relay_close(s->relay);
+    pool_keyring_free(s->keyring);
     pool_proxies_close(s->proxies);
     np_service_close(&s->base);
     pool_inflight_free(s->inflight);
