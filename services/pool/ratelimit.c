@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "np/db.h"
 #include "prepared.h"
@@ -34,8 +35,9 @@ pool_rpm_compute(const np_config *cfg, int64_t override, int64_t healthy)
     return rpm < max ? rpm : max;
 }
 
-np_err
-pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid, pool_user_limits *out)
+/* The inputs of the rate rule: the user's override (-1: none) and keys. */
+static np_err
+read_inputs(PGconn *c, int64_t uid, int64_t *override, int64_t *contributed, int64_t *healthy)
 {
     char uid_s[24];
     snprintf(uid_s, sizeof(uid_s), "%lld", (long long)uid);
@@ -52,13 +54,91 @@ pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid, pool_user_li
         err = NP_ERR_NOT_FOUND;
     }
     if (err == NP_ERR_OK) {
-        int64_t override = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        out->contributed = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        out->healthy = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-        out->rpm = pool_rpm_compute(cfg, override, out->healthy);
+        *override = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *contributed = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        *healthy = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
     }
     PQclear(res);
     return err;
+}
+
+np_err
+pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid, pool_user_limits *out)
+{
+    int64_t override;
+    np_err err = read_inputs(c, uid, &override, &out->contributed, &out->healthy);
+    if (err == NP_ERR_OK) {
+        out->rpm = pool_rpm_compute(cfg, override, out->healthy);
+    }
+    return err;
+}
+
+/* A direct-mapped table: a user whose slot another user took is read again, nothing more. */
+#define LIMITS_SLOTS 1024
+
+typedef struct {
+    int64_t uid; /* 0: empty */
+    int64_t override, contributed, healthy;
+    unsigned version;
+    int64_t read_ms;
+} limits_entry;
+
+struct pool_limits_cache {
+    pthread_mutex_t mu;
+    limits_entry slots[LIMITS_SLOTS];
+};
+
+pool_limits_cache *
+pool_limits_cache_new(void)
+{
+    pool_limits_cache *lc = calloc(1, sizeof(*lc));
+    if (lc != NULL) {
+        pthread_mutex_init(&lc->mu, NULL);
+    }
+    return lc;
+}
+
+void
+pool_limits_cache_free(pool_limits_cache *lc)
+{
+    if (lc == NULL) {
+        return;
+    }
+    pthread_mutex_destroy(&lc->mu);
+    free(lc);
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+np_err
+pool_user_limits_cached(pool_limits_cache *lc, PGconn *c, const np_config *cfg, int64_t uid,
+                        unsigned version, pool_user_limits *out)
+{
+    limits_entry *e = &lc->slots[((uint64_t)uid * 0x9E3779B97F4A7C15ull) >> 54];
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&lc->mu);
+    limits_entry hit = *e;
+    pthread_mutex_unlock(&lc->mu);
+    if (hit.uid != uid || hit.version != version || now - hit.read_ms >= POOL_LIMITS_TTL_MS) {
+        hit = (limits_entry){.uid = uid, .version = version, .read_ms = now};
+        np_err err = read_inputs(c, uid, &hit.override, &hit.contributed, &hit.healthy);
+        if (err != NP_ERR_OK) {
+            return err;
+        }
+        pthread_mutex_lock(&lc->mu);
+        *e = hit;
+        pthread_mutex_unlock(&lc->mu);
+    }
+    out->contributed = hit.contributed;
+    out->healthy = hit.healthy;
+    out->rpm = pool_rpm_compute(cfg, hit.override, hit.healthy);
+    return NP_ERR_OK;
 }
 
 void

@@ -33,6 +33,18 @@ int64_t pool_rpm_compute(const np_config *cfg, int64_t override, int64_t healthy
 np_err pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid,
                              pool_user_limits *out);
 
+/* A short-lived copy of each user's limit inputs (rpm override, keys), so a relayed request
+ * does not read them from Postgres each time. An entry lives POOL_LIMITS_TTL_MS and is not
+ * used once the version it was read at moves on (the keyring's: a key changed). The rate
+ * itself is computed on each use, as settings may change at run time. */
+#define POOL_LIMITS_TTL_MS 1000
+typedef struct pool_limits_cache pool_limits_cache;
+pool_limits_cache *pool_limits_cache_new(void);
+void pool_limits_cache_free(pool_limits_cache *lc);
+/* pool_user_limits_cached: pool_user_limits_read through the copy (c is used on a miss). */
+np_err pool_user_limits_cached(pool_limits_cache *lc, PGconn *c, const np_config *cfg, int64_t uid,
+                               unsigned version, pool_user_limits *out);
+
 /* pool_rate_take spends one request of uid's rate rpm (> 0) in one atomic statement; with
  * consume false it only reports the current state. NP_ERR_DB. */
 np_err pool_rate_take(PGconn *c, int64_t uid, int64_t rpm, bool consume, pool_rate_result *out);

@@ -55,6 +55,7 @@ typedef struct {
 
 struct pool_relay {
     pool_relay_deps d;
+    pool_limits_cache *limits;
     pthread_mutex_t mu; /* the streams table and the counters */
     rreq *table[TABLE_BUCKETS];
     int streams;
@@ -744,7 +745,9 @@ answer_subscription(pool_relay *rl, np_rpc_call *call, int64_t uid)
     PGconn *c = np_db_acquire(rl->d.db, 5000);
     pool_user_limits lim;
     pool_rate_result rate = {0};
-    np_err err = c != NULL ? pool_user_limits_read(c, rl->d.cfg, uid, &lim) : NP_ERR_DB;
+    np_err err = c != NULL ? pool_user_limits_cached(rl->limits, c, rl->d.cfg, uid,
+                                                     pool_keyring_version(rl->d.keyring), &lim)
+                           : NP_ERR_DB;
     if (err == NP_ERR_OK && lim.rpm > 0) {
         err = pool_rate_take(c, uid, lim.rpm, false, &rate);
     }
@@ -906,7 +909,8 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         goto refuse;
     }
     pool_user_limits lim;
-    err = pool_user_limits_read(c, rl->d.cfg, q->uid, &lim);
+    err = pool_user_limits_cached(rl->limits, c, rl->d.cfg, q->uid,
+                                  pool_keyring_version(rl->d.keyring), &lim);
     if (err == NP_ERR_NOT_FOUND) {
         err = NP_ERR_UNAUTHORIZED;
     }
@@ -1139,6 +1143,11 @@ pool_relay_new(pool_relay **out, const pool_relay_deps *d)
         return NP_ERR_NOMEM;
     }
     rl->d = *d;
+    rl->limits = pool_limits_cache_new();
+    if (rl->limits == NULL) {
+        free(rl);
+        return NP_ERR_NOMEM;
+    }
     pthread_mutex_init(&rl->mu, NULL);
     atomic_init(&rl->next_sid, 0);
     *out = rl;
@@ -1167,5 +1176,6 @@ pool_relay_close(pool_relay *rl)
         }
     }
     pthread_mutex_destroy(&rl->mu);
+    pool_limits_cache_free(rl->limits);
     free(rl);
 }
