@@ -13,8 +13,9 @@
 
 #define MAX_RPM_OVERRIDE 1000000
 
-/* The columns of one listed user: the account, its relay keys, and its lockout (parameter
- * numbers T: lockout threshold, M: lockout minutes). */
+/* The columns of one listed user: the account, its relay keys, its lockout (parameter
+ * numbers T: lockout threshold, M: lockout minutes) and its usage over the last day (from the
+ * usage_logs index on user and time). */
 #define LIST_COLUMNS(T, M)                                                                         \
     "u.id, u.username, u.role, u.disabled, u.rpm_override, "                                       \
     "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "                 \
@@ -25,7 +26,11 @@
     "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_throttle t "                \
     "  WHERE t.bucket = 'lock:' || lower(u.username) AND $" T "::int > 0 "                         \
     "  AND t.hits >= $" T "::int "                                                                 \
-    "  AND t.window_start > now() - make_interval(mins => $" M "::int)), '')"
+    "  AND t.window_start > now() - make_interval(mins => $" M "::int)), ''), "                 \
+    "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                \
+    "  AND l.time > now() - interval '24 hours'), "                                            \
+    "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                \
+    "  AND l.time > now() - interval '24 hours' AND l.status >= 400)"
 
 static json_t *
 user_json(const PGresult *res, int i)
@@ -33,14 +38,16 @@ user_json(const PGresult *res, int i)
     json_t *rpm = PQgetisnull(res, i, 4)
                       ? json_null()
                       : json_integer((json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10));
-    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:s, s:I, s:o, s:o}", "id",
+    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:s, s:I, s:o, s:o, s:I, s:I}", "id",
                      (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "username",
                      PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2), "disabled",
                      PQgetvalue(res, i, 3)[0] == 't', "rpm_override", rpm, "created_at",
                      PQgetvalue(res, i, 5), "relay_keys",
                      (json_int_t)strtoll(PQgetvalue(res, i, 6), NULL, 10), "last_used_at",
                      auth_json_time(PQgetvalue(res, i, 7)), "locked_until",
-                     auth_json_time(PQgetvalue(res, i, 8)));
+                     auth_json_time(PQgetvalue(res, i, 8)), "requests_24h",
+                     (json_int_t)strtoll(PQgetvalue(res, i, 9), NULL, 10), "errors_24h",
+                     (json_int_t)strtoll(PQgetvalue(res, i, 10), NULL, 10));
 }
 
 /* caller_is_admin checks the caller against the database, not only the gateway's word. */

@@ -7,16 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { NAIPOOL, Proc, createDatabase, freePort, sleep } from './harness.mjs';
-
-// psql runs SQL against a postgresql:///NAME?host=...&user=... URL (rows as string arrays).
-function psql(url, sql) {
-  const m = url.match(/^postgresql:\/\/\/([^?]+)\?(.*)$/);
-  const q = new URLSearchParams(m[2]);
-  const out = execFileSync('psql', ['-h', q.get('host'), '-U', q.get('user'), '-d', m[1],
-    '-qAt', '-F', '\t', '-c', sql], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.length).map((l) => l.split('\t'));
-}
+import { NAIPOOL, Proc, createDatabase, freePort, sleep, psql } from './harness.mjs';
 
 const PRODUCER = join(dirname(dirname(NAIPOOL)), 'tests/service/audit/event-producer');
 

@@ -340,6 +340,17 @@ test('non-admins get 403 on /admin/users; admins get the list', async () => {
     assert.ok(k in me, k);
   }
   assert.ok(!r.text.includes('argon2'), 'no password hashes');
+  // usage over the last day, from the usage log
+  assert.equal(me.requests_24h, 0);
+  psql(stack.db, `INSERT INTO usage_logs (producer_id, seq, time, user_id, route, status) VALUES
+    ('t-usage', 1, now() - interval '1 hour', ${u.id}, '/ai/generate-image', 200),
+    ('t-usage', 2, now() - interval '2 hours', ${u.id}, '/ai/generate-image', 402),
+    ('t-usage', 3, now() - interval '3 hours', ${u.id}, '/ai/generate-image', 200),
+    ('t-usage', 4, now() - interval '2 days', ${u.id}, '/ai/generate-image', 200)`);
+  const again = (await call(stack, 'GET', '/admin/users?limit=500', { token: admin.token })).json
+    .find((x) => x.id === u.id);
+  assert.equal(again.requests_24h, 3);
+  assert.equal(again.errors_24h, 1);
   const q = await call(stack, 'GET', `/admin/users?q=${u.username.slice(0, 9)}`, { token: admin.token });
   assert.ok(q.json.some((x) => x.id === u.id));
   assertError(await call(stack, 'GET', '/admin/users?limit=0', { token: admin.token }), 400, 'bad_request');

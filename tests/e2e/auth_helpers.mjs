@@ -4,7 +4,6 @@
 // stack's own SECRET_KEY, and polling helpers for cache-TTL behaviour.
 import { createHmac, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { sleep } from './harness.mjs';
 
 /**
@@ -12,14 +11,9 @@ import { sleep } from './harness.mjs';
  * and returns the rows as arrays of strings. (WHATWG URL parsing reads NAME as a host in that
  * form, so the name is taken from the text.)
  */
-export function psql(url, sql) {
-  const m = url.match(/^postgres(?:ql)?:\/\/[^/]*\/([^?]+)\?(.*)$/);
-  const q = new URLSearchParams(m[2]);
-  const out = execFileSync('psql', ['-h', q.get('host'), '-U', q.get('user') || 'naipool',
-    '-d', decodeURIComponent(m[1]), '-qAt', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-c', sql],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return out.split('\n').filter((l) => l.length).map((l) => l.split('\t'));
-}
+import { psql } from './harness.mjs';
+
+export { psql };
 
 let ipCounter = 0;
 /** freshIp returns a client address no other test in this process used (TEST-NET ranges). */

@@ -75,8 +75,8 @@ export function createDatabase() {
 /** psql runs SQL against a database URL and returns the rows as arrays of strings. */
 export function psql(url, sql) {
   const { db, host, user } = parsePgUrl(url);
-  const out = execFileSync('psql', ['-h', host, '-U', user, '-d', db, '-qAt', '-F', '\t', '-c', sql],
-    { encoding: 'utf8' });
+  const out = execFileSync('psql', ['-h', host, '-U', user, '-d', decodeURIComponent(db), '-qAt',
+    '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return out.split('\n').filter((l) => l.length).map((l) => l.split('\t'));
 }
 

@@ -4,16 +4,7 @@
 // /metrics carries the events and audit figures.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { startStack, newUser, sleep } from './harness.mjs';
-
-function psql(url, sql) {
-  const m = url.match(/^postgresql:\/\/\/([^?]+)\?(.*)$/);
-  const q = new URLSearchParams(m[2]);
-  const out = execFileSync('psql', ['-h', q.get('host'), '-U', q.get('user'), '-d', m[1],
-    '-qAt', '-F', '\t', '-c', sql], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.length).map((l) => l.split('\t'));
-}
+import { startStack, newUser, sleep, psql } from './harness.mjs';
 
 let stack, alice, bob, adminToken;
 
