@@ -34,6 +34,13 @@ typedef struct user_q {
     struct user_q *next;
 } user_q;
 
+/* A lease of a request still running: only these are renewed, so a lease whose release was
+ * lost (a failed connection) lapses at its expiry instead of living as long as the instance. */
+typedef struct {
+    int64_t key_id;
+    int slot;
+} held_lease;
+
 typedef struct rel {
     pool_lease lease;
     pool_release_info info;
@@ -58,6 +65,8 @@ struct pool_sched {
     user_q *users, *users_tail; /* the round-robin ring, in turn order */
     int depth;
     rel *rels, *rels_tail;
+    held_lease *held;
+    int nheld, held_cap;
     bool wake, draining, stopping;
     pool_tick_fn tick;
     void *tick_arg;
@@ -221,6 +230,34 @@ requeue_front(pool_sched *s, pool_waiter *w)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* held_add / held_remove keep the running leases (under s->mu). */
+static bool
+held_add(pool_sched *s, int64_t key_id, int slot)
+{
+    if (s->nheld == s->held_cap) {
+        int cap = s->held_cap > 0 ? s->held_cap * 2 : 64;
+        held_lease *h = realloc(s->held, (size_t)cap * sizeof(*h));
+        if (h == NULL) {
+            return false;
+        }
+        s->held = h;
+        s->held_cap = cap;
+    }
+    s->held[s->nheld++] = (held_lease){key_id, slot};
+    return true;
+}
+
+static void
+held_remove(pool_sched *s, int64_t key_id, int slot)
+{
+    for (int i = 0; i < s->nheld; i++) {
+        if (s->held[i].key_id == key_id && s->held[i].slot == slot) {
+            s->held[i] = s->held[--s->nheld];
+            return;
+        }
+    }
+}
+
 /* Whether a leaseless use may only be counted: nothing to write on the key but the use. */
 static bool
 only_a_use(const pool_lease *lease, const pool_release_info *info, const pool_waiter *retry)
@@ -241,6 +278,11 @@ pool_sched_release(pool_sched *s, pool_lease *lease, const pool_release_info *in
             pool_keyring_count_use(s->kr, lease->key_id);
         }
         return;
+    }
+    if (lease->slot >= 0) {
+        pthread_mutex_lock(&s->mu);
+        held_remove(s, lease->key_id, lease->slot); /* no longer renewed */
+        pthread_mutex_unlock(&s->mu);
     }
     rel *r = calloc(1, sizeof(*r));
     if (r == NULL) {
@@ -520,6 +562,14 @@ grant_one(pool_sched *s, PGconn *c, cand *cs, int *order, int n, pool_waiter *w)
             x->sealed = NULL;
             continue;
         }
+        pthread_mutex_lock(&s->mu);
+        bool held = slot < 0 || held_add(s, x->id, slot);
+        pthread_mutex_unlock(&s->mu);
+        if (!held) {
+            lease_drop(s, c, x->id, slot); /* an untracked lease would lapse mid-generation */
+            np_wipe(w->lease.token, sizeof(w->lease.token));
+            continue;
+        }
         w->lease.key_id = x->id;
         w->lease.slot = slot;
         w->lease.fail_streak = x->streak;
@@ -648,21 +698,41 @@ expire_waiters(pool_sched *s, bool all)
     }
 }
 
+/* Extends the leases of the requests still running (held), in one statement. */
 static void
 renew_leases(pool_sched *s)
 {
     PGconn *c = sched_conn(s);
-    if (c == NULL) {
-        return;
+    pthread_mutex_lock(&s->mu);
+    int n = s->nheld;
+    size_t cap = 3 + (size_t)n * 22;
+    char *keys = n > 0 ? malloc(cap) : NULL, *slots = n > 0 ? malloc(cap) : NULL;
+    size_t kl = 0, sl = 0;
+    if (keys != NULL && slots != NULL) {
+        keys[kl++] = slots[sl++] = '{';
+        for (int i = 0; i < n; i++) {
+            kl += (size_t)snprintf(keys + kl, cap - kl, "%s%lld", i ? "," : "",
+                                   (long long)s->held[i].key_id);
+            sl += (size_t)snprintf(slots + sl, cap - sl, "%s%d", i ? "," : "", s->held[i].slot);
+        }
+        snprintf(keys + kl, cap - kl, "}");
+        snprintf(slots + sl, cap - sl, "}");
     }
-    char ttl_s[16];
-    snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)np_config_int(s->cfg, "LEASE_TTL_SECONDS"));
-    const char *params[] = {s->holder, ttl_s};
-    pool_db_exec_prepared(
-        c, "pool_lease_renew",
-        "UPDATE key_leases SET expires_at = now() + $2::integer * interval '1 second' "
-        "WHERE holder = $1",
-        2, params, NULL);
+    pthread_mutex_unlock(&s->mu);
+    if (c != NULL && keys != NULL && slots != NULL) {
+        char ttl_s[16];
+        snprintf(ttl_s, sizeof(ttl_s), "%lld",
+                 (long long)np_config_int(s->cfg, "LEASE_TTL_SECONDS"));
+        const char *params[] = {s->holder, ttl_s, keys, slots};
+        pool_db_exec_prepared(
+            c, "pool_lease_renew",
+            "UPDATE key_leases SET expires_at = now() + $2::integer * interval '1 second' "
+            "WHERE holder = $1 AND (key_id, slot) IN (SELECT * FROM unnest($3::bigint[], "
+            "$4::integer[]))",
+            4, params, NULL);
+    }
+    free(keys);
+    free(slots);
 }
 
 static void
@@ -867,6 +937,7 @@ pool_sched_close(pool_sched *s)
     }
     PQfinish(s->conn);
     np_wipe(s->enc_key, sizeof(s->enc_key));
+    free(s->held);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     if (s->db_url != NULL) {
