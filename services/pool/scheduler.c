@@ -330,6 +330,31 @@ pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
 
 /* ---- database work (scheduler thread) ---- */
 
+/* A release that changes what the keyrings hold (state, cooldown, streak) says so: the
+ * NOTIFY payload 'k' makes every instance reload its copy. */
+#define KEY_CHANGED "(old.state <> k.state OR old.fail_streak <> k.fail_streak OR $6::integer > 0)"
+
+#define RELEASE_SQL                                                                                \
+    "WITH l AS (DELETE FROM key_leases WHERE key_id = $1 AND slot = $2 AND holder = $3), "         \
+    "old AS (SELECT id, state, fail_streak FROM upstream_keys WHERE id = $1 FOR UPDATE) "          \
+    "UPDATE upstream_keys k SET "                                                                  \
+    "state = CASE WHEN $4::text IS NULL THEN k.state "                                             \
+    "WHEN k.state IN ('exhausted', 'invalid', 'expired', 'pending') AND $4::text IN "              \
+    "('active', 'cooling') THEN k.state ELSE $4::text END, "                                       \
+    "fail_streak = CASE $5 WHEN 'reset' THEN 0 WHEN 'strike' THEN k.fail_streak + 1 "              \
+    "ELSE k.fail_streak END, "                                                                     \
+    "cooldown_until = CASE WHEN $6::integer > 0 THEN greatest(coalesce(k.cooldown_until, "         \
+    "now()), now() + $6::integer * interval '1 second') ELSE k.cooldown_until END, "               \
+    "anlas = CASE WHEN k.anlas IS NULL THEN NULL ELSE greatest(k.anlas - $7::bigint, 0) END, "     \
+    "last_used_at = now(), "                                                                       \
+    "uses_today = CASE WHEN $8::integer = 0 THEN k.uses_today WHEN k.uses_day = "                  \
+    "current_date THEN k.uses_today + 1 ELSE 1 END, "                                              \
+    "uses_day = CASE WHEN $8::integer = 0 THEN k.uses_day ELSE current_date END, "                 \
+    "last_error = coalesce($9, k.last_error) "                                                     \
+    "FROM old WHERE k.id = old.id "                                                                \
+    "RETURNING old.state, k.state, pg_notify('pool_keys', CASE WHEN " KEY_CHANGED                  \
+    " THEN 'k' ELSE '' END)::text, " KEY_CHANGED
+
 /* The scheduler's connection, (re)made when needed; NULL while the database is unreachable
  * (the next turn tries again). */
 static PGconn *
@@ -344,17 +369,24 @@ sched_conn(pool_sched *s)
                             sizeof(why));
     if (s->conn == NULL) {
         np_log_warn("pool", "scheduler cannot connect: %s", why);
+    } else {
+        /* prepared now: releases are pipelined, where preparing on demand cannot be */
+        PGresult *r = PQprepare(s->conn, "pool_release", RELEASE_SQL, 9, NULL);
+        if (np_err_from_pg(r) != NP_ERR_OK) {
+            np_log_warn("pool", "scheduler cannot prepare its statements");
+            PQfinish(s->conn);
+            s->conn = NULL;
+        }
+        PQclear(r);
     }
     atomic_store(&s->conn_pid, s->conn != NULL ? PQbackendPID(s->conn) : 0);
     return s->conn;
 }
 
-/* A release that changes what the keyrings hold (state, cooldown, streak) says so: the
- * NOTIFY payload 'k' makes every instance reload its copy. */
-#define KEY_CHANGED "(old.state <> k.state OR old.fail_streak <> k.fail_streak OR $6::integer > 0)"
-
-static void
-apply_release(pool_sched *s, PGconn *c, const rel *r)
+/* Sends the release statement of r into c's pipeline, followed by a sync point (so each
+ * release is a transaction of its own); false when the connection failed. */
+static bool
+release_send(pool_sched *s, PGconn *c, const rel *r)
 {
     const pool_outcome_action *a = &r->info.action;
     pool_cooldowns cd;
@@ -378,29 +410,16 @@ apply_release(pool_sched *s, PGconn *c, const rel *r)
         r->info.used ? "1" : "0",
         r->info.error[0] ? r->info.error : NULL,
     };
-    PGresult *res = NULL;
-    np_err err = pool_db_exec_prepared(
-        c, "pool_release",
-        "WITH l AS (DELETE FROM key_leases WHERE key_id = $1 AND slot = $2 AND holder = $3), "
-        "old AS (SELECT id, state, fail_streak FROM upstream_keys WHERE id = $1 FOR UPDATE) "
-        "UPDATE upstream_keys k SET "
-        "state = CASE WHEN $4::text IS NULL THEN k.state "
-        "WHEN k.state IN ('exhausted', 'invalid', 'expired', 'pending') AND $4::text IN "
-        "('active', 'cooling') THEN k.state ELSE $4::text END, "
-        "fail_streak = CASE $5 WHEN 'reset' THEN 0 WHEN 'strike' THEN k.fail_streak + 1 "
-        "ELSE k.fail_streak END, "
-        "cooldown_until = CASE WHEN $6::integer > 0 THEN greatest(coalesce(k.cooldown_until, "
-        "now()), now() + $6::integer * interval '1 second') ELSE k.cooldown_until END, "
-        "anlas = CASE WHEN k.anlas IS NULL THEN NULL ELSE greatest(k.anlas - $7::bigint, 0) END, "
-        "last_used_at = now(), "
-        "uses_today = CASE WHEN $8::integer = 0 THEN k.uses_today WHEN k.uses_day = "
-        "current_date THEN k.uses_today + 1 ELSE 1 END, "
-        "uses_day = CASE WHEN $8::integer = 0 THEN k.uses_day ELSE current_date END, "
-        "last_error = coalesce($9, k.last_error) "
-        "FROM old WHERE k.id = old.id "
-        "RETURNING old.state, k.state, pg_notify('pool_keys', CASE WHEN " KEY_CHANGED
-        " THEN 'k' ELSE '' END)::text, " KEY_CHANGED,
-        9, params, &res);
+    return PQsendQueryPrepared(c, "pool_release", 9, params, NULL, NULL, 0) == 1 &&
+           PQpipelineSync(c) == 1;
+}
+
+/* What a release's answer means: the keyrings reload on a change, and a state change is an
+ * event. */
+static void
+release_done(pool_sched *s, const rel *r, PGresult *res)
+{
+    np_err err = np_err_from_pg(res);
     if (err == NP_ERR_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 3)[0] == 't') {
         pool_keyring_invalidate(s->kr); /* here at once; elsewhere through the NOTIFY */
     }
@@ -413,10 +432,10 @@ apply_release(pool_sched *s, PGconn *c, const rel *r)
                                  r->info.error[0] ? r->info.error : "relay", "request_id",
                                  r->info.rid));
     } else if (err != NP_ERR_OK) {
-        np_log_warn("pool", "releasing key %lld failed; its lease will lapse",
-                    (long long)r->lease.key_id);
+        const char *m = res != NULL ? PQresultErrorMessage(res) : "no answer";
+        np_log_warn("pool", "releasing key %lld failed (%.*s); its lease will lapse",
+                    (long long)r->lease.key_id, (int)strcspn(m, "\n"), m);
     }
-    PQclear(res);
 }
 
 static void
@@ -735,16 +754,54 @@ renew_leases(pool_sched *s)
     free(slots);
 }
 
+/* Applies the releases in as few round trips as it can: in pipeline mode every release
+ * statement goes out (each its own transaction, in order, so two releases of one key apply as
+ * they came) before any answer is read. Batches of RELEASE_BATCH keep both sides' socket
+ * buffers from filling while neither reads. A connection that fails drops the rest (their
+ * leases lapse) and is made again on the next turn. */
+#define RELEASE_BATCH 64
+
+static void
+apply_releases(pool_sched *s, rel *list)
+{
+    PGconn *c = s->conn;
+    bool ok = true;
+    while (ok && list != NULL) {
+        ok = PQenterPipelineMode(c) == 1;
+        int sent = 0;
+        for (rel *r = list; ok && r != NULL && sent < RELEASE_BATCH; r = r->next) {
+            ok = release_send(s, c, r);
+            sent += ok;
+        }
+        for (int i = 0; i < sent; i++, list = list->next) {
+            PGresult *res = PQgetResult(c); /* the statement's answer */
+            release_done(s, list, res);
+            PQclear(res);
+            res = PQgetResult(c); /* NULL: the end of that answer */
+            ok = ok && res == NULL;
+            PQclear(res);
+            res = PQgetResult(c); /* the sync point */
+            ok = ok && res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+            PQclear(res);
+        }
+        ok = PQexitPipelineMode(c) == 1 && ok;
+    }
+    if (!ok) {
+        np_log_warn("pool", "the scheduler's connection failed while releasing; leases lapse");
+        PQfinish(s->conn);
+        s->conn = NULL;
+    }
+}
+
 static void
 run_releases(pool_sched *s, rel *list)
 {
-    PGconn *c = list != NULL ? sched_conn(s) : NULL;
+    if (list != NULL && sched_conn(s) != NULL) {
+        apply_releases(s, list);
+    }
     while (list != NULL) {
         rel *r = list;
         list = r->next;
-        if (c != NULL) {
-            apply_release(s, c, r);
-        }
         if (r->retry != NULL) {
             requeue_front(s, r->retry);
         }
