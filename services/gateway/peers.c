@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* expand_one appends the addresses of one URL to out. */
 static bool
@@ -65,49 +66,218 @@ gw_peers_expand(const char *urls, char *out, size_t outlen)
     return out[0] != '\0';
 }
 
+struct gw_peer {
+    char url[128];
+    np_rpc_client *client;
+    int users;  /* streams and calls holding it */
+    bool gone;  /* no longer resolved: no new streams */
+};
+
+static gw_peer *
+find(gw_peers *p, const char *url)
+{
+    for (int i = 0; i < p->n; i++) {
+        if (strcmp(p->list[i]->url, url) == 0) {
+            return p->list[i];
+        }
+    }
+    return NULL;
+}
+
+/* add dials url; called with the lock held (dialing does not block: non-blocking dial). */
+static np_err
+add(gw_peers *p, const char *url)
+{
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 8;
+        gw_peer **l = realloc(p->list, (size_t)cap * sizeof(*l));
+        if (l == NULL) {
+            return NP_ERR_NOMEM;
+        }
+        p->list = l;
+        p->cap = cap;
+    }
+    gw_peer *peer = calloc(1, sizeof(*peer));
+    if (peer == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    snprintf(peer->url, sizeof(peer->url), "%s", url);
+    np_err err = np_rpc_client_open(&peer->client, url, &p->opts);
+    if (err != NP_ERR_OK) {
+        free(peer);
+        return err;
+    }
+    p->list[p->n++] = peer;
+    return NP_ERR_OK;
+}
+
+/* prune closes vanished instances nobody uses any more; called with the lock held. */
+static void
+prune(gw_peers *p)
+{
+    for (int i = 0; i < p->n;) {
+        gw_peer *peer = p->list[i];
+        if (peer->gone && peer->users == 0) {
+            np_rpc_client_close(peer->client);
+            free(peer);
+            p->list[i] = p->list[--p->n];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* apply makes the list match the addresses in list (a comma list); called with the lock. */
+static np_err
+apply(gw_peers *p, char *list)
+{
+    for (int i = 0; i < p->n; i++) {
+        p->list[i]->gone = true;
+    }
+    np_err err = NP_ERR_OK;
+    char *save = NULL;
+    for (char *u = strtok_r(list, ",", &save); u != NULL && err == NP_ERR_OK;
+         u = strtok_r(NULL, ",", &save)) {
+        gw_peer *peer = find(p, u);
+        if (peer != NULL) {
+            peer->gone = false;
+        } else {
+            err = add(p, u);
+        }
+    }
+    prune(p);
+    return err;
+}
+
+void
+gw_peers_refresh(gw_peers *p)
+{
+    char list[4096];
+    /* Resolving may block on DNS: never with the lock held. */
+    if (!gw_peers_expand(p->urls, list, sizeof(list))) {
+        return; /* keep what we have: a failing resolver must not empty the list */
+    }
+    pthread_mutex_lock(&p->mu);
+    apply(p, list);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *
+resolver_main(void *arg)
+{
+    gw_peers *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)np_config_int(p->cfg, "POOL_RESOLVE_SECONDS");
+        while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0) {
+        }
+        if (p->stop) {
+            break;
+        }
+        pthread_mutex_unlock(&p->mu);
+        gw_peers_refresh(p);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
 np_err
-gw_peers_open(gw_peers *p, const char *urls, const np_rpc_opts *opts, char *why, size_t whylen)
+gw_peers_open(gw_peers *p, const np_config *cfg, const char *urls, const np_rpc_opts *opts,
+              char *why, size_t whylen)
 {
     char list[4096];
     memset(p, 0, sizeof(*p));
+    p->cfg = cfg;
+    p->opts = *opts;
+    snprintf(p->urls, sizeof(p->urls), "%s", urls);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
     if (!gw_peers_expand(urls, list, sizeof(list))) {
         snprintf(why, whylen, "POOL_RPC_URL: cannot resolve %s", urls);
         return NP_ERR_CONFIG;
     }
-    int n = 1;
-    for (const char *c = list; *c; c++) {
-        n += *c == ',';
+    np_err err = apply(p, list);
+    if (err == NP_ERR_OK && pthread_create(&p->resolver, NULL, resolver_main, p) != 0) {
+        err = NP_ERR_SYSTEM;
     }
-    p->clients = calloc((size_t)n, sizeof(np_rpc_client *));
-    if (p->clients == NULL) {
-        return NP_ERR_NOMEM;
+    if (err != NP_ERR_OK) {
+        snprintf(why, whylen, "POOL_RPC_URL: cannot dial %s", urls);
+        return err;
     }
-    char *save = NULL;
-    for (char *u = strtok_r(list, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
-        np_err err = np_rpc_client_open(&p->clients[p->n], u, opts);
-        if (err != NP_ERR_OK) {
-            snprintf(why, whylen, "POOL_RPC_URL: cannot dial %s", u);
-            gw_peers_close(p);
-            return err;
-        }
-        p->n++;
-    }
+    p->running = true;
     return NP_ERR_OK;
 }
 
 void
 gw_peers_close(gw_peers *p)
 {
-    for (int i = 0; i < p->n; i++) {
-        np_rpc_client_close(p->clients[i]);
+    if (p->running) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = true;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->resolver, NULL);
+        p->running = false;
     }
-    free(p->clients);
-    p->clients = NULL;
-    p->n = 0;
+    for (int i = 0; i < p->n; i++) {
+        np_rpc_client_close(p->list[i]->client);
+        free(p->list[i]);
+    }
+    free(p->list);
+    p->list = NULL;
+    p->n = p->cap = 0;
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+}
+
+gw_peer *
+gw_peers_get(gw_peers *p, const gw_peer *avoid)
+{
+    pthread_mutex_lock(&p->mu);
+    gw_peer *chosen = NULL;
+    for (int pass = 0; pass < 2 && chosen == NULL; pass++) {
+        for (int k = 0; k < p->n && chosen == NULL; k++) {
+            gw_peer *peer = p->list[(p->next + (unsigned)k) % (unsigned)p->n];
+            /* first pass: a live instance other than avoid; second: anything live */
+            if (!peer->gone && (pass == 1 || peer != avoid)) {
+                chosen = peer;
+            }
+        }
+    }
+    p->next++;
+    if (chosen != NULL) {
+        chosen->users++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return chosen;
+}
+
+void
+gw_peers_put(gw_peers *p, gw_peer *peer)
+{
+    if (peer == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    peer->users--;
+    prune(p);
+    pthread_mutex_unlock(&p->mu);
+}
+
+np_rpc_client *
+gw_peer_client(const gw_peer *peer)
+{
+    return peer->client;
 }
 
 int
-gw_peers_pick(gw_peers *p)
+gw_peers_count(gw_peers *p)
 {
-    return (int)(atomic_fetch_add(&p->next, 1) % (unsigned)p->n);
+    pthread_mutex_lock(&p->mu);
+    int n = p->n;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }

@@ -2,27 +2,50 @@
  * that opened it (relay.next, relay.cancel), so the gateway cannot use one socket spread over
  * every instance for the relay. Instances come from POOL_RPC_URL: a comma list, where a tcp
  * address with a host name stands for every address the name resolves to (a headless Service
- * on Kubernetes gives one per pod). */
+ * on Kubernetes gives one per pod). The list is resolved again every POOL_RESOLVE_SECONDS:
+ * new instances join; vanished ones take no new streams and are closed once their last
+ * stream has ended. */
 #ifndef GW_PEERS_H
 #define GW_PEERS_H
 
-#include <stdatomic.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "np/config.h"
 #include "np/rpc.h"
 
+typedef struct gw_peer gw_peer;
+
 typedef struct {
-    np_rpc_client **clients;
-    int n;
-    atomic_uint next; /* round robin for relay.open */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    gw_peer **list;
+    int n, cap;
+    unsigned next; /* round robin */
+    char urls[1024];
+    np_rpc_opts opts;
+    const np_config *cfg;
+    pthread_t resolver;
+    bool running, stop;
 } gw_peers;
 
-/* gw_peers_open resolves urls and dials each instance; why names a failure. */
-np_err gw_peers_open(gw_peers *p, const char *urls, const np_rpc_opts *opts, char *why,
-                     size_t whylen);
+/* gw_peers_open resolves urls, dials each instance and starts re-resolving; why names a
+ * failure. p must be zeroed storage; call gw_peers_close afterwards in every case. */
+np_err gw_peers_open(gw_peers *p, const np_config *cfg, const char *urls,
+                     const np_rpc_opts *opts, char *why, size_t whylen);
 void gw_peers_close(gw_peers *p);
-/* gw_peers_pick returns the index of the instance for a new stream. */
-int gw_peers_pick(gw_peers *p);
+
+/* gw_peers_get lends the instance for a new stream, skipping `avoid` when another exists (a
+ * retry after it refused); NULL when there is none. Give it back with gw_peers_put. */
+gw_peer *gw_peers_get(gw_peers *p, const gw_peer *avoid);
+void gw_peers_put(gw_peers *p, gw_peer *peer);
+np_rpc_client *gw_peer_client(const gw_peer *peer);
+/* gw_peers_count returns how many instances are known (vanished ones included). */
+int gw_peers_count(gw_peers *p);
+
+/* gw_peers_refresh resolves the list again now (the resolver thread calls it). */
+void gw_peers_refresh(gw_peers *p);
 
 /* gw_peers_expand writes the comma list of addresses urls stands for into out (exposed for
  * tests); false when a name does not resolve or out is too small. */

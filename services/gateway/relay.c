@@ -27,7 +27,7 @@
 typedef struct {
     h2o_generator_t gen; /* first: H2O hands it back to proceed and stop */
     gw_gateway *gw;
-    np_rpc_client *pool; /* the instance that holds the stream */
+    gw_peer *peer; /* the instance that holds the stream (lent until the record ends) */
     int64_t sid;
     char *chunk;   /* what H2O is writing; must live until proceed */
     bool call_out; /* a relay.next is out */
@@ -66,8 +66,9 @@ release(relay_stream *st)
         return;
     }
     if (!st->finished) {
-        send_cancel(st->pool, st->sid);
+        send_cancel(gw_peer_client(st->peer), st->sid);
     }
+    gw_peers_put(&st->gw->pools, st->peer);
     free(st->chunk);
     free(st);
 }
@@ -149,7 +150,8 @@ on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     np_wire_begin(&w, 2);
     np_wire_str(&w, "op", "relay.next");
     np_wire_int(&w, "sid", st->sid);
-    gw_call_start(call, st->pool, &w, (int)np_config_int(st->gw->cfg, "RELAY_TIMEOUT_MS"));
+    gw_call_start(call, gw_peer_client(st->peer), &w,
+                  (int)np_config_int(st->gw->cfg, "RELAY_TIMEOUT_MS"));
     np_wire_writer_fini(&w);
 }
 
@@ -161,13 +163,15 @@ on_stop(h2o_generator_t *gen, h2o_req_t *req)
     (void)req;
 }
 
+/* start_stream takes over peer (lent by the open). */
 static void
-start_stream(gw_request *r, np_rpc_client *pool, int64_t sid, const void *data, size_t len)
+start_stream(gw_request *r, gw_peer *peer, int64_t sid, const void *data, size_t len)
 {
     /* The record and a back pointer to r travel together: proceed needs r. */
     relay_stream *st = calloc(1, sizeof(*st) + sizeof(gw_request *));
     if (st == NULL) {
-        send_cancel(pool, sid);
+        send_cancel(gw_peer_client(peer), sid);
+        gw_peers_put(&r->th->gw->pools, peer);
         gw_respond_err(r, NP_ERR_NOMEM, NULL);
         return;
     }
@@ -175,7 +179,7 @@ start_stream(gw_request *r, np_rpc_client *pool, int64_t sid, const void *data, 
     st->gen.proceed = on_proceed;
     st->gen.stop = on_stop;
     st->gw = r->th->gw;
-    st->pool = pool;
+    st->peer = peer;
     st->sid = sid;
     relay_stream **guard = h2o_mem_alloc_shared(&r->req->pool, sizeof(*guard), on_req_dispose);
     *guard = st;
@@ -183,11 +187,62 @@ start_stream(gw_request *r, np_rpc_client *pool, int64_t sid, const void *data, 
     send_chunk(st, r->req, data, len, true);
 }
 
+/* An open in flight: the instance asked, the request kept for one more try elsewhere when
+ * that instance took nothing (NP_ERR_UNAVAILABLE: no instance took it within the send
+ * deadline, so it surely did not run), and how many instances were tried. */
+typedef struct {
+    gw_peer *peer;
+    np_wire_writer w;
+    int tries;
+} open_ctx;
+
+static void
+open_ctx_free(gw_gateway *gw, open_ctx *o, bool keep_peer)
+{
+    if (!keep_peer) {
+        gw_peers_put(&gw->pools, o->peer);
+    }
+    np_wire_writer_fini(&o->w);
+    free(o);
+}
+
+static void on_open(gw_call *call);
+static void on_open_gone(gw_call *call);
+
+/* open_start sends o's request to its instance; on_open answers. */
+static void
+open_start(gw_request *r, open_ctx *o)
+{
+    gw_gateway *gw = r->th->gw;
+    gw_call *call = gw_call_new(r, on_open, on_open_gone, o);
+    if (call == NULL) {
+        open_ctx_free(gw, o, false);
+        gw_respond_err(r, NP_ERR_NOMEM, NULL);
+        return;
+    }
+    o->tries++;
+    gw_call_start(call, gw_peer_client(o->peer), &o->w,
+                  (int)np_config_int(gw->cfg, "RELAY_TIMEOUT_MS"));
+}
+
 static void
 on_open(gw_call *call)
 {
     gw_request *r = call->r;
+    gw_gateway *gw = r->th->gw;
+    open_ctx *o = call->data;
+    if (call->err == NP_ERR_UNAVAILABLE && o->tries < gw_peers_count(&gw->pools)) {
+        gw_peer *next = gw_peers_get(&gw->pools, o->peer);
+        if (next != NULL && next != o->peer) {
+            gw_peers_put(&gw->pools, o->peer);
+            o->peer = next;
+            open_start(r, o);
+            return;
+        }
+        gw_peers_put(&gw->pools, next);
+    }
     if (call->err != NP_ERR_OK) {
+        open_ctx_free(gw, o, false);
         gw_respond_err(r, call->err == NP_ERR_TIMEOUT ? NP_ERR_UPSTREAM_TIMEOUT : NP_ERR_UPSTREAM,
                        call->err == NP_ERR_TIMEOUT ? "the pool did not answer in time"
                                                    : "the pool service is unavailable");
@@ -196,6 +251,7 @@ on_open(gw_call *call)
     char message[256];
     np_err err = np_wire_reply_error(call->msg.root, message, sizeof(message));
     if (err != NP_ERR_OK) {
+        open_ctx_free(gw, o, false);
         gw_apply_headers(r, np_wire_get_map(call->msg.root, "h"));
         gw_respond_err(r, err, message);
         return;
@@ -208,6 +264,7 @@ on_open(gw_call *call)
         !np_wire_get_bin(call->msg.root, "b", &body, &len) ||
         !np_wire_get_bool(call->msg.root, "more", &more) ||
         (more && !np_wire_get_int(call->msg.root, "sid", &sid))) {
+        open_ctx_free(gw, o, false);
         gw_respond_err(r, NP_ERR_WIRE, NULL);
         return;
     }
@@ -218,23 +275,28 @@ on_open(gw_call *call)
     gw_apply_headers(r, np_wire_get_map(call->msg.root, "h"));
     gw_observe(r, (int)status);
     if (!more) {
+        open_ctx_free(gw, o, false);
         req->res.content_length = len;
         h2o_send_inline(req, len ? body : "", len);
         return;
     }
-    start_stream(r, call->data, sid, body, len);
+    gw_peer *peer = o->peer;
+    open_ctx_free(gw, o, true); /* the stream takes the instance over */
+    start_stream(r, peer, sid, body, len);
 }
 
 static void
 on_open_gone(gw_call *call)
 {
     /* The client left before the answer: a stream that was opened must be cancelled. */
+    open_ctx *o = call->data;
     bool more = false;
     int64_t sid;
     if (call->err == NP_ERR_OK && np_wire_get_bool(call->msg.root, "more", &more) && more &&
         np_wire_get_int(call->msg.root, "sid", &sid)) {
-        send_cancel(call->data, sid);
+        send_cancel(gw_peer_client(o->peer), sid);
     }
+    open_ctx_free(call->th->gw, o, false);
 }
 
 static void
@@ -276,35 +338,34 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     char ip[64];
     gw_client_ip(r, ip, sizeof(ip));
     gw_gateway *gw = r->th->gw;
-    np_rpc_client *pool = gw->pools.clients[gw_peers_pick(&gw->pools)];
-    gw_call *call = gw_call_new(r, on_open, on_open_gone, pool);
-    if (call == NULL) {
-        gw_respond_err(r, NP_ERR_NOMEM, NULL);
+    open_ctx *o = calloc(1, sizeof(*o));
+    if (o == NULL || (o->peer = gw_peers_get(&gw->pools, NULL)) == NULL) {
+        free(o);
+        gw_respond_err(r, NP_ERR_UNAVAILABLE, "no pool instance is known");
         return;
     }
-    np_wire_writer w;
-    np_wire_writer_init(&w);
-    np_wire_begin(&w, 9);
-    np_wire_str(&w, "op", "relay.open");
-    np_wire_strn(&w, "m", req->method.base, req->method.len);
-    np_wire_strn(&w, "p", req->path.base + skip, plen - skip);
+    np_wire_writer_init(&o->w);
+    np_wire_writer *w = &o->w;
+    np_wire_begin(w, 9);
+    np_wire_str(w, "op", "relay.open");
+    np_wire_strn(w, "m", req->method.base, req->method.len);
+    np_wire_strn(w, "p", req->path.base + skip, plen - skip);
     if (req->query_at != SIZE_MAX) {
-        np_wire_strn(&w, "q", req->path.base + plen + 1, req->path.len - plen - 1);
+        np_wire_strn(w, "q", req->path.base + plen + 1, req->path.len - plen - 1);
     } else {
-        np_wire_str(&w, "q", "");
+        np_wire_str(w, "q", "");
     }
-    np_wire_bin(&w, "b", req->entity.base ? req->entity.base : "",
+    np_wire_bin(w, "b", req->entity.base ? req->entity.base : "",
                 req->entity.base ? req->entity.len : 0);
-    write_headers(&w, req);
-    np_wire_str(&w, "ip", ip);
-    np_wire_str(&w, "rid", r->rid);
-    np_wire_key(&w, "u");
-    msgpack_pack_map(&w.pk, 3);
-    np_wire_int(&w, "id", p->user_id);
-    np_wire_str(&w, "role", p->role);
-    np_wire_int(&w, "kid", p->relay_key_id);
-    gw_call_start(call, pool, &w, (int)np_config_int(gw->cfg, "RELAY_TIMEOUT_MS"));
-    np_wire_writer_fini(&w);
+    write_headers(w, req);
+    np_wire_str(w, "ip", ip);
+    np_wire_str(w, "rid", r->rid);
+    np_wire_key(w, "u");
+    msgpack_pack_map(&w->pk, 3);
+    np_wire_int(w, "id", p->user_id);
+    np_wire_str(w, "role", p->role);
+    np_wire_int(w, "kid", p->relay_key_id);
+    open_start(r, o);
 }
 
 void

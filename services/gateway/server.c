@@ -44,6 +44,8 @@ const np_cfg_spec gw_config[] = {
      "size of the gateway's authentication cache", NULL},
     {"RELAY_TIMEOUT_MS", NP_CFG_INT, "200000", 1000, 3600000, 0,
      "deadline for one relay answer from pool (queue wait plus upstream time)", NULL},
+    {"POOL_RESOLVE_SECONDS", NP_CFG_INT, "10", 1, 3600, 0,
+     "how often POOL_RPC_URL's host names are resolved again to find pool instances", NULL},
     {"HTTP_IDLE_TIMEOUT_SECONDS", NP_CFG_INT, "30", 1, 3600, 0,
      "how long an idle client connection or a stalled request read may last", NULL},
     NP_CFG_END,
@@ -354,7 +356,7 @@ open_clients(gw_gateway *gw, char *why, size_t whylen)
     }
     char url[512];
     np_config_str(gw->cfg, "POOL_RPC_URL", url, sizeof(url));
-    return gw_peers_open(&gw->pools, url, &opts, why, whylen);
+    return gw_peers_open(&gw->pools, gw->cfg, url, &opts, why, whylen);
 }
 
 static void

@@ -138,7 +138,7 @@ np_rpc_client_call(np_rpc_client *c, const np_wire_writer *req, int timeout_ms, 
     nng_aio_wait(aio);
     rv = nng_aio_result(aio);
     if (rv != 0) {
-        err = np_err_from_nng(rv);
+        err = rv == NNG_ETIMEDOUT ? NP_ERR_TIMEOUT : NP_ERR_PEER_LOST;
         goto out;
     }
     *reply = nng_aio_get_msg(aio);
@@ -187,7 +187,8 @@ on_async(void *arg)
         return;
     }
     if (rv != 0) {
-        finish(a, np_err_from_nng(rv), NULL);
+        /* Sent, then lost: the peer may have acted on it, so this is not "unavailable". */
+        finish(a, rv == NNG_ETIMEDOUT ? NP_ERR_TIMEOUT : NP_ERR_PEER_LOST, NULL);
         return;
     }
     finish(a, NP_ERR_OK, nng_aio_get_msg(a->aio));

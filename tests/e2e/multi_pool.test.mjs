@@ -64,3 +64,12 @@ test('one key shared by two instances: every request served, never two at once',
   }
   assert.ok(nodes.includes('pool-1') && nodes.includes('pool-2'), JSON.stringify(nodes));
 });
+
+test('an instance that dies takes no request with it: opens move to the living one', async () => {
+  await cluster.procs['pool-2'].stop('SIGKILL');
+  for (let i = 0; i < 4; i++) {
+    const r = await cluster.api('POST', '/v1/novelai/ai/generate-image',
+      { token: user.relayKey, json: imageBody() });
+    assert.equal(r.status, 200, r.text.slice(0, 200));
+  }
+});
