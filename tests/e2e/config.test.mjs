@@ -2,17 +2,7 @@
 // through NOTIFY (also of manual edits and deletions), and config.changed audit events.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, newUser, psql, sleep } from './harness.mjs';
-
-async function until(what, fn, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await sleep(100);
-  }
-}
+import { startStack, newUser, psql, sleep, until } from './harness.mjs';
 
 test('admins read and change runtime settings; bad input changes nothing', async () => {
   const stack = await startStack({ env: { HEALTH_CHECK_FAIL_THRESHOLD: '4' } });

@@ -252,6 +252,17 @@ export async function newUser(stack, prefix = 'user') {
   return { username, password, token: await stack.login(username, password) };
 }
 
+/** until polls fn (sync or async) every 100 ms until it returns something truthy, up to ms. */
+export async function until(what, fn, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await sleep(100);
+  }
+}
+
 export { sleep };
 
 /**

@@ -3,17 +3,7 @@
 // half-open re-probes bring it back, and a disabled key is never re-enabled.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, newUser, pstToken, psql, sleep } from './harness.mjs';
-
-async function until(what, fn, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await sleep(100);
-  }
-}
+import { startStack, newUser, pstToken, psql, sleep, until } from './harness.mjs';
 
 const keyRow = (db, id) => {
   const [r] = psql(db, `SELECT state, fail_streak, tier, anlas, enabled FROM upstream_keys WHERE id = ${id}`);

@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  NAIPOOL, Proc, startFake, createDatabase, stackEnv, freePort, psql, api, login, sleep,
-} from './harness.mjs';
+  NAIPOOL, Proc, startFake, createDatabase, stackEnv, freePort, psql, api, login, sleep, until } from './harness.mjs';
 
 function leaderNode(db) {
   const rows = psql(db, `SELECT substr(a.application_name, 16) FROM pg_locks l
@@ -16,16 +15,6 @@ function leaderNode(db) {
     AND l.classid = 1313817676 AND l.objid = 1 AND l.objsubid = 2 AND l.granted
     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
   return rows.length ? rows[0][0] : null;
-}
-
-async function until(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await sleep(100);
-  }
 }
 
 test('a frozen leader is replaced within 10 s and steps down when it thaws', async () => {

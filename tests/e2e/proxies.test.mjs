@@ -5,17 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect } from 'node:net';
 import http from 'node:http';
-import { startStack, newUser, pstToken, psql, sleep } from './harness.mjs';
-
-async function until(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await sleep(100);
-  }
-}
+import { startStack, newUser, pstToken, psql, sleep, until } from './harness.mjs';
 
 /** startProxy: CONNECT tunnels and absolute-form HTTP requests, with Basic credentials. */
 function startProxy(user, pass) {
