@@ -109,20 +109,25 @@ pool_keyring_version(pool_keyring *kr)
     return v;
 }
 
-/* Installs keys as the copy loaded at version v and time t (under no lock). */
+/* Installs keys as the copy loaded at version v and time t; a copy overtaken by an
+ * invalidation while it loaded is dropped instead (it may hold a withdrawn key). */
 static void
 install(pool_keyring *kr, pool_ring_key *keys, int n, unsigned v, int64_t t)
 {
     pthread_mutex_lock(&kr->mu);
-    pool_ring_key *old = kr->keys;
-    int nold = kr->n;
-    kr->keys = keys;
-    kr->n = n;
-    kr->loaded = true;
-    kr->loaded_version = v;
-    kr->loaded_ms = t;
-    /* the copy's pick orders are 1..n (least recently used first); picks continue after */
-    kr->seq = (uint64_t)n;
+    pool_ring_key *old = keys;
+    int nold = n;
+    if (kr->version == v) {
+        old = kr->keys;
+        nold = kr->n;
+        kr->keys = keys;
+        kr->n = n;
+        kr->loaded = true;
+        kr->loaded_version = v;
+        kr->loaded_ms = t;
+        /* the copy's pick orders are 1..n (least recently used first); picks continue after */
+        kr->seq = (uint64_t)n;
+    }
     pthread_mutex_unlock(&kr->mu);
     free_keys(old, nold);
 }
