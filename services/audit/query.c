@@ -1,45 +1,18 @@
 /* Strict query strings, times and cursors for the log endpoints. */
 #include "query.h"
 
+#include "np/httpop.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* decode URL-decodes [s, end) into out; false on a bad escape, a NUL, a control character
- * or overflow. */
+/* decode URL-decodes [s, end) into out (np_url_decode's rules). */
 static bool
 decode(const char *s, const char *end, char *out, size_t outlen)
 {
-    size_t o = 0;
-    for (; s < end; s++) {
-        char c = *s;
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            if (end - s < 3 || hexval(s[1]) < 0 || hexval(s[2]) < 0) {
-                return false;
-            }
-            c = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-            s += 2;
-        }
-        if ((unsigned char)c < 0x20 || c == 0x7f || o + 1 >= outlen) {
-            return false;
-        }
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return true;
+    return np_url_decode(s, (size_t)(end - s), out, outlen);
 }
 
 bool

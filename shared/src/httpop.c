@@ -139,6 +139,34 @@ hexval(char c)
 }
 
 bool
+np_url_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+    const char *end = s + n;
+    size_t o = 0;
+    for (; s < end; s++) {
+        char c = *s;
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (end - s < 3 || hexval(s[1]) < 0 || hexval(s[2]) < 0) {
+                return false;
+            }
+            c = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+            s += 2;
+        }
+        if ((unsigned char)c < 0x20 || c == 0x7f || o + 1 >= outlen) {
+            return false;
+        }
+        out[o++] = c;
+    }
+    if (outlen == 0) {
+        return false;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+bool
 np_query_get(const char *query, const char *name, char *out, size_t outlen)
 {
     size_t nlen = strlen(name);
@@ -149,25 +177,7 @@ np_query_get(const char *query, const char *name, char *out, size_t outlen)
         if ((size_t)(end - p) >= nlen && strncmp(p, name, nlen) == 0 &&
             (p[nlen] == '=' || p + nlen == end)) {
             const char *v = p + nlen + (p[nlen] == '=');
-            size_t o = 0;
-            for (; v < end; v++) {
-                char c = *v;
-                if (c == '+') {
-                    c = ' ';
-                } else if (c == '%') {
-                    if (end - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0) {
-                        return false;
-                    }
-                    c = (char)(hexval(v[1]) * 16 + hexval(v[2]));
-                    v += 2;
-                }
-                if (c == '\0' || o + 1 >= outlen) {
-                    return false;
-                }
-                out[o++] = c;
-            }
-            out[o] = '\0';
-            return true;
+            return np_url_decode(v, (size_t)(end - v), out, outlen);
         }
         p = amp ? amp + 1 : NULL;
     }

@@ -46,8 +46,11 @@ void np_http_reply_err(np_rpc_call *call, np_err err, const char *message);
 /* np_path_match matches path against pattern, where "{id}" matches a positive decimal
  * id (stored in *id) and every other character must be equal. */
 bool np_path_match(const char *pattern, const char *path, int64_t *id);
+/* np_url_decode decodes n bytes of a query string part (%XX and '+') into out; false on a bad
+ * escape, a control character (NUL included) or when out is too small. */
+bool np_url_decode(const char *s, size_t n, char *out, size_t outlen);
 /* np_query_get finds name in a query string and URL-decodes its value into out; false
- * when absent, too long, or badly encoded. */
+ * when absent, too long, or badly encoded (np_url_decode). */
 bool np_query_get(const char *query, const char *name, char *out, size_t outlen);
 
 #endif
