@@ -10,8 +10,9 @@ const stack = await startStack({
   tokens: keys.map((token) => ({ token, anlas: 1e9 })),
   latencyMs: Number(L),
   env: {
-    LOG_LEVEL: 'warn', BASE_RPM: '100000', MAX_RPM: '1000000', USER_QUEUE_MAX: '100000',
-    USER_MAX_CONCURRENCY: '10000', QUEUE_TIMEOUT_SECONDS: '600',
+    // one user with 16 keys: 1,000,000 requests/minute (MAX_RPM), far above what the box serves
+    LOG_LEVEL: 'warn', BASE_RPM: '100000', PER_KEY_RPM: '100000', MAX_RPM: '1000000',
+    USER_QUEUE_MAX: '100000', USER_MAX_CONCURRENCY: '10000', QUEUE_TIMEOUT_SECONDS: '600',
     AUTH_REGISTER_RATE_LIMIT_PER_MINUTE: '100000', AUTH_LOGIN_RATE_LIMIT_PER_MINUTE: '100000',
   },
 });
