@@ -43,12 +43,11 @@ list_one(void *arg, const np_cfg_spec *spec, const char *value, np_cfg_source sr
     json_t *list = arg;
     bool secret = spec->flags & NP_CFG_SECRET;
     static const char *const types[] = {"string", "integer", "boolean"};
-    json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:b, s:b, s:s}", "key", spec->name, "value",
-                          secret ? (value[0] ? json_string("********") : json_null())
-                                 : typed(spec, value),
-                          "type", types[spec->type], "source", source_name(src), "editable",
-                          editable(spec), "secret", secret, "description",
-                          spec->doc ? spec->doc : "");
+    json_t *o =
+        json_pack("{s:s, s:o, s:s, s:s, s:b, s:b, s:s}", "key", spec->name, "value",
+                  secret ? (value[0] ? json_string("********") : json_null()) : typed(spec, value),
+                  "type", types[spec->type], "source", source_name(src), "editable", editable(spec),
+                  "secret", secret, "description", spec->doc ? spec->doc : "");
     if (o == NULL) {
         return;
     }
@@ -137,7 +136,8 @@ put(np_service *svc, np_rpc_call *call, const np_http_req *r)
     const char *key;
     json_t *v;
     size_t i = 0;
-    json_object_foreach(body, key, v) {
+    json_object_foreach(body, key, v)
+    {
         const np_cfg_spec *spec = np_config_spec(svc->cfg, key);
         char reason[300] = "";
         ch[i].key = key;
@@ -202,8 +202,8 @@ put(np_service *svc, np_rpc_call *call, const np_http_req *r)
         np_config_str(svc->cfg, ch[i].key, now, sizeof(now));
         np_events_emit(svc->events, "config.changed",
                        json_pack("{s:I, s:s, s:s, s:s, s:b}", "actor_user_id",
-                                 (json_int_t)r->user_id, "key", ch[i].key, "old", ch[i].old,
-                                 "new", now, "reset", ch[i].reset));
+                                 (json_int_t)r->user_id, "key", ch[i].key, "old", ch[i].old, "new",
+                                 now, "reset", ch[i].reset));
         np_log_info("pool", "admin %lld changed %s", (long long)r->user_id, ch[i].key);
     }
     reply_list(svc, call);

@@ -23,9 +23,9 @@ typedef struct {
     const char *upstream; /* the path sent upstream */
     const char *base;     /* the setting holding the upstream base URL; NULL: local */
     pool_route_kind kind;
-    bool stream;          /* answered as a stream of events: idle timeout, not a whole one */
-    bool locks;           /* NovelAI runs it under the account's one-generation lock, so it
-                           * is served under a key lease; the others use any usable key */
+    bool stream; /* answered as a stream of events: idle timeout, not a whole one */
+    bool locks;  /* NovelAI runs it under the account's one-generation lock, so it
+                  * is served under a key lease; the others use any usable key */
 } pool_route;
 
 /* pool_route_find returns the route for method and path, or NULL when the pair is not on the

@@ -18,8 +18,8 @@
 #define MAX_SIDE 16384
 
 static np_err
-get_int(const json_t *obj, const char *key, int64_t dflt, int64_t min, int64_t max,
-        int64_t *out, char *why, size_t whylen)
+get_int(const json_t *obj, const char *key, int64_t dflt, int64_t min, int64_t max, int64_t *out,
+        char *why, size_t whylen)
 {
     const json_t *v = json_object_get(obj, key);
     if (v == NULL || json_is_null(v)) {
@@ -27,8 +27,8 @@ get_int(const json_t *obj, const char *key, int64_t dflt, int64_t min, int64_t m
         return NP_ERR_OK;
     }
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        snprintf(why, whylen, "%s must be an integer between %lld and %lld", key,
-                 (long long)min, (long long)max);
+        snprintf(why, whylen, "%s must be an integer between %lld and %lld", key, (long long)min,
+                 (long long)max);
         return NP_ERR_INVALID;
     }
     *out = json_integer_value(v);
@@ -106,7 +106,7 @@ read_image(const json_t *body, pool_anlas_req *out, char *why, size_t whylen)
 static np_err
 read_augment(const json_t *body, pool_anlas_req *out, char *why, size_t whylen)
 {
-    static const char *const types[] = {"bg-removal", "colorize", "lineart", "sketch",
+    static const char *const types[] = {"bg-removal", "colorize",  "lineart", "sketch",
                                         "emotion",    "declutter", NULL};
     const char *t = json_string_value(json_object_get(body, "req_type"));
     int i = 0;
@@ -114,8 +114,9 @@ read_augment(const json_t *body, pool_anlas_req *out, char *why, size_t whylen)
         i++;
     }
     if (t == NULL || types[i] == NULL) {
-        snprintf(why, whylen, "req_type must be one of bg-removal, colorize, lineart, sketch, "
-                              "emotion, declutter");
+        snprintf(why, whylen,
+                 "req_type must be one of bg-removal, colorize, lineart, sketch, "
+                 "emotion, declutter");
         return NP_ERR_INVALID;
     }
     out->bg_removal = i == 0;
@@ -296,8 +297,10 @@ pool_anlas_fits(const pool_anlas_req *r, const pool_key_policy *k, int64_t *cost
         return false;
     }
     if (k->anlas - *cost < k->floor) {
-        snprintf(why, whylen, "%s: costs about %lld Anlas, which would take the key under its "
-                              "floor", reason, (long long)*cost);
+        snprintf(why, whylen,
+                 "%s: costs about %lld Anlas, which would take the key under its "
+                 "floor",
+                 reason, (long long)*cost);
         return false;
     }
     return true;

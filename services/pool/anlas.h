@@ -15,15 +15,15 @@
 /* What one request asks for. */
 typedef struct {
     pool_route_kind kind;
-    char model[64];       /* "" when the route names none */
+    char model[64]; /* "" when the route names none */
     int64_t width, height, steps, n_samples;
     bool smea, smea_dyn;
-    double strength;      /* img2img / infill; 1.0 otherwise */
-    int64_t refs;         /* character / precise references: 5 Anlas per reference per sample */
-    int64_t vibes;        /* vibe images to encode: 2 Anlas each */
-    bool v5;              /* nai-diffusion-5-* */
-    bool bg_removal;      /* augment-image req_type bg-removal */
-    bool stream;          /* the body asks for a streamed answer ("stream": true) */
+    double strength; /* img2img / infill; 1.0 otherwise */
+    int64_t refs;    /* character / precise references: 5 Anlas per reference per sample */
+    int64_t vibes;   /* vibe images to encode: 2 Anlas each */
+    bool v5;         /* nai-diffusion-5-* */
+    bool bg_removal; /* augment-image req_type bg-removal */
+    bool stream;     /* the body asks for a streamed answer ("stream": true) */
 } pool_anlas_req;
 
 /* What the scheduler knows of a key when deciding whether it may serve a request. */
@@ -53,7 +53,7 @@ int64_t pool_anlas_cost(const pool_anlas_req *r, const pool_key_policy *k, char 
 
 /* pool_anlas_fits: whether key k may serve r under its owner's policy; *cost receives the
  * estimate; why names the reason when it may not. */
-bool pool_anlas_fits(const pool_anlas_req *r, const pool_key_policy *k, int64_t *cost,
-                     char *why, size_t whylen);
+bool pool_anlas_fits(const pool_anlas_req *r, const pool_key_policy *k, int64_t *cost, char *why,
+                     size_t whylen);
 
 #endif

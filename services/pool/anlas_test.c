@@ -11,8 +11,8 @@
 
 #include "anlas.h"
 
-static const pool_key_policy opus = {.tier = 3, .active = true, .anlas = 1000,
-                                     .max_per_request = -1};
+static const pool_key_policy opus = {
+    .tier = 3, .active = true, .anlas = 1000, .max_per_request = -1};
 
 static np_err
 parse(pool_route_kind kind, const char *ctype, const char *body, pool_anlas_req *r, char *why)
@@ -58,28 +58,30 @@ test_parse_bad(void **state)
                            "{\"model\":\"m\",\"parameters\":{\"width\":1000000000}}", &r, why),
                      NP_ERR_INVALID);
     assert_non_null(strstr(why, "width"));
-    assert_int_equal(parse(POOL_KIND_IMAGE, NULL,
-                           "{\"model\":\"m\",\"parameters\":{\"steps\":-1}}", &r, why),
-                     NP_ERR_INVALID);
+    assert_int_equal(
+        parse(POOL_KIND_IMAGE, NULL, "{\"model\":\"m\",\"parameters\":{\"steps\":-1}}", &r, why),
+        NP_ERR_INVALID);
     assert_non_null(strstr(why, "steps"));
+    assert_int_equal(
+        parse(POOL_KIND_IMAGE, NULL, "{\"model\":\"m\",\"parameters\":{\"width\":100}}", &r, why),
+        NP_ERR_INVALID);
     assert_int_equal(parse(POOL_KIND_IMAGE, NULL,
-                           "{\"model\":\"m\",\"parameters\":{\"width\":100}}", &r, why),
+                           "{\"model\":\"m\",\"parameters\":{\"width\":2048,\"height\":2048}}", &r,
+                           why),
                      NP_ERR_INVALID);
-    assert_int_equal(parse(POOL_KIND_IMAGE, NULL,
-                           "{\"model\":\"m\",\"parameters\":{\"width\":2048,\"height\":2048}}",
-                           &r, why),
-                     NP_ERR_INVALID);
-    assert_int_equal(parse(POOL_KIND_IMAGE, NULL,
-                           "{\"model\":\"m\",\"parameters\":{\"steps\":28.5}}", &r, why),
-                     NP_ERR_INVALID);
-    assert_int_equal(parse(POOL_KIND_IMAGE, NULL, "{\"model\":\"m\",\"action\":\"explode\"}",
-                           &r, why),
-                     NP_ERR_INVALID);
+    assert_int_equal(
+        parse(POOL_KIND_IMAGE, NULL, "{\"model\":\"m\",\"parameters\":{\"steps\":28.5}}", &r, why),
+        NP_ERR_INVALID);
+    assert_int_equal(
+        parse(POOL_KIND_IMAGE, NULL, "{\"model\":\"m\",\"action\":\"explode\"}", &r, why),
+        NP_ERR_INVALID);
     assert_int_equal(parse(POOL_KIND_IMAGE, NULL, "{\"model\":\"m\",\"model\":\"n\"}", &r, why),
                      NP_ERR_BAD_JSON);
     assert_int_equal(parse(POOL_KIND_TEXT, NULL, "{\"input\":\"x\"}", &r, why), NP_ERR_INVALID);
-    assert_int_equal(parse(POOL_KIND_AUGMENT, NULL, "{\"req_type\":\"nuke\",\"width\":64,"
-                                                    "\"height\":64}", &r, why),
+    assert_int_equal(parse(POOL_KIND_AUGMENT, NULL,
+                           "{\"req_type\":\"nuke\",\"width\":64,"
+                           "\"height\":64}",
+                           &r, why),
                      NP_ERR_INVALID);
     assert_int_equal(parse(POOL_KIND_FREE, NULL, "", &r, why), NP_ERR_OK);
 }
@@ -103,10 +105,10 @@ test_parse_multipart(void **state)
                         "--XyZ--\r\n";
     assert_int_equal(parse(POOL_KIND_IMAGE, ct, noreq, &r, why), NP_ERR_INVALID);
     assert_non_null(strstr(why, "request"));
-    assert_int_equal(parse(POOL_KIND_IMAGE, "multipart/form-data", body, &r, why),
-                     NP_ERR_INVALID);
-    assert_int_equal(parse(POOL_KIND_IMAGE, ct, "--XyZ\r\nContent-Disposition: form-data; "
-                                                "name=\"request\"\r\n\r\n{\"model\":",
+    assert_int_equal(parse(POOL_KIND_IMAGE, "multipart/form-data", body, &r, why), NP_ERR_INVALID);
+    assert_int_equal(parse(POOL_KIND_IMAGE, ct,
+                           "--XyZ\r\nContent-Disposition: form-data; "
+                           "name=\"request\"\r\n\r\n{\"model\":",
                            &r, why),
                      NP_ERR_INVALID);
     /* a part called xrequest is not the request part */
@@ -118,8 +120,12 @@ test_parse_multipart(void **state)
 static pool_anlas_req
 image(int64_t w, int64_t h, int64_t steps, int64_t n)
 {
-    pool_anlas_req r = {.kind = POOL_KIND_IMAGE, .width = w, .height = h, .steps = steps,
-                        .n_samples = n, .strength = 1.0};
+    pool_anlas_req r = {.kind = POOL_KIND_IMAGE,
+                        .width = w,
+                        .height = h,
+                        .steps = steps,
+                        .n_samples = n,
+                        .strength = 1.0};
     snprintf(r.model, sizeof(r.model), "nai-diffusion-4-5-full");
     return r;
 }
@@ -184,8 +190,7 @@ test_cost_other_routes(void **state)
     assert_int_equal(pool_anlas_cost(&r, &opus, why, sizeof(why)), 2);
     r.kind = POOL_KIND_UPSCALE;
     assert_int_equal(pool_anlas_cost(&r, &opus, why, sizeof(why)), 1);
-    r = (pool_anlas_req){.kind = POOL_KIND_AUGMENT, .width = 1024, .height = 1024,
-                         .strength = 1.0};
+    r = (pool_anlas_req){.kind = POOL_KIND_AUGMENT, .width = 1024, .height = 1024, .strength = 1.0};
     assert_int_equal(pool_anlas_cost(&r, &opus, why, sizeof(why)), 0);
     r.bg_removal = true;
     assert_true(pool_anlas_cost(&r, &opus, why, sizeof(why)) > 0);
@@ -200,8 +205,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_json),      cmocka_unit_test(test_parse_bad),
-        cmocka_unit_test(test_parse_multipart), cmocka_unit_test(test_cost_rule),
+        cmocka_unit_test(test_parse_json),        cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_parse_multipart),   cmocka_unit_test(test_cost_rule),
         cmocka_unit_test(test_cost_other_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

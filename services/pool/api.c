@@ -38,8 +38,8 @@ read_policy(const json_t *body, pool_key_patch *p, char *why, size_t whylen)
     if (np_json_is_null(body, "max_anlas_per_request")) {
         p->has_max = true;
         p->max_anlas = -1;
-    } else if ((err = np_json_int(body, "max_anlas_per_request", false, 0, ANLAS_MAX,
-                                  &p->max_anlas, &p->has_max, why, whylen)) != NP_ERR_OK) {
+    } else if ((err = np_json_int(body, "max_anlas_per_request", false, 0, ANLAS_MAX, &p->max_anlas,
+                                  &p->has_max, why, whylen)) != NP_ERR_OK) {
         return err;
     }
     if (np_json_is_null(body, "anlas_floor")) {
@@ -59,8 +59,8 @@ read_policy(const json_t *body, pool_key_patch *p, char *why, size_t whylen)
 static void
 keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
 {
-    static const char *const allowed[] = {"token", "note", "allow_paid",
-                                          "max_anlas_per_request", "anlas_floor", NULL};
+    static const char *const allowed[] = {
+        "token", "note", "allow_paid", "max_anlas_per_request", "anlas_floor", NULL};
     char why[256] = "";
     json_t *body = NULL, *out = NULL;
     PGconn *c = NULL;
@@ -75,8 +75,9 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
         size_t n = json_is_string(t) ? json_string_length(t) : 0;
         if (!json_is_string(t) || !np_novelai_token_valid(json_string_value(t), n)) {
             err = NP_ERR_INVALID;
-            snprintf(why, sizeof(why), "'token' must be a NovelAI persistent API token: pst- "
-                                       "followed by 32 to 128 letters, digits, _ or -");
+            snprintf(why, sizeof(why),
+                     "'token' must be a NovelAI persistent API token: pst- "
+                     "followed by 32 to 128 letters, digits, _ or -");
         } else {
             memcpy(token, json_string_value(t), n + 1);
         }
@@ -112,8 +113,7 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
                              .max_anlas = p.has_max ? p.max_anlas : -1,
                              .floor = p.has_floor ? p.floor : 0};
     int64_t id = 0;
-    err = pool_keystore_add(c, a->enc_key, r->user_id, token, strlen(token), fp, &set, &probe,
-                            &id);
+    err = pool_keystore_add(c, a->enc_key, r->user_id, token, strlen(token), fp, &set, &probe, &id);
     if (err == NP_ERR_OK) {
         pool_keyring_invalidate(a->keyring);
         err = pool_keystore_get(c, id, r->user_id, false, &out);
@@ -146,8 +146,8 @@ done:
 static void
 keys_patch(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t id, bool admin)
 {
-    static const char *const owner_fields[] = {"note", "enabled", "allow_paid",
-                                               "max_anlas_per_request", "anlas_floor", NULL};
+    static const char *const owner_fields[] = {
+        "note", "enabled", "allow_paid", "max_anlas_per_request", "anlas_floor", NULL};
     static const char *const admin_fields[] = {"enabled", NULL};
     char why[256] = "", from[16] = "", to[16] = "";
     json_t *body = NULL, *out = NULL;
@@ -168,8 +168,7 @@ keys_patch(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t i
         err = NP_ERR_DB;
     }
     if (err == NP_ERR_OK) {
-        err = pool_keystore_patch(c, id, admin ? 0 : r->user_id, admin, &p, from, to,
-                                  sizeof(from));
+        err = pool_keystore_patch(c, id, admin ? 0 : r->user_id, admin, &p, from, to, sizeof(from));
         if (err == NP_ERR_OK) {
             pool_keyring_invalidate(a->keyring);
         }
@@ -206,9 +205,9 @@ keys_delete(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t 
         return;
     }
     pool_keyring_invalidate(a->keyring);
-    np_events_emit(a->events, "key.withdrawn",
-                   json_pack("{s:I, s:I}", "key_id", (json_int_t)id, "owner_id",
-                             (json_int_t)r->user_id));
+    np_events_emit(
+        a->events, "key.withdrawn",
+        json_pack("{s:I, s:I}", "key_id", (json_int_t)id, "owner_id", (json_int_t)r->user_id));
     np_http_reply_json(call, 204, NULL, NULL);
 }
 
@@ -248,8 +247,8 @@ admin_stats(const pool_api *a, np_rpc_call *call)
         err = np_db_exec(c, "SELECT count(*) FROM key_leases WHERE expires_at > now()", 0, NULL,
                          &res);
         if (err == NP_ERR_OK) {
-            json_object_set_new(out, "leases", json_integer(strtoll(PQgetvalue(res, 0, 0), NULL,
-                                                                    10)));
+            json_object_set_new(out, "leases",
+                                json_integer(strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
         }
         PQclear(res);
     }
@@ -290,8 +289,7 @@ pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req)
         np_http_reply_err(call, NP_ERR_FORBIDDEN, "administrators only");
     } else if (strcmp(r.path, "/admin/keys") == 0 && strcmp(r.method, "GET") == 0) {
         keys_list(a, call, 0, true);
-    } else if (np_path_match("/admin/keys/{id}", r.path, &id) &&
-               strcmp(r.method, "PATCH") == 0) {
+    } else if (np_path_match("/admin/keys/{id}", r.path, &id) && strcmp(r.method, "PATCH") == 0) {
         keys_patch(a, call, &r, id, true);
     } else if (strcmp(r.path, "/admin/stats") == 0 && strcmp(r.method, "GET") == 0) {
         admin_stats(a, call);

@@ -16,10 +16,10 @@
 
 static const uint8_t enc_key[NP_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 
-static const pool_key_policy opus = {.tier = 3, .active = true, .anlas = 1000,
-                                     .max_per_request = -1};
-static const pool_key_policy scroll = {.tier = 2, .active = true, .anlas = 1000,
-                                       .max_per_request = -1};
+static const pool_key_policy opus = {
+    .tier = 3, .active = true, .anlas = 1000, .max_per_request = -1};
+static const pool_key_policy scroll = {
+    .tier = 2, .active = true, .anlas = 1000, .max_per_request = -1};
 
 static int64_t
 mono_ms(void)
@@ -199,8 +199,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pick_order), cmocka_unit_test(test_pick_skips),
-        cmocka_unit_test(test_pick_cooling_and_broken), cmocka_unit_test(test_guard),
+        cmocka_unit_test(test_pick_order),
+        cmocka_unit_test(test_pick_skips),
+        cmocka_unit_test(test_pick_cooling_and_broken),
+        cmocka_unit_test(test_guard),
         cmocka_unit_test(test_invalidate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,19 +14,19 @@
 /* The visible state: a key its owner or an admin switched off reads "disabled". */
 #define VISIBLE_STATE "CASE WHEN k.enabled THEN k.state ELSE 'disabled' END"
 
-#define KEY_JSON                                                                              \
-    "json_build_object('id', k.id, 'masked', k.masked, 'note', k.note, 'state', " VISIBLE_STATE \
-    ", 'enabled', k.enabled, 'tier', k.tier, 'active', k.sub_active, 'expires_at', "          \
-    "k.expires_at, 'anlas', k.anlas, 'v5_allowance', json_build_object('percent', "           \
-    "k.v5_percent, 'used_up', k.v5_negative), 'allow_paid', k.allow_paid, "                    \
-    "'max_anlas_per_request', k.max_anlas_per_request, 'anlas_floor', k.anlas_floor, "        \
-    "'fail_streak', k.fail_streak, 'cooldown_until', k.cooldown_until, 'last_checked_at', "   \
-    "k.last_checked_at, 'last_error', k.last_error, 'uses_today', CASE WHEN k.uses_day = "     \
-    "current_date THEN k.uses_today ELSE 0 END, 'last_used_at', k.last_used_at, "             \
+#define KEY_JSON                                                                                   \
+    "json_build_object('id', k.id, 'masked', k.masked, 'note', k.note, 'state', " VISIBLE_STATE    \
+    ", 'enabled', k.enabled, 'tier', k.tier, 'active', k.sub_active, 'expires_at', "               \
+    "k.expires_at, 'anlas', k.anlas, 'v5_allowance', json_build_object('percent', "                \
+    "k.v5_percent, 'used_up', k.v5_negative), 'allow_paid', k.allow_paid, "                        \
+    "'max_anlas_per_request', k.max_anlas_per_request, 'anlas_floor', k.anlas_floor, "             \
+    "'fail_streak', k.fail_streak, 'cooldown_until', k.cooldown_until, 'last_checked_at', "        \
+    "k.last_checked_at, 'last_error', k.last_error, 'uses_today', CASE WHEN k.uses_day = "         \
+    "current_date THEN k.uses_today ELSE 0 END, 'last_used_at', k.last_used_at, "                  \
     "'created_at', k.created_at)"
 
-#define ADMIN_JSON                                                                            \
-    "(" KEY_JSON "::jsonb || jsonb_build_object('owner_id', k.owner_id, 'owner', u.username, " \
+#define ADMIN_JSON                                                                                 \
+    "(" KEY_JSON "::jsonb || jsonb_build_object('owner_id', k.owner_id, 'owner', u.username, "     \
     "'disabled_by', k.disabled_by))"
 
 void
@@ -51,8 +51,8 @@ pool_keystore_exists(PGconn *c, const uint8_t fp[NP_HMAC_LEN], bool *exists)
     bytea_hex(fp, NP_HMAC_LEN, hex);
     const char *params[] = {hex};
     PGresult *res = NULL;
-    np_err err = np_db_exec(c, "SELECT 1 FROM upstream_keys WHERE fingerprint = $1::bytea", 1,
-                            params, &res);
+    np_err err =
+        np_db_exec(c, "SELECT 1 FROM upstream_keys WHERE fingerprint = $1::bytea", 1, params, &res);
     if (err == NP_ERR_OK) {
         *exists = PQntuples(res) > 0;
     }
@@ -107,9 +107,9 @@ exec_simple(PGconn *c, const char *sql)
 }
 
 np_err
-pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner,
-                  const char *token, size_t n, const uint8_t fp[NP_HMAC_LEN],
-                  const pool_key_settings *set, const pool_probe_result *probe, int64_t *id)
+pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner, const char *token,
+                  size_t n, const uint8_t fp[NP_HMAC_LEN], const pool_key_settings *set,
+                  const pool_probe_result *probe, int64_t *id)
 {
     char owner_s[24], fp_hex[2 * NP_HMAC_LEN + 3], masked[32], max_s[24], floor_s[24];
     char tier_s[16], anlas_s[24], exp_s[24], pct_s[32];
@@ -174,8 +174,8 @@ pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner,
         bytea_hex(sealed.data, sealed.len, hex);
         snprintf(id_s, sizeof(id_s), "%lld", (long long)*id);
         const char *p2[] = {hex, id_s};
-        err = np_db_exec(c, "UPDATE upstream_keys SET ciphertext = $1::bytea WHERE id = $2", 2,
-                         p2, NULL);
+        err = np_db_exec(c, "UPDATE upstream_keys SET ciphertext = $1::bytea WHERE id = $2", 2, p2,
+                         NULL);
         free(hex);
     }
     if (err == NP_ERR_OK) {
@@ -252,8 +252,8 @@ pool_keystore_list(PGconn *c, int64_t owner, bool admin, json_t **out)
 }
 
 np_err
-pool_keystore_patch(PGconn *c, int64_t id, int64_t owner, bool by_admin,
-                    const pool_key_patch *p, char *from, char *to, size_t statelen)
+pool_keystore_patch(PGconn *c, int64_t id, int64_t owner, bool by_admin, const pool_key_patch *p,
+                    char *from, char *to, size_t statelen)
 {
     char id_s[24], owner_s[24], max_s[24], floor_s[24];
     snprintf(id_s, sizeof(id_s), "%lld", (long long)id);

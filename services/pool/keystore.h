@@ -16,7 +16,7 @@
 typedef struct {
     const char *note;
     bool allow_paid;
-    int64_t max_anlas;  /* -1: no cap */
+    int64_t max_anlas; /* -1: no cap */
     int64_t floor;
 } pool_key_settings;
 
@@ -40,8 +40,7 @@ np_err pool_keystore_exists(PGconn *c, const uint8_t fp[NP_HMAC_LEN], bool *exis
  * with the row's id as associated data. NP_ERR_CONFLICT when the fingerprint is taken. */
 np_err pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner,
                          const char *token, size_t n, const uint8_t fp[NP_HMAC_LEN],
-                         const pool_key_settings *set, const pool_probe_result *probe,
-                         int64_t *id);
+                         const pool_key_settings *set, const pool_probe_result *probe, int64_t *id);
 
 /* pool_keystore_seal / _open: the at-rest format (nonce | ciphertext | tag, AAD = the id as
  * 8 big-endian bytes). _open writes the token NUL-terminated; NP_ERR_CRYPTO on tampering. */

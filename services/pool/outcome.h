@@ -14,12 +14,12 @@ typedef struct {
 } pool_cooldowns;
 
 typedef struct {
-    const char *state;  /* the key's new state; NULL: unchanged */
-    int cooldown_s;     /* base seconds; 0: none */
-    bool backoff;       /* cooldown_s doubles with each failure of the streak */
-    bool strike;        /* the failure streak grows */
-    bool reset_streak;  /* a success: the streak starts again */
-    bool retry;         /* the request may go to another key */
+    const char *state; /* the key's new state; NULL: unchanged */
+    int cooldown_s;    /* base seconds; 0: none */
+    bool backoff;      /* cooldown_s doubles with each failure of the streak */
+    bool strike;       /* the failure streak grows */
+    bool reset_streak; /* a success: the streak starts again */
+    bool retry;        /* the request may go to another key */
 } pool_outcome_action;
 
 /* pool_cooldowns_read reads the COOLDOWN_* settings now (they may change at run time). */

@@ -10,8 +10,13 @@
 
 #include "outcome.h"
 
-static const pool_cooldowns cd = {.base_409 = 3, .base_429 = 8, .base_5xx = 15,
-                                  .base_402 = 60, .max = 300, .locked = 3, .cancel = 5};
+static const pool_cooldowns cd = {.base_409 = 3,
+                                  .base_429 = 8,
+                                  .base_5xx = 15,
+                                  .base_402 = 60,
+                                  .max = 300,
+                                  .locked = 3,
+                                  .cancel = 5};
 
 static void
 test_table(void **state)

@@ -1,5 +1,6 @@
-/* The pool service: contributed keys, the scheduler, rate limits and the upstream relay. A library with a thin entry point; all state hangs off its
- * context, so several instances can live in one process. */
+/* The pool service: contributed keys, the scheduler, rate limits and the upstream relay. A library
+ * with a thin entry point; all state hangs off its context, so several instances can live in one
+ * process. */
 #ifndef POOL_H
 #define POOL_H
 

@@ -9,15 +9,14 @@
 #include "np/novelai.h"
 
 typedef struct {
-    int status;             /* 0: no HTTP answer */
-    np_novelai_sub sub;     /* valid when status is 200 and parsed */
-    const char *state;      /* np_novelai_probe_state; NULL: the probe said nothing */
-    char error[160];        /* what went wrong, without the token */
+    int status;         /* 0: no HTTP answer */
+    np_novelai_sub sub; /* valid when status is 200 and parsed */
+    const char *state;  /* np_novelai_probe_state; NULL: the probe said nothing */
+    char error[160];    /* what went wrong, without the token */
 } pool_probe_result;
 
 /* pool_probe_run asks base + /user/subscription with token; never fails as a function: the
  * outcome is in out. */
-void pool_probe_run(const char *base, const char *token, long timeout_ms,
-                    pool_probe_result *out);
+void pool_probe_run(const char *base, const char *token, long timeout_ms, pool_probe_result *out);
 
 #endif

@@ -14,9 +14,9 @@
 
 typedef struct {
     int64_t id;
-    bool healthy;      /* enabled and state active, as health last saw it */
+    bool healthy;        /* enabled and state active, as health last saw it */
     time_t failed_until; /* reported failing here */
-    char *url;         /* decrypted; wiped on free */
+    char *url;           /* decrypted; wiped on free */
 } cached_proxy;
 
 typedef struct {
@@ -222,8 +222,7 @@ pool_proxies_close(pool_proxies *p)
 }
 
 np_err
-pool_proxies_for_key(pool_proxies *p, int64_t key_id, int64_t *proxy_id, char *url,
-                     size_t urllen)
+pool_proxies_for_key(pool_proxies *p, int64_t key_id, int64_t *proxy_id, char *url, size_t urllen)
 {
     char mode[32];
     url[0] = '\0';
@@ -277,7 +276,8 @@ pool_proxies_for_key(pool_proxies *p, int64_t key_id, int64_t *proxy_id, char *u
 void
 pool_proxies_report_failure(pool_proxies *p, int64_t proxy_id)
 {
-    time_t until = time(NULL) + (time_t)np_config_int(p->svc->cfg, "PROXY_COOLDOWN_NETWORK_SECONDS");
+    time_t until =
+        time(NULL) + (time_t)np_config_int(p->svc->cfg, "PROXY_COOLDOWN_NETWORK_SECONDS");
     pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < p->nproxies; i++) {
         if (p->proxies[i].id == proxy_id) {
@@ -298,18 +298,40 @@ wake(pool_proxies *p)
 /* ---- REST ---- */
 
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-static const char select_cols[] =
-    "SELECT p.id, p.display, p.scheme, p.host, p.port, p.note, p.enabled, p.state, "
-    "p.latency_ms, p.fail_streak, p.failures_total, p.recent_failures::text, " ISO(
-        "p.cooldown_until") ", " ISO("p.last_checked_at") ", p.last_error, " ISO(
-        "p.created_at") ", (SELECT count(*) FROM proxy_assignments a WHERE a.proxy_id = p.id), "
-                        "p.url_sealed IS NOT NULL FROM proxies p";
+static const char select_cols
+    [] = "SELECT p.id, p.display, p.scheme, p.host, p.port, p.note, p.enabled, p.state, "
+         "p.latency_ms, p.fail_streak, p.failures_total, p.recent_failures::text, " ISO(
+             "p.cooldown_until") ", " ISO("p.last_checked_at") ", p.last_error, " ISO("p.created_"
+                                                                                      "at") ", "
+                                                                                            "(SELEC"
+                                                                                            "T "
+                                                                                            "count("
+                                                                                            "*) "
+                                                                                            "FROM "
+                                                                                            "proxy_"
+                                                                                            "assign"
+                                                                                            "ments "
+                                                                                            "a "
+                                                                                            "WHERE "
+                                                                                            "a."
+                                                                                            "proxy_"
+                                                                                            "id = "
+                                                                                            "p.id),"
+                                                                                            " "
+                                                                                            "p.url_"
+                                                                                            "sealed"
+                                                                                            " IS "
+                                                                                            "NOT "
+                                                                                            "NULL "
+                                                                                            "FROM "
+                                                                                            "proxie"
+                                                                                            "s p";
 
 static json_t *
 row_json(PGresult *r, int i)
 {
 #define S(col) (PQgetisnull(r, i, col) ? json_null() : json_string(PQgetvalue(r, i, col)))
-#define I(col)                                                                                   \
+#define I(col)                                                                                     \
     (PQgetisnull(r, i, col) ? json_null() : json_integer(strtoll(PQgetvalue(r, i, col), NULL, 10)))
 #define B(col) json_boolean(strcmp(PQgetvalue(r, i, col), "t") == 0)
     json_t *recent = json_loads(PQgetvalue(r, i, 11), 0, NULL);
@@ -317,8 +339,8 @@ row_json(PGresult *r, int i)
         "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
         "s:o}",
         "id", I(0), "url", S(1), "scheme", S(2), "host", S(3), "port", I(4), "note", S(5),
-        "enabled", B(6), "state", S(7), "latency_ms", I(8), "fail_streak", I(9), "failures",
-        I(10), "recent_failures", recent ? recent : json_array(), "cooldown_until", S(12),
+        "enabled", B(6), "state", S(7), "latency_ms", I(8), "fail_streak", I(9), "failures", I(10),
+        "recent_failures", recent ? recent : json_array(), "cooldown_until", S(12),
         "last_checked_at", S(13), "last_error", S(14), "created_at", S(15), "keys", I(16),
         "has_credentials", B(17));
 #undef S
@@ -411,8 +433,8 @@ static void
 emit(pool_proxies *p, const char *type, const np_http_req *r, int64_t id, const char *display)
 {
     np_events_emit(p->svc->events, type,
-                   json_pack("{s:I, s:I, s:s}", "actor_user_id", (json_int_t)r->user_id,
-                             "proxy_id", (json_int_t)id, "url", display));
+                   json_pack("{s:I, s:I, s:s}", "actor_user_id", (json_int_t)r->user_id, "proxy_id",
+                             (json_int_t)id, "url", display));
 }
 
 /* write creates (id 0) or changes a proxy from the request body. */
@@ -463,8 +485,8 @@ write_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r,
     } else if (err == NP_ERR_OK) {
         snprintf(ids, sizeof(ids), "%lld", (long long)id);
         PGresult *res = NULL;
-        const char *params[] = {ids, has_note ? note : NULL, has_enabled ? (enabled ? "t" : "f") : NULL,
-                                has_url ? "t" : "f"};
+        const char *params[] = {ids, has_note ? note : NULL,
+                                has_enabled ? (enabled ? "t" : "f") : NULL, has_url ? "t" : "f"};
         err = np_db_exec(c,
                          "UPDATE proxies SET note = COALESCE($2, note), "
                          "enabled = COALESCE($3::boolean, enabled), "
@@ -505,8 +527,8 @@ delete_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
     const char *params[] = {ids};
     PGresult *res = NULL;
-    np_err err = np_db_exec(c, "DELETE FROM proxies WHERE id = $1 RETURNING display", 1, params,
-                            &res);
+    np_err err =
+        np_db_exec(c, "DELETE FROM proxies WHERE id = $1 RETURNING display", 1, params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 1) {
         emit(p, "proxy.deleted", r, id, PQgetvalue(res, 0, 0));
         wake(p);

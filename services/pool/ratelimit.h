@@ -12,17 +12,17 @@
 #include "np/errors.h"
 
 typedef struct {
-    int64_t rpm;          /* requests per minute this user may make */
-    int64_t contributed;  /* keys the user contributed */
-    int64_t healthy;      /* of which active or cooling and enabled */
+    int64_t rpm;         /* requests per minute this user may make */
+    int64_t contributed; /* keys the user contributed */
+    int64_t healthy;     /* of which active or cooling and enabled */
 } pool_user_limits;
 
 typedef struct {
     bool allowed;
-    int64_t limit;        /* X-RateLimit-Limit */
-    int64_t remaining;    /* X-RateLimit-Remaining */
-    int64_t reset_s;      /* X-RateLimit-Reset: seconds until the full rate is back */
-    int64_t retry_after_s;/* when refused */
+    int64_t limit;         /* X-RateLimit-Limit */
+    int64_t remaining;     /* X-RateLimit-Remaining */
+    int64_t reset_s;       /* X-RateLimit-Reset: seconds until the full rate is back */
+    int64_t retry_after_s; /* when refused */
 } pool_rate_result;
 
 /* pool_rpm_compute: the rate rule, pure. override < 0 means none. */
@@ -30,8 +30,7 @@ int64_t pool_rpm_compute(const np_config *cfg, int64_t override, int64_t healthy
 
 /* pool_user_limits_read reads the user's override and keys and computes the rate.
  * NP_ERR_NOT_FOUND for an unknown user; NP_ERR_DB. */
-np_err pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid,
-                             pool_user_limits *out);
+np_err pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid, pool_user_limits *out);
 
 /* A short-lived copy of each user's limit inputs (rpm override, keys), so a relayed request
  * does not read them from Postgres each time. An entry lives POOL_LIMITS_TTL_MS and is not

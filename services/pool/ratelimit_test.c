@@ -31,17 +31,17 @@ test_rule(void **state)
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);
     assert_int_equal(pool_rpm_compute(cfg, -1, 0), 5);
     assert_int_equal(pool_rpm_compute(cfg, -1, 1), 15);
-    assert_int_equal(pool_rpm_compute(cfg, -1, 5), 30); /* capped by MAX_RPM */
+    assert_int_equal(pool_rpm_compute(cfg, -1, 5), 30);   /* capped by MAX_RPM */
     assert_int_equal(pool_rpm_compute(cfg, 100, 0), 100); /* the override wins */
     assert_int_equal(pool_rpm_compute(cfg, 0, 3), 0);
-    assert_int_equal(np_config_set(cfg, "BASE_RPM_CONTRIBUTOR_ONLY", "true", NP_CFG_SRC_DB, why,
-                                   sizeof(why)),
-                     NP_ERR_OK);
+    assert_int_equal(
+        np_config_set(cfg, "BASE_RPM_CONTRIBUTOR_ONLY", "true", NP_CFG_SRC_DB, why, sizeof(why)),
+        NP_ERR_OK);
     assert_int_equal(pool_rpm_compute(cfg, -1, 0), 0);
     assert_int_equal(pool_rpm_compute(cfg, -1, 1), 15);
-    assert_int_equal(np_config_set(cfg, "RATE_LIMIT_MODE", "manual", NP_CFG_SRC_DB, why,
-                                   sizeof(why)),
-                     NP_ERR_OK);
+    assert_int_equal(
+        np_config_set(cfg, "RATE_LIMIT_MODE", "manual", NP_CFG_SRC_DB, why, sizeof(why)),
+        NP_ERR_OK);
     assert_int_equal(pool_rpm_compute(cfg, -1, 3), 7);
     np_config_free(cfg);
 }

@@ -360,13 +360,13 @@ finish(rreq *q)
     count_minute(rl, q->final_status);
     json_t *ev = json_pack(
         "{s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:s, s:i, s:s}",
-        "user_id", (json_int_t)q->uid, "relay_key_id", (json_int_t)q->kid, "route",
-        q->route->path, "model", q->need.model, "width", (json_int_t)q->need.width, "height",
+        "user_id", (json_int_t)q->uid, "relay_key_id", (json_int_t)q->kid, "route", q->route->path,
+        "model", q->need.model, "width", (json_int_t)q->need.width, "height",
         (json_int_t)q->need.height, "steps", (json_int_t)q->need.steps, "n_samples",
         (json_int_t)q->need.n_samples, "cost", (json_int_t)q->cost, "status", q->final_status,
         "error", q->error_class, "latency_ms", (json_int_t)(now_ms() - q->started_ms), "bytes",
-        (json_int_t)q->bytes, "node", rl->d.node, "retries",
-        q->attempts > 0 ? q->attempts - 1 : 0, "request_id", q->rid);
+        (json_int_t)q->bytes, "node", rl->d.node, "retries", q->attempts > 0 ? q->attempts - 1 : 0,
+        "request_id", q->rid);
     if (ev != NULL && q->need.kind != POOL_KIND_IMAGE && q->need.kind != POOL_KIND_AUGMENT) {
         static const char *const image_only[] = {"width", "height", "steps", "n_samples", NULL};
         for (int i = 0; image_only[i] != NULL; i++) {
@@ -470,9 +470,9 @@ answer_failure(rreq *q, np_novelai_outcome o, np_err result)
         snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
         break;
     case NP_NAI_NETWORK:
-        reply_open_error(q, result == NP_ERR_UPSTREAM_TIMEOUT ? NP_ERR_UPSTREAM_TIMEOUT
-                                                              : NP_ERR_UPSTREAM,
-                         NULL, 0);
+        reply_open_error(
+            q, result == NP_ERR_UPSTREAM_TIMEOUT ? NP_ERR_UPSTREAM_TIMEOUT : NP_ERR_UPSTREAM, NULL,
+            0);
         break;
     default: {
         char m[160];
@@ -611,14 +611,14 @@ on_grant(void *arg, pool_waiter *w)
         .token = q->lease.token,
         .connect_timeout_ms = np_config_int(rl->d.cfg, "UPSTREAM_CONNECT_TIMEOUT_SECONDS") * 1000,
         .timeout_ms = stream ? 0 : timeout_s * 1000,
-        .idle_timeout_s = stream ? np_config_int(rl->d.cfg, "UPSTREAM_IDLE_TIMEOUT_SECONDS")
-                                 : timeout_s,
+        .idle_timeout_s =
+            stream ? np_config_int(rl->d.cfg, "UPSTREAM_IDLE_TIMEOUT_SECONDS") : timeout_s,
     };
     /* The key's egress: in proxy_pool mode its sticky proxy, and no request without one. */
     char proxy[1100] = "";
     int64_t proxy_id = 0;
-    np_err perr = rl->d.proxies != NULL ? pool_proxies_for_key(rl->d.proxies, q->key_id,
-                                                               &proxy_id, proxy, sizeof(proxy))
+    np_err perr = rl->d.proxies != NULL ? pool_proxies_for_key(rl->d.proxies, q->key_id, &proxy_id,
+                                                               proxy, sizeof(proxy))
                                         : NP_ERR_OK;
     spec.proxy = proxy;
     pool_xfer_release(q->x);
@@ -788,8 +788,7 @@ guard(pool_relay *rl, PGconn *c, const pool_waiter *w, char *why, size_t whylen)
 /* Reads the envelope into q; false with a sentence when a field is missing or malformed. */
 static bool
 read_envelope(rreq *q, const msgpack_object *req, const void **body, size_t *blen,
-              const char **query, size_t *qlen, char *ctype, size_t ctlen, char *why,
-              size_t whylen)
+              const char **query, size_t *qlen, char *ctype, size_t ctlen, char *why, size_t whylen)
 {
     const msgpack_object *u = np_wire_get_map(req, "u");
     const msgpack_object *h = np_wire_get_map(req, "h");
@@ -798,8 +797,7 @@ read_envelope(rreq *q, const msgpack_object *req, const void **body, size_t *ble
         !np_wire_get_str(req, "q", query, qlen) || !np_wire_get_bin(req, "b", body, blen) ||
         !np_wire_get_cstr(req, "ip", q->ip, sizeof(q->ip)) ||
         !np_wire_get_cstr(req, "rid", q->rid, sizeof(q->rid)) || u == NULL || h == NULL ||
-        !np_wire_get_int(u, "id", &q->uid) || !np_wire_get_int(u, "kid", &q->kid) ||
-        q->uid <= 0) {
+        !np_wire_get_int(u, "id", &q->uid) || !np_wire_get_int(u, "kid", &q->kid) || q->uid <= 0) {
         snprintf(why, whylen, "malformed relay.open envelope");
         return false;
     }
@@ -892,13 +890,13 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     }
     if (q->need.model[0] != '\0' && !in_list(rl->d.cfg, "NOVELAI_MODELS", q->need.model)) {
         err = NP_ERR_INVALID;
-        snprintf(why, sizeof(why), "model %.64s is not served by this pool (GET /v1/novelai/models)",
-                 q->need.model);
+        snprintf(why, sizeof(why),
+                 "model %.64s is not served by this pool (GET /v1/novelai/models)", q->need.model);
         goto refuse;
     }
     q->w.need = &q->need;
-    q->w.need_opus = q->need.kind == POOL_KIND_TEXT &&
-                     in_list(rl->d.cfg, "NOVELAI_OPUS_MODELS", q->need.model);
+    q->w.need_opus =
+        q->need.kind == POOL_KIND_TEXT && in_list(rl->d.cfg, "NOVELAI_OPUS_MODELS", q->need.model);
     q->w.user_id = q->uid;
     q->w.leaseless = !q->route->locks;
 
@@ -919,8 +917,9 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     }
     if (lim.rpm <= 0) {
         err = NP_ERR_RATE_LIMITED;
-        snprintf(why, sizeof(why), "your account has no request rate yet: contribute a NovelAI "
-                                   "key (POST /keys) to earn one");
+        snprintf(why, sizeof(why),
+                 "your account has no request rate yet: contribute a NovelAI "
+                 "key (POST /keys) to earn one");
         goto refuse;
     }
     err = pool_rate_take(c, q->uid, lim.rpm, true, &q->rate);

@@ -56,8 +56,8 @@ struct pool_sched {
     uint8_t enc_key[NP_KEY_LEN];
     char holder[96];
     char *db_url;
-    PGconn *conn;          /* the scheduler thread's own (sched_conn) */
-    atomic_int conn_pid;   /* its backend, whose own NOTIFYs the listener ignores */
+    PGconn *conn;        /* the scheduler thread's own (sched_conn) */
+    atomic_int conn_pid; /* its backend, whose own NOTIFYs the listener ignores */
     pthread_t thread, listener;
     bool listener_started;
     pthread_mutex_t mu;
@@ -365,8 +365,8 @@ sched_conn(pool_sched *s)
     }
     PQfinish(s->conn);
     char why[256];
-    s->conn = np_db_connect(s->db, "naipool-pool-sched", "-c synchronous_commit=off", why,
-                            sizeof(why));
+    s->conn =
+        np_db_connect(s->db, "naipool-pool-sched", "-c synchronous_commit=off", why, sizeof(why));
     if (s->conn == NULL) {
         np_log_warn("pool", "scheduler cannot connect: %s", why);
     } else {
@@ -404,7 +404,9 @@ release_send(pool_sched *s, PGconn *c, const rel *r)
         slot_s,
         s->holder,
         a->state,
-        a->reset_streak ? "reset" : a->strike ? "strike" : "keep",
+        a->reset_streak ? "reset"
+        : a->strike     ? "strike"
+                        : "keep",
         cool_s,
         spent_s,
         r->info.used ? "1" : "0",
@@ -426,10 +428,9 @@ release_done(pool_sched *s, const rel *r, PGresult *res)
     if (err == NP_ERR_OK && PQntuples(res) == 1 &&
         strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)) != 0) {
         np_events_emit(s->ev, "key.state",
-                       json_pack("{s:I, s:s, s:s, s:s, s:s}", "key_id",
-                                 (json_int_t)r->lease.key_id, "from", PQgetvalue(res, 0, 0),
-                                 "to", PQgetvalue(res, 0, 1), "reason",
-                                 r->info.error[0] ? r->info.error : "relay", "request_id",
+                       json_pack("{s:I, s:s, s:s, s:s, s:s}", "key_id", (json_int_t)r->lease.key_id,
+                                 "from", PQgetvalue(res, 0, 0), "to", PQgetvalue(res, 0, 1),
+                                 "reason", r->info.error[0] ? r->info.error : "relay", "request_id",
                                  r->info.rid));
     } else if (err != NP_ERR_OK) {
         const char *m = res != NULL ? PQresultErrorMessage(res) : "no answer";

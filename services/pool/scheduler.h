@@ -37,10 +37,10 @@ typedef struct pool_keyring pool_keyring;
 /* A granted lease; token is wiped when the lease is released. */
 typedef struct {
     int64_t key_id;
-    int slot;         /* -1: a leaseless grant (no key_leases row) */
-    int fail_streak;  /* at grant time: drives the backoff of a failure */
-    bool settled;     /* at grant time: active with no streak (a success changes nothing) */
-    int64_t cost;     /* the Anlas estimate on this key */
+    int slot;        /* -1: a leaseless grant (no key_leases row) */
+    int fail_streak; /* at grant time: drives the backoff of a failure */
+    bool settled;    /* at grant time: active with no streak (a success changes nothing) */
+    int64_t cost;    /* the Anlas estimate on this key */
     char token[POOL_TOKEN_MAX];
 } pool_lease;
 
@@ -51,24 +51,24 @@ typedef void (*pool_waiter_fn)(void *arg, pool_waiter *w);
 struct pool_waiter {
     int64_t user_id;
     const pool_anlas_req *need;
-    bool need_opus;                   /* a text model only Opus serves */
-    bool leaseless;                   /* NovelAI does not lock the route: no lease needed */
-    int64_t tried[POOL_MAX_TRIED];    /* keys that failed this request: not again */
+    bool need_opus;                /* a text model only Opus serves */
+    bool leaseless;                /* NovelAI does not lock the route: no lease needed */
+    int64_t tried[POOL_MAX_TRIED]; /* keys that failed this request: not again */
     int ntried;
-    int64_t deadline_ms;              /* monotonic */
-    pool_lease lease;                 /* filled before on_grant */
+    int64_t deadline_ms; /* monotonic */
+    pool_lease lease;    /* filled before on_grant */
     pool_waiter_fn on_grant, on_timeout;
     void *arg;
-    pool_waiter *next;                /* scheduler-internal */
+    pool_waiter *next; /* scheduler-internal */
 };
 
 /* How a lease ended. */
 typedef struct {
     pool_outcome_action action;
-    int64_t spent;        /* Anlas to deduct from the key's known balance */
-    bool used;            /* counts as a use of the key today */
-    char error[128];      /* last_error to record; "" keeps the old one */
-    char rid[64];         /* the request, for the key.state event */
+    int64_t spent;   /* Anlas to deduct from the key's known balance */
+    bool used;       /* counts as a use of the key today */
+    char error[128]; /* last_error to record; "" keeps the old one */
+    char rid[64];    /* the request, for the key.state event */
 } pool_release_info;
 
 /* pool_sched_open starts the scheduler and its LISTEN thread (a dedicated connection to

@@ -31,7 +31,7 @@ struct pool_service {
     pool_relay *relay;
     pool_api api;
     pool_proxies *proxies; /* egress proxies (proxies.h) */
-    pthread_mutex_t mu; /* closing and busy */
+    pthread_mutex_t mu;    /* closing and busy */
     pthread_cond_t cv;
     bool closing;
     int busy;
@@ -75,8 +75,7 @@ const np_cfg_spec pool_config[] = {
     {"KEY_MAX_CONCURRENCY", NP_CFG_INT, "1", 1, 64, RT,
      "requests one key serves at once, across every pool instance", NULL},
     {"LEASE_TTL_SECONDS", NP_CFG_INT, "30", 5, 3600, RT,
-     "a key lease not renewed for this long lapses (a crashed instance's keys come back)",
-     NULL},
+     "a key lease not renewed for this long lapses (a crashed instance's keys come back)", NULL},
     {"USER_QUEUE_MAX", NP_CFG_INT, "10", 0, 100000, RT,
      "requests one user may have waiting for a key (429 beyond)", NULL},
     {"QUEUE_TIMEOUT_SECONDS", NP_CFG_INT, "60", 1, 600, RT,
@@ -87,8 +86,8 @@ const np_cfg_spec pool_config[] = {
      "first cooldown after a rate-limit 429 (doubles with the failure streak)", NULL},
     {"COOLDOWN_5XX_BASE_SECONDS", NP_CFG_INT, "15", 0, 86400, RT,
      "first cooldown after a 5xx or network failure (doubles with the failure streak)", NULL},
-    {"COOLDOWN_402_BASE_SECONDS", NP_CFG_INT, "60", 0, 86400, RT,
-     "cooldown after a 402 or 403", NULL},
+    {"COOLDOWN_402_BASE_SECONDS", NP_CFG_INT, "60", 0, 86400, RT, "cooldown after a 402 or 403",
+     NULL},
     {"COOLDOWN_MAX_SECONDS", NP_CFG_INT, "300", 0, 86400, RT, "longest cooldown", NULL},
     {"COOLDOWN_LOCKED_SECONDS", NP_CFG_INT, "3", 0, 86400, RT,
      "rest after 429 Concurrent generation is locked (no failure strike)", NULL},
@@ -98,8 +97,7 @@ const np_cfg_spec pool_config[] = {
      "other keys tried after a key-level failure, where safe", NULL},
     {"RATE_LIMIT_MODE", NP_CFG_STR, "auto", 0, 0, RT,
      "auto (rate earned by contributed keys) or manual (MANUAL_GLOBAL_RPM)", NULL},
-    {"BASE_RPM", NP_CFG_INT, "5", 0, 100000, RT, "requests per minute everyone gets (auto)",
-     NULL},
+    {"BASE_RPM", NP_CFG_INT, "5", 0, 100000, RT, "requests per minute everyone gets (auto)", NULL},
     {"PER_KEY_RPM", NP_CFG_INT, "10", 0, 100000, RT,
      "requests per minute added per healthy key contributed (auto)", NULL},
     {"MAX_RPM", NP_CFG_INT, "60", 0, 1000000, RT, "highest rate in auto mode", NULL},

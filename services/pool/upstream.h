@@ -36,17 +36,17 @@ typedef struct {
 } pool_xfer_cb;
 
 typedef struct {
-    const char *method;           /* "GET" or "POST" */
+    const char *method; /* "GET" or "POST" */
     const char *url;
-    const void *body;             /* copied */
+    const void *body; /* copied */
     size_t body_len;
-    const char *const *headers;   /* "Name: value" lines, NULL-terminated; copied */
-    const char *token;            /* sent as Authorization: Bearer; wiped from memory after */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; copied */
+    const char *token;          /* sent as Authorization: Bearer; wiped from memory after */
     long connect_timeout_ms;
-    long timeout_ms;              /* whole transfer; 0: none */
-    long idle_timeout_s;          /* abort when no byte arrived for this long; 0: none */
-    const char *proxy;            /* CURLOPT_PROXY (pool_proxies_for_key; copied); NULL or
-                                   * "": a direct connection, never an environment proxy */
+    long timeout_ms;     /* whole transfer; 0: none */
+    long idle_timeout_s; /* abort when no byte arrived for this long; 0: none */
+    const char *proxy;   /* CURLOPT_PROXY (pool_proxies_for_key; copied); NULL or
+                          * "": a direct connection, never an environment proxy */
 } pool_xfer_spec;
 
 /* pool_upstream_open starts the curl thread. */
