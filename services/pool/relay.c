@@ -347,27 +347,25 @@ reply_next(rreq *q, np_rpc_call *call, size_t chunk)
 
 /* ---- finishing ---- */
 
-/* finish runs once per request: the in-flight slot, the counters and the usage event. */
+/* emit_usage counts the request and publishes its "relay.finished" event: one per relayed
+ * request, refusals included (route: the path asked for when it is not a relayed route). */
 static void
-finish(rreq *q)
+emit_usage(rreq *q)
 {
-    if (q->finished) {
-        return;
-    }
-    q->finished = true;
     pool_relay *rl = q->rl;
-    pool_inflight_leave(rl->d.inflight, q->uid);
     count_minute(rl, q->final_status);
     json_t *ev = json_pack(
         "{s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:s, s:i, s:s}",
-        "user_id", (json_int_t)q->uid, "relay_key_id", (json_int_t)q->kid, "route", q->route->path,
-        "model", q->need.model, "width", (json_int_t)q->need.width, "height",
-        (json_int_t)q->need.height, "steps", (json_int_t)q->need.steps, "n_samples",
-        (json_int_t)q->need.n_samples, "cost", (json_int_t)q->cost, "status", q->final_status,
-        "error", q->error_class, "latency_ms", (json_int_t)(now_ms() - q->started_ms), "bytes",
-        (json_int_t)q->bytes, "node", rl->d.node, "retries", q->attempts > 0 ? q->attempts - 1 : 0,
-        "request_id", q->rid);
-    if (ev != NULL && q->need.kind != POOL_KIND_IMAGE && q->need.kind != POOL_KIND_AUGMENT) {
+        "user_id", (json_int_t)q->uid, "relay_key_id", (json_int_t)q->kid, "route",
+        q->route != NULL ? q->route->path : q->path, "model", q->need.model, "width",
+        (json_int_t)q->need.width, "height", (json_int_t)q->need.height, "steps",
+        (json_int_t)q->need.steps, "n_samples", (json_int_t)q->need.n_samples, "cost",
+        (json_int_t)q->cost, "status", q->final_status, "error", q->error_class, "latency_ms",
+        (json_int_t)(now_ms() - q->started_ms), "bytes", (json_int_t)q->bytes, "node", rl->d.node,
+        "retries", q->attempts > 0 ? q->attempts - 1 : 0, "request_id", q->rid);
+    if (ev != NULL && ((q->need.kind != POOL_KIND_IMAGE && q->need.kind != POOL_KIND_AUGMENT) ||
+                       q->need.width <= 0)) {
+        /* not an image request, or one refused before its size was known */
         static const char *const image_only[] = {"width", "height", "steps", "n_samples", NULL};
         for (int i = 0; image_only[i] != NULL; i++) {
             json_object_set_new(ev, image_only[i], json_null());
@@ -382,6 +380,42 @@ finish(rreq *q)
         }
     }
     np_events_emit(rl->d.events, "relay.finished", ev);
+}
+
+/* finish runs once per admitted request: the in-flight slot, then the usage event. */
+static void
+finish(rreq *q)
+{
+    if (q->finished) {
+        return;
+    }
+    q->finished = true;
+    pool_inflight_leave(q->rl->d.inflight, q->uid);
+    emit_usage(q);
+}
+
+/* refused answers relay.open for a request refused before it was queued (q was never
+ * admitted: no in-flight slot), with the X-RateLimit-* figures once the rate was spent, and
+ * records it like any other request (when the envelope named a user). */
+static void
+refused(rreq *q, np_rpc_call *call, np_err err, const char *why, int retry_after)
+{
+    hdrs h = {.n = 0};
+    char v[16];
+    if (retry_after > 0) {
+        snprintf(v, sizeof(v), "%d", retry_after);
+        hdr_add(&h, "retry-after", v);
+    }
+    if (err == NP_ERR_NO_KEY || err == NP_ERR_RATE_LIMITED) {
+        hdr_rate(&h, &q->rate);
+    }
+    reply_error_h(call, err, why, &h);
+    q->open_call = NULL;
+    if (q->uid > 0) {
+        q->final_status = np_err_status(err);
+        snprintf(q->error_class, sizeof(q->error_class), "%s", np_err_code(err));
+        emit_usage(q);
+    }
 }
 
 static size_t
@@ -853,7 +887,6 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     q->started_ms = now_ms();
     q->sid = atomic_fetch_add(&rl->next_sid, 1) + 1;
     q->open_call = call;
-    hdrs none = {.n = 0};
     PGconn *c = NULL;
     np_err err = NP_ERR_OK;
 
@@ -928,14 +961,10 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     }
     if (!q->rate.allowed) {
         np_db_release(rl->d.db, c);
-        hdrs h = {.n = 0};
-        char v[16];
-        snprintf(v, sizeof(v), "%lld", (long long)q->rate.retry_after_s);
-        hdr_add(&h, "retry-after", v);
-        hdr_rate(&h, &q->rate);
         snprintf(why, sizeof(why), "rate limit of %lld requests per minute reached",
                  (long long)lim.rpm);
-        reply_error_h(call, NP_ERR_RATE_LIMITED, why, &h);
+        refused(q, call, NP_ERR_RATE_LIMITED, why,
+                q->rate.retry_after_s > 0 ? (int)q->rate.retry_after_s : 1);
         rreq_unref(q);
         return;
     }
@@ -991,14 +1020,7 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
 
 refuse:
     np_db_release(rl->d.db, c);
-    if (err == NP_ERR_NO_KEY || err == NP_ERR_RATE_LIMITED) {
-        hdrs h = {.n = 0};
-        hdr_add(&h, "retry-after", err == NP_ERR_NO_KEY ? "30" : "60");
-        hdr_rate(&h, &q->rate);
-        reply_error_h(call, err, why, &h);
-    } else {
-        reply_error_h(call, err, why, &none);
-    }
+    refused(q, call, err, why, err == NP_ERR_NO_KEY ? 30 : err == NP_ERR_RATE_LIMITED ? 60 : 0);
     rreq_unref(q);
 }
 
