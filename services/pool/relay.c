@@ -406,9 +406,7 @@ refused(rreq *q, np_rpc_call *call, np_err err, const char *why, int retry_after
         snprintf(v, sizeof(v), "%d", retry_after);
         hdr_add(&h, "retry-after", v);
     }
-    if (err == NP_ERR_NO_KEY || err == NP_ERR_RATE_LIMITED) {
-        hdr_rate(&h, &q->rate);
-    }
+    hdr_rate(&h, &q->rate); /* nothing before the rate check: the figures are not known */
     reply_error_h(call, err, why, &h);
     q->open_call = NULL;
     if (q->uid > 0) {

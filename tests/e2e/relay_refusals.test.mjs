@@ -39,3 +39,16 @@ test('a refused generation appears in the user\'s logs with its status and error
   });
   assert.equal(nrow.error, 'not_allowed');
 });
+
+test('a refusal after the rate check carries X-RateLimit-Limit/Remaining/Reset', async () => {
+  const r = await relay('POST', '/ai/generate-image', { json: imageBody({ steps: 40 }) });
+  assert.equal(r.status, 402, r.text);
+  assert.equal(r.headers.get('x-ratelimit-limit'), '1000');
+  assert.match(r.headers.get('x-ratelimit-remaining') ?? '', /^\d+$/);
+  assert.ok(Number(r.headers.get('x-ratelimit-remaining')) < 1000);
+  assert.match(r.headers.get('x-ratelimit-reset') ?? '', /^\d+$/);
+  // before the rate check (a path the relay does not serve) there are no figures to give
+  const nf = await relay('GET', '/not/a/route');
+  assert.equal(nf.status, 404);
+  assert.equal(nf.headers.get('x-ratelimit-limit'), null);
+});
