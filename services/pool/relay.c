@@ -1132,6 +1132,15 @@ pool_relay_tick(void *arg)
     }
 }
 
+int
+pool_relay_streams(pool_relay *rl)
+{
+    pthread_mutex_lock(&rl->mu);
+    int n = rl->streams;
+    pthread_mutex_unlock(&rl->mu);
+    return n;
+}
+
 void
 pool_relay_stats(pool_relay *rl, json_t *obj)
 {

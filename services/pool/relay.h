@@ -48,5 +48,7 @@ void pool_relay_tick(void *rl);
 /* pool_relay_stats adds this instance's figures (streams, requests and errors per minute over
  * the last hour) to obj. */
 void pool_relay_stats(pool_relay *rl, json_t *obj);
+/* pool_relay_streams: response streams this instance holds open now. */
+int pool_relay_streams(pool_relay *rl);
 
 #endif

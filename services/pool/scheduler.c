@@ -311,6 +311,15 @@ pool_sched_release(pool_sched *s, pool_lease *lease, const pool_release_info *in
 }
 
 int
+pool_sched_leases_held(pool_sched *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->nheld;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+int
 pool_sched_depth(pool_sched *s)
 {
     pthread_mutex_lock(&s->mu);

@@ -97,6 +97,8 @@ void pool_sched_release(pool_sched *s, pool_lease *lease, const pool_release_inf
 
 /* pool_sched_depth: requests waiting on this instance. */
 int pool_sched_depth(pool_sched *s);
+/* pool_sched_leases_held: key_leases rows this instance holds (and renews) now. */
+int pool_sched_leases_held(pool_sched *s);
 
 /* pool_sched_fits: whether a key with policy k may serve w (tier, model, Anlas). */
 bool pool_sched_fits(const pool_waiter *w, const pool_key_policy *k, int64_t *cost, char *why,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "admin_config.h"
 #include "api.h"
@@ -35,7 +36,17 @@ struct pool_service {
     pthread_cond_t cv;
     bool closing;
     int busy;
+    pthread_mutex_t kmu; /* the keys-by-state figures below */
+    int64_t keys_at_ms;  /* when they were read (monotonic); 0: never */
+    int64_t keys_n[8];   /* per key_states[] */
 };
+
+#define KEYS_TTL_MS 5000
+
+/* The states a key can show (keystore.h's visible state), as /metrics labels them. */
+static const char *const key_states[] = {"pending", "active",  "cooling", "exhausted",
+                                         "invalid", "expired", "disabled"};
+#define NSTATES (sizeof(key_states) / sizeof(key_states[0]))
 
 #define RT NP_CFG_RUNTIME
 #define URL_CHECK NULL
@@ -180,6 +191,80 @@ on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
     leave(s);
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* keys_by_state fills n[] with the pool's keys per visible state: one query at most every
+ * KEYS_TTL_MS whoever scrapes; false when they were never read (no database). */
+static bool
+keys_by_state(pool_service *s, int64_t n[NSTATES])
+{
+    pthread_mutex_lock(&s->kmu);
+    if (s->keys_at_ms == 0 || mono_ms() - s->keys_at_ms > KEYS_TTL_MS) {
+        PGconn *c = np_db_acquire(s->base.db, 2000);
+        PGresult *res = NULL;
+        if (c != NULL && np_db_exec(c,
+                                    "SELECT CASE WHEN enabled THEN state ELSE 'disabled' END, "
+                                    "count(*) FROM upstream_keys GROUP BY 1",
+                                    0, NULL, &res) == NP_ERR_OK) {
+            memset(s->keys_n, 0, sizeof(s->keys_n));
+            for (int r = 0; r < PQntuples(res); r++) {
+                for (size_t i = 0; i < NSTATES; i++) {
+                    if (strcmp(PQgetvalue(res, r, 0), key_states[i]) == 0) {
+                        s->keys_n[i] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+                    }
+                }
+            }
+            s->keys_at_ms = mono_ms();
+        }
+        PQclear(res);
+        np_db_release(s->base.db, c);
+    }
+    bool ok = s->keys_at_ms != 0;
+    memcpy(n, s->keys_n, NSTATES * sizeof(n[0]));
+    pthread_mutex_unlock(&s->kmu);
+    return ok;
+}
+
+/* The pool's own /metrics figures (np_service_set_metrics; rpc worker). */
+static void
+render_metrics(void *arg, np_buf *out)
+{
+    pool_service *s = arg;
+    const char *node = s->base.node;
+    if (!enter(s)) {
+        return; /* stopping: the scheduler and the relay may be gone */
+    }
+    np_buf_printf(out,
+                  "# HELP naipool_pool_queue_depth Requests waiting for a key (this instance).\n"
+                  "# TYPE naipool_pool_queue_depth gauge\n"
+                  "naipool_pool_queue_depth{node=\"%s\"} %d\n"
+                  "# HELP naipool_pool_streams_open Response streams open (this instance).\n"
+                  "# TYPE naipool_pool_streams_open gauge\n"
+                  "naipool_pool_streams_open{node=\"%s\"} %d\n"
+                  "# HELP naipool_pool_leases_held Key leases held (this instance).\n"
+                  "# TYPE naipool_pool_leases_held gauge\n"
+                  "naipool_pool_leases_held{node=\"%s\"} %d\n",
+                  node, pool_sched_depth(s->sched), node, pool_relay_streams(s->relay), node,
+                  pool_sched_leases_held(s->sched));
+    leave(s);
+    int64_t n[NSTATES];
+    if (!keys_by_state(s, n)) {
+        return;
+    }
+    np_buf_puts(out, "# HELP naipool_pool_keys Contributed keys by state (the whole pool).\n"
+                     "# TYPE naipool_pool_keys gauge\n");
+    for (size_t i = 0; i < NSTATES; i++) {
+        np_buf_printf(out, "naipool_pool_keys{node=\"%s\",state=\"%s\"} %lld\n", node,
+                      key_states[i], (long long)n[i]);
+    }
+}
+
 static np_err
 load_keys(pool_service *s, char *why, size_t whylen)
 {
@@ -208,6 +293,7 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->kmu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     np_err err = np_service_open(&s->base, "pool", cfg, why, whylen);
     if (err == NP_ERR_OK) {
@@ -269,6 +355,7 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
             .contexts = (int)np_config_int(cfg, "POOL_RPC_CONTEXTS"),
             .workers = (int)np_config_int(cfg, "POOL_RPC_WORKERS"),
         };
+        np_service_set_metrics(&s->base, render_metrics, s);
         err = np_service_listen(&s->base, "POOL_RPC_LISTEN", &opts, on_call, s, why, whylen);
     }
     if (err != NP_ERR_OK) {
@@ -306,6 +393,7 @@ pool_stop(pool_service *s)
     np_wipe(s->fp_key, sizeof(s->fp_key));
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->kmu);
     curl_global_cleanup();
     free(s);
 }
