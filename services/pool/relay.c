@@ -91,7 +91,8 @@ struct rreq {
     int attempts;
     bool leased;
     pool_lease lease;
-    int64_t key_id; /* the key of the last attempt, for the usage event */
+    int64_t key_id;   /* the key of the last attempt, for the usage event */
+    int64_t proxy_id; /* the egress proxy of the last attempt; 0: direct */
     int64_t cost;
 
     /* answers */
@@ -522,7 +523,6 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
 {
     rreq *q = arg;
     pool_relay *rl = q->rl;
-    (void)x;
     pool_cooldowns cd;
     pool_cooldowns_read(rl->d.cfg, &cd);
     pool_release_info info = {.used = true};
@@ -553,16 +553,30 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
             snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
         }
     } else {
+        bool proxy_failed = q->proxy_id > 0 && pool_xfer_proxy_failed(x);
         pool_outcome_decide(o, maybe_sent || q->opened, q->cost == 0, &cd, &info.action);
         snprintf(info.error, sizeof(info.error), "%s (HTTP %d)", np_novelai_outcome_name(o),
                  q->status);
+        if (proxy_failed) {
+            /* The key's egress failed, not the key: the key moves to another healthy proxy
+             * at once and keeps its state; a request that surely did not leave may try again
+             * (the same key is fine: its next transfer takes the other proxy). */
+            pool_proxies_report_failure(rl->d.proxies, q->proxy_id);
+            np_log_write(NP_LOG_WARN, "pool", q->rid, "proxy %lld failed; key %lld moves on",
+                         (long long)q->proxy_id, (long long)q->key_id);
+            info.action = (pool_outcome_action){.retry = !(maybe_sent || q->opened)};
+            info.error[0] = '\0';
+            info.used = false;
+        }
         if (q->opened) {
             /* 5: a stream broke after its status went out: the client sees a short body */
             q->broken = true;
             snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
         } else if (info.action.retry && q->attempts <= np_config_int(rl->d.cfg, "MAX_RETRIES") &&
                    q->w.ntried < POOL_MAX_TRIED) {
-            q->w.tried[q->w.ntried++] = q->key_id;
+            if (!proxy_failed) {
+                q->w.tried[q->w.ntried++] = q->key_id;
+            }
             int64_t floor = now_ms() + 5000;
             q->w.deadline_ms = q->w.deadline_ms > floor ? q->w.deadline_ms : floor;
             retry = &q->w;
@@ -653,6 +667,7 @@ on_grant(void *arg, pool_waiter *w)
                                                                proxy, sizeof(proxy))
                                         : NP_ERR_OK;
     spec.proxy = proxy;
+    q->proxy_id = proxy_id;
     pool_xfer_release(q->x);
     q->x = perr == NP_ERR_OK ? pool_xfer_new(&spec, &cb, q) : NULL;
     np_wipe(proxy, sizeof(proxy));

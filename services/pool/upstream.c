@@ -27,6 +27,8 @@ struct pool_xfer {
     bool in_multi;
     bool headers_told;
     bool done;
+    bool via_proxy;    /* a proxy was set */
+    bool proxy_failed; /* the transfer failed at that proxy (map_result) */
     int status;
     char ctype[160];
     char cenc[64];
@@ -183,6 +185,7 @@ pool_xfer_new(const pool_xfer_spec *spec, const pool_xfer_cb *cb, void *arg)
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, spec->url);
     curl_easy_setopt(e, CURLOPT_PROXY, spec->proxy != NULL ? spec->proxy : "");
+    x->via_proxy = spec->proxy != NULL && spec->proxy[0] != '\0';
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "naipool/" NP_VERSION);
     if (strcmp(spec->method, "GET") == 0) {
@@ -213,6 +216,12 @@ pool_xfer_new(const pool_xfer_spec *spec, const pool_xfer_cb *cb, void *arg)
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, spec->idle_timeout_s);
     }
     return x;
+}
+
+bool
+pool_xfer_proxy_failed(const pool_xfer *x)
+{
+    return x->proxy_failed;
 }
 
 int
@@ -350,6 +359,24 @@ run_jobs(pool_upstream *u, bool stopping)
     }
 }
 
+/* Whether a failed transfer through a proxy failed at the proxy rather than at NovelAI: the
+ * proxy could not be resolved or reached (through a proxy, curl's only connection is to the
+ * proxy), its handshake failed, or it refused the CONNECT tunnel. */
+static bool
+proxy_failure(pool_xfer *x, CURLcode rc)
+{
+    long code = 0;
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_PROXY: return true;
+    default:
+        return x->status == 0 &&
+               curl_easy_getinfo(x->easy, CURLINFO_HTTP_CONNECTCODE, &code) == CURLE_OK &&
+               code >= 400;
+    }
+}
+
 static void
 map_result(pool_xfer *x, CURLcode rc, np_err *err, bool *maybe_sent)
 {
@@ -372,6 +399,7 @@ map_result(pool_xfer *x, CURLcode rc, np_err *err, bool *maybe_sent)
         x->status == 0) {
         *maybe_sent = false;
     }
+    x->proxy_failed = x->via_proxy && proxy_failure(x, rc);
     /* The message names the host at most; never a header. */
     np_log_warn("pool", "upstream transfer failed: %s (%s)", curl_easy_strerror(rc),
                 x->errbuf[0] ? x->errbuf : "-");

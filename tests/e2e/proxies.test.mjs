@@ -141,3 +141,52 @@ test('proxies: CRUD, masking, probes, failover state and proxy_pool egress', asy
     px.server.close();
   }
 });
+
+test('a key whose proxy dies moves to another healthy proxy at once, without waiting for health', async () => {
+  const token = pstToken();
+  const pxs = [await startProxy('u', 'p1-secret'), await startProxy('u', 'p1-secret')];
+  // health probes each new proxy once, then not again for a day: only the relay can notice
+  const stack = await startStack({ tokens: [{ token }], env: { PROXY_CHECK_INTERVAL_SECONDS: '86400' } });
+  try {
+    const admin = await stack.login(stack.admin.username, stack.admin.password);
+    const call = (m, p, json) => stack.api(m, p, { token: admin, json });
+    const ids = [];
+    for (const px of pxs) {
+      const r = await call('POST', '/admin/proxies', { url: `http://u:p1-secret@127.0.0.1:${px.port}` });
+      assert.equal(r.status, 201, r.text);
+      ids.push(r.json.id);
+    }
+    await until('both proxies active', async () =>
+      (await call('GET', '/admin/proxies')).json.every((p) => p.state === 'active'));
+    assert.equal((await call('PUT', '/admin/config', { UPSTREAM_PROXY_MODE: 'proxy_pool' })).status, 200);
+    const u = await newUser(stack, 'contrib');
+    let r = await stack.api('POST', '/keys', { token: u.token, json: { token } });
+    assert.equal(r.status, 201, r.text);
+    const keyId = r.json.id;
+    const gen = () => stack.api('GET', '/v1/novelai/ai/generate-image/suggest-tags?model=nai-diffusion-3&prompt=cat', { token: u.token });
+    await until('a relayed request through the proxy pool', async () => (await gen()).status === 200);
+    const assigned = await until('the key\'s proxy recorded', () => {
+      const rows = psql(stack.db, `SELECT proxy_id FROM proxy_assignments WHERE key_id = ${keyId}`);
+      return rows.length ? Number(rows[0][0]) : null;
+    });
+    const dead = pxs[ids.indexOf(assigned)];
+    const alive = pxs[1 - ids.indexOf(assigned)];
+    await new Promise((res) => { dead.server.close(res); dead.server.closeAllConnections?.(); });
+    const before = alive.seen.http.length + alive.seen.connect.length;
+
+    r = await gen();
+    assert.equal(r.status, 200, r.text);
+    assert.ok(alive.seen.http.length + alive.seen.connect.length > before, 'the request went through the other proxy');
+    r = await gen();
+    assert.equal(r.status, 200, r.text);
+    // health has not probed the dead proxy again: the relay moved the key on its own
+    const dp = (await call('GET', '/admin/proxies')).json.find((p) => p.id === assigned);
+    assert.equal(dp.state, 'active');
+    const k = (await stack.api('GET', '/keys', { token: u.token })).json.find((x) => x.id === keyId);
+    assert.equal(k.state, 'active', 'the key is not blamed for its proxy');
+    assert.equal(k.fail_streak, 0);
+  } finally {
+    await stack.stop();
+    for (const px of pxs) px.server.close();
+  }
+});
