@@ -9,6 +9,7 @@
 
 #include "keystate.h"
 #include "np/buf.h"
+#include "np/keyjson.h"
 #include "np/log.h"
 #include "np/novelai.h"
 #include "np/novelai_probe.h"
@@ -90,12 +91,11 @@ key_proxy(PGconn *c, const health_probe_env *env, const uint8_t key[NP_KEY_LEN],
             ok = true;
         } else {
             size_t blen = 0;
-            unsigned char *bin =
-                PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &blen);
+            unsigned char *bin = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &blen);
             np_buf url;
             np_buf_init(&url, 2048);
-            if (bin != NULL && np_row_open(key, NP_ROW_DOMAIN_PROXY, pick, bin, blen, &url) ==
-                                   NP_ERR_OK) {
+            if (bin != NULL &&
+                np_row_open(key, NP_ROW_DOMAIN_PROXY, pick, bin, blen, &url) == NP_ERR_OK) {
                 snprintf(out, outlen, "%s", url.data);
                 ok = true;
             }
@@ -139,8 +139,7 @@ load_token(PGconn *c, const uint8_t key[NP_KEY_LEN], int64_t key_id, np_buf *tok
     }
     size_t blen = 0;
     unsigned char *bin = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &blen);
-    err = bin == NULL ? NP_ERR_NOMEM
-                      : np_row_open(key, NP_ROW_DOMAIN_KEY, key_id, bin, blen, tok);
+    err = bin == NULL ? NP_ERR_NOMEM : np_row_open(key, NP_ROW_DOMAIN_KEY, key_id, bin, blen, tok);
     PQfreemem(bin);
     PQclear(r);
     return err;
@@ -184,8 +183,9 @@ write_result(PGconn *c, const health_probe_env *env, int64_t key_id, bool forced
     PQclear(r);
     r = NULL;
     const char *p2[] = {id};
-    err = np_db_exec(c, "SELECT state, enabled, fail_streak FROM upstream_keys WHERE id = $1 "
-                        "FOR UPDATE",
+    err = np_db_exec(c,
+                     "SELECT state, enabled, fail_streak FROM upstream_keys WHERE id = $1 "
+                     "FOR UPDATE",
                      1, p2, &r);
     if (err != NP_ERR_OK || PQntuples(r) != 1) {
         err = err == NP_ERR_OK ? NP_ERR_NOT_FOUND : err;
@@ -242,6 +242,13 @@ write_result(PGconn *c, const health_probe_env *env, int64_t key_id, bool forced
         12, p3, NULL);
     if (err != NP_ERR_OK) {
         goto rollback;
+    }
+    if (strcmp(from, next.state) != 0) {
+        /* delivered at COMMIT: every pool instance's keyring reloads (pool/keyring.h) */
+        err = np_db_exec(c, "NOTIFY pool_keys, 'k'", 0, NULL, NULL);
+        if (err != NP_ERR_OK) {
+            goto rollback;
+        }
     }
     err = np_db_exec(c, "COMMIT", 0, NULL, NULL);
     if (err == NP_ERR_OK && strcmp(from, next.state) != 0) {
@@ -349,13 +356,9 @@ health_key_json(PGconn *conn, int64_t key_id, json_t **out)
     snprintf(id, sizeof(id), "%lld", (long long)key_id);
     const char *params[] = {id};
     PGresult *r = NULL;
-    np_err err = np_db_exec(
-        conn,
-        "SELECT id, owner_id, masked, state, enabled, tier, anlas, v5_negative, v5_percent, "
-        "fail_streak, to_char(cooldown_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-        "to_char(last_checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-        "last_error, sub_active FROM upstream_keys WHERE id = $1",
-        1, params, &r);
+    np_err err =
+        np_db_exec(conn, "SELECT " NP_KEY_ADMIN_JSON " FROM " NP_KEY_ADMIN_FROM " WHERE k.id = $1",
+                   1, params, &r);
     if (err != NP_ERR_OK) {
         return err;
     }
@@ -363,26 +366,7 @@ health_key_json(PGconn *conn, int64_t key_id, json_t **out)
         PQclear(r);
         return NP_ERR_NOT_FOUND;
     }
-#define TEXT_OR_NULL(col) (PQgetisnull(r, 0, col) ? json_null() : json_string(PQgetvalue(r, 0, col)))
-#define INT_OR_NULL(col)                                                                         \
-    (PQgetisnull(r, 0, col) ? json_null() : json_integer(strtoll(PQgetvalue(r, 0, col), NULL, 10)))
-#define BOOL_OR_NULL(col)                                                                        \
-    (PQgetisnull(r, 0, col) ? json_null() : json_boolean(strcmp(PQgetvalue(r, 0, col), "t") == 0))
-    json_t *v5 = json_null();
-    if (!PQgetisnull(r, 0, 7)) {
-        v5 = json_pack("{s:b, s:f}", "exhausted", strcmp(PQgetvalue(r, 0, 7), "t") == 0,
-                       "percent", PQgetisnull(r, 0, 8) ? 0.0 : strtod(PQgetvalue(r, 0, 8), NULL));
-    }
-    *out = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "id", INT_OR_NULL(0), "owner_id", INT_OR_NULL(1), "masked", TEXT_OR_NULL(2),
-                     "state", TEXT_OR_NULL(3), "enabled", BOOL_OR_NULL(4), "tier",
-                     INT_OR_NULL(5), "anlas", INT_OR_NULL(6), "v5_allowance", v5, "fail_streak",
-                     INT_OR_NULL(9), "cooldown_until", TEXT_OR_NULL(10), "last_checked_at",
-                     TEXT_OR_NULL(11), "last_error", TEXT_OR_NULL(12), "active",
-                     BOOL_OR_NULL(13));
-#undef TEXT_OR_NULL
-#undef INT_OR_NULL
-#undef BOOL_OR_NULL
+    *out = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
     return *out != NULL ? NP_ERR_OK : NP_ERR_NOMEM;
 }

@@ -9,25 +9,11 @@
 #include <string.h>
 
 #include "np/db.h"
+#include "np/keyjson.h"
 #include "np/novelai.h"
 
-/* The visible state: a key its owner or an admin switched off reads "disabled". */
-#define VISIBLE_STATE "CASE WHEN k.enabled THEN k.state ELSE 'disabled' END"
-
-#define KEY_JSON                                                                                   \
-    "json_build_object('id', k.id, 'masked', k.masked, 'note', k.note, 'state', " VISIBLE_STATE    \
-    ", 'enabled', k.enabled, 'tier', k.tier, 'active', k.sub_active, 'expires_at', "               \
-    "k.expires_at, 'anlas', k.anlas, 'v5_allowance', json_build_object('percent', "                \
-    "k.v5_percent, 'used_up', k.v5_negative), 'allow_paid', k.allow_paid, "                        \
-    "'max_anlas_per_request', k.max_anlas_per_request, 'anlas_floor', k.anlas_floor, "             \
-    "'fail_streak', k.fail_streak, 'cooldown_until', k.cooldown_until, 'last_checked_at', "        \
-    "k.last_checked_at, 'last_error', k.last_error, 'uses_today', CASE WHEN k.uses_day = "         \
-    "current_date THEN k.uses_today ELSE 0 END, 'last_used_at', k.last_used_at, "                  \
-    "'created_at', k.created_at)"
-
-#define ADMIN_JSON                                                                                 \
-    "(" KEY_JSON "::jsonb || jsonb_build_object('owner_id', k.owner_id, 'owner', u.username, "     \
-    "'disabled_by', k.disabled_by))"
+#define KEY_JSON NP_KEY_JSON
+#define ADMIN_JSON NP_KEY_ADMIN_JSON
 
 void
 pool_keystore_fingerprint(const uint8_t fp_key[NP_KEY_LEN], const char *token, size_t n,
@@ -287,7 +273,7 @@ pool_keystore_patch(PGconn *c, int64_t id, int64_t owner, bool by_admin, const p
         "k.max_anlas_per_request END, "
         "anlas_floor = coalesce($8::integer, k.anlas_floor) "
         "FROM old WHERE k.id = old.id AND NOT ($9 = 'owner' AND $4::boolean AND NOT old.enabled "
-        "AND old.disabled_by = 'admin') RETURNING " VISIBLE_STATE ") "
+        "AND old.disabled_by = 'admin') RETURNING " NP_KEY_VISIBLE_STATE ") "
         "SELECT CASE WHEN old.enabled THEN old.state ELSE 'disabled' END, (SELECT * FROM upd), "
         "pg_notify('pool_keys', 'k') FROM old",
         9, params, &res);

@@ -37,6 +37,11 @@ test('forced and periodic probes move keys as DESIGN.md section 3 says', async (
     assert.equal(r.json.tier, 3);
     assert.equal(r.json.anlas, 777);
     assert.ok(!r.text.includes(good));
+    // exactly the key object GET /admin/keys lists
+    const listed = (await stack.api('GET', '/admin/keys', { token: admin })).json.find((k) => k.id === id);
+    assert.deepEqual(r.json, listed);
+    assert.deepEqual(Object.keys(r.json.v5_allowance).sort(), ['percent', 'used_up']);
+    assert.equal(r.json.owner, u.username);
     assert.equal((await stack.api('POST', '/admin/keys/999999/check', { token: admin })).status, 404);
     assert.equal((await stack.api('POST', `/admin/keys/${id}/check`, { token: u.token })).status, 403);
 
@@ -73,6 +78,8 @@ test('forced and periodic probes move keys as DESIGN.md section 3 says', async (
     await sleep(3000);
     r = await stack.api('POST', `/admin/keys/${id2}/check`, { token: admin });
     assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.state, 'disabled', 'the visible state, as GET /admin/keys shows it');
+    assert.equal(r.json.enabled, false);
     assert.equal(keyRow(stack.db, id2).enabled, 'f');
     assert.notEqual(keyRow(stack.db, id2).state, 'active');
     // Leases are given back.
