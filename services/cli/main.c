@@ -1,4 +1,5 @@
 /* naipool: one binary for every service and the operator's commands. */
+#include <nng/nng.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,5 +179,6 @@ main(int argc, char **argv)
         }
     }
     cli_boot_fini(&b);
+    nng_fini(); /* every socket is closed: let NNG free what its pipes still held */
     return code;
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <nng/nng.h>
+
 #include "np/events.h"
 #include "np/log.h"
 
@@ -76,5 +78,6 @@ main(int argc, char **argv)
     int code = st.depth == 0 && st.dropped == 0 && st.emitted == (uint64_t)count ? 0 : 1;
     np_events_close(ev);
     np_config_free(cfg);
+    nng_fini(); /* lets NNG free what its pipes still held before the process ends */
     return code;
 }
