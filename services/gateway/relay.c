@@ -7,13 +7,17 @@
  *   3. H2O calls proceed when the chunk is written: send relay.next {sid}; its answer
  *      {b, more} is sent on; repeat until more is false (the final chunk).
  *   4. the client leaves before the final chunk: relay.cancel {sid}, fire and forget, once
- *      no relay.next is out.
+ *      no relay.next is out. It leaves while relay.open is still out (queued for a key, or a
+ *      transfer not answered yet): relay.abort {rid} to the same instance, fire and forget.
  * The stream record is shared by the request and the call that is out; whichever of the two
  * ends last frees it. */
 #include "relay.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "auth.h"
 #include "call.h"
@@ -190,15 +194,99 @@ start_stream(gw_request *r, gw_peer *peer, int64_t sid, const void *data, size_t
 /* An open in flight: the instance asked, the request kept for one more try elsewhere when
  * that instance took nothing (NP_ERR_UNAVAILABLE: no instance took it within the send
  * deadline, so it surely did not run), and how many instances were tried. */
+typedef struct open_ctx open_ctx;
+
+/* Lives in the request's pool: tells an open still out that its client left. */
 typedef struct {
+    open_ctx *o; /* NULL once the open was answered */
+} open_guard;
+
+struct open_ctx {
     gw_peer *peer;
     np_wire_writer w;
     int tries;
-} open_ctx;
+    char rid[64];
+    open_guard *guard;         /* NULL once the request is gone */
+    gw_request *r;             /* valid while guard is not NULL */
+    h2o_timeout_entry_t peek;  /* looks at the client's socket once a second */
+    bool aborted;              /* relay.abort was sent */
+};
+
+static void
+send_abort(np_rpc_client *pool, const char *rid)
+{
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 2);
+    np_wire_str(&w, "op", "relay.abort");
+    np_wire_str(&w, "rid", rid);
+    np_rpc_client_call_async(pool, &w, 2000, on_cancel_done, NULL);
+    np_wire_writer_fini(&w);
+}
+
+/* The request's pool is disposed: with the open still out, its client left before the
+ * answer (on_open_gone frees o when the answer comes). */
+static void
+on_open_guard_dispose(void *p)
+{
+    open_guard *g = p;
+    if (g->o != NULL) {
+        open_ctx *o = g->o;
+        o->guard = NULL;
+        o->r = NULL;
+        if (h2o_timeout_is_linked(&o->peek)) {
+            h2o_timeout_unlink(&o->peek);
+        }
+        if (!o->aborted) {
+            o->aborted = true;
+            send_abort(gw_peer_client(o->peer), o->rid);
+        }
+        g->o = NULL;
+    }
+}
+
+/* client_gone peeks at the client's socket without taking anything from it: H2O 2.2 stops
+ * reading an HTTP/1.1 connection while its request is handled, so a client that closes is
+ * only noticed at the next write; a request waiting for a key may not write for a minute. */
+static bool
+client_gone(h2o_req_t *req)
+{
+    if (req->conn->callbacks->get_socket == NULL) {
+        return false;
+    }
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL) {
+        return false;
+    }
+    char c;
+    ssize_t n = recv(h2o_socket_get_fd(sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void
+on_peek(h2o_timeout_entry_t *entry)
+{
+    open_ctx *o = H2O_STRUCT_FROM_MEMBER(open_ctx, peek, entry);
+    if (o->r == NULL || o->aborted) {
+        return;
+    }
+    if (client_gone(o->r->req)) {
+        o->aborted = true;
+        send_abort(gw_peer_client(o->peer), o->rid);
+        return;
+    }
+    h2o_timeout_link(o->r->th->loop, &o->r->th->ctx.one_sec_timeout, &o->peek);
+}
 
 static void
 open_ctx_free(gw_gateway *gw, open_ctx *o, bool keep_peer)
 {
+    if (o->guard != NULL) {
+        o->guard->o = NULL; /* answered: nothing to abort */
+    }
+    if (h2o_timeout_is_linked(&o->peek)) {
+        h2o_timeout_unlink(&o->peek);
+    }
     if (!keep_peer) {
         gw_peers_put(&gw->pools, o->peer);
     }
@@ -344,6 +432,12 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
         gw_respond_err(r, NP_ERR_UNAVAILABLE, "no pool instance is known");
         return;
     }
+    snprintf(o->rid, sizeof(o->rid), "%s", r->rid);
+    o->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*o->guard), on_open_guard_dispose);
+    o->guard->o = o;
+    o->r = r;
+    o->peek.cb = on_peek;
+    h2o_timeout_link(r->th->loop, &r->th->ctx.one_sec_timeout, &o->peek);
     np_wire_writer_init(&o->w);
     np_wire_writer *w = &o->w;
     np_wire_begin(w, 9);

@@ -44,6 +44,7 @@
 #define RREQ_MAGIC 0x52524551u
 #define ERRBODY_MAX 65536
 #define TABLE_BUCKETS 1024
+#define RID_BUCKETS 1024
 #define MINUTES 60
 
 typedef struct rreq rreq;
@@ -59,6 +60,7 @@ struct pool_relay {
     pthread_mutex_t mu; /* the streams table and the counters */
     rreq *table[TABLE_BUCKETS];
     int streams;
+    rreq *rids[RID_BUCKETS]; /* admitted requests not finished yet, by request id */
     atomic_llong next_sid;
     minute_count minutes[MINUTES];
 };
@@ -71,6 +73,8 @@ struct rreq {
     int64_t sid;
     rreq *hnext; /* streams table chain (under rl->mu) */
     bool in_table;
+    rreq *rnext; /* rids chain (under rl->mu); no reference: finish unlinks it first */
+    bool in_rids;
 
     /* the request */
     char rid[64], ip[64], path[1100];
@@ -104,6 +108,7 @@ struct rreq {
     int status;
     char ctype[160], cenc[64];
     bool passing, stream_mode, paused, up_done, broken, cancelled, finished;
+    bool aborted; /* relay.abort: the client left before relay.open was answered */
     np_buf buf;
     np_buf errbody;
     int64_t last_touch_ms;
@@ -198,6 +203,63 @@ table_remove(pool_relay *rl, rreq *q)
     }
 }
 
+/* ---- admitted requests by request id (relay.abort) ---- */
+
+static size_t
+rid_bucket(const char *rid)
+{
+    size_t h = 5381;
+    for (; *rid != '\0'; rid++) {
+        h = h * 33 + (unsigned char)*rid;
+    }
+    return h % RID_BUCKETS;
+}
+
+static void
+rids_add(pool_relay *rl, rreq *q)
+{
+    pthread_mutex_lock(&rl->mu);
+    size_t b = rid_bucket(q->rid);
+    q->rnext = rl->rids[b];
+    rl->rids[b] = q;
+    q->in_rids = true;
+    pthread_mutex_unlock(&rl->mu);
+}
+
+/* rids_remove runs in finish, before the request's own reference can go. */
+static void
+rids_remove(pool_relay *rl, rreq *q)
+{
+    pthread_mutex_lock(&rl->mu);
+    if (q->in_rids) {
+        rreq **pp = &rl->rids[rid_bucket(q->rid)];
+        while (*pp != NULL && *pp != q) {
+            pp = &(*pp)->rnext;
+        }
+        if (*pp == q) {
+            *pp = q->rnext;
+        }
+        q->in_rids = false;
+    }
+    pthread_mutex_unlock(&rl->mu);
+}
+
+/* rids_take finds the unfinished request rid and returns it with a reference, or NULL. */
+static rreq *
+rids_take(pool_relay *rl, const char *rid)
+{
+    pthread_mutex_lock(&rl->mu);
+    rreq *q = rl->rids[rid_bucket(rid)];
+    while (q != NULL && strcmp(q->rid, rid) != 0) {
+        q = q->rnext;
+    }
+    if (q != NULL) {
+        rreq_ref(q);
+    }
+    pthread_mutex_unlock(&rl->mu);
+    return q;
+}
+
 static void
 count_minute(pool_relay *rl, int status)
 {
@@ -286,6 +348,18 @@ reply_open_error(rreq *q, np_err err, const char *message, int retry_after)
     q->opened = true;
     q->final_status = np_err_status(err);
     snprintf(q->error_class, sizeof(q->error_class), "%s", np_err_code(err));
+}
+
+/* The answer to a request whose client left (relay.abort): nobody reads it, but the deferred
+ * call must be answered; the usage row says 499 client_closed. */
+static void
+reply_client_closed(rreq *q)
+{
+    if (q->open_call != NULL) {
+        reply_open_error(q, NP_ERR_CANCELED, "the client closed the connection", 0);
+    }
+    q->final_status = 499;
+    snprintf(q->error_class, sizeof(q->error_class), "client_closed");
 }
 
 /* Answers relay.open with the upstream status and up to one chunk of buf. */
@@ -391,6 +465,7 @@ finish(rreq *q)
         return;
     }
     q->finished = true;
+    rids_remove(q->rl, q);
     pool_inflight_leave(q->rl->d.inflight, q->uid);
     emit_usage(q);
 }
@@ -542,10 +617,14 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
             snprintf(info.error, sizeof(info.error), "cancelled by the client");
         }
         q->broken = true;
-        if (q->open_call != NULL) {
-            reply_open_error(q, NP_ERR_CLOSED, NULL, 0);
+        if (q->aborted) {
+            reply_client_closed(q);
+        } else {
+            if (q->open_call != NULL) {
+                reply_open_error(q, NP_ERR_CLOSED, NULL, 0);
+            }
+            snprintf(q->error_class, sizeof(q->error_class), "cancelled");
         }
-        snprintf(q->error_class, sizeof(q->error_class), "cancelled");
     } else if (result == NP_ERR_OK && q->passing) {
         pool_outcome_decide(o, true, q->cost == 0, &cd, &info.action);
         info.spent = o == NP_NAI_OK ? q->cost : 0;
@@ -646,6 +725,20 @@ on_grant(void *arg, pool_waiter *w)
     np_wipe(w->lease.token, sizeof(w->lease.token));
     q->key_id = q->lease.key_id;
     q->cost = q->lease.cost;
+    if (q->aborted) {
+        /* the client left while the grant was under way: the key goes back unused */
+        pool_release_info info = {.used = false};
+        snprintf(info.rid, sizeof(info.rid), "%s", q->rid);
+        pool_lease lease = q->lease;
+        np_wipe(q->lease.token, sizeof(q->lease.token));
+        q->leased = false;
+        reply_client_closed(q);
+        finish(q);
+        pthread_mutex_unlock(&q->mu);
+        pool_sched_release(rl->d.sched, &lease, &info, NULL);
+        rreq_unref(q); /* the request's own */
+        return;
+    }
     int64_t timeout_s = np_config_int(rl->d.cfg, "UPSTREAM_TIMEOUT_SECONDS");
     bool stream = q->route->stream || q->need.stream;
     pool_xfer_spec spec = {
@@ -698,7 +791,9 @@ on_timeout(void *arg, pool_waiter *w)
     rreq *q = arg;
     (void)w;
     pthread_mutex_lock(&q->mu);
-    if (q->open_call != NULL) {
+    if (q->aborted) {
+        reply_client_closed(q);
+    } else if (q->open_call != NULL) {
         reply_open_error(q, NP_ERR_NO_KEY,
                          q->attempts > 0 ? "no other key was free to retry the request"
                                          : "every eligible key stayed busy; try again shortly",
@@ -1017,12 +1112,14 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     q->w.on_grant = on_grant;
     q->w.on_timeout = on_timeout;
     q->w.arg = q;
+    rids_add(rl, q);
     if (q->w.leaseless && pool_keyring_pick(rl->d.keyring, &q->w)) {
         on_grant(q, &q->w);
         return; /* the request's reference now rides with the transfer */
     }
     err = pool_sched_enqueue(rl->d.sched, &q->w);
     if (err != NP_ERR_OK) {
+        rids_remove(rl, q);
         pool_inflight_leave(rl->d.inflight, q->uid);
         if (err == NP_ERR_RATE_LIMITED) {
             snprintf(why, sizeof(why), "too many of your requests are waiting for a key");
@@ -1114,6 +1211,35 @@ pool_relay_cancel(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     rreq *q = table_take(rl, sid);
     if (q != NULL) {
         abort_stream(rl, q);
+        rreq_unref(q);
+    }
+    reply_empty(call);
+}
+
+void
+pool_relay_abort(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
+{
+    char rid[64];
+    if (!np_wire_get_cstr(req, "rid", rid, sizeof(rid))) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "relay.abort needs rid");
+        return;
+    }
+    rreq *q = rids_take(rl, rid);
+    if (q != NULL) {
+        pthread_mutex_lock(&q->mu);
+        if (!q->finished && !q->opened && !q->aborted) {
+            q->aborted = true;
+            np_log_write(NP_LOG_INFO, "pool", q->rid, "the client left before the answer");
+            if (q->x != NULL && !q->up_done) {
+                /* running: as relay.cancel does (on_done answers) */
+                q->cancelled = true;
+                pool_upstream_cancel(rl->d.up, q->x);
+            } else {
+                /* waiting for a key (or for a retry): it leaves the queue (on_timeout) */
+                pool_sched_abort(rl->d.sched, &q->w);
+            }
+        }
+        pthread_mutex_unlock(&q->mu);
         rreq_unref(q);
     }
     reply_empty(call);

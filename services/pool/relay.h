@@ -41,6 +41,10 @@ void pool_relay_close(pool_relay *rl);
 void pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req);
 void pool_relay_next(pool_relay *rl, np_rpc_call *call, const msgpack_object *req);
 void pool_relay_cancel(pool_relay *rl, np_rpc_call *call, const msgpack_object *req);
+/* relay.abort {rid}: the client of request rid left before relay.open was answered; a queued
+ * request leaves the queue, a running transfer is cancelled; either way the open is answered
+ * and the usage row reads 499 client_closed. Unknown or finished: nothing happens. */
+void pool_relay_abort(pool_relay *rl, np_rpc_call *call, const msgpack_object *req);
 
 /* pool_relay_tick reaps streams nobody asked for past STREAM_REAP_SECONDS (scheduler tick). */
 void pool_relay_tick(void *rl);

@@ -310,6 +310,18 @@ pool_sched_release(pool_sched *s, pool_lease *lease, const pool_release_info *in
     pthread_mutex_unlock(&s->mu);
 }
 
+void
+pool_sched_abort(pool_sched *s, pool_waiter *w)
+{
+    /* Only the scheduler thread unlinks waiters (a pass walks the queue outside the lock):
+     * an expired deadline makes it do so. */
+    pthread_mutex_lock(&s->mu);
+    w->deadline_ms = 0;
+    s->wake = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 int
 pool_sched_leases_held(pool_sched *s)
 {

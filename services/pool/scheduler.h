@@ -95,6 +95,10 @@ np_err pool_sched_enqueue(pool_sched *s, pool_waiter *w);
 void pool_sched_release(pool_sched *s, pool_lease *lease, const pool_release_info *info,
                         pool_waiter *retry);
 
+/* pool_sched_abort: w's client left; when w is queued it leaves the queue at the scheduler's
+ * next pass through on_timeout (a grant that was already under way still runs on_grant).
+ * Any thread; never blocks. */
+void pool_sched_abort(pool_sched *s, pool_waiter *w);
 /* pool_sched_depth: requests waiting on this instance. */
 int pool_sched_depth(pool_sched *s);
 /* pool_sched_leases_held: key_leases rows this instance holds (and renews) now. */

@@ -179,6 +179,8 @@ on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
         pool_relay_next(s->relay, call, req);
     } else if (strcmp(op, "relay.cancel") == 0) {
         pool_relay_cancel(s->relay, call, req);
+    } else if (strcmp(op, "relay.abort") == 0) {
+        pool_relay_abort(s->relay, call, req);
     } else if (strcmp(op, "http") == 0) {
         if (!serve_settings(s, call, req)) {
             pool_api_http(&s->api, call, req);

@@ -1,5 +1,6 @@
 // Requests the pool refuses before any upstream call are still requests: each leaves a usage
-// row (status and error code) the user sees in GET /logs.
+// row (status and error code) the user sees in GET /logs. A client that leaves while its
+// request waits for a key takes the request with it (499 client_closed, nothing upstream).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { until } from './harness.mjs';
@@ -9,7 +10,7 @@ const key = pstToken();
 let stack, user;
 
 before(async () => {
-  stack = await poolStack({ tokens: [{ token: key }], env: { BASE_RPM: '1000', MAX_RPM: '1000' } });
+  stack = await poolStack({ tokens: [{ token: key }], env: { BASE_RPM: '1000', MAX_RPM: '1000', USER_MAX_CONCURRENCY: '4' } });
   user = await contributor(stack, [key]); // free use only: the Anlas guard refuses paid requests
 });
 after(async () => { await stack?.stop(); });
@@ -51,4 +52,45 @@ test('a refusal after the rate check carries X-RateLimit-Limit/Remaining/Reset',
   const nf = await relay('GET', '/not/a/route');
   assert.equal(nf.status, 404);
   assert.equal(nf.headers.get('x-ratelimit-limit'), null);
+});
+
+/** queueDepth reads the pool's naipool_pool_queue_depth from /metrics. */
+async function queueDepth() {
+  const m = (await stack.api('GET', '/metrics')).text.match(/^naipool_pool_queue_depth\{[^}]*\} (\d+)$/m);
+  return m ? Number(m[1]) : -1;
+}
+
+test('a queued request whose client leaves never reaches NovelAI and logs 499', async () => {
+  await stack.fake.reset();
+  await stack.fake.config({ latency_ms: 2000 });
+  let first;
+  try {
+    // the only key is busy with a first generation; a second one waits for it
+    first = relay('POST', '/ai/generate-image', { json: imageBody({ seed: 1 }) });
+    await until('the first generation upstream', async () => (await stack.fake.stats()).in_flight === 1);
+    const ac = new AbortController();
+    const second = fetch(stack.url + '/v1/novelai/ai/generate-image', {
+      method: 'POST', signal: ac.signal,
+      headers: { authorization: 'Bearer ' + user.token, 'content-type': 'application/json' },
+      body: JSON.stringify(imageBody({ seed: 2 })),
+    }).catch((e) => e);
+    await until('the second request queued', async () => (await queueDepth()) === 1);
+    ac.abort();
+    await second;
+    const row = await until('the 499 usage row', async () => {
+      const logs = await stack.api('GET', '/logs?limit=50', { token: user.token });
+      return logs.json.find((x) => x.status === 499);
+    });
+    assert.equal(row.error, 'client_closed');
+    assert.equal(await queueDepth(), 0);
+  } finally {
+    await stack.fake.config({ latency_ms: 0 });
+  }
+  assert.equal((await first).status, 200);
+  // a later request is served next: the abandoned one never went upstream
+  const third = await relay('POST', '/ai/generate-image', { json: imageBody({ seed: 3 }) });
+  assert.equal(third.status, 200, third.text);
+  const stats = await stack.fake.stats();
+  const n = Object.values(stats.requests).reduce((a, r) => a + (r['/ai/generate-image'] || 0), 0);
+  assert.equal(n, 2, JSON.stringify(stats.requests));
 });
