@@ -250,8 +250,7 @@ audit_params_usage(audit_params *p, const audit_event *e, bool store_ip)
     add_field_int(p, f, "n_samples", 0, INT32_MAX);
     add_field_int(p, f, "cost", INT64_MIN / 2, INT64_MAX / 2);
     const json_t *st = json_object_get(f, "status");
-    add_int64(p, json_is_integer(st) && json_integer_value(st) >= 0 &&
-                         json_integer_value(st) <= 999
+    add_int64(p, json_is_integer(st) && json_integer_value(st) >= 0 && json_integer_value(st) <= 999
                      ? json_integer_value(st)
                      : 0);
     add_field_str(p, f, "error", 256, NULL);
@@ -301,12 +300,18 @@ audit_event_subject(const audit_event *e, char *out, size_t outlen)
         const char *field;
         const char *label;
     } rules[] = {
-        {"", "target_user_id", "user"},  {"relay_key.", "relay_key_id", "relay_key"},
-        {"relay_key.", "key_id", "relay_key"}, {"", "upstream_key_id", "key"},
-        {"", "key_id", "key"},           {"", "relay_key_id", "relay_key"},
-        {"", "proxy_id", "proxy"},       {"config.", "setting", "config"},
-        {"config.", "key", "config"},    {"admin.", "user_id", "user"},
-        {"auth.", "username", "user"},   {"auth.", "user_id", "user"},
+        {"", "target_user_id", "user"},
+        {"relay_key.", "relay_key_id", "relay_key"},
+        {"relay_key.", "key_id", "relay_key"},
+        {"", "upstream_key_id", "key"},
+        {"", "key_id", "key"},
+        {"", "relay_key_id", "relay_key"},
+        {"", "proxy_id", "proxy"},
+        {"config.", "setting", "config"},
+        {"config.", "key", "config"},
+        {"admin.", "user_id", "user"},
+        {"auth.", "username", "user"},
+        {"auth.", "user_id", "user"},
     };
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
         if (!starts(e->type, rules[i].type_prefix)) {
@@ -319,8 +324,7 @@ audit_event_subject(const audit_event *e, char *out, size_t outlen)
         }
         if (json_is_string(v) && json_string_length(v) > 0) {
             const char *s = json_string_value(v);
-            snprintf(out, outlen, "%s:%.*s", rules[i].label, (int)utf8_cut(s, strlen(s), 180),
-                     s);
+            snprintf(out, outlen, "%s:%.*s", rules[i].label, (int)utf8_cut(s, strlen(s), 180), s);
             return true;
         }
     }
@@ -330,11 +334,11 @@ audit_event_subject(const audit_event *e, char *out, size_t outlen)
 static bool
 credential_name(const char *key)
 {
-    static const char *const names[] = {"token",         "password",     "new_password",
-                                        "old_password",  "secret",       "secret_key",
-                                        "access_token",  "authorization", "api_key",
-                                        "encryption_key", "cookie",      "pst",
-                                        NULL};
+    static const char *const names[] = {
+        "token",   "password",       "new_password", "old_password",
+        "secret",  "secret_key",     "access_token", "authorization",
+        "api_key", "encryption_key", "cookie",       "pst",
+        NULL};
     for (int i = 0; names[i] != NULL; i++) {
         if (strcasecmp(key, names[i]) == 0) {
             return true;

@@ -128,8 +128,8 @@ test_subject_and_actor(void **state)
     assert_int_equal(audit_event_actor(&e), 0);
     json_decref(e.fields);
     snprintf(e.type, sizeof(e.type), "admin.role_changed");
-    e.fields = json_pack("{s:i, s:i, s:s}", "actor_user_id", 1, "target_user_id", 4, "role",
-                         "admin");
+    e.fields =
+        json_pack("{s:i, s:i, s:s}", "actor_user_id", 1, "target_user_id", 4, "role", "admin");
     assert_true(audit_event_subject(&e, s, sizeof(s)));
     assert_string_equal(s, "user:4");
     assert_int_equal(audit_event_actor(&e), 1);
@@ -252,10 +252,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decode_and_usage_row),
-        cmocka_unit_test(test_decode_rejects),
-        cmocka_unit_test(test_subject_and_actor),
-        cmocka_unit_test(test_ack_ranges),
+        cmocka_unit_test(test_decode_and_usage_row), cmocka_unit_test(test_decode_rejects),
+        cmocka_unit_test(test_subject_and_actor),    cmocka_unit_test(test_ack_ranges),
         cmocka_unit_test(test_decode_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,10 +9,10 @@ np_err
 audit_logs_filter_parse(const char *query, bool admin, int64_t caller, audit_logs_filter *f,
                         char *why, size_t whylen)
 {
-    static const char *const user_keys[] = {"limit", "before", "status", "route", "since",
-                                            "until", NULL};
-    static const char *const admin_keys[] = {"limit", "before", "status", "route", "since",
-                                             "until", "user",   NULL};
+    static const char *const user_keys[] = {"limit", "before", "status", "route",
+                                            "since", "until",  NULL};
+    static const char *const admin_keys[] = {"limit", "before", "status", "route",
+                                             "since", "until",  "user",   NULL};
     memset(f, 0, sizeof(*f));
     f->admin = admin;
     f->user_id = admin ? 0 : caller;
@@ -24,14 +24,14 @@ audit_logs_filter_parse(const char *query, bool admin, int64_t caller, audit_log
     const char *v;
     if ((v = audit_query_get(&q, "limit")) != NULL &&
         !audit_parse_int(v, 1, AUDIT_LOGS_LIMIT_MAX, &f->limit)) {
-        snprintf(why, whylen, "limit must be a whole number from 1 to %d",
-                 AUDIT_LOGS_LIMIT_MAX);
+        snprintf(why, whylen, "limit must be a whole number from 1 to %d", AUDIT_LOGS_LIMIT_MAX);
         return NP_ERR_INVALID;
     }
     if ((v = audit_query_get(&q, "before")) != NULL) {
         if (!audit_cursor_parse(v, &f->before_us, &f->before_id)) {
-            snprintf(why, whylen, "before must be a cursor from an earlier answer "
-                                  "(the X-Next-Cursor header or a row's cursor)");
+            snprintf(why, whylen,
+                     "before must be a cursor from an earlier answer "
+                     "(the X-Next-Cursor header or a row's cursor)");
             return NP_ERR_INVALID;
         }
         f->before = true;
@@ -51,8 +51,9 @@ audit_logs_filter_parse(const char *query, bool admin, int64_t caller, audit_log
         } else if (audit_parse_int(v, 100, 599, &code)) {
             f->status_lo = f->status_hi = code;
         } else {
-            snprintf(why, whylen, "status must be an HTTP status (100-599), a class such as "
-                                  "4xx, ok or error");
+            snprintf(why, whylen,
+                     "status must be an HTTP status (100-599), a class such as "
+                     "4xx, ok or error");
             return NP_ERR_INVALID;
         }
     }
@@ -65,16 +66,18 @@ audit_logs_filter_parse(const char *query, bool admin, int64_t caller, audit_log
     }
     if ((v = audit_query_get(&q, "since")) != NULL) {
         if (!audit_parse_time(v, &f->since_us)) {
-            snprintf(why, whylen, "since must be a time: RFC 3339 (2026-11-26T06:00:00Z), a "
-                                  "date, or Unix seconds");
+            snprintf(why, whylen,
+                     "since must be a time: RFC 3339 (2026-11-26T06:00:00Z), a "
+                     "date, or Unix seconds");
             return NP_ERR_INVALID;
         }
         f->since = true;
     }
     if ((v = audit_query_get(&q, "until")) != NULL) {
         if (!audit_parse_time(v, &f->until_us)) {
-            snprintf(why, whylen, "until must be a time: RFC 3339 (2026-11-26T06:00:00Z), a "
-                                  "date, or Unix seconds");
+            snprintf(why, whylen,
+                     "until must be a time: RFC 3339 (2026-11-26T06:00:00Z), a "
+                     "date, or Unix seconds");
             return NP_ERR_INVALID;
         }
         f->until = true;
@@ -129,7 +132,7 @@ static json_t *
 col_int(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? json_null()
-                                     : json_integer(strtoll(PQgetvalue(r, row, col), NULL, 10));
+                                    : json_integer(strtoll(PQgetvalue(r, row, col), NULL, 10));
 }
 
 static json_t *
@@ -144,8 +147,7 @@ audit_logs_serve(np_db *db, const np_config *cfg, np_rpc_call *call, const np_ht
 {
     char why[300];
     audit_logs_filter f;
-    if (audit_logs_filter_parse(r->query, admin, r->user_id, &f, why, sizeof(why)) !=
-        NP_ERR_OK) {
+    if (audit_logs_filter_parse(r->query, admin, r->user_id, &f, why, sizeof(why)) != NP_ERR_OK) {
         np_http_reply_error(call, 400, "bad_request", why, NULL);
         return;
     }

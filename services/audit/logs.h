@@ -33,8 +33,8 @@ typedef struct {
 /* audit_logs_filter_parse reads the query string: limit (1..500, default 50), before (a
  * cursor), status (a code, "2xx".."5xx", "ok" or "error"), route, since, until, and for
  * admins user. NP_ERR_INVALID with a sentence in why otherwise. */
-np_err audit_logs_filter_parse(const char *query, bool admin, int64_t caller,
-                               audit_logs_filter *f, char *why, size_t whylen);
+np_err audit_logs_filter_parse(const char *query, bool admin, int64_t caller, audit_logs_filter *f,
+                               char *why, size_t whylen);
 
 /* audit_logs_sql builds the SELECT for f into q (initialised by the caller). Columns: id,
  * time_us, request_id, route, model, width, height, steps, n_samples, status, error,

@@ -78,10 +78,10 @@ audit_logstats_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
         char day[40];
         audit_time_format((first + d) * 86400 * 1000000, day, sizeof(day));
         day[10] = '\0';
-        json_array_append_new(days_arr, json_pack("{s:s, s:I, s:I, s:I}", "day", day, "total",
-                                                  (json_int_t)per_day[d][0], "ok",
-                                                  (json_int_t)per_day[d][1], "errors",
-                                                  (json_int_t)per_day[d][2]));
+        json_array_append_new(days_arr,
+                              json_pack("{s:s, s:I, s:I, s:I}", "day", day, "total",
+                                        (json_int_t)per_day[d][0], "ok", (json_int_t)per_day[d][1],
+                                        "errors", (json_int_t)per_day[d][2]));
     }
     free(per_day);
     json_t *status_arr = json_array();
@@ -89,15 +89,15 @@ audit_logstats_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
     json_t *val;
     json_object_foreach(by_status, key, val)
     {
-        json_array_append_new(status_arr, json_pack("{s:i, s:O}", "status", atoi(key), "count",
-                                                     val));
+        json_array_append_new(status_arr,
+                              json_pack("{s:i, s:O}", "status", atoi(key), "count", val));
     }
     json_decref(by_status);
     char since[40];
     audit_time_format(first * 86400 * 1000000, since, sizeof(since));
-    json_t *body = json_pack("{s:I, s:s, s:I, s:I, s:I, s:o, s:o}", "days", (json_int_t)days,
-                             "since", since, "total", (json_int_t)total, "ok", (json_int_t)ok,
-                             "errors", (json_int_t)errors, "by_day", days_arr, "by_status",
-                             status_arr);
+    json_t *body =
+        json_pack("{s:I, s:s, s:I, s:I, s:I, s:o, s:o}", "days", (json_int_t)days, "since", since,
+                  "total", (json_int_t)total, "ok", (json_int_t)ok, "errors", (json_int_t)errors,
+                  "by_day", days_arr, "by_status", status_arr);
     np_http_reply_json(call, 200, body, NULL);
 }

@@ -43,8 +43,8 @@ audit_query_parse(const char *query, const char *const *allowed, audit_query *q,
             char list[256] = "";
             size_t used = 0;
             for (int i = 0; allowed[i] != NULL; i++) {
-                int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-                                 allowed[i]);
+                int w =
+                    snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", allowed[i]);
                 if (w < 0 || (size_t)w >= sizeof(list) - used) {
                     break;
                 }
@@ -176,8 +176,7 @@ audit_parse_time(const char *s, int64_t *us)
             p++;
         } else if (*p == '+' || *p == '-') {
             int sign = *p++ == '-' ? -1 : 1, oh, om;
-            if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 ||
-                om > 59) {
+            if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 || om > 59) {
                 return false;
             }
             offset = sign * (oh * 3600 + om * 60);
@@ -188,8 +187,12 @@ audit_parse_time(const char *s, int64_t *us)
     if (*p != '\0') {
         return false;
     }
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     int64_t t = (int64_t)timegm(&tm) - offset;
     *us = t * 1000000 + frac_us;
     return true;

@@ -95,10 +95,11 @@ test_logs_filter(void **state)
     assert_string_equal(f.route, "/ai/generate-image");
     assert_int_equal(audit_logs_filter_parse("", true, 1, &f, why, sizeof(why)), NP_ERR_OK);
     assert_int_equal(f.user_id, 0);
-    static const char *const bad[] = {"limit=0",          "limit=501",  "limit=ten",
-                                      "status=200x",      "status=99",  "before=nope",
-                                      "since=tomorrow",   "route=ai",   "since=2030-01-01&until=2020-01-01",
-                                      "status=600",       "colour=red", NULL};
+    static const char *const bad[] = {
+        "limit=0",        "limit=501",  "limit=ten",
+        "status=200x",    "status=99",  "before=nope",
+        "since=tomorrow", "route=ai",   "since=2030-01-01&until=2020-01-01",
+        "status=600",     "colour=red", NULL};
     for (int i = 0; bad[i] != NULL; i++) {
         why[0] = '\0';
         assert_int_equal(audit_logs_filter_parse(bad[i], false, 7, &f, why, sizeof(why)),
@@ -106,12 +107,12 @@ test_logs_filter(void **state)
         assert_true(strlen(why) > 10);
     }
     /* The SQL carries values only as parameters. */
-    assert_int_equal(audit_logs_filter_parse("route=%27%3B--&before=5_6", false, 7, &f, why,
-                                             sizeof(why)),
-                     NP_ERR_INVALID); /* a route must start with / */
-    assert_int_equal(audit_logs_filter_parse("route=/x%27%3B--&before=5_6", false, 7, &f, why,
-                                             sizeof(why)),
-                     NP_ERR_OK);
+    assert_int_equal(
+        audit_logs_filter_parse("route=%27%3B--&before=5_6", false, 7, &f, why, sizeof(why)),
+        NP_ERR_INVALID); /* a route must start with / */
+    assert_int_equal(
+        audit_logs_filter_parse("route=/x%27%3B--&before=5_6", false, 7, &f, why, sizeof(why)),
+        NP_ERR_OK);
     audit_sql q;
     audit_sql_init(&q);
     audit_logs_sql(&f, &q);

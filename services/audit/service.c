@@ -20,8 +20,8 @@ struct audit_service {
 const np_cfg_spec audit_config[] = {
     {"AUDIT_QUEUE_MAX", NP_CFG_INT, "50000", 100, 10000000, 0,
      "events audit holds before writing; beyond, messages are left to re-sends", NULL},
-    {"AUDIT_BATCH_MAX", NP_CFG_INT, "500", 1, 2000, 0,
-     "events written per pipelined transaction", NULL},
+    {"AUDIT_BATCH_MAX", NP_CFG_INT, "500", 1, 2000, 0, "events written per pipelined transaction",
+     NULL},
     {"LOG_RETENTION_DAYS", NP_CFG_INT, "30", 1, 36500, NP_CFG_RUNTIME,
      "usage logs older than this are deleted (in batches, by the health leader)", NULL},
     {"AUDIT_RETENTION_DAYS", NP_CFG_INT, "365", 0, 36500, NP_CFG_RUNTIME,

@@ -156,9 +156,8 @@ store_one(PGconn *conn, const audit_event *e, bool store_ip, bool minimal, audit
     } else {
         rc = is_connection_error(conn, r) ? -1 : 0;
         const char *m = PQresultErrorMessage(r);
-        np_log_warn("audit", "event %s #%lld of %s not stored%s: %.*s", e->type,
-                    (long long)e->seq, e->producer, minimal ? " even minimally" : "",
-                    (int)strcspn(m, "\n"), m);
+        np_log_warn("audit", "event %s #%lld of %s not stored%s: %.*s", e->type, (long long)e->seq,
+                    e->producer, minimal ? " even minimally" : "", (int)strcspn(m, "\n"), m);
     }
     PQclear(r);
     audit_params_fini(&p);
@@ -224,8 +223,8 @@ audit_batch_store(PGconn *conn, audit_event *const *evs, size_t n, bool store_ip
             if (rs == PGRES_FATAL_ERROR) {
                 conn_bad = conn_bad || is_connection_error(conn, r);
                 const char *m = PQresultErrorMessage(r);
-                np_log_warn("audit", "batch of %zu events failed: %.*s", n,
-                            (int)strcspn(m, "\n"), m);
+                np_log_warn("audit", "batch of %zu events failed: %.*s", n, (int)strcspn(m, "\n"),
+                            m);
             }
         }
         PQclear(r);
@@ -501,13 +500,13 @@ audit_sink_metrics_render(audit_sink *s, const char *node, np_buf *out)
          st.bad_messages},
         {"events_received_total", "counter", "events received, re-sends included", NULL,
          st.received},
-        {"queue_drops_total", "counter", "events left to re-sends because the queue was full",
-         NULL, st.queue_drops},
+        {"queue_drops_total", "counter", "events left to re-sends because the queue was full", NULL,
+         st.queue_drops},
         {"queue_depth", "gauge", "events waiting to be written", NULL, st.queue},
         {"rows_inserted_total", "counter", "rows inserted", "usage_logs", st.usage_rows},
         {"rows_inserted_total", NULL, NULL, "audit_events", st.audit_rows},
-        {"duplicates_total", "counter", "events already stored (re-sends, other instances)",
-         NULL, st.duplicates},
+        {"duplicates_total", "counter", "events already stored (re-sends, other instances)", NULL,
+         st.duplicates},
         {"batches_total", "counter", "batches committed", NULL, st.batches},
         {"batch_failures_total", "counter", "batches not stored, left to re-sends", NULL,
          st.batch_failures},
@@ -515,14 +514,14 @@ audit_sink_metrics_render(audit_sink *s, const char *node, np_buf *out)
     };
     for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++) {
         if (figures[i].type != NULL) {
-            np_buf_printf(out, "# HELP naipool_audit_%s %s (this audit instance).\n"
-                               "# TYPE naipool_audit_%s %s\n",
+            np_buf_printf(out,
+                          "# HELP naipool_audit_%s %s (this audit instance).\n"
+                          "# TYPE naipool_audit_%s %s\n",
                           figures[i].name, figures[i].help, figures[i].name, figures[i].type);
         }
         if (figures[i].label != NULL) {
-            np_buf_printf(out, "naipool_audit_%s{node=\"%s\",table=\"%s\"} %llu\n",
-                          figures[i].name, node, figures[i].label,
-                          (unsigned long long)figures[i].v);
+            np_buf_printf(out, "naipool_audit_%s{node=\"%s\",table=\"%s\"} %llu\n", figures[i].name,
+                          node, figures[i].label, (unsigned long long)figures[i].v);
         } else {
             np_buf_printf(out, "naipool_audit_%s{node=\"%s\"} %llu\n", figures[i].name, node,
                           (unsigned long long)figures[i].v);

@@ -33,8 +33,7 @@ typedef struct {
 /* audit_sink_open listens on EVENTS_LISTEN and ACKS_LISTEN and starts the receiver and the
  * writer threads, writing through db (borrowed; must outlive the sink). cfg is read at
  * start and, for LOG_REQUEST_IP, at every batch. NP_ERR_* with why filled on failure. */
-np_err audit_sink_open(audit_sink **out, np_db *db, const np_config *cfg, char *why,
-                       size_t whylen);
+np_err audit_sink_open(audit_sink **out, np_db *db, const np_config *cfg, char *why, size_t whylen);
 /* audit_sink_close stops receiving, finishes the batch being written and frees; events still
  * queued are dropped unacknowledged (their producers re-send them). NULL is accepted. */
 void audit_sink_close(audit_sink *s);

@@ -28,8 +28,8 @@ type_ok(const char *s)
 void
 audit_trail_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
 {
-    static const char *const keys[] = {"limit", "before", "type",  "user",
-                                       "subject", "since", "until", NULL};
+    static const char *const keys[] = {"limit",   "before", "type",  "user",
+                                       "subject", "since",  "until", NULL};
     char why[300];
     audit_query q;
     if (!audit_query_parse(r->query, keys, &q, why, sizeof(why))) {
@@ -40,9 +40,11 @@ audit_trail_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
     int64_t since = 0, until = 0;
     const char *v, *type = audit_query_get(&q, "type"), *subject = audit_query_get(&q, "subject");
     const char *bad = NULL;
-    if ((v = audit_query_get(&q, "limit")) && !audit_parse_int(v, 1, AUDIT_LOGS_LIMIT_MAX, &limit)) {
+    if ((v = audit_query_get(&q, "limit")) &&
+        !audit_parse_int(v, 1, AUDIT_LOGS_LIMIT_MAX, &limit)) {
         bad = "limit must be a whole number from 1 to 500";
-    } else if ((v = audit_query_get(&q, "before")) && !audit_cursor_parse(v, &before_us, &before_id)) {
+    } else if ((v = audit_query_get(&q, "before")) &&
+               !audit_cursor_parse(v, &before_us, &before_id)) {
         bad = "before must be a cursor from an earlier answer (X-Next-Cursor or a row's cursor)";
     } else if (type && !type_ok(type)) {
         bad = "type must be an event type such as auth.login_failed, or a prefix such as auth.";
@@ -108,17 +110,13 @@ audit_trail_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
         audit_cursor_format(t, id, cursor, sizeof(cursor));
         audit_time_format(t, when, sizeof(when));
         json_t *details = json_loads(PQgetvalue(res, i, 5), 0, NULL);
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "id", (json_int_t)id,
-                              "cursor", cursor, "time", when, "type", PQgetvalue(res, i, 2),
-                              "actor_user_id",
-                              PQgetisnull(res, i, 3)
-                                  ? json_null()
-                                  : json_integer(strtoll(PQgetvalue(res, i, 3), NULL, 10)),
-                              "subject",
-                              PQgetisnull(res, i, 4) ? json_null()
-                                                     : json_string(PQgetvalue(res, i, 4)),
-                              "details", details ? details : json_object(), "producer_id",
-                              PQgetvalue(res, i, 6));
+        json_t *o = json_pack(
+            "{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "id", (json_int_t)id, "cursor", cursor,
+            "time", when, "type", PQgetvalue(res, i, 2), "actor_user_id",
+            PQgetisnull(res, i, 3) ? json_null()
+                                   : json_integer(strtoll(PQgetvalue(res, i, 3), NULL, 10)),
+            "subject", PQgetisnull(res, i, 4) ? json_null() : json_string(PQgetvalue(res, i, 4)),
+            "details", details ? details : json_object(), "producer_id", PQgetvalue(res, i, 6));
         json_array_append_new(rows, o);
     }
     PQclear(res);

@@ -26,10 +26,10 @@
     "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_throttle t "                \
     "  WHERE t.bucket = 'lock:' || lower(u.username) AND $" T "::int > 0 "                         \
     "  AND t.hits >= $" T "::int "                                                                 \
-    "  AND t.window_start > now() - make_interval(mins => $" M "::int)), ''), "                 \
-    "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                \
-    "  AND l.time > now() - interval '24 hours'), "                                            \
-    "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                \
+    "  AND t.window_start > now() - make_interval(mins => $" M "::int)), ''), "                    \
+    "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
+    "  AND l.time > now() - interval '24 hours'), "                                                \
+    "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
     "  AND l.time > now() - interval '24 hours' AND l.status >= 400)"
 
 static json_t *

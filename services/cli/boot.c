@@ -24,11 +24,10 @@ fail(const char *why)
     fprintf(stderr, "naipool: %s\n", why);
 }
 
-const np_cfg_spec *const cli_config_tables[] = {np_config_common, gw_config, auth_config,
-                                                 pool_config, health_config, audit_config,
-                                                 NULL};
-const char *const cli_config_table_names[] = {"common", "gateway", "auth", "pool", "health",
-                                              "audit", NULL};
+const np_cfg_spec *const cli_config_tables[] = {
+    np_config_common, gw_config, auth_config, pool_config, health_config, audit_config, NULL};
+const char *const cli_config_table_names[] = {"common", "gateway", "auth", "pool",
+                                              "health", "audit",   NULL};
 
 bool
 cli_boot_config(cli_boot *b)
@@ -85,10 +84,10 @@ secrets_file(cli_boot *b, const char *data_dir)
         }
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
         FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-        bool ok = f != NULL &&
-                  fprintf(f, "# Generated on first start; keep this file private.\n"
-                             "SECRET_KEY=%s\nENCRYPTION_KEY=%s\n",
-                             secret, enc.data) > 0;
+        bool ok = f != NULL && fprintf(f,
+                                       "# Generated on first start; keep this file private.\n"
+                                       "SECRET_KEY=%s\nENCRYPTION_KEY=%s\n",
+                                       secret, enc.data) > 0;
         if (f != NULL) {
             ok = fclose(f) == 0 && ok;
         } else if (fd >= 0) {
@@ -175,8 +174,8 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
     char *url = np_config_strdup(b->cfg, "DATABASE_URL");
     np_db *db = NULL;
     char reason[300] = "";
-    np_err err = url ? np_db_open(&db, url, 1, "naipool-migrate", reason, sizeof(reason))
-                     : NP_ERR_NOMEM;
+    np_err err =
+        url ? np_db_open(&db, url, 1, "naipool-migrate", reason, sizeof(reason)) : NP_ERR_NOMEM;
     if (url != NULL) {
         np_wipe(url, strlen(url));
     }
@@ -201,13 +200,18 @@ cli_boot_inproc(cli_boot *b)
     static const struct {
         const char *name, *url;
     } addrs[] = {
-        {"AUTH_RPC_URL", "inproc://naipool-auth"},   {"AUTH_RPC_LISTEN", "inproc://naipool-auth"},
-        {"POOL_RPC_URL", "inproc://naipool-pool"},   {"POOL_RPC_LISTEN", "inproc://naipool-pool"},
-        {"AUDIT_RPC_URL", "inproc://naipool-audit"}, {"AUDIT_RPC_LISTEN", "inproc://naipool-audit"},
+        {"AUTH_RPC_URL", "inproc://naipool-auth"},
+        {"AUTH_RPC_LISTEN", "inproc://naipool-auth"},
+        {"POOL_RPC_URL", "inproc://naipool-pool"},
+        {"POOL_RPC_LISTEN", "inproc://naipool-pool"},
+        {"AUDIT_RPC_URL", "inproc://naipool-audit"},
+        {"AUDIT_RPC_LISTEN", "inproc://naipool-audit"},
         {"HEALTH_RPC_URL", "inproc://naipool-health"},
         {"HEALTH_RPC_LISTEN", "inproc://naipool-health"},
-        {"EVENTS_URL", "inproc://naipool-events"},   {"EVENTS_LISTEN", "inproc://naipool-events"},
-        {"ACKS_URL", "inproc://naipool-acks"},       {"ACKS_LISTEN", "inproc://naipool-acks"},
+        {"EVENTS_URL", "inproc://naipool-events"},
+        {"EVENTS_LISTEN", "inproc://naipool-events"},
+        {"ACKS_URL", "inproc://naipool-acks"},
+        {"ACKS_LISTEN", "inproc://naipool-acks"},
     };
     char why[256];
     for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {

@@ -104,7 +104,9 @@ print_docs(void)
                    s->def && s->def[0] ? "`" : "", s->def && s->def[0] ? s->def : "(none)",
                    s->def && s->def[0] ? "`" : "", range,
                    (s->flags & NP_CFG_RUNTIME) ? (range[0] ? ", online" : "online") : "",
-                   (s->flags & NP_CFG_SECRET) ? (range[0] || (s->flags & NP_CFG_RUNTIME) ? ", secret" : "secret") : "",
+                   (s->flags & NP_CFG_SECRET)
+                       ? (range[0] || (s->flags & NP_CFG_RUNTIME) ? ", secret" : "secret")
+                       : "",
                    s->doc);
         }
     }
@@ -126,8 +128,8 @@ main(int argc, char **argv)
     static const struct {
         const char *name;
         unsigned mask;
-    } services[] = {{"all", CLI_ALL},         {"gateway", CLI_GATEWAY}, {"auth", CLI_AUTH},
-                    {"pool", CLI_POOL},       {"health", CLI_HEALTH},   {"audit", CLI_AUDIT}};
+    } services[] = {{"all", CLI_ALL},   {"gateway", CLI_GATEWAY}, {"auth", CLI_AUTH},
+                    {"pool", CLI_POOL}, {"health", CLI_HEALTH},   {"audit", CLI_AUDIT}};
     if (strcmp(cmd, "keygen") == 0) {
         return keygen();
     }

@@ -18,8 +18,8 @@ typedef struct {
 
 /* gw_auth_done runs on the loop thread, only while the client is still there. On failure
  * err is set and message says why (for the 401). */
-typedef void (*gw_auth_done)(gw_request *r, np_err err, const char *message,
-                             const gw_principal *p, void *arg);
+typedef void (*gw_auth_done)(gw_request *r, np_err err, const char *message, const gw_principal *p,
+                             void *arg);
 
 /* gw_auth_resolve authenticates the request's caller. With no Authorization header it
  * answers NP_ERR_UNAUTHORIZED. */

@@ -30,15 +30,14 @@ struct gw_call {
     np_wire_msg msg; /* reply parsed (when err is OK) */
     gw_call_fn on_reply;
     gw_call_fn on_gone;
-    void *data;      /* the caller's state */
+    void *data; /* the caller's state */
 };
 
 /* gw_call_new allocates a call bound to request r (malloc'd: it may outlive r). */
 gw_call *gw_call_new(gw_request *r, gw_call_fn on_reply, gw_call_fn on_gone, void *data);
 /* gw_call_start sends req to client; on a failure to even start, on_reply runs at once with
  * err set. */
-void gw_call_start(gw_call *call, np_rpc_client *client, const np_wire_writer *req,
-                   int timeout_ms);
+void gw_call_start(gw_call *call, np_rpc_client *client, const np_wire_writer *req, int timeout_ms);
 /* gw_on_replies is the loop thread's receiver callback. */
 void gw_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 

@@ -100,8 +100,8 @@ peer(gw_request *r, char *out, size_t outlen)
 }
 
 bool
-gw_client_ip_pick(const char *peer, const char *xff, size_t xfflen, const char *trusted,
-                  char *out, size_t outlen)
+gw_client_ip_pick(const char *peer, const char *xff, size_t xfflen, const char *trusted, char *out,
+                  size_t outlen)
 {
     snprintf(out, outlen, "%s", peer);
     /* A forwarded address counts only when it came through one of our proxies: a client

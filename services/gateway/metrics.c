@@ -4,9 +4,9 @@
 #include <string.h>
 
 /* Route groups: a fixed list so that metric labels stay bounded whatever paths arrive. */
-static const char *const groups[GW_METRIC_ROUTES] = {
-    "other", "healthz", "readyz", "metrics", "static", "auth", "client_keys", "keys",
-    "logs",  "admin",   "relay",  NULL};
+static const char *const groups[GW_METRIC_ROUTES] = {"other",  "healthz", "readyz",      "metrics",
+                                                     "static", "auth",    "client_keys", "keys",
+                                                     "logs",   "admin",   "relay",       NULL};
 
 static const int codes[GW_METRIC_CODES] = {200, 201, 204, 400, 401, 402,
                                            403, 404, 413, 429, 500, 503};

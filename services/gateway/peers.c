@@ -69,8 +69,8 @@ gw_peers_expand(const char *urls, char *out, size_t outlen)
 struct gw_peer {
     char url[128];
     np_rpc_client *client;
-    int users;  /* streams and calls holding it */
-    bool gone;  /* no longer resolved: no new streams */
+    int users; /* streams and calls holding it */
+    bool gone; /* no longer resolved: no new streams */
 };
 
 static gw_peer *

@@ -32,8 +32,8 @@ typedef struct {
 
 /* gw_peers_open resolves urls, dials each instance and starts re-resolving; why names a
  * failure. p must be zeroed storage; call gw_peers_close afterwards in every case. */
-np_err gw_peers_open(gw_peers *p, const np_config *cfg, const char *urls,
-                     const np_rpc_opts *opts, char *why, size_t whylen);
+np_err gw_peers_open(gw_peers *p, const np_config *cfg, const char *urls, const np_rpc_opts *opts,
+                     char *why, size_t whylen);
 void gw_peers_close(gw_peers *p);
 
 /* gw_peers_get lends the instance for a new stream, skipping `avoid` when another exists (a

@@ -37,9 +37,9 @@ test_instances_come_and_go(void **state)
     gw_peers p;
     memset(&p, 0, sizeof(p));
     np_rpc_opts opts = {0};
-    assert_int_equal(gw_peers_open(&p, cfg, "inproc://peer-a,inproc://peer-b", &opts, why,
-                                   sizeof(why)),
-                     NP_ERR_OK);
+    assert_int_equal(
+        gw_peers_open(&p, cfg, "inproc://peer-a,inproc://peer-b", &opts, why, sizeof(why)),
+        NP_ERR_OK);
     assert_int_equal(gw_peers_count(&p), 2);
     /* round robin, and a retry avoids the instance that refused */
     gw_peer *x = gw_peers_get(&p, NULL);
@@ -53,7 +53,7 @@ test_instances_come_and_go(void **state)
     assert_int_equal(gw_peers_count(&p), 3); /* x (peer-a, the first lent) is still held */
     gw_peers_put(&p, x);
     assert_int_equal(gw_peers_count(&p), 2); /* given back: closed and gone */
-    for (int i = 0; i < 6; i++) { /* the vanished one is never lent again */
+    for (int i = 0; i < 6; i++) {            /* the vanished one is never lent again */
         gw_peer *z = gw_peers_get(&p, NULL);
         assert_non_null(z);
         gw_peers_put(&p, z);

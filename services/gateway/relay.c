@@ -206,10 +206,10 @@ struct open_ctx {
     np_wire_writer w;
     int tries;
     char rid[64];
-    open_guard *guard;         /* NULL once the request is gone */
-    gw_request *r;             /* valid while guard is not NULL */
-    h2o_timeout_entry_t peek;  /* looks at the client's socket once a second */
-    bool aborted;              /* relay.abort was sent */
+    open_guard *guard;        /* NULL once the request is gone */
+    gw_request *r;            /* valid while guard is not NULL */
+    h2o_timeout_entry_t peek; /* looks at the client's socket once a second */
+    bool aborted;             /* relay.abort was sent */
 };
 
 static void

@@ -46,7 +46,8 @@ gw_request_new(h2o_req_t *req, int route_group)
     r->route_group = route_group;
     clock_gettime(CLOCK_MONOTONIC, &r->started);
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
-    if (i >= 0 && valid_rid(req->headers.entries[i].value.base, req->headers.entries[i].value.len)) {
+    if (i >= 0 &&
+        valid_rid(req->headers.entries[i].value.base, req->headers.entries[i].value.len)) {
         snprintf(r->rid, sizeof(r->rid), "%.*s", (int)req->headers.entries[i].value.len,
                  req->headers.entries[i].value.base);
     } else {
@@ -187,10 +188,20 @@ gw_respond_err(gw_request *r, np_err err, const char *message)
 static bool
 header_allowed(const char *name, size_t n)
 {
-    static const char *const deny[] = {"connection", "keep-alive", "transfer-encoding", "te",
-                                       "upgrade", "proxy-connection", "content-length",
-                                       "trailer", "x-request-id", "x-novelaipool-node",
-                                       "set-cookie", "server", "date", NULL};
+    static const char *const deny[] = {"connection",
+                                       "keep-alive",
+                                       "transfer-encoding",
+                                       "te",
+                                       "upgrade",
+                                       "proxy-connection",
+                                       "content-length",
+                                       "trailer",
+                                       "x-request-id",
+                                       "x-novelaipool-node",
+                                       "set-cookie",
+                                       "server",
+                                       "date",
+                                       NULL};
     if (n == 0 || n > 64) {
         return false;
     }

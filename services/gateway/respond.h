@@ -23,8 +23,6 @@ void gw_observe(gw_request *r, int status);
 /* gw_status_reason returns the reason phrase for a status. */
 const char *gw_status_reason(int status);
 
-
-
 #include "np/wire.h"
 
 /* gw_apply_headers copies a service's header map {name: value} onto the response, keeping

@@ -28,8 +28,7 @@ static const gw_route table[] = {
     {"PATCH", "/admin/users/{id}", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_ADMIN, "admin"},
     {"GET", "/admin/keys", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
     {"PATCH", "/admin/keys/{id}", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
-    {"POST", "/admin/keys/{id}/check", false, GW_H_FORWARD, GW_SVC_HEALTH, GW_AUTH_ADMIN,
-     "admin"},
+    {"POST", "/admin/keys/{id}/check", false, GW_H_FORWARD, GW_SVC_HEALTH, GW_AUTH_ADMIN, "admin"},
     {"GET", "/admin/logs", false, GW_H_FORWARD, GW_SVC_AUDIT, GW_AUTH_ADMIN, "admin"},
     {"GET", "/admin/audit", false, GW_H_FORWARD, GW_SVC_AUDIT, GW_AUTH_ADMIN, "admin"},
     {"GET,PUT", "/admin/config", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
@@ -59,8 +58,7 @@ method_in(const char *methods, const char *m, size_t mlen)
 }
 
 const gw_route *
-gw_route_find(const char *method, size_t mlen, const char *path, size_t plen,
-              const char **allow)
+gw_route_find(const char *method, size_t mlen, const char *path, size_t plen, const char **allow)
 {
     char p[512];
     if (plen >= sizeof(p)) {
@@ -87,9 +85,8 @@ gw_route_find(const char *method, size_t mlen, const char *path, size_t plen,
 bool
 gw_route_is_api(const char *path, size_t plen)
 {
-    static const char *const prefixes[] = {"/auth", "/client-keys", "/keys", "/logs",
-                                           "/admin", "/v1",         "/healthz", "/readyz",
-                                           "/metrics", NULL};
+    static const char *const prefixes[] = {"/auth", "/client-keys", "/keys",   "/logs",    "/admin",
+                                           "/v1",   "/healthz",     "/readyz", "/metrics", NULL};
     for (int i = 0; prefixes[i] != NULL; i++) {
         size_t n = strlen(prefixes[i]);
         if (plen >= n && strncmp(path, prefixes[i], n) == 0 &&

@@ -24,11 +24,9 @@
 #include "static.h"
 
 const np_cfg_spec gw_config[] = {
-    {"PORT", NP_CFG_INT, "5002", 0, 65535, 0, "HTTP port of the gateway (0: any free port)",
-     NULL},
+    {"PORT", NP_CFG_INT, "5002", 0, 65535, 0, "HTTP port of the gateway (0: any free port)", NULL},
     {"BIND_ADDRESS", NP_CFG_STR, "0.0.0.0", 0, 0, 0, "address the gateway listens on", NULL},
-    {"GATEWAY_THREADS", NP_CFG_INT, "0", 0, 64, 0, "event loop threads (0: one per core)",
-     NULL},
+    {"GATEWAY_THREADS", NP_CFG_INT, "0", 0, 64, 0, "event loop threads (0: one per core)", NULL},
     {"WEB_DIR", NP_CFG_STR, "", 0, 0, 0,
      "folder of the web UI (default: web/ beside the binary's source tree, or ./web)", NULL},
     {"CORS_ALLOW_ORIGINS", NP_CFG_STR, "", 0, 0, 0,
@@ -76,8 +74,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *path = req->path_normalized.base;
     size_t plen = req->path_normalized.len;
     const char *allow = NULL;
-    const gw_route *route =
-        gw_route_find(req->method.base, req->method.len, path, plen, &allow);
+    const gw_route *route = gw_route_find(req->method.base, req->method.len, path, plen, &allow);
     gw_request *r = gw_request_new(req, gw_metrics_route_id(route ? route->group : "other"));
     if (route != NULL) {
         switch (route->handler) {
@@ -232,10 +229,14 @@ static bool
 loop_idle(gw_thread *th)
 {
     h2o_context_t *c = &th->ctx;
-    h2o_timeout_t *timeouts[] = {&c->zero_timeout,     &c->one_sec_timeout,
-                                 &c->hundred_ms_timeout, &c->handshake_timeout,
-                                 &c->http1.req_timeout, &c->http2.idle_timeout,
-                                 &c->http2.graceful_shutdown_timeout, &c->proxy.io_timeout};
+    h2o_timeout_t *timeouts[] = {&c->zero_timeout,
+                                 &c->one_sec_timeout,
+                                 &c->hundred_ms_timeout,
+                                 &c->handshake_timeout,
+                                 &c->http1.req_timeout,
+                                 &c->http2.idle_timeout,
+                                 &c->http2.graceful_shutdown_timeout,
+                                 &c->proxy.io_timeout};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
         if (!h2o_linklist_is_empty(&timeouts[i]->_entries)) {
             return false;

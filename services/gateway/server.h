@@ -11,9 +11,9 @@
 
 #include "gateway.h"
 #include "metrics.h"
-#include "peers.h"
 #include "np/config.h"
 #include "np/rpc.h"
+#include "peers.h"
 
 typedef struct gw_thread gw_thread;
 typedef struct gw_auth_cache gw_auth_cache;
@@ -28,8 +28,8 @@ struct gw_gateway {
     char web_dir[512];
     size_t max_body;
     bool trust_proxy;
-    char *trusted_proxies; /* CIDRs skipped when reading X-Forwarded-For */
-    char *cors_origins; /* comma separated; NULL: CORS off */
+    char *trusted_proxies;                       /* CIDRs skipped when reading X-Forwarded-For */
+    char *cors_origins;                          /* comma separated; NULL: CORS off */
     np_rpc_client *auth, *pool, *audit, *health; /* pool: spread over every instance */
     gw_peers pools;                              /* pool instances, for the relay */
     int rpc_timeout_ms;

@@ -1,5 +1,6 @@
-/* The health service: the leader-elected key and proxy probes and log retention. A library with a thin entry point; all state hangs off its
- * context, so several instances can live in one process. */
+/* The health service: the leader-elected key and proxy probes and log retention. A library with a
+ * thin entry point; all state hangs off its context, so several instances can live in one process.
+ */
 #ifndef HEALTH_H
 #define HEALTH_H
 

@@ -137,8 +137,8 @@ static int64_t
 count_active(const health_jobs *j)
 {
     int64_t one[1] = {0};
-    select_ids(j, "SELECT count(*) FROM upstream_keys WHERE enabled AND state = 'active'", 0,
-               NULL, one, 1);
+    select_ids(j, "SELECT count(*) FROM upstream_keys WHERE enabled AND state = 'active'", 0, NULL,
+               one, 1);
     return one[0];
 }
 
@@ -210,9 +210,8 @@ retention(health_jobs *j)
     const np_config *cfg = j->env->cfg;
     int64_t days = np_config_int(cfg, "LOG_RETENTION_DAYS");
     int64_t batch = np_config_int(cfg, "HEALTH_RETENTION_BATCH");
-    int64_t audit_days = np_config_has(cfg, "AUDIT_RETENTION_DAYS")
-                             ? np_config_int(cfg, "AUDIT_RETENTION_DAYS")
-                             : 0;
+    int64_t audit_days =
+        np_config_has(cfg, "AUDIT_RETENTION_DAYS") ? np_config_int(cfg, "AUDIT_RETENTION_DAYS") : 0;
     if (days <= 0 || j->audit == NULL) {
         return;
     }
@@ -243,8 +242,7 @@ retention(health_jobs *j)
             nng_msg_free(reply);
         }
         if (err != NP_ERR_OK) {
-            np_log_warn("health", "log retention: audit did not run it: %s",
-                        np_err_message(err));
+            np_log_warn("health", "log retention: audit did not run it: %s", np_err_message(err));
             return;
         }
         if (usage + audit > 0) {

@@ -12,7 +12,7 @@ is(const char *a, const char *b)
 static const char *
 canonical(const char *s)
 {
-    static const char *const states[] = {"pending", "active", "cooling", "exhausted",
+    static const char *const states[] = {"pending", "active",  "cooling", "exhausted",
                                          "invalid", "expired", "disabled"};
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
         if (is(s, states[i])) {
@@ -63,8 +63,7 @@ health_key_decide(const health_key_now *now, const char *verdict, const health_k
     out->fail_streak = streak + 1;
     if (verdict != NULL) {
         const char *bad = canonical(verdict);
-        if (is(state, "pending") || down || rules->forced ||
-            out->fail_streak >= rules->threshold) {
+        if (is(state, "pending") || down || rules->forced || out->fail_streak >= rules->threshold) {
             out->state = bad;
         } else if (is(state, "cooling")) {
             out->cooldown_s =

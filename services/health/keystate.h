@@ -25,10 +25,10 @@ typedef struct {
 } health_key_rules;
 
 typedef struct {
-    const char *state;       /* the new state (a static string) */
+    const char *state; /* the new state (a static string) */
     int64_t fail_streak;
-    int64_t cooldown_s;      /* > 0: cooldown_until = now + this; 0: cleared */
-    bool keep_cooldown;      /* leave cooldown_until as it is */
+    int64_t cooldown_s; /* > 0: cooldown_until = now + this; 0: cleared */
+    bool keep_cooldown; /* leave cooldown_until as it is */
 } health_key_next;
 
 /* health_key_decide computes the key's next state from verdict (np_novelai_probe_state:

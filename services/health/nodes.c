@@ -23,19 +23,25 @@ health_nodes_list(np_db *db, const np_config *cfg, json_t **out)
     char alive[24];
     snprintf(alive, sizeof(alive), "%lld",
              (long long)np_config_int(cfg, "NODE_HEARTBEAT_SECONDS") * 3);
-    np_err err = np_db_exec(
-        c,
-        "SELECT substr(a.application_name, length('" HEALTH_LEADER_APP "') + 1), " ISO(
-            "a.backend_start") " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                               "WHERE l.locktype = 'advisory' AND l.classid = " STR(
-                                   HEALTH_LOCK_CLASS) " AND l.objid = " STR(HEALTH_LOCK_OBJ) " "
-                                                      "AND l.objsubid = 2 AND l.granted AND l.database = "
-                        "(SELECT oid FROM pg_database WHERE datname = current_database())",
-        0, NULL, &lr);
+    np_err
+        err = np_db_exec(c,
+                         "SELECT substr(a.application_name, length('" HEALTH_LEADER_APP
+                         "') + 1), " ISO(
+                             "a.backend_start") " FROM pg_locks l JOIN pg_stat_activity a ON a.pid "
+                                                "= l.pid "
+                                                "WHERE l.locktype = 'advisory' AND l.classid "
+                                                "= " STR(HEALTH_LOCK_CLASS) " AND l.objid = " STR(
+                                                    HEALTH_LOCK_OBJ) " "
+                                                                     "AND l.objsubid = 2 AND "
+                                                                     "l.granted AND l.database = "
+                                                                     "(SELECT oid FROM pg_database "
+                                                                     "WHERE datname = "
+                                                                     "current_database())",
+                         0, NULL, &lr);
     if (err == NP_ERR_OK && PQntuples(lr) >= 1) {
         json_decref(leader);
-        leader = json_pack("{s:s, s:s}", "node", PQgetvalue(lr, 0, 0), "since",
-                           PQgetvalue(lr, 0, 1));
+        leader =
+            json_pack("{s:s, s:s}", "node", PQgetvalue(lr, 0, 0), "since", PQgetvalue(lr, 0, 1));
     }
     const char *params[] = {alive};
     if (err == NP_ERR_OK) {
@@ -45,9 +51,8 @@ health_nodes_list(np_db *db, const np_config *cfg, json_t **out)
                                           "FROM nodes ORDER BY service, node",
                          1, params, &nr);
     }
-    const char *leader_node = json_is_object(leader)
-                                  ? json_string_value(json_object_get(leader, "node"))
-                                  : NULL;
+    const char *leader_node =
+        json_is_object(leader) ? json_string_value(json_object_get(leader, "node")) : NULL;
     for (int i = 0; err == NP_ERR_OK && i < PQntuples(nr); i++) {
         bool is_leader = leader_node != NULL && strcmp(PQgetvalue(nr, i, 0), "health") == 0 &&
                          strcmp(PQgetvalue(nr, i, 1), leader_node) == 0;

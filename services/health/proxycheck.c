@@ -25,14 +25,14 @@ health_proxy_due(const health_probe_env *env, int64_t *ids, int max, int *n)
         return NP_ERR_DB;
     }
     PGresult *r = NULL;
-    np_err err = np_db_exec(
-        c,
-        "SELECT id FROM proxies WHERE enabled AND ("
-        "(state IN ('pending', 'active') AND (last_checked_at IS NULL OR "
-        " last_checked_at <= now() - make_interval(secs => $1::int))) OR "
-        "(state = 'cooling' AND (cooldown_until IS NULL OR cooldown_until <= now()))) "
-        "ORDER BY last_checked_at NULLS FIRST, id LIMIT $2::int",
-        2, params, &r);
+    np_err err =
+        np_db_exec(c,
+                   "SELECT id FROM proxies WHERE enabled AND ("
+                   "(state IN ('pending', 'active') AND (last_checked_at IS NULL OR "
+                   " last_checked_at <= now() - make_interval(secs => $1::int))) OR "
+                   "(state = 'cooling' AND (cooldown_until IS NULL OR cooldown_until <= now()))) "
+                   "ORDER BY last_checked_at NULLS FIRST, id LIMIT $2::int",
+                   2, params, &r);
     for (int i = 0; err == NP_ERR_OK && i < PQntuples(r) && i < max; i++) {
         ids[(*n)++] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
     }
@@ -86,15 +86,15 @@ connect_through(const char *proxy, const char *target, long timeout_ms, long *la
 
 /* proxy_url reads the proxy's URL (decrypting it when it carries credentials). */
 static np_err
-proxy_url(PGconn *c, const health_probe_env *env, int64_t id, char *out, size_t outlen,
-          char *state, size_t slen)
+proxy_url(PGconn *c, const health_probe_env *env, int64_t id, char *out, size_t outlen, char *state,
+          size_t slen)
 {
     char ids[24];
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
     const char *params[] = {ids};
     PGresult *r = NULL;
-    np_err err = np_db_exec(c, "SELECT url_plain, url_sealed, state FROM proxies WHERE id = $1",
-                            1, params, &r);
+    np_err err = np_db_exec(c, "SELECT url_plain, url_sealed, state FROM proxies WHERE id = $1", 1,
+                            params, &r);
     if (err == NP_ERR_OK && PQntuples(r) != 1) {
         err = NP_ERR_NOT_FOUND;
     }
@@ -105,8 +105,7 @@ proxy_url(PGconn *c, const health_probe_env *env, int64_t id, char *out, size_t 
         } else {
             uint8_t key[NP_KEY_LEN];
             size_t blen = 0;
-            unsigned char *bin =
-                PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &blen);
+            unsigned char *bin = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &blen);
             np_buf url;
             np_buf_init(&url, 2048);
             err = np_row_key(env->cfg, key);
@@ -196,11 +195,10 @@ health_proxy_probe(const health_probe_env *env, int64_t id)
     }
     if (err == NP_ERR_OK && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), state) != 0) {
         const char *to = PQgetvalue(r, 0, 0);
-        np_log_info("health", "proxy %lld: %s -> %s (%s)", (long long)id, state, to,
-                    class_name[o]);
+        np_log_info("health", "proxy %lld: %s -> %s (%s)", (long long)id, state, to, class_name[o]);
         np_events_emit(env->events, "proxy.state_changed",
-                       json_pack("{s:I, s:s, s:s, s:s}", "proxy_id", (json_int_t)id, "from",
-                                 state, "to", to, "reason", class_name[o]));
+                       json_pack("{s:I, s:s, s:s, s:s}", "proxy_id", (json_int_t)id, "from", state,
+                                 "to", to, "reason", class_name[o]));
     }
     PQclear(r);
     np_db_release(env->db, c);

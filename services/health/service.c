@@ -10,9 +10,9 @@
 #include "keyprobe.h"
 #include "leader.h"
 #include "nodes.h"
+#include "np/heartbeat.h"
 #include "np/httpop.h"
 #include "np/log.h"
-#include "np/heartbeat.h"
 #include "np/service.h"
 
 struct health_service {
@@ -41,12 +41,11 @@ check_proxy_mode(const char *value, char *why, size_t whylen)
  * pool's NOVELAI_IMAGE_BASE). */
 const np_cfg_spec health_config[] = {
     {"HEALTH_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "300", 1, 86400, RT,
-     "each active key is probed (GET /user/subscription) once per interval, spread evenly",
-     NULL},
+     "each active key is probed (GET /user/subscription) once per interval, spread evenly", NULL},
     {"HEALTH_CHECK_FAIL_THRESHOLD", NP_CFG_INT, "3", 1, 100, RT,
      "failed probes in a row before an active key is marked down", NULL},
-    {"HEALTH_CHECK_CONCURRENCY", NP_CFG_INT, "4", 1, 64, 0,
-     "probes running at once on the leader", NULL},
+    {"HEALTH_CHECK_CONCURRENCY", NP_CFG_INT, "4", 1, 64, 0, "probes running at once on the leader",
+     NULL},
     {"HEALTH_PROBE_TIMEOUT_SECONDS", NP_CFG_INT, "10", 1, 120, RT,
      "deadline of one key or proxy probe", NULL},
     {"HEALTH_RECHECK_BASE_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,

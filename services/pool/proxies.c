@@ -298,34 +298,34 @@ wake(pool_proxies *p)
 /* ---- REST ---- */
 
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-static const char select_cols
-    [] = "SELECT p.id, p.display, p.scheme, p.host, p.port, p.note, p.enabled, p.state, "
-         "p.latency_ms, p.fail_streak, p.failures_total, p.recent_failures::text, " ISO(
-             "p.cooldown_until") ", " ISO("p.last_checked_at") ", p.last_error, " ISO("p.created_"
-                                                                                      "at") ", "
-                                                                                            "(SELEC"
-                                                                                            "T "
-                                                                                            "count("
-                                                                                            "*) "
-                                                                                            "FROM "
-                                                                                            "proxy_"
-                                                                                            "assign"
-                                                                                            "ments "
-                                                                                            "a "
-                                                                                            "WHERE "
-                                                                                            "a."
-                                                                                            "proxy_"
-                                                                                            "id = "
-                                                                                            "p.id),"
-                                                                                            " "
-                                                                                            "p.url_"
-                                                                                            "sealed"
-                                                                                            " IS "
-                                                                                            "NOT "
-                                                                                            "NULL "
-                                                                                            "FROM "
-                                                                                            "proxie"
-                                                                                            "s p";
+static const char select_cols[] =
+    "SELECT p.id, p.display, p.scheme, p.host, p.port, p.note, p.enabled, p.state, "
+    "p.latency_ms, p.fail_streak, p.failures_total, p.recent_failures::text, " ISO(
+        "p.cooldown_until") ", " ISO("p.last_checked_at") ", p.last_error, " ISO("p.created_"
+                                                                                 "at") ", "
+                                                                                       "(SELEC"
+                                                                                       "T "
+                                                                                       "count("
+                                                                                       "*) "
+                                                                                       "FROM "
+                                                                                       "proxy_"
+                                                                                       "assign"
+                                                                                       "ments "
+                                                                                       "a "
+                                                                                       "WHERE "
+                                                                                       "a."
+                                                                                       "proxy_"
+                                                                                       "id = "
+                                                                                       "p.id),"
+                                                                                       " "
+                                                                                       "p.url_"
+                                                                                       "sealed"
+                                                                                       " IS "
+                                                                                       "NOT "
+                                                                                       "NULL "
+                                                                                       "FROM "
+                                                                                       "proxie"
+                                                                                       "s p";
 
 static json_t *
 row_json(PGresult *r, int i)

@@ -400,8 +400,7 @@ np_config_source(const np_config *cfg, const char *name)
 }
 
 bool
-np_config_check(const np_config *cfg, const char *name, const char *value, char *why,
-                size_t whylen)
+np_config_check(const np_config *cfg, const char *name, const char *value, char *why, size_t whylen)
 {
     const entry *e = find(cfg, name);
     if (e == NULL) {

@@ -12,8 +12,9 @@ np_cfg_check_b64key32(const char *value, char *why, size_t whylen)
     bool ok = np_key_parse(value, key);
     np_wipe(key, sizeof(key));
     if (!ok) {
-        snprintf(why, whylen, "must be URL-safe base64 of exactly 32 bytes "
-                              "(make one with `naipool keygen`)");
+        snprintf(why, whylen,
+                 "must be URL-safe base64 of exactly 32 bytes "
+                 "(make one with `naipool keygen`)");
     }
     return ok;
 }
@@ -21,8 +22,9 @@ np_cfg_check_b64key32(const char *value, char *why, size_t whylen)
 bool
 np_cfg_check_secret(const char *value, char *why, size_t whylen)
 {
-    static const char *const weak[] = {"change-me", "changeme", "secret", "password",
-                                       "your-secret-key", "dev", "test", "default", NULL};
+    static const char *const weak[] = {"change-me", "changeme",        "secret",
+                                       "password",  "your-secret-key", "dev",
+                                       "test",      "default",         NULL};
     for (int i = 0; weak[i] != NULL; i++) {
         if (strcasecmp(value, weak[i]) == 0) {
             snprintf(why, whylen, "a well-known weak value; use a random one of 32+ characters");
@@ -39,20 +41,18 @@ np_cfg_check_secret(const char *value, char *why, size_t whylen)
 bool
 np_cfg_check_nng_url(const char *value, char *why, size_t whylen)
 {
-    static const char *const schemes[] = {"inproc://", "ipc://", "tcp://", "tcp4://",
-                                          "tcp6://", NULL};
+    static const char *const schemes[] = {"inproc://", "ipc://",  "tcp://",
+                                          "tcp4://",   "tcp6://", NULL};
     char copy[512];
     snprintf(copy, sizeof(copy), "%s", value);
     char *save = NULL;
     for (char *u = strtok_r(copy, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
         bool ok = false;
         for (int i = 0; schemes[i] != NULL && !ok; i++) {
-            ok = strncmp(u, schemes[i], strlen(schemes[i])) == 0 &&
-                 strlen(u) > strlen(schemes[i]);
+            ok = strncmp(u, schemes[i], strlen(schemes[i])) == 0 && strlen(u) > strlen(schemes[i]);
         }
         if (!ok) {
-            snprintf(why, whylen, "'%.60s' is not an NNG address (inproc://, ipc://, tcp://)",
-                     u);
+            snprintf(why, whylen, "'%.60s' is not an NNG address (inproc://, ipc://, tcp://)", u);
             return false;
         }
     }
@@ -80,7 +80,10 @@ check_db_url(const char *value, char *why, size_t whylen)
     return true;
 }
 
-#define NNG(name, def, doc) {name, NP_CFG_STR, def, 0, 0, 0, doc, np_cfg_check_nng_url}
+#define NNG(name, def, doc)                                                                        \
+    {                                                                                              \
+        name, NP_CFG_STR, def, 0, 0, 0, doc, np_cfg_check_nng_url                                  \
+    }
 
 const np_cfg_spec np_config_common[] = {
     {"SECRET_KEY", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,

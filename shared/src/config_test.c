@@ -116,7 +116,7 @@ static void
 test_bad_values_name_the_setting(void **state)
 {
     (void)state;
-    const char *cases[] = {"T_PORT=abc\n", "T_PORT=70000\n", "T_FLAG=maybe\n",
+    const char *cases[] = {"T_PORT=abc\n",         "T_PORT=70000\n",   "T_FLAG=maybe\n",
                            "T_SECRET=change-me\n", "T_SECRET=short\n", "T_KEY=not-base64!\n",
                            "T_KEY=c2hvcnQ\n"};
     const char *names[] = {"T_PORT", "T_PORT", "T_FLAG", "T_SECRET", "T_SECRET", "T_KEY", "T_KEY"};
@@ -141,7 +141,8 @@ test_set_validates_and_masks(void **state)
     assert_int_equal(np_config_set(cfg, "T_PORT", "-1", NP_CFG_SRC_DB, why, sizeof(why)),
                      NP_ERR_INVALID);
     assert_int_equal(np_config_int(cfg, "T_PORT"), 5002);
-    assert_int_equal(np_config_set(cfg, "T_PORT", "99", NP_CFG_SRC_DB, why, sizeof(why)), NP_ERR_OK);
+    assert_int_equal(np_config_set(cfg, "T_PORT", "99", NP_CFG_SRC_DB, why, sizeof(why)),
+                     NP_ERR_OK);
     assert_int_equal(np_config_int(cfg, "T_PORT"), 99);
     assert_int_equal(np_config_set(cfg, "NOPE", "1", NP_CFG_SRC_DB, why, sizeof(why)),
                      NP_ERR_NOT_FOUND);

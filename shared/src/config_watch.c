@@ -86,8 +86,7 @@ unset_missing(void *arg, const np_cfg_spec *spec, const char *value, np_cfg_sour
 }
 
 void
-np_config_apply_table(np_config *cfg, const char *const *keys, const char *const *values,
-                      size_t n)
+np_config_apply_table(np_config *cfg, const char *const *keys, const char *const *values, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         np_config_apply_row(cfg, keys[i], values[i]);

@@ -15,8 +15,7 @@ np_random_bytes(void *out, size_t n)
 }
 
 void
-np_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
-               uint8_t out[NP_HMAC_LEN])
+np_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[NP_HMAC_LEN])
 {
     unsigned int len = NP_HMAC_LEN;
     HMAC(EVP_sha256(), key, (int)klen, msg, mlen, out, &len);

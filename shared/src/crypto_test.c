@@ -68,8 +68,8 @@ static void
 test_base64url(void **state)
 {
     (void)state;
-    const char *vectors[][2] = {{"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"},
-                                {"foob", "Zm9vYg"}, {"\xfb\xff", "-_8"}};
+    const char *vectors[][2] = {{"", ""},        {"f", "Zg"},        {"fo", "Zm8"},
+                                {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"\xfb\xff", "-_8"}};
     for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
         np_buf enc, dec;
         np_buf_init(&enc, 0);

@@ -77,8 +77,7 @@ np_db_connect(np_db *db, const char *app_name, const char *options, char *why, s
 }
 
 np_err
-np_db_open(np_db **out, const char *url, int size, const char *app_name, char *why,
-           size_t whylen)
+np_db_open(np_db **out, const char *url, int size, const char *app_name, char *why, size_t whylen)
 {
     np_db *db = calloc(1, sizeof(*db));
     if (db == NULL) {

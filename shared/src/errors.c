@@ -47,23 +47,15 @@ np_err
 np_err_from_nng(int rv)
 {
     switch (rv) {
-    case 0:
-        return NP_ERR_OK;
-    case NNG_ENOMEM:
-        return NP_ERR_NOMEM;
-    case NNG_ETIMEDOUT:
-        return NP_ERR_TIMEOUT;
-    case NNG_ECLOSED:
-        return NP_ERR_CLOSED;
-    case NNG_ECANCELED:
-        return NP_ERR_CANCELED;
-    case NNG_EMSGSIZE:
-        return NP_ERR_TOO_LARGE;
+    case 0: return NP_ERR_OK;
+    case NNG_ENOMEM: return NP_ERR_NOMEM;
+    case NNG_ETIMEDOUT: return NP_ERR_TIMEOUT;
+    case NNG_ECLOSED: return NP_ERR_CLOSED;
+    case NNG_ECANCELED: return NP_ERR_CANCELED;
+    case NNG_EMSGSIZE: return NP_ERR_TOO_LARGE;
     case NNG_ECONNREFUSED:
     case NNG_EUNREACHABLE:
-    case NNG_EAGAIN:
-        return NP_ERR_UNAVAILABLE;
-    default:
-        return NP_ERR_UNAVAILABLE;
+    case NNG_EAGAIN: return NP_ERR_UNAVAILABLE;
+    default: return NP_ERR_UNAVAILABLE;
     }
 }

@@ -440,8 +440,8 @@ np_events_close(np_events *ev)
     pthread_cond_signal(&ev->wake);
     pthread_mutex_unlock(&ev->mu);
     if (lost > 0) {
-        np_log_warn(ev->svc, "events producer %s stopping with %llu unacknowledged events",
-                    ev->id, (unsigned long long)lost);
+        np_log_warn(ev->svc, "events producer %s stopping with %llu unacknowledged events", ev->id,
+                    (unsigned long long)lost);
     }
     if (ev->pub_open) {
         nng_close(ev->pub);
@@ -481,8 +481,8 @@ encode(const np_events *ev, const char *type, json_t *fields, size_t *len)
         text = strdup("{}");
     }
     if (text != NULL && strlen(text) > NP_EVENTS_FIELDS_MAX) {
-        np_log_warn(ev->svc, "event %s: fields of %zu bytes are too large; kept as a marker",
-                    type, strlen(text));
+        np_log_warn(ev->svc, "event %s: fields of %zu bytes are too large; kept as a marker", type,
+                    strlen(text));
         free(text);
         text = strdup("{\"truncated\":true}");
     }
@@ -600,8 +600,7 @@ np_events_metrics_render(np_events *ev, const char *svc, const char *node, np_bu
                       "# HELP naipool_%s_events_%s %s (this process's producer).\n"
                       "# TYPE naipool_%s_events_%s %s\n"
                       "naipool_%s_events_%s{node=\"%s\",producer=\"%s\"} %llu\n",
-                      svc, figures[i].name, figures[i].help, svc, figures[i].name,
-                      figures[i].type, svc, figures[i].name, node, st.producer_id,
-                      (unsigned long long)figures[i].v);
+                      svc, figures[i].name, figures[i].help, svc, figures[i].name, figures[i].type,
+                      svc, figures[i].name, node, st.producer_id, (unsigned long long)figures[i].v);
     }
 }

@@ -32,7 +32,7 @@ make_cfg(const char *events, const char *acks, const char *outbox, const char *w
     np_config *cfg = np_config_new(tables);
     char why[256];
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);
-    const char *kv[][2] = {{"EVENTS_URL", events},      {"ACKS_URL", acks},
+    const char *kv[][2] = {{"EVENTS_URL", events},        {"ACKS_URL", acks},
                            {"EVENTS_OUTBOX_MAX", outbox}, {"EVENTS_INFLIGHT_MAX", window},
                            {"EVENTS_RESEND_MS", resend},  {"EVENTS_DRAIN_MS", "0"},
                            {"NODE_ID", "test-node"}};

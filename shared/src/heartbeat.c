@@ -94,8 +94,8 @@ np_heartbeat_open(np_heartbeat **out, np_db *db, const np_config *cfg, const cha
 }
 
 np_err
-np_heartbeat_open_with(np_heartbeat **out, const np_config *cfg, const char *svc,
-                       const char *node, np_heartbeat_send_fn send, void *arg)
+np_heartbeat_open_with(np_heartbeat **out, const np_config *cfg, const char *svc, const char *node,
+                       np_heartbeat_send_fn send, void *arg)
 {
     np_heartbeat *hb = calloc(1, sizeof(*hb));
     if (hb == NULL) {

@@ -109,8 +109,8 @@ np_json_int(const json_t *obj, const char *key, bool required, int64_t min, int6
 }
 
 np_err
-np_json_bool(const json_t *obj, const char *key, bool required, bool *out, bool *present,
-             char *why, size_t whylen)
+np_json_bool(const json_t *obj, const char *key, bool required, bool *out, bool *present, char *why,
+             size_t whylen)
 {
     json_t *v = json_object_get(obj, key);
     if (v == NULL) {

@@ -51,8 +51,8 @@ np_db_migrate(np_db *db, char *why, size_t whylen)
         }
         PQclear(res);
         if (err == NP_ERR_OK) {
-            err = np_db_exec(c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                             2, p, NULL);
+            err = np_db_exec(c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
+                             p, NULL);
             np_log_info("db", "applied migration %04d_%s", m->version, m->name);
         }
     }

@@ -66,8 +66,8 @@ np_novelai_sub_parse(const void *body, size_t len, np_novelai_sub *out)
     out->active = json_is_true(json_object_get(j, "active"));
     out->expires_at = int_field(j, "expiresAt");
     const json_t *steps = json_object_get(j, "trainingStepsLeft");
-    out->anlas = int_field(steps, "fixedTrainingStepsLeft") +
-                 int_field(steps, "purchasedTrainingSteps");
+    out->anlas =
+        int_field(steps, "fixedTrainingStepsLeft") + int_field(steps, "purchasedTrainingSteps");
     const json_t *usage = json_object_get(j, "usage");
     out->v5_negative = json_is_true(json_object_get(usage, "isNegative"));
     const json_t *pct = json_object_get(usage, "percent");
@@ -94,9 +94,8 @@ np_novelai_classify(int status, const void *body, size_t len)
     case 409: return NP_NAI_CONFLICT;
     case 429:
         /* NovelAI's own lock answer names it; a Cloudflare 429 does not. */
-        return body != NULL && memmem(body, len, "oncurrent generation", 20) != NULL
-                   ? NP_NAI_LOCKED
-                   : NP_NAI_RATE;
+        return body != NULL && memmem(body, len, "oncurrent generation", 20) != NULL ? NP_NAI_LOCKED
+                                                                                     : NP_NAI_RATE;
     default: break;
     }
     if (status >= 500) {

@@ -24,12 +24,13 @@ test_token_format(void **state)
     (void)state;
     assert_true(valid("pst-" T32));
     assert_true(valid("pst-" T32 "_-09"));
-    assert_false(valid("pst-" "abc"));                 /* too short */
-    assert_false(valid("pSt-" T32));                   /* prefix is exact */
-    assert_false(valid("ey" T32));                     /* a login JWT */
-    assert_false(valid("pst-" T32 "\n"));              /* newline */
-    assert_false(valid("pst-" T32 " x"));              /* space */
-    assert_false(valid("pst-" T32 "é"));               /* non-ASCII */
+    assert_false(valid("pst-"
+                       "abc"));           /* too short */
+    assert_false(valid("pSt-" T32));      /* prefix is exact */
+    assert_false(valid("ey" T32));        /* a login JWT */
+    assert_false(valid("pst-" T32 "\n")); /* newline */
+    assert_false(valid("pst-" T32 " x")); /* space */
+    assert_false(valid("pst-" T32 "é"));  /* non-ASCII */
     char long_tok[200];
     memset(long_tok, 'a', sizeof(long_tok));
     memcpy(long_tok, "pst-", 4);
@@ -43,7 +44,8 @@ test_mask(void **state)
 {
     (void)state;
     char out[32];
-    const char *t = "pst-ab" "cdefghijklmnopqrstuvwxyzABCDyz";
+    const char *t = "pst-ab"
+                    "cdefghijklmnopqrstuvwxyzABCDyz";
     np_novelai_token_mask(t, strlen(t), out, sizeof(out));
     assert_string_equal(out, "pst-ab…yz");
     np_novelai_token_mask("nope", 4, out, sizeof(out));
@@ -54,11 +56,12 @@ static void
 test_subscription(void **state)
 {
     (void)state;
-    const char *doc = "{\"tier\":3,\"active\":true,\"expiresAt\":1900000000,"
-                      "\"perks\":{\"unlimitedImageGeneration\":true},"
-                      "\"trainingStepsLeft\":{\"fixedTrainingStepsLeft\":900,"
-                      "\"purchasedTrainingSteps\":100},"
-                      "\"usage\":{\"percent\":100.0,\"isNegative\":true,\"timeUntilNextPercent\":5}}";
+    const char *doc =
+        "{\"tier\":3,\"active\":true,\"expiresAt\":1900000000,"
+        "\"perks\":{\"unlimitedImageGeneration\":true},"
+        "\"trainingStepsLeft\":{\"fixedTrainingStepsLeft\":900,"
+        "\"purchasedTrainingSteps\":100},"
+        "\"usage\":{\"percent\":100.0,\"isNegative\":true,\"timeUntilNextPercent\":5}}";
     np_novelai_sub s;
     assert_true(np_novelai_sub_parse(doc, strlen(doc), &s));
     assert_int_equal(s.tier, 3);
@@ -83,7 +86,8 @@ static void
 test_classify(void **state)
 {
     (void)state;
-    static const char lock[] = "{\"statusCode\":429,\"message\":\"Concurrent generation is locked\"}";
+    static const char lock[] =
+        "{\"statusCode\":429,\"message\":\"Concurrent generation is locked\"}";
     static const char cf[] = "<html>Too many requests</html>";
     assert_int_equal(np_novelai_classify(200, NULL, 0), NP_NAI_OK);
     assert_int_equal(np_novelai_classify(201, NULL, 0), NP_NAI_OK);

@@ -188,8 +188,9 @@ static bool
 locate(np_pgboot *pg, const char *data_dir, char *why, size_t whylen)
 {
     if (!find_bindir(pg->bindir, sizeof(pg->bindir))) {
-        snprintf(why, whylen, "private Postgres: pg_ctl not found (install postgresql, or set "
-                              "DATABASE_URL)");
+        snprintf(why, whylen,
+                 "private Postgres: pg_ctl not found (install postgresql, or set "
+                 "DATABASE_URL)");
         return false;
     }
     char absdata[600];
@@ -251,8 +252,8 @@ np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen,
     if (access(version, F_OK) != 0) {
         np_log_info("pgboot", "creating a private Postgres cluster in %s", pg->pgdir);
         snprintf(prog, sizeof(prog), "%s/initdb", pg->bindir);
-        char *argv[] = {prog, "-D", pg->pgdir, "-U", "naipool", "-A", "trust", "-E", "UTF8",
-                        "--no-locale", "--no-sync", NULL};
+        char *argv[] = {prog,    "-D", pg->pgdir, "-U",          "naipool",   "-A",
+                        "trust", "-E", "UTF8",    "--no-locale", "--no-sync", NULL};
         if (run(pg, argv, NULL) != 0) {
             snprintf(why, whylen, "private Postgres: initdb failed in %s", pg->pgdir);
             goto fail;
@@ -266,8 +267,8 @@ np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen,
                  "-c listen_addresses='' -c unix_socket_directories='%s' "
                  "-c unix_socket_permissions=0700 -c max_connections=300 %s",
                  pg->sockdir, getenv("NP_PG_OPTIONS") ? getenv("NP_PG_OPTIONS") : "");
-        char *argv[] = {prog, "start", "-w", "-t", "60", "-D", pg->pgdir, "-l", logpath,
-                        "-o", opts, NULL};
+        char *argv[] = {prog,      "start", "-w",    "-t", "60", "-D",
+                        pg->pgdir, "-l",    logpath, "-o", opts, NULL};
         if (run(pg, argv, NULL) != 0) {
             snprintf(why, whylen, "private Postgres: pg_ctl start failed (see %s)", logpath);
             goto fail;

@@ -39,8 +39,9 @@ np_proxy_url_parse(const char *url, np_proxy_url *out, char *why, size_t whylen)
         }
     }
     if (rest == NULL) {
-        snprintf(why, whylen, "the proxy URL must start with http://, https://, socks5:// or "
-                              "socks5h://");
+        snprintf(why, whylen,
+                 "the proxy URL must start with http://, https://, socks5:// or "
+                 "socks5h://");
         return false;
     }
     size_t alen = strcspn(rest, "/?#");

@@ -21,8 +21,8 @@ test_good_urls(void **state)
     assert_int_equal(u.port, 3128);
     assert_false(u.has_credentials);
     assert_string_equal(u.display, "http://127.0.0.1:3128");
-    assert_true(np_proxy_url_parse("socks5://bob:s3cr3t@proxy.example:1080/", &u, why,
-                                   sizeof(why)));
+    assert_true(
+        np_proxy_url_parse("socks5://bob:s3cr3t@proxy.example:1080/", &u, why, sizeof(why)));
     assert_true(u.has_credentials);
     assert_string_equal(u.display, "socks5://bob:****@proxy.example:1080");
     assert_null(strstr(u.display, "s3cr3t"));

@@ -195,8 +195,8 @@ on_async(void *arg)
 }
 
 np_err
-np_rpc_client_call_async(np_rpc_client *c, const np_wire_writer *req, int timeout_ms, np_rpc_done done,
-                  void *arg)
+np_rpc_client_call_async(np_rpc_client *c, const np_wire_writer *req, int timeout_ms,
+                         np_rpc_done done, void *arg)
 {
     async_call *a = calloc(1, sizeof(*a));
     if (a == NULL) {

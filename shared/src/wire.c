@@ -134,37 +134,56 @@ sizes_plausible(const uint8_t *p, size_t len)
             skip = t & 0x1f;
         } else {
             switch (t) {
-            case 0xc4: case 0xd9: lenbytes = 1; break;
-            case 0xc5: case 0xda: lenbytes = 2; break;
-            case 0xc6: case 0xdb: lenbytes = 4; break;
-            case 0xc7: lenbytes = 1; skip = 1; break; /* ext: length, then a type byte */
-            case 0xc8: lenbytes = 2; skip = 1; break;
-            case 0xc9: lenbytes = 4; skip = 1; break;
-            case 0xca: case 0xce: case 0xd2: skip = 4; break;
-            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xc4:
+            case 0xd9: lenbytes = 1; break;
+            case 0xc5:
+            case 0xda: lenbytes = 2; break;
+            case 0xc6:
+            case 0xdb: lenbytes = 4; break;
+            case 0xc7:
+                lenbytes = 1;
+                skip = 1;
+                break; /* ext: length, then a type byte */
+            case 0xc8:
+                lenbytes = 2;
+                skip = 1;
+                break;
+            case 0xc9:
+                lenbytes = 4;
+                skip = 1;
+                break;
+            case 0xca:
+            case 0xce:
+            case 0xd2: skip = 4; break;
+            case 0xcb:
+            case 0xcf:
+            case 0xd3: skip = 8; break;
+            case 0xcc:
+            case 0xd0: skip = 1; break;
+            case 0xcd:
+            case 0xd1: skip = 2; break;
             case 0xd4: skip = 2; break;
             case 0xd5: skip = 3; break;
             case 0xd6: skip = 5; break;
             case 0xd7: skip = 9; break;
             case 0xd8: skip = 17; break;
-            case 0xdc: case 0xde:
+            case 0xdc:
+            case 0xde:
                 if (len - pos < 2) {
                     return false;
                 }
                 items = be(p + pos, 2) * (t == 0xde ? 2u : 1u);
                 pos += 2;
                 break;
-            case 0xdd: case 0xdf:
+            case 0xdd:
+            case 0xdf:
                 if (len - pos < 4) {
                     return false;
                 }
                 items = be(p + pos, 4) * (t == 0xdf ? 2u : 1u);
                 pos += 4;
                 break;
-            default:
-                return false; /* 0xc1 is never used */
+            default: return false; /* 0xc1 is never used */
             }
         }
         if (lenbytes > 0) {

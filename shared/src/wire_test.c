@@ -87,9 +87,9 @@ test_malformed(void **state)
     assert_int_equal(np_wire_parse(&m, extra, w.sbuf.size + 1), NP_ERR_WIRE);
     np_wire_msg_fini(&m);
     np_wire_writer_fini(&w);
-    const unsigned char array[] = {0x91, 0x01};                   /* [1] */
+    const unsigned char array[] = {0x91, 0x01};                    /* [1] */
     const unsigned char nov[] = {0x81, 0xa2, 'o', 'p', 0xa1, 'x'}; /* {op:"x"} */
-    const unsigned char v2[] = {0x81, 0xa1, 'v', 0x02};           /* {v:2} */
+    const unsigned char v2[] = {0x81, 0xa1, 'v', 0x02};            /* {v:2} */
     assert_int_equal(np_wire_parse(&m, array, sizeof(array)), NP_ERR_WIRE);
     np_wire_msg_fini(&m);
     assert_int_equal(np_wire_parse(&m, nov, sizeof(nov)), NP_ERR_WIRE);

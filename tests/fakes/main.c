@@ -148,23 +148,12 @@ main(int argc, char **argv)
             ok = parse_uint(optarg, 65535, &port);
             have_port = true;
             break;
-        case 't':
-            tokens_path = optarg;
-            break;
-        case 'l':
-            ok = parse_uint(optarg, 600000, &latency);
-            break;
-        case 'e':
-            ok = parse_uint(optarg, 600000, &event_delay);
-            break;
-        case 'f':
-            port_file = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            ok = false;
+        case 't': tokens_path = optarg; break;
+        case 'l': ok = parse_uint(optarg, 600000, &latency); break;
+        case 'e': ok = parse_uint(optarg, 600000, &event_delay); break;
+        case 'f': port_file = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: ok = false;
         }
         if (!ok) {
             usage(stderr);

@@ -22,15 +22,18 @@ typedef enum { NP_CFG_SRC_DEFAULT, NP_CFG_SRC_ENV, NP_CFG_SRC_DB } np_cfg_source
 typedef struct {
     const char *name;
     np_cfg_type type;
-    const char *def; /* default as text; NULL or "" for none */
+    const char *def;  /* default as text; NULL or "" for none */
     int64_t min, max; /* for NP_CFG_INT; min == max == 0 means unbounded */
     unsigned flags;
-    const char *doc;  /* one line */
+    const char *doc; /* one line */
     /* optional extra check; writes a reason into why and returns false when invalid */
     bool (*check)(const char *value, char *why, size_t whylen);
 } np_cfg_spec;
 
-#define NP_CFG_END {NULL, NP_CFG_STR, NULL, 0, 0, 0, NULL, NULL}
+#define NP_CFG_END                                                                                 \
+    {                                                                                              \
+        NULL, NP_CFG_STR, NULL, 0, 0, 0, NULL, NULL                                                \
+    }
 
 typedef struct np_config np_config;
 

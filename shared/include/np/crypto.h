@@ -29,8 +29,8 @@ void np_key_derive(const void *secret, size_t slen, const char *label, uint8_t o
 
 /* np_aead_seal encrypts pt under key with AES-256-GCM and a fresh random nonce; aad is
  * authenticated but not stored. out receives nonce | ciphertext | tag. */
-np_err np_aead_seal(const uint8_t key[NP_KEY_LEN], const void *aad, size_t aadlen,
-                    const void *pt, size_t ptlen, np_buf *out);
+np_err np_aead_seal(const uint8_t key[NP_KEY_LEN], const void *aad, size_t aadlen, const void *pt,
+                    size_t ptlen, np_buf *out);
 /* np_aead_open reverses np_aead_seal; NP_ERR_CRYPTO when the data or aad were tampered. */
 np_err np_aead_open(const uint8_t key[NP_KEY_LEN], const void *aad, size_t aadlen,
                     const void *sealed, size_t sealedlen, np_buf *out);

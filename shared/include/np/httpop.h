@@ -23,8 +23,8 @@ typedef struct {
     size_t body_len;
     char ip[64];
     char rid[64];
-    int64_t user_id; /* 0: anonymous */
-    char role[16];   /* "user", "admin" or "" */
+    int64_t user_id;      /* 0: anonymous */
+    char role[16];        /* "user", "admin" or "" */
     int64_t relay_key_id; /* 0: signed in with a session token */
 } np_http_req;
 
@@ -35,8 +35,7 @@ np_err np_http_req_read(const msgpack_object *root, np_http_req *r);
 
 /* Answers. np_http_reply_json consumes body (may be NULL for an empty body). headers is a
  * NULL-terminated list of name, value pairs, or NULL. */
-void np_http_reply_json(np_rpc_call *call, int status, json_t *body,
-                        const char *const *headers);
+void np_http_reply_json(np_rpc_call *call, int status, json_t *body, const char *const *headers);
 /* np_http_reply_error answers the HTTP error shape {"error": code, "message": message}. */
 void np_http_reply_error(np_rpc_call *call, int status, const char *code, const char *message,
                          const char *const *headers);

@@ -12,19 +12,18 @@
 
 /* np_json_parse_object parses body as one JSON object (UTF-8, no duplicate keys, no NUL).
  * NP_ERR_BAD_JSON with a sentence in why otherwise. *out is the caller's (json_decref). */
-np_err np_json_parse_object(const void *body, size_t len, json_t **out, char *why,
-                            size_t whylen);
+np_err np_json_parse_object(const void *body, size_t len, json_t **out, char *why, size_t whylen);
 /* np_json_only_keys fails naming the first key of obj not in the NULL-terminated allowed. */
 bool np_json_only_keys(const json_t *obj, const char *const *allowed, char *why, size_t whylen);
 
 /* Typed getters. Each returns NP_ERR_OK and sets *present (may be NULL) when the key is
  * absent and not required; NP_ERR_INVALID with a sentence when the type or range is off. */
-np_err np_json_str(const json_t *obj, const char *key, bool required, size_t minlen,
-                   size_t maxlen, const char **out, bool *present, char *why, size_t whylen);
+np_err np_json_str(const json_t *obj, const char *key, bool required, size_t minlen, size_t maxlen,
+                   const char **out, bool *present, char *why, size_t whylen);
 np_err np_json_int(const json_t *obj, const char *key, bool required, int64_t min, int64_t max,
                    int64_t *out, bool *present, char *why, size_t whylen);
-np_err np_json_bool(const json_t *obj, const char *key, bool required, bool *out,
-                    bool *present, char *why, size_t whylen);
+np_err np_json_bool(const json_t *obj, const char *key, bool required, bool *out, bool *present,
+                    char *why, size_t whylen);
 /* np_json_is_null: the key is present with value null (to clear an optional setting). */
 bool np_json_is_null(const json_t *obj, const char *key);
 

@@ -19,7 +19,7 @@ void np_novelai_token_mask(const char *token, size_t len, char *out, size_t outl
 
 /* The fields of GET /user/subscription the pool uses. */
 typedef struct {
-    int tier;           /* 0 Paper, 1 Tablet, 2 Scroll, 3 Opus */
+    int tier; /* 0 Paper, 1 Tablet, 2 Scroll, 3 Opus */
     bool active;
     int64_t expires_at; /* unix seconds; 0 when absent */
     int64_t anlas;      /* fixedTrainingStepsLeft + purchasedTrainingSteps */
@@ -34,16 +34,16 @@ bool np_novelai_sub_parse(const void *json, size_t len, np_novelai_sub *out);
 
 /* What an upstream answer means (NOVELAI.md, "Errors and limits"). */
 typedef enum {
-    NP_NAI_OK,          /* 2xx */
-    NP_NAI_CLIENT,      /* 400 and other 4xx the client caused: pass through, key unharmed */
-    NP_NAI_INVALID,     /* 401: token revoked or wrong */
-    NP_NAI_EXHAUSTED,   /* 402: no subscription or not enough Anlas */
-    NP_NAI_FORBIDDEN,   /* 403: banned or model not allowed for the tier */
-    NP_NAI_CONFLICT,    /* 409: transient */
-    NP_NAI_LOCKED,      /* 429 "Concurrent generation is locked": the account is busy */
-    NP_NAI_RATE,        /* 429 otherwise (Cloudflare) */
-    NP_NAI_SERVER,      /* 5xx */
-    NP_NAI_NETWORK,     /* no HTTP answer: connection failed, reset, timed out */
+    NP_NAI_OK,        /* 2xx */
+    NP_NAI_CLIENT,    /* 400 and other 4xx the client caused: pass through, key unharmed */
+    NP_NAI_INVALID,   /* 401: token revoked or wrong */
+    NP_NAI_EXHAUSTED, /* 402: no subscription or not enough Anlas */
+    NP_NAI_FORBIDDEN, /* 403: banned or model not allowed for the tier */
+    NP_NAI_CONFLICT,  /* 409: transient */
+    NP_NAI_LOCKED,    /* 429 "Concurrent generation is locked": the account is busy */
+    NP_NAI_RATE,      /* 429 otherwise (Cloudflare) */
+    NP_NAI_SERVER,    /* 5xx */
+    NP_NAI_NETWORK,   /* no HTTP answer: connection failed, reset, timed out */
 } np_novelai_outcome;
 
 /* np_novelai_classify maps a status (0: no answer) and the error body to an outcome. */

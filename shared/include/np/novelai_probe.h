@@ -10,10 +10,10 @@
 #include "np/novelai.h"
 
 typedef struct {
-    int status;         /* HTTP status; 0: no answer, or a 200 that was not understood */
-    bool parsed;        /* sub holds the parsed answer */
+    int status;  /* HTTP status; 0: no answer, or a 200 that was not understood */
+    bool parsed; /* sub holds the parsed answer */
     np_novelai_sub sub;
-    char error[160];    /* what went wrong, never the token */
+    char error[160]; /* what went wrong, never the token */
 } np_novelai_probe_result;
 
 /* np_novelai_probe asks base + /user/subscription with token, through proxy when it is not

@@ -12,8 +12,8 @@ typedef struct np_pgboot np_pgboot;
 
 /* np_pgboot_start initdb's (first time) and starts the cluster for data_dir, creates the
  * database, and writes its libpq URI into url. On failure why names the cause. */
-np_err np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen,
-                       char *why, size_t whylen);
+np_err np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen, char *why,
+                       size_t whylen);
 /* np_pgboot_stop stops the cluster (fast shutdown) and frees; NULL is accepted. */
 void np_pgboot_stop(np_pgboot *pg);
 /* np_pgboot_stop_dir stops the private cluster of data_dir started by another process. */

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 typedef struct {
-    char scheme[8];   /* "http", "https", "socks5" or "socks5h" */
+    char scheme[8]; /* "http", "https", "socks5" or "socks5h" */
     char host[256];
     int port;
     bool has_credentials;

@@ -18,8 +18,8 @@
 #define NP_ROW_DOMAIN_PROXY "proxy:"
 
 /* np_row_seal writes nonce | ciphertext | tag of pt into out. NP_ERR_CRYPTO on failure. */
-np_err np_row_seal(const uint8_t key[NP_KEY_LEN], const char *domain, int64_t id,
-                   const void *pt, size_t ptlen, np_buf *out);
+np_err np_row_seal(const uint8_t key[NP_KEY_LEN], const char *domain, int64_t id, const void *pt,
+                   size_t ptlen, np_buf *out);
 /* np_row_open reverses np_row_seal into out (wipe it after use); NP_ERR_CRYPTO when the data,
  * the domain or the id do not match. */
 np_err np_row_open(const uint8_t key[NP_KEY_LEN], const char *domain, int64_t id,

@@ -18,10 +18,10 @@
 #include "np/wire.h"
 
 typedef struct {
-    size_t recv_max;      /* NNG_OPT_RECVMAXSZ; 0: 1 MiB */
-    int send_timeout_ms;  /* 0: 1000 */
-    int contexts;         /* server: concurrent requests; 0: 64 */
-    int workers;          /* server: worker threads; 0: 4 */
+    size_t recv_max;     /* NNG_OPT_RECVMAXSZ; 0: 1 MiB */
+    int send_timeout_ms; /* 0: 1000 */
+    int contexts;        /* server: concurrent requests; 0: 64 */
+    int workers;         /* server: worker threads; 0: 4 */
 } np_rpc_opts;
 
 typedef struct np_rpc_server np_rpc_server;
@@ -55,7 +55,7 @@ void np_rpc_client_close(np_rpc_client *c);
 /* np_rpc_call sends req and waits up to timeout_ms for the answer, which the caller
  * owns (nng_msg_free) on success. Not from an NNG callback. */
 np_err np_rpc_client_call(np_rpc_client *c, const np_wire_writer *req, int timeout_ms,
-                   nng_msg **reply);
+                          nng_msg **reply);
 
 /* np_rpc_done receives the answer (owned by the callee: free it) or an error, on an NNG
  * thread: it must not block. */
@@ -63,6 +63,6 @@ typedef void (*np_rpc_done)(void *arg, np_err err, nng_msg *reply);
 /* np_rpc_client_call_async starts a call; done runs exactly once, also when this returns an
  * error (then done is not called). */
 np_err np_rpc_client_call_async(np_rpc_client *c, const np_wire_writer *req, int timeout_ms,
-                         np_rpc_done done, void *arg);
+                                np_rpc_done done, void *arg);
 
 #endif

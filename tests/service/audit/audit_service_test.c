@@ -117,10 +117,10 @@ make_cfg(const char *url, int tag, int instance, int instances)
     }
     snprintf(rpc, sizeof(rpc), "inproc://audit-rpc-%d-%d", tag, instance);
     const char *kv[][2] = {
-        {"DATABASE_URL", url}, {"EVENTS_URL", ev},       {"EVENTS_LISTEN", ev},
-        {"ACKS_URL", ack},     {"ACKS_LISTEN", ack},     {"AUDIT_RPC_LISTEN", rpc},
+        {"DATABASE_URL", url},  {"EVENTS_URL", ev},          {"EVENTS_LISTEN", ev},
+        {"ACKS_URL", ack},      {"ACKS_LISTEN", ack},        {"AUDIT_RPC_LISTEN", rpc},
         {"AUDIT_RPC_URL", rpc}, {"EVENTS_RESEND_MS", "200"}, {"EVENTS_DRAIN_MS", "0"},
-        {"NODE_ID", "t"},      {"DB_POOL_SIZE", "4"},
+        {"NODE_ID", "t"},       {"DB_POOL_SIZE", "4"},
     };
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
         assert_int_equal(np_config_set(cfg, kv[i][0], kv[i][1], NP_CFG_SRC_ENV, why, sizeof(why)),
@@ -228,10 +228,9 @@ http(np_rpc_client *c, const char *path, const char *query, int64_t uid, const c
 static void
 emit_usage(np_events *ev, int64_t user, int status, const char *ip)
 {
-    json_t *f = json_pack("{s:I, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:s}",
-                          "user_id", (json_int_t)user, "relay_key_id", 70 + (int)user,
-                          "upstream_key_id", 900, "route",
-                          status == 200 ? "/ai/generate-image" : "/ai/generate", "model",
+    json_t *f = json_pack("{s:I, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:s}", "user_id",
+                          (json_int_t)user, "relay_key_id", 70 + (int)user, "upstream_key_id", 900,
+                          "route", status == 200 ? "/ai/generate-image" : "/ai/generate", "model",
                           "nai-diffusion-4-5-full", "width", 832, "height", 1216, "steps", 28,
                           "status", status, "latency_ms", 10, "request_id", "req", "ip", ip);
     np_events_emit(ev, "relay.finished", f);
@@ -255,9 +254,9 @@ test_store_ack_and_query(void **state)
     }
     np_events_emit(ev, "auth.login_failed",
                    json_pack("{s:s, s:s}", "username", "mallory", "password", "guess"));
-    np_events_emit(ev, "admin.role_changed",
-                   json_pack("{s:i, s:i, s:s}", "actor_user_id", 9, "target_user_id", 2,
-                             "role", "admin"));
+    np_events_emit(
+        ev, "admin.role_changed",
+        json_pack("{s:i, s:i, s:s}", "actor_user_id", 9, "target_user_id", 2, "role", "admin"));
     assert_int_equal(wait_count(url, "SELECT count(*) FROM usage_logs", 150), 150);
     assert_int_equal(wait_count(url, "SELECT count(*) FROM audit_events", 2), 2);
     assert_true(wait_drained(ev));
@@ -324,7 +323,7 @@ test_store_ack_and_query(void **state)
     json_decref(a.body);
 
     /* Bad input: 400 with a sentence. */
-    static const char *const bad[] = {"limit=0", "limit=abc", "before=123", "status=teapot",
+    static const char *const bad[] = {"limit=0", "limit=abc",  "before=123",      "status=teapot",
                                       "user=2",  "since=soon", "limit=1&limit=2", NULL};
     for (int i = 0; bad[i] != NULL; i++) {
         http(c, "/logs", bad[i], 1, "user", &a);
@@ -370,9 +369,9 @@ test_store_ack_and_query(void **state)
     assert_int_equal(json_array_size(a.body), 1);
     json_t *ev0 = json_array_get(a.body, 0);
     assert_string_equal(json_string_value(json_object_get(ev0, "type")), "auth.login_failed");
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(ev0, "details"), "password")),
-                        "[redacted]");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ev0, "details"), "password")),
+        "[redacted]");
     json_decref(a.body);
     http(c, "/admin/audit", "user=9", 9, "admin", &a);
     assert_int_equal(json_array_size(a.body), 1);
@@ -382,8 +381,7 @@ test_store_ack_and_query(void **state)
     json_decref(a.body);
 
     /* LOG_REQUEST_IP on: the IP is stored and shown to admins only. */
-    assert_int_equal(np_config_set(acfg, "LOG_REQUEST_IP", "true", NP_CFG_SRC_DB, why,
-                                   sizeof(why)),
+    assert_int_equal(np_config_set(acfg, "LOG_REQUEST_IP", "true", NP_CFG_SRC_DB, why, sizeof(why)),
                      NP_ERR_OK);
     emit_usage(ev, 3, 200, "192.0.2.7");
     assert_int_equal(wait_count(url, "SELECT count(*) FROM usage_logs WHERE user_id = 3", 1), 1);
@@ -443,8 +441,7 @@ test_two_audits_no_duplicates(void **state)
             assert_int_equal(np_rpc_client_call(cs[i], &w, 5000, &reply), NP_ERR_OK);
             np_wire_writer_fini(&w);
             np_wire_msg m;
-            assert_int_equal(np_wire_parse(&m, nng_msg_body(reply), nng_msg_len(reply)),
-                             NP_ERR_OK);
+            assert_int_equal(np_wire_parse(&m, nng_msg_body(reply), nng_msg_len(reply)), NP_ERR_OK);
             int64_t q = 0, d = 0;
             assert_true(np_wire_get_int(m.root, "queue", &q));
             assert_true(np_wire_get_int(m.root, "duplicates", &d));
@@ -519,15 +516,15 @@ test_user_query_uses_index(void **state)
                                              false, 42, &f, why, sizeof(why)),
                      NP_ERR_OK);
     assert_no_seq_scan(url, &f);
-    assert_int_equal(audit_logs_filter_parse("since=2020-01-01&route=%2Fai%2Fgenerate-image",
-                                             false, 42, &f, why, sizeof(why)),
+    assert_int_equal(audit_logs_filter_parse("since=2020-01-01&route=%2Fai%2Fgenerate-image", false,
+                                             42, &f, why, sizeof(why)),
                      NP_ERR_OK);
     assert_no_seq_scan(url, &f);
 }
 
 static void
-retention_call(np_rpc_client *c, int64_t days, int64_t batch, int64_t audit_days,
-               int64_t *deleted, np_err *err)
+retention_call(np_rpc_client *c, int64_t days, int64_t batch, int64_t audit_days, int64_t *deleted,
+               np_err *err)
 {
     np_wire_writer w;
     np_wire_writer_init(&w);

@@ -45,13 +45,12 @@ main(int argc, char **argv)
     printf("producer %s\n", np_events_producer_id(ev));
     fflush(stdout);
     for (long i = 1; i <= count; i++) {
-        json_t *f = json_pack("{s:I, s:I, s:I, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s}",
-                              "user_id", (json_int_t)(user_base + i % 5), "relay_key_id",
-                              (json_int_t)(i % 7 + 1), "upstream_key_id",
-                              (json_int_t)(i % 3 + 1), "route", "/ai/generate-image", "model",
-                              "nai-diffusion-4-5-full", "width", 832, "height", 1216, "steps",
-                              28, "n_samples", 1, "status", i % 10 == 0 ? 429 : 200,
-                              "latency_ms", (json_int_t)i, "request_id", "test");
+        json_t *f = json_pack(
+            "{s:I, s:I, s:I, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s}", "user_id",
+            (json_int_t)(user_base + i % 5), "relay_key_id", (json_int_t)(i % 7 + 1),
+            "upstream_key_id", (json_int_t)(i % 3 + 1), "route", "/ai/generate-image", "model",
+            "nai-diffusion-4-5-full", "width", 832, "height", 1216, "steps", 28, "n_samples", 1,
+            "status", i % 10 == 0 ? 429 : 200, "latency_ms", (json_int_t)i, "request_id", "test");
         np_events_emit(ev, "relay.finished", f);
         if (i % per_tick == 0) {
             sleep_ms(tick_ms);
@@ -72,8 +71,8 @@ main(int argc, char **argv)
     np_events_stats_read(ev, &st);
     printf("done emitted=%llu dropped=%llu sent=%llu resent=%llu acked=%llu depth=%llu\n",
            (unsigned long long)st.emitted, (unsigned long long)st.dropped,
-           (unsigned long long)st.sent, (unsigned long long)st.resent,
-           (unsigned long long)st.acked, (unsigned long long)st.depth);
+           (unsigned long long)st.sent, (unsigned long long)st.resent, (unsigned long long)st.acked,
+           (unsigned long long)st.depth);
     fflush(stdout);
     int code = st.depth == 0 && st.dropped == 0 && st.emitted == (uint64_t)count ? 0 : 1;
     np_events_close(ev);
