@@ -5,6 +5,10 @@
  *   2. RECV: started from the send completion, with the caller's deadline.
  *   3. done(arg, err, reply) runs once; the aio is reaped (it cannot be freed from its own
  *      callback) and the context closed.
+ *
+ * With resends off, NNG 1.5.2 fails a request whose connection breaks before the answer
+ * (NP_ERR_PEER_LOST here) rather than sending it again to the next peer, which could run it
+ * twice; rpc_test.c pins that behaviour.
  */
 #include <stdlib.h>
 #include <string.h>
