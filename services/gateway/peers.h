@@ -2,9 +2,9 @@
  * that opened it (relay.next, relay.cancel), so the gateway cannot use one socket spread over
  * every instance for the relay. Instances come from POOL_RPC_URL: a comma list, where a tcp
  * address with a host name stands for every address the name resolves to (a headless Service
- * on Kubernetes gives one per pod). The list is resolved again every POOL_RESOLVE_SECONDS:
- * new instances join; vanished ones take no new streams and are closed once their last
- * stream has ended. */
+ * on Kubernetes gives one per pod; np_addr_expand). The list is resolved again every
+ * POOL_RESOLVE_SECONDS: new instances join; vanished ones take no new streams and are closed once
+ * their last stream has ended. */
 #ifndef GW_PEERS_H
 #define GW_PEERS_H
 
@@ -46,9 +46,5 @@ int gw_peers_count(gw_peers *p);
 
 /* gw_peers_refresh resolves the list again now (the resolver thread calls it). */
 void gw_peers_refresh(gw_peers *p);
-
-/* gw_peers_expand writes the comma list of addresses urls stands for into out (exposed for
- * tests); false when a name does not resolve or out is too small. */
-bool gw_peers_expand(const char *urls, char *out, size_t outlen);
 
 #endif

@@ -14,6 +14,8 @@
  */
 #include "np/events.h"
 
+#include "np/dialset.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -46,6 +48,7 @@ struct np_events {
     char svc[32];
     char id[NP_EVENTS_ID_MAX];
     nng_socket pub, sub;
+    np_dialset *pub_dials, *sub_dials; /* every audit instance, followed over time */
     bool pub_open, sub_open;
     pthread_t sender, acker;
     bool sender_started, acker_started;
@@ -321,23 +324,6 @@ acker_main(void *arg)
     return NULL;
 }
 
-static int
-dial_all(nng_socket sock, const char *urls, const char *svc, const char *setting)
-{
-    char copy[1024];
-    snprintf(copy, sizeof(copy), "%s", urls);
-    char *save = NULL;
-    for (char *u = strtok_r(copy, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
-        /* Non-blocking: an audit instance that is not there yet is dialled again later. */
-        int rv = nng_dial(sock, u, NULL, NNG_FLAG_NONBLOCK);
-        if (rv != 0) {
-            np_log_error(svc, "%s: cannot dial %s: %s", setting, u, nng_strerror(rv));
-            return rv;
-        }
-    }
-    return 0;
-}
-
 static void
 socket_tune(nng_socket sock)
 {
@@ -391,9 +377,12 @@ np_events_open(np_events **out, const char *svc, const np_config *cfg)
     nng_socket_set_size(ev->sub, NNG_OPT_RECVMAXSZ, 1u << 20);
     char topic[NP_EVENTS_ID_MAX + 1];
     int tlen = snprintf(topic, sizeof(topic), "%s\n", ev->id);
-    if ((rv = nng_socket_set(ev->sub, NNG_OPT_SUB_SUBSCRIBE, topic, (size_t)tlen)) != 0 ||
-        (rv = dial_all(ev->pub, events_url, svc, "EVENTS_URL")) != 0 ||
-        (rv = dial_all(ev->sub, acks_url, svc, "ACKS_URL")) != 0) {
+    if ((rv = nng_socket_set(ev->sub, NNG_OPT_SUB_SUBSCRIBE, topic, (size_t)tlen)) != 0) {
+        goto fail;
+    }
+    if (np_dialset_open(&ev->pub_dials, ev->pub, events_url, 10, NULL) != NP_ERR_OK ||
+        np_dialset_open(&ev->sub_dials, ev->sub, acks_url, 10, NULL) != NP_ERR_OK) {
+        err = NP_ERR_UNAVAILABLE;
         goto fail;
     }
     if (pthread_create(&ev->sender, NULL, sender_main, ev) != 0) {
@@ -443,6 +432,8 @@ np_events_close(np_events *ev)
         np_log_warn(ev->svc, "events producer %s stopping with %llu unacknowledged events", ev->id,
                     (unsigned long long)lost);
     }
+    np_dialset_close(ev->pub_dials); /* no new dialers while the sockets close */
+    np_dialset_close(ev->sub_dials);
     if (ev->pub_open) {
         nng_close(ev->pub);
     }

@@ -17,41 +17,26 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/transport/tcp/tcp.h>
 
+#include "np/dialset.h"
 #include "np/log.h"
 #include "np/rpc.h"
 
 struct np_rpc_client {
     nng_socket sock;
+    np_dialset *dials; /* every instance behind the address, followed as they come and go */
     int send_timeout_ms;
 };
 
-static int
-dial_all(nng_socket sock, const char *urls)
+/* tune_dialer sets each new dialer's options: keepalive on tcp, quick reconnects. */
+static void
+tune_dialer(nng_dialer d, const char *url)
 {
-    char *copy = strdup(urls);
-    if (copy == NULL) {
-        return NNG_ENOMEM;
+    if (strncmp(url, "tcp", 3) == 0) {
+        nng_dialer_set_bool(d, NNG_OPT_TCP_KEEPALIVE, true);
+        nng_dialer_set_bool(d, NNG_OPT_TCP_NODELAY, true);
     }
-    int rv = 0;
-    char *save = NULL;
-    for (char *u = strtok_r(copy, ",", &save); u != NULL && rv == 0;
-         u = strtok_r(NULL, ",", &save)) {
-        nng_dialer d;
-        rv = nng_dialer_create(&d, sock, u);
-        if (rv != 0) {
-            np_log_error("rpc", "cannot dial %s: %s", u, nng_strerror(rv));
-            break;
-        }
-        if (strncmp(u, "tcp", 3) == 0) {
-            nng_dialer_set_bool(d, NNG_OPT_TCP_KEEPALIVE, true);
-            nng_dialer_set_bool(d, NNG_OPT_TCP_NODELAY, true);
-        }
-        nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 50);
-        nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, 2000);
-        rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
-    }
-    free(copy);
-    return rv;
+    nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 50);
+    nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, 2000);
 }
 
 np_err
@@ -71,11 +56,12 @@ np_rpc_client_open(np_rpc_client **out, const char *url, const np_rpc_opts *opts
     /* A dead peer must not make a request run twice: no resend, ever. */
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max);
-    rv = dial_all(c->sock, url);
-    if (rv != 0) {
+    int resolve = opts && opts->resolve_seconds ? opts->resolve_seconds : 10;
+    np_err err = np_dialset_open(&c->dials, c->sock, url, resolve < 0 ? 0 : resolve, tune_dialer);
+    if (err != NP_ERR_OK) {
         nng_close(c->sock);
         free(c);
-        return np_err_from_nng(rv);
+        return err;
     }
     *out = c;
     return NP_ERR_OK;
@@ -87,6 +73,7 @@ np_rpc_client_close(np_rpc_client *c)
     if (c == NULL) {
         return;
     }
+    np_dialset_close(c->dials); /* no new dialers while the socket closes */
     nng_close(c->sock);
     free(c);
 }

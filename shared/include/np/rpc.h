@@ -22,6 +22,7 @@ typedef struct {
     int send_timeout_ms; /* 0: 1000 */
     int contexts;        /* server: concurrent requests; 0: 64 */
     int workers;         /* server: worker threads; 0: 4 */
+    int resolve_seconds; /* client: how often names are resolved again; 0: 10, <0: never */
 } np_rpc_opts;
 
 typedef struct np_rpc_server np_rpc_server;
@@ -48,7 +49,8 @@ void np_rpc_reply_error(np_rpc_call *call, np_err err, const char *message);
 
 typedef struct np_rpc_client np_rpc_client;
 
-/* np_rpc_client_open dials url (comma separated for several peers) without waiting. */
+/* np_rpc_client_open dials url (comma separated for several peers; a tcp host name stands for
+ * every address it resolves to, followed over time: np/dialset.h) without waiting. */
 np_err np_rpc_client_open(np_rpc_client **out, const char *url, const np_rpc_opts *opts);
 void np_rpc_client_close(np_rpc_client *c);
 

@@ -279,6 +279,7 @@ test_store_ack_and_query(void **state)
     char query[128] = "limit=50";
     int seen = 0, pages = 0;
     int64_t last_id = INT64_MAX;
+    char last_time[64] = "";
     for (;;) {
         http(c, "/logs", query, 1, "user", &a);
         assert_int_equal(a.status, 200);
@@ -293,8 +294,12 @@ test_store_ack_and_query(void **state)
             assert_null(json_object_get(row, "user_id"));
             assert_non_null(json_object_get(row, "time"));
             assert_int_equal(json_integer_value(json_object_get(row, "width")), 832);
+            /* newest first: (time, id) strictly decreasing (ISO times compare as text) */
             int64_t id = json_integer_value(json_object_get(row, "id"));
-            assert_true(id < last_id); /* same time order here as insertion order */
+            const char *t = json_string_value(json_object_get(row, "time"));
+            int cmp = last_time[0] ? strcmp(t, last_time) : -1;
+            assert_true(cmp < 0 || (cmp == 0 && id < last_id));
+            snprintf(last_time, sizeof(last_time), "%s", t);
             last_id = id;
             seen++;
         }
