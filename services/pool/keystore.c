@@ -179,18 +179,21 @@ cleanup:
     return err;
 }
 
+/* query_json runs a statement whose first cell is one JSON value and parses it into *out;
+ * NP_ERR_NOT_FOUND when there is no row. */
 static np_err
-json_result(PGresult *res, json_t **out)
+query_json(PGconn *c, const char *sql, int nparams, const char *const *params, json_t **out)
 {
-    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        return NP_ERR_NOT_FOUND;
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c, sql, nparams, params, &res);
+    if (err == NP_ERR_OK && (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))) {
+        err = NP_ERR_NOT_FOUND;
     }
-    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    if (j == NULL) {
-        return NP_ERR_INTERNAL;
+    if (err == NP_ERR_OK && (*out = json_loads(PQgetvalue(res, 0, 0), 0, NULL)) == NULL) {
+        err = NP_ERR_INTERNAL;
     }
-    *out = j;
-    return NP_ERR_OK;
+    PQclear(res);
+    return err;
 }
 
 np_err
@@ -200,19 +203,13 @@ pool_keystore_get(PGconn *c, int64_t id, int64_t owner, bool admin, json_t **out
     snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
     snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
     const char *params[] = {id_s, owner_s};
-    PGresult *res = NULL;
-    np_err err = np_db_exec(c,
-                            admin ? "SELECT " ADMIN_JSON " FROM upstream_keys k JOIN users u ON "
-                                    "u.id = k.owner_id WHERE k.id = $1 AND ($2::bigint = 0 OR "
-                                    "k.owner_id = $2)"
-                                  : "SELECT " KEY_JSON " FROM upstream_keys k WHERE k.id = $1 "
-                                    "AND ($2::bigint = 0 OR k.owner_id = $2)",
-                            2, params, &res);
-    if (err == NP_ERR_OK) {
-        err = json_result(res, out);
-    }
-    PQclear(res);
-    return err;
+    return query_json(c,
+                      admin ? "SELECT " ADMIN_JSON " FROM upstream_keys k JOIN users u ON "
+                              "u.id = k.owner_id WHERE k.id = $1 AND ($2::bigint = 0 OR "
+                              "k.owner_id = $2)"
+                            : "SELECT " KEY_JSON " FROM upstream_keys k WHERE k.id = $1 "
+                              "AND ($2::bigint = 0 OR k.owner_id = $2)",
+                      2, params, out);
 }
 
 np_err
@@ -221,20 +218,14 @@ pool_keystore_list(PGconn *c, int64_t owner, bool admin, json_t **out)
     char owner_s[24];
     snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
     const char *params[] = {owner_s};
-    PGresult *res = NULL;
-    np_err err = np_db_exec(
+    return query_json(
         c,
         admin ? "SELECT coalesce(json_agg(" ADMIN_JSON " ORDER BY k.id), '[]') FROM "
                 "upstream_keys k JOIN users u ON u.id = k.owner_id WHERE ($1::bigint = 0 OR "
                 "k.owner_id = $1)"
               : "SELECT coalesce(json_agg(" KEY_JSON " ORDER BY k.id), '[]') FROM upstream_keys "
                 "k WHERE ($1::bigint = 0 OR k.owner_id = $1)",
-        1, params, &res);
-    if (err == NP_ERR_OK) {
-        err = json_result(res, out);
-    }
-    PQclear(res);
-    return err;
+        1, params, out);
 }
 
 np_err

@@ -82,16 +82,16 @@ refresh(pool_proxies *p)
     if (c == NULL) {
         return;
     }
-    assignment todo[256];
+    assignment batch[256];
     pthread_mutex_lock(&p->mu);
-    size_t ntodo = p->npending;
-    memcpy(todo, p->pending, ntodo * sizeof(assignment));
+    size_t nbatch = p->npending;
+    memcpy(batch, p->pending, nbatch * sizeof(assignment));
     p->npending = 0;
     pthread_mutex_unlock(&p->mu);
-    for (size_t i = 0; i < ntodo; i++) {
+    for (size_t i = 0; i < nbatch; i++) {
         char k[24], v[24];
-        snprintf(k, sizeof(k), "%lld", (long long)todo[i].key_id);
-        snprintf(v, sizeof(v), "%lld", (long long)todo[i].proxy_id);
+        snprintf(k, sizeof(k), "%lld", (long long)batch[i].key_id);
+        snprintf(v, sizeof(v), "%lld", (long long)batch[i].proxy_id);
         const char *params[] = {k, v};
         np_db_exec(c,
                    "INSERT INTO proxy_assignments (key_id, proxy_id) SELECT $1, $2 WHERE EXISTS "
