@@ -107,7 +107,7 @@ struct rreq {
     pool_xfer *x;
     int status;
     char ctype[160], cenc[64];
-    bool passing, stream_mode, paused, up_done, broken, cancelled, finished;
+    bool passing, stream_mode, paused, up_done, broken, cancelled, finished, slot_left;
     bool aborted; /* relay.abort: the client left before relay.open was answered */
     np_buf buf;
     np_buf errbody;
@@ -457,6 +457,17 @@ emit_usage(rreq *q)
     np_events_emit(rl->d.events, "relay.finished", ev);
 }
 
+/* leave_slot gives the user's in-flight slot back, once. Every last answer is preceded by
+ * it: a client that asks again the moment it hears the end must find its slot free. */
+static void
+leave_slot(rreq *q)
+{
+    if (!q->slot_left) {
+        q->slot_left = true;
+        pool_inflight_leave(q->rl->d.inflight, q->uid);
+    }
+}
+
 /* finish runs once per admitted request: the in-flight slot, then the usage event. */
 static void
 finish(rreq *q)
@@ -466,7 +477,7 @@ finish(rreq *q)
     }
     q->finished = true;
     rids_remove(q->rl, q);
-    pool_inflight_leave(q->rl->d.inflight, q->uid);
+    leave_slot(q);
     emit_usage(q);
 }
 
@@ -603,12 +614,14 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
     pool_release_info info = {.used = true};
     snprintf(info.rid, sizeof(info.rid), "%s", q->rid);
     pool_waiter *retry = NULL;
+    bool failed = false;
 
     pthread_mutex_lock(&q->mu);
     q->up_done = true;
     np_novelai_outcome o = result == NP_ERR_OK
                                ? np_novelai_classify(q->status, q->errbody.data, q->errbody.len)
                                : NP_NAI_NETWORK;
+    /* First what happens next (another key, or the end), then the answer. */
     if (result == NP_ERR_CANCELED) {
         /* 6: the client left mid-generation (or the service is stopping); only a generation
          * keeps NovelAI busy after that */
@@ -617,14 +630,6 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
             snprintf(info.error, sizeof(info.error), "cancelled by the client");
         }
         q->broken = true;
-        if (q->aborted) {
-            reply_client_closed(q);
-        } else {
-            if (q->open_call != NULL) {
-                reply_open_error(q, NP_ERR_CLOSED, NULL, 0);
-            }
-            snprintf(q->error_class, sizeof(q->error_class), "cancelled");
-        }
     } else if (result == NP_ERR_OK && q->passing) {
         pool_outcome_decide(o, true, q->cost == 0, &cd, &info.action);
         info.spent = o == NP_NAI_OK ? q->cost : 0;
@@ -662,8 +667,23 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
             np_log_write(NP_LOG_INFO, "pool", q->rid, "key %lld answered %s; trying another key",
                          (long long)q->key_id, np_novelai_outcome_name(o));
         } else {
-            answer_failure(q, o, result);
+            failed = true;
         }
+    }
+    if (retry == NULL) {
+        leave_slot(q);
+    }
+    if (result == NP_ERR_CANCELED) {
+        if (q->aborted) {
+            reply_client_closed(q);
+        } else {
+            if (q->open_call != NULL) {
+                reply_open_error(q, NP_ERR_CLOSED, NULL, 0);
+            }
+            snprintf(q->error_class, sizeof(q->error_class), "cancelled");
+        }
+    } else if (failed) {
+        answer_failure(q, o, result);
     }
     bool was_leased = q->leased;
     q->leased = false;
@@ -732,6 +752,7 @@ on_grant(void *arg, pool_waiter *w)
         pool_lease lease = q->lease;
         np_wipe(q->lease.token, sizeof(q->lease.token));
         q->leased = false;
+        leave_slot(q);
         reply_client_closed(q);
         finish(q);
         pthread_mutex_unlock(&q->mu);
@@ -778,6 +799,7 @@ on_grant(void *arg, pool_waiter *w)
     snprintf(info.rid, sizeof(info.rid), "%s", q->rid);
     pool_lease lease = q->lease;
     q->leased = false;
+    leave_slot(q);
     reply_open_error(q, err == NP_ERR_CLOSED ? NP_ERR_CLOSED : NP_ERR_UPSTREAM, NULL, 0);
     finish(q);
     pthread_mutex_unlock(&q->mu);
@@ -791,6 +813,7 @@ on_timeout(void *arg, pool_waiter *w)
     rreq *q = arg;
     (void)w;
     pthread_mutex_lock(&q->mu);
+    leave_slot(q);
     if (q->aborted) {
         reply_client_closed(q);
     } else if (q->open_call != NULL) {

@@ -170,6 +170,18 @@ test('rate limits: earned by keys, with Retry-After and X-RateLimit headers', as
   });
 });
 
+test('a client that asks again the moment it hears the answer finds its slot free', async () => {
+  // The pool gives the in-flight slot back before the last answer leaves, so strictly
+  // sequential requests of a user allowed one at a time are never refused.
+  const [a] = [pstToken()];
+  await scenario([a], { env: { USER_MAX_CONCURRENCY: '1', BASE_RPM: '1000' } }, async (stack) => {
+    const u = await contributor(stack, [a]);
+    const statuses = [];
+    for (let i = 0; i < 60; i++) statuses.push((await gen(stack, u, { seed: i })).status);
+    assert.deepEqual(statuses, Array(60).fill(200));
+  });
+});
+
 test('in-flight cap per user, and the queue deadline answers 503 with Retry-After', async () => {
   const [a] = [pstToken()];
   await scenario([a], { latencyMs: 2500, env: { QUEUE_TIMEOUT_SECONDS: '1' } }, async (stack) => {
