@@ -6,6 +6,8 @@
 
 #include "call.h"
 #include "np/buf.h"
+#include "peers.h"
+#include "promtext.h"
 #include "respond.h"
 
 void
@@ -134,16 +136,21 @@ gw_ops_readyz(gw_request *r)
     np_wire_writer_fini(&w);
 }
 
-/* /metrics: the gateway's own counters, then what each service reports through its optional
- * "metrics" operation ({t: Prometheus text}): queue depth, keys by state, event outboxes. A
- * service that does not answer in time is left out rather than failing the scrape. */
-enum { SOURCES = 4 };
+/* /metrics: the gateway's own counters, then what the services report through their optional
+ * "metrics" operation ({t: Prometheus text}): queue depth, keys by state, event outboxes. Every
+ * pool instance is asked (their figures carry their node label), one instance of each other
+ * service. Families are merged so each appears once. A service that does not answer in time
+ * is left out rather than failing the scrape. */
+enum { MAX_POOLS = 32, SERVICES = 3, SOURCES = 1 + SERVICES + MAX_POOLS };
 
 typedef struct {
     int pending;
     bool alive;
-    gw_request *r;
-    np_buf text[SOURCES];
+    gw_request *r; /* only while alive */
+    gw_gateway *gw;
+    gw_peer *pools[MAX_POOLS]; /* lent until the scrape ends */
+    int npools;
+    np_buf text[SOURCES]; /* [0]: the gateway's own */
 } scrape;
 
 typedef struct {
@@ -157,17 +164,20 @@ finish_scrape(scrape *sc)
     if (--sc->pending > 0) {
         return;
     }
+    gw_gateway *gw = sc->gw;
     if (sc->alive) {
         np_buf b;
         np_buf_init(&b, 8u << 20);
-        gw_metrics_render(&sc->r->th->gw->metrics, &b);
-        for (int i = 0; i < SOURCES; i++) {
-            if (sc->text[i].data != NULL) {
-                np_buf_append(&b, sc->text[i].data, sc->text[i].len);
-            }
+        gw_metrics_render(&gw->metrics, &sc->text[0]);
+        if (gw_promtext_merge(sc->text, SOURCES, &b) == NP_ERR_OK) {
+            gw_respond(sc->r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
+        } else {
+            gw_respond_err(sc->r, NP_ERR_NOMEM, NULL);
         }
-        gw_respond(sc->r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
         np_buf_fini(&b);
+    }
+    for (int i = 0; i < sc->npools; i++) {
+        gw_peers_put(&gw->pools, sc->pools[i]);
     }
     for (int i = 0; i < SOURCES; i++) {
         np_buf_fini(&sc->text[i]);
@@ -210,15 +220,23 @@ gw_ops_metrics(gw_request *r)
         return;
     }
     sc->r = r;
+    sc->gw = gw;
     sc->alive = true;
-    sc->pending = SOURCES;
-    np_rpc_client *clients[SOURCES] = {gw->auth, gw->pool, gw->audit, gw->health};
+    for (int i = 0; i < SOURCES; i++) {
+        np_buf_init(&sc->text[i], 1u << 20);
+    }
+    np_rpc_client *clients[SOURCES] = {NULL, gw->auth, gw->audit, gw->health};
+    sc->npools = gw_peers_lend_all(&gw->pools, sc->pools, MAX_POOLS);
+    for (int i = 0; i < sc->npools; i++) {
+        clients[1 + SERVICES + i] = gw_peer_client(sc->pools[i]);
+    }
+    int n = 1 + SERVICES + sc->npools;
+    sc->pending = n; /* one for each call, and one for this function */
     np_wire_writer w;
     np_wire_writer_init(&w);
     np_wire_begin(&w, 1);
     np_wire_str(&w, "op", "metrics");
-    for (int i = 0; i < SOURCES; i++) {
-        np_buf_init(&sc->text[i], 1u << 20);
+    for (int i = 1; i < n; i++) {
         scrape_part *part = malloc(sizeof(*part));
         gw_call *call = part ? gw_call_new(r, on_metrics, on_metrics_gone, part) : NULL;
         if (call == NULL) {
@@ -231,4 +249,5 @@ gw_ops_metrics(gw_request *r)
         gw_call_start(call, clients[i], &w, 2000);
     }
     np_wire_writer_fini(&w);
+    finish_scrape(sc);
 }

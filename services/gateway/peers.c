@@ -209,6 +209,21 @@ gw_peers_put(gw_peers *p, gw_peer *peer)
     pthread_mutex_unlock(&p->mu);
 }
 
+int
+gw_peers_lend_all(gw_peers *p, gw_peer **out, int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->n && n < max; i++) {
+        if (!p->list[i]->gone) {
+            p->list[i]->users++;
+            out[n++] = p->list[i];
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
 np_rpc_client *
 gw_peer_client(const gw_peer *peer)
 {

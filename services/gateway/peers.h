@@ -41,6 +41,9 @@ void gw_peers_close(gw_peers *p);
 gw_peer *gw_peers_get(gw_peers *p, const gw_peer *avoid);
 void gw_peers_put(gw_peers *p, gw_peer *peer);
 np_rpc_client *gw_peer_client(const gw_peer *peer);
+/* gw_peers_lend_all lends up to max live instances into out (a scrape asks each); returns
+ * how many. Give each back with gw_peers_put. */
+int gw_peers_lend_all(gw_peers *p, gw_peer **out, int max);
 /* gw_peers_count returns how many instances are known (vanished ones included). */
 int gw_peers_count(gw_peers *p);
 

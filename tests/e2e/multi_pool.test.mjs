@@ -65,6 +65,35 @@ test('one key shared by two instances: every request served, never two at once',
   assert.ok(nodes.includes('pool-1') && nodes.includes('pool-2'), JSON.stringify(nodes));
 });
 
+test('/metrics asks every pool instance and names each family once', async () => {
+  const r = await cluster.api('GET', '/metrics');
+  assert.equal(r.status, 200);
+  for (const node of ['pool-1', 'pool-2']) {
+    assert.match(r.text, new RegExp(`^naipool_pool_queue_depth\\{node="${node}"\\} \\d+$`, 'm'), node);
+    assert.match(r.text, new RegExp(`^naipool_pool_keys\\{node="${node}",state="active"\\} 1$`, 'm'), node);
+  }
+  // the exposition format: one HELP and one TYPE per family, its samples together
+  const lines = r.text.split('\n').filter((l) => l !== '');
+  const declared = lines.filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
+  assert.equal(new Set(declared).size, declared.length, 'a family declared twice');
+  const helps = lines.filter((l) => l.startsWith('# HELP ')).map((l) => l.split(' ')[2]);
+  assert.equal(new Set(helps).size, helps.length, 'a HELP given twice');
+  const seen = new Set();
+  let last = null;
+  for (const l of lines.filter((x) => !x.startsWith('#'))) {
+    let fam = l.split(/[{ ]/)[0];
+    fam = declared.find((d) => fam === d || fam === d + '_bucket' || fam === d + '_sum' || fam === d + '_count') ?? fam;
+    if (fam !== last) {
+      assert.ok(!seen.has(fam), `samples of ${fam} are split`);
+      seen.add(fam);
+      last = fam;
+    }
+  }
+  for (const svc of ['auth', 'audit', 'health']) {
+    assert.match(r.text, new RegExp(`^naipool_${svc}_\\w+\\{node="${svc}-1"`, 'm'), svc);
+  }
+});
+
 test('an instance that dies takes no request with it: opens move to the living one', async () => {
   await cluster.procs['pool-2'].stop('SIGKILL');
   for (let i = 0; i < 4; i++) {
