@@ -13,6 +13,7 @@
 
 #include "np/dialset.h"
 #include "np/rpc.h"
+#include "np_test_pipes.h"
 
 static void
 test_expand(void **state)
@@ -54,9 +55,13 @@ test_requests_reach_every_instance(void **state)
     assert_int_equal(nng_listen(sb, b, NULL, 0), 0);
     nng_socket_set_ms(sa, NNG_OPT_RECVTIMEO, 100);
     nng_socket_set_ms(sb, NNG_OPT_RECVTIMEO, 100);
+    atomic_int pipes_up = 0;
+    assert_int_equal(np_test_count_pipes(sa, &pipes_up), 0);
+    assert_int_equal(np_test_count_pipes(sb, &pipes_up), 0);
     np_rpc_client *c;
     assert_int_equal(np_rpc_client_open(&c, both, NULL), NP_ERR_OK);
-    usleep(200 * 1000);
+    /* both instances connected (bounded), so the spread is not a race with the dials */
+    assert_true(np_test_wait_pipes(&pipes_up, 2));
     int seen_a = 0, seen_b = 0;
     for (int i = 0; i < 8; i++) {
         np_wire_writer w;

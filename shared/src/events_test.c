@@ -16,6 +16,7 @@
 
 #include "np/events.h"
 #include "np/wire.h"
+#include "np_test_pipes.h"
 
 typedef struct {
     np_config *cfg;
@@ -45,15 +46,6 @@ make_cfg(const char *events, const char *acks, const char *outbox, const char *w
     return cfg;
 }
 
-static void
-count_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-    (void)p;
-    (void)ev;
-    fixture *f = arg;
-    atomic_fetch_add(&f->pipes, 1);
-}
-
 static fixture *
 fixture_new(const char *outbox, const char *window, const char *resend)
 {
@@ -63,12 +55,12 @@ fixture_new(const char *outbox, const char *window, const char *resend)
     snprintf(ev, sizeof(ev), "inproc://ev-test-%d", fixture_no);
     snprintf(ack, sizeof(ack), "inproc://ack-test-%d", fixture_no);
     assert_int_equal(nng_sub0_open(&f->sub), 0);
-    assert_int_equal(nng_pipe_notify(f->sub, NNG_PIPE_EV_ADD_POST, count_pipe, f), 0);
+    assert_int_equal(np_test_count_pipes(f->sub, &f->pipes), 0);
     assert_int_equal(nng_socket_set(f->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
     nng_socket_set_ms(f->sub, NNG_OPT_RECVTIMEO, 100);
     assert_int_equal(nng_listen(f->sub, ev, NULL, 0), 0);
     assert_int_equal(nng_pub0_open(&f->pub), 0);
-    assert_int_equal(nng_pipe_notify(f->pub, NNG_PIPE_EV_ADD_POST, count_pipe, f), 0);
+    assert_int_equal(np_test_count_pipes(f->pub, &f->pipes), 0);
     assert_int_equal(nng_listen(f->pub, ack, NULL, 0), 0);
     f->cfg = make_cfg(ev, ack, outbox, window, resend);
     return f;
@@ -158,16 +150,6 @@ wait_depth(np_events *ev, uint64_t want, int ms)
     return false;
 }
 
-/* wait_connected waits (bounded) until the producer has dialled both fake audit sockets. */
-static bool
-wait_connected(fixture *f)
-{
-    for (int i = 0; i < 500 && atomic_load(&f->pipes) < 2; i++) {
-        sleep_ms(10);
-    }
-    return atomic_load(&f->pipes) >= 2;
-}
-
 /* ack_until acknowledges lo..hi until the outbox depth is want, as audit does: pub/sub loses
  * an ack sent before the producer's subscription is connected, and audit acknowledges again
  * whatever is re-sent. */
@@ -190,7 +172,7 @@ test_seq_and_ack(void **state)
     np_events *ev;
     assert_int_equal(np_events_open(&ev, "pool", f->cfg), NP_ERR_OK);
     assert_non_null(strstr(np_events_producer_id(ev), "pool.test-node."));
-    assert_true(wait_connected(f)); /* pub/sub drops what is sent before */
+    assert_true(np_test_wait_pipes(&f->pipes, 2)); /* pub/sub drops what is sent before */
     for (int i = 0; i < 10; i++) {
         np_events_emit(ev, "key.state", json_pack("{s:i}", "key_id", i));
     }

@@ -14,6 +14,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "np/rpc.h"
+#include "np_test_pipes.h"
 
 typedef struct {
     pthread_mutex_t mu;
@@ -51,11 +52,14 @@ url_for(char *out, size_t n, const char *what)
     snprintf(out, n, "ipc:///tmp/np-rpc-test-%d-%s.ipc", (int)getpid(), what);
 }
 
+static atomic_int pipes_up; /* connections the servers accepted */
+
 static nng_socket
 server(const char *url)
 {
     nng_socket s;
     assert_int_equal(nng_rep0_open(&s), 0);
+    assert_int_equal(np_test_count_pipes(s, &pipes_up), 0);
     assert_int_equal(nng_listen(s, url, NULL, 0), 0);
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
     return s;
@@ -143,10 +147,12 @@ test_broken_connection_is_not_resent_to_another_peer(void **state)
     url_for(a, sizeof(a), "peer-a");
     url_for(b, sizeof(b), "peer-b");
     snprintf(both, sizeof(both), "%s,%s", a, b);
+    atomic_store(&pipes_up, 0);
     nng_socket sa = server(a), sb = server(b);
     np_rpc_client *c;
     assert_int_equal(np_rpc_client_open(&c, both, NULL), NP_ERR_OK);
-    usleep(200 * 1000); /* both connections up */
+    assert_true(np_test_wait_pipes(
+        &pipes_up, 2)); /* both connections up: the other peer could take a re-send */
     np_wire_writer w;
     request(&w);
     outcome o = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, NP_ERR_OK};
