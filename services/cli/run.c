@@ -26,11 +26,13 @@ cli_run(np_config *cfg, unsigned mask)
     if (err == NP_ERR_OK && (mask & CLI_AUDIT)) {
         err = audit_start(&audit, cfg, why, sizeof(why));
     }
-    if (err == NP_ERR_OK && (mask & CLI_AUTH)) {
-        err = auth_start(&auth, cfg, why, sizeof(why));
-    }
+    /* Each service starts after those it calls (auth asks pool for a user's figures), so
+     * over inproc its first dial finds the listener instead of a reconnect back-off. */
     if (err == NP_ERR_OK && (mask & CLI_POOL)) {
         err = pool_start(&pool, cfg, why, sizeof(why));
+    }
+    if (err == NP_ERR_OK && (mask & CLI_AUTH)) {
+        err = auth_start(&auth, cfg, why, sizeof(why));
     }
     if (err == NP_ERR_OK && (mask & CLI_HEALTH)) {
         err = health_start(&health, cfg, why, sizeof(why));
@@ -58,8 +60,8 @@ cli_run(np_config *cfg, unsigned mask)
     }
     gw_stop(gw);
     health_stop(health);
-    pool_stop(pool);
     auth_stop(auth);
+    pool_stop(pool);
     audit_stop(audit);
     return code;
 }
