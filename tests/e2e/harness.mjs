@@ -303,11 +303,12 @@ export async function startCluster({ pools = 2, tokens = [], env = {}, latencyMs
   };
   let gw;
   try {
+    // in the order naipool all uses: each service after those it calls
     await start('audit-1', 'audit');
-    await start('auth-1', 'auth');
     for (let i = 0; i < pools; i++) {
       await start(`pool-${i + 1}`, 'pool', { POOL_RPC_LISTEN: poolAddrs[i] });
     }
+    await start('auth-1', 'auth');
     await start('health-1', 'health');
     gw = await start('gateway-1', 'gateway', { PORT: '0' });
   } catch (e) {
