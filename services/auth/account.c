@@ -260,6 +260,30 @@ credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signu
     return ok;
 }
 
+/* begin opens a sign-up or sign-in: the job with its checked credentials, a connection and
+ * the per-address throttle (*err). NULL when it already answered (nothing to free). */
+static job *
+begin(auth_service *s, np_rpc_call *call, job_kind kind, const np_http_req *r, PGconn **c,
+      np_err *err, int64_t *retry)
+{
+    bool registering = kind == JOB_REGISTER;
+    job *j = job_new(s, call, kind, r);
+    if (j == NULL || !credentials(s, call, r, registering, j)) {
+        job_free(j);
+        return NULL;
+    }
+    *c = auth_db_get(s, call);
+    if (*c == NULL) {
+        job_free(j);
+        return NULL;
+    }
+    *err = auth_throttle_hit(*c, registering ? "register" : "login", r->ip,
+                             auth_setting_int(s, registering ? "AUTH_REGISTER_RATE_LIMIT_PER_MINUTE"
+                                                             : "AUTH_LOGIN_RATE_LIMIT_PER_MINUTE"),
+                             retry);
+    return j;
+}
+
 static void
 do_register(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
@@ -268,20 +292,14 @@ do_register(auth_service *s, np_rpc_call *call, const np_http_req *r)
                           "registration is closed on this pool; ask an admin for an account");
         return;
     }
-    job *j = job_new(s, call, JOB_REGISTER, r);
-    if (j == NULL || !credentials(s, call, r, true, j)) {
-        job_free(j);
-        return;
-    }
-    PGconn *c = auth_db_get(s, call);
-    if (c == NULL) {
-        job_free(j);
-        return;
-    }
+    PGconn *c;
     int64_t retry = 0;
+    np_err err;
+    job *j = begin(s, call, JOB_REGISTER, r, &c, &err, &retry);
+    if (j == NULL) {
+        return;
+    }
     auth_user existing;
-    np_err err = auth_throttle_hit(
-        c, "register", r->ip, auth_setting_int(s, "AUTH_REGISTER_RATE_LIMIT_PER_MINUTE"), &retry);
     if (err == NP_ERR_OK) {
         err = auth_user_by_name(c, j->user.username, &existing);
         err = err == NP_ERR_OK ? NP_ERR_CONFLICT : err == NP_ERR_NOT_FOUND ? NP_ERR_OK : err;
@@ -303,19 +321,13 @@ do_register(auth_service *s, np_rpc_call *call, const np_http_req *r)
 static void
 do_login(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
-    job *j = job_new(s, call, JOB_LOGIN, r);
-    if (j == NULL || !credentials(s, call, r, false, j)) {
-        job_free(j);
-        return;
-    }
-    PGconn *c = auth_db_get(s, call);
-    if (c == NULL) {
-        job_free(j);
-        return;
-    }
+    PGconn *c;
     int64_t retry = 0;
-    np_err err = auth_throttle_hit(c, "login", r->ip,
-                                   auth_setting_int(s, "AUTH_LOGIN_RATE_LIMIT_PER_MINUTE"), &retry);
+    np_err err;
+    job *j = begin(s, call, JOB_LOGIN, r, &c, &err, &retry);
+    if (j == NULL) {
+        return;
+    }
     if (err == NP_ERR_OK) {
         err = auth_lockout_check(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"),
                                  auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), &retry);

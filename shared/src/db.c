@@ -39,24 +39,6 @@ np_db_url_normalize(const char *url)
     return strdup(url);
 }
 
-static PGconn *
-connect_one(np_db *db, char *why, size_t whylen)
-{
-    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-    const char *vals[] = {db->url, db->app, "5", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-        if (why != NULL) {
-            const char *m = c ? PQerrorMessage(c) : "out of memory";
-            snprintf(why, whylen, "%.*s", (int)strcspn(m, "\n"), m);
-        }
-        PQfinish(c);
-        return NULL;
-    }
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
-    return c;
-}
-
 PGconn *
 np_db_connect(np_db *db, const char *app_name, const char *options, char *why, size_t whylen)
 {
@@ -96,7 +78,7 @@ np_db_open(np_db **out, const char *url, int size, const char *app_name, char *w
     }
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->cv, NULL);
-    PGconn *c = connect_one(db, why, whylen);
+    PGconn *c = np_db_connect(db, NULL, NULL, why, whylen);
     if (c == NULL) {
         np_db_close(db);
         return NP_ERR_DB;
@@ -167,7 +149,7 @@ np_db_acquire(np_db *db, int timeout_ms)
     }
     if (c == NULL) {
         char why[256];
-        c = connect_one(db, why, sizeof(why));
+        c = np_db_connect(db, NULL, NULL, why, sizeof(why));
         if (c == NULL) {
             np_log_warn("db", "cannot connect: %s", why);
             pthread_mutex_lock(&db->mu);
