@@ -87,6 +87,20 @@ run_register(job *j)
     emit_user(s, "auth.registered", j->user.id, j->rid);
 }
 
+/* upgrade_hash replaces an imported pbkdf2_sha256 hash (the earlier pool's) by an argon2id
+ * hash of the password just verified. The session version stays: this is no password change. */
+static np_err
+upgrade_hash(job *j, PGconn *c)
+{
+    char hash[AUTH_HASH_MAX];
+    np_err err = auth_password_hash(j->password, j->pwlen, hash, sizeof(hash));
+    if (err == NP_ERR_OK) {
+        err = auth_user_upgrade_hash(c, j->user.id, j->user.password_hash, hash);
+    }
+    np_wipe(hash, sizeof(hash));
+    return err;
+}
+
 static void
 run_login(job *j)
 {
@@ -118,6 +132,9 @@ run_login(job *j)
         return;
     }
     err = auth_lockout_clear(c, j->lower);
+    if (err == NP_ERR_OK && auth_password_is_legacy(j->user.password_hash)) {
+        err = upgrade_hash(j, c);
+    }
     auth_db_put(s, c);
     if (err != NP_ERR_OK) {
         np_http_reply_err(j->call, err, NULL);

@@ -21,8 +21,14 @@
  * fails (e.g. out of memory), NP_ERR_INVALID when len is out of range. */
 np_err auth_password_hash(const char *pw, size_t len, char *out, size_t outlen);
 
-/* auth_password_verify tells whether pw matches the encoded argon2id hash; false for a
- * malformed hash or any other failure. Runs in about the time of one hash. */
+/* auth_password_verify tells whether pw matches the encoded hash: our argon2id encoding, or
+ * the earlier Python pool's "$pbkdf2-sha256$ROUNDS$SALT$HASH" (passlib, ab64 alphabet) that
+ * naipool import brings over. False for a malformed or foreign hash or any other failure.
+ * Runs in about the time of one hash. */
 bool auth_password_verify(const char *encoded, const char *pw, size_t len);
+
+/* auth_password_is_legacy: the hash is the earlier pool's pbkdf2_sha256 form, to be replaced
+ * by an argon2id hash once the password has been verified. */
+bool auth_password_is_legacy(const char *encoded);
 
 #endif

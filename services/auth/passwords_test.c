@@ -62,6 +62,40 @@ test_length_limits(void **state)
     assert_int_equal(auth_password_hash("x", 1, small, sizeof(small)), NP_ERR_INVALID);
 }
 
+/* Vectors made with Python's hashlib.pbkdf2_hmac and passlib's ab64 alphabet, the format of
+ * the earlier Python pool. */
+static void
+test_legacy_pbkdf2(void **state)
+{
+    (void)state;
+    const char *h1 = "$pbkdf2-sha256$29000$MDEyMzQ1Njc4OWFiY2RlZg$"
+                     "uJn0PcgV.qnf72TYLBR8zH4JF11wRV6qjdjjVTSJ3fY";
+    const char *h2 = "$pbkdf2-sha256$1000$yMnKy8zNzs/Q0dLT1NXW1w$"
+                     "8hGtsrfYIPlk49Q7EJHSz.MfTRfD9uJ/eO.9MXN96qM";
+    assert_true(auth_password_is_legacy(h1));
+    assert_true(auth_password_verify(h1, "old password 1", 14));
+    assert_false(auth_password_verify(h1, "old password 2", 14));
+    assert_false(auth_password_verify(h1, "old password", 12));
+    assert_true(auth_password_verify(h2, "p", 1));
+    assert_false(auth_password_verify(h2, "q", 1));
+    /* tampered: hash changed, rounds changed, rounds out of range, broken shapes */
+    assert_false(auth_password_verify("$pbkdf2-sha256$1000$yMnKy8zNzs/Q0dLT1NXW1w$"
+                                      "8hGtsrfYIPlk49Q7EJHSz.MfTRfD9uJ/eO.9MXN96qN",
+                                      "p", 1));
+    assert_false(auth_password_verify("$pbkdf2-sha256$1001$yMnKy8zNzs/Q0dLT1NXW1w$"
+                                      "8hGtsrfYIPlk49Q7EJHSz.MfTRfD9uJ/eO.9MXN96qM",
+                                      "p", 1));
+    assert_false(auth_password_verify("$pbkdf2-sha256$999999999$yMnKy8zNzs/Q0dLT1NXW1w$"
+                                      "8hGtsrfYIPlk49Q7EJHSz.MfTRfD9uJ/eO.9MXN96qM",
+                                      "p", 1));
+    assert_false(auth_password_verify("$pbkdf2-sha256$1000$", "p", 1));
+    assert_false(auth_password_verify("$pbkdf2-sha256$x$a$b", "p", 1));
+    assert_false(auth_password_verify("$pbkdf2-sha256$1000$yMnK$8hG+", "p", 1));
+    char h[AUTH_HASH_MAX];
+    assert_int_equal(auth_password_hash("p", 1, h, sizeof(h)), NP_ERR_OK);
+    assert_false(auth_password_is_legacy(h));
+}
+
 int
 main(void)
 {
@@ -70,6 +104,7 @@ main(void)
         cmocka_unit_test(test_salts_differ),
         cmocka_unit_test(test_rejects_foreign_or_broken_hashes),
         cmocka_unit_test(test_length_limits),
+        cmocka_unit_test(test_legacy_pbkdf2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,32 @@ reply_principal(np_rpc_call *call, int64_t uid, const char *role, int64_t kid)
     np_wire_writer_fini(&w);
 }
 
+#define RELAY_KEY_SELECT                                                                           \
+    "SELECT k.id, k.enabled, u.id, u.role, u.disabled FROM relay_keys k "                          \
+    "JOIN users u ON u.id = k.user_id "
+
+/* upgrade_legacy looks a key up by the sha256 the earlier Python pool stored (naipool import
+ * brings such rows with legacy_sha256 set and no key_hash). On a hit the row gets the key's
+ * HMAC like any other key and loses its sha256, so the legacy form is used at most once. */
+static np_err
+upgrade_legacy(PGconn *c, const char *hash, const char *cred, size_t len, PGresult **res)
+{
+    uint8_t sum[32];
+    char sha[67] = "\\x";
+    np_sha256(cred, len, sum);
+    np_hex(sum, sizeof(sum), sha + 2);
+    const char *params[] = {hash, sha};
+    np_err err = np_db_exec(c,
+                            "WITH k AS (UPDATE relay_keys SET key_hash = $1::bytea, "
+                            "legacy_sha256 = NULL WHERE legacy_sha256 = $2::bytea "
+                            "RETURNING id, enabled, user_id) "
+                            "SELECT k.id, k.enabled, u.id, u.role, u.disabled FROM k "
+                            "JOIN users u ON u.id = k.user_id",
+                            2, params, res);
+    np_wipe(sum, sizeof(sum));
+    return err;
+}
+
 static void
 by_relay_key(auth_service *s, np_rpc_call *call, const char *cred, size_t len)
 {
@@ -36,10 +62,12 @@ by_relay_key(auth_service *s, np_rpc_call *call, const char *cred, size_t len)
     }
     const char *params[] = {hash};
     PGresult *res = NULL;
-    np_err err = np_db_exec(c,
-                            "SELECT k.id, k.enabled, u.id, u.role, u.disabled FROM relay_keys k "
-                            "JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1::bytea",
-                            1, params, &res);
+    np_err err = np_db_exec(c, RELAY_KEY_SELECT "WHERE k.key_hash = $1::bytea", 1, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) == 0) {
+        PQclear(res);
+        res = NULL;
+        err = upgrade_legacy(c, hash, cred, len, &res);
+    }
     np_db_release(s->base.db, c);
     if (err != NP_ERR_OK) {
         np_rpc_reply_error(call, NP_ERR_DB, NULL);

@@ -33,7 +33,9 @@ auth_relaykey_well_formed(const char *cred, size_t len)
     }
     for (size_t i = 3; i < len; i++) {
         char c = cred[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+        /* '-' and '_': keys of the earlier Python pool are URL-safe base64 (naipool import) */
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_')) {
             return false;
         }
     }

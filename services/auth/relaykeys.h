@@ -22,7 +22,8 @@
 
 /* auth_relaykey_new writes a fresh key into key and its display prefix into prefix. */
 np_err auth_relaykey_new(char key[AUTH_RELAYKEY_MAX], char prefix[AUTH_RELAYKEY_PREFIX + 1]);
-/* auth_relaykey_well_formed: "np-" and 32 to 64 base62 characters. */
+/* auth_relaykey_well_formed: "np-" and 32 to 64 base62 characters, or '-' and '_' (the
+ * earlier Python pool's keys, "np-" and 43 URL-safe base64 characters, come in by import). */
 bool auth_relaykey_well_formed(const char *cred, size_t len);
 /* auth_relaykey_hash computes HMAC-SHA256(hkey, cred) and writes it as a bytea literal
  * ("\\x" and 64 hex digits) into out (67 bytes), ready as an SQL parameter. */

@@ -33,7 +33,10 @@ test_well_formed(void **state)
     assert_true(auth_relaykey_well_formed(good, strlen(good)));
     assert_false(auth_relaykey_well_formed("np-short", 8));
     assert_false(auth_relaykey_well_formed("pk-0123456789abcdefghijABCDEFGHIJ0123", 37));
-    assert_false(auth_relaykey_well_formed("np-0123456789abcdefghijABCDEFGHIJ012_", 37));
+    assert_false(auth_relaykey_well_formed("np-0123456789abcdefghijABCDEFGHIJ012!", 37));
+    assert_false(auth_relaykey_well_formed("np-0123456789abcdefghijABCDEFGHIJ012=", 37));
+    /* an earlier pool's key: URL-safe base64 of 32 bytes */
+    assert_true(auth_relaykey_well_formed("np-Ab_d-fghij0123456789klmnopqrstuvwxyzABCDEFG", 46));
     assert_false(auth_relaykey_well_formed(good, strlen(good) - 3)); /* truncated */
 }
 

@@ -143,3 +143,13 @@ auth_user_set_password(PGconn *c, int64_t id, const char *hash)
     PQclear(res);
     return err;
 }
+
+np_err
+auth_user_upgrade_hash(PGconn *c, int64_t id, const char *old_hash, const char *new_hash)
+{
+    char idtext[24];
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+    const char *params[] = {idtext, old_hash, new_hash};
+    return np_db_exec(c, "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+                      3, params, NULL);
+}

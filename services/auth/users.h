@@ -52,5 +52,8 @@ np_err auth_user_insert(PGconn *c, const char *name, const char *hash, const cha
 /* auth_user_set_password stores a new hash and bumps token_version, which ends every
  * session issued before; NP_ERR_NOT_FOUND when the user is gone. */
 np_err auth_user_set_password(PGconn *c, int64_t id, const char *hash);
+/* auth_user_upgrade_hash replaces old_hash by new_hash (same password, a better hash) without
+ * ending sessions; a no-op when the stored hash is no longer old_hash. NP_ERR_DB. */
+np_err auth_user_upgrade_hash(PGconn *c, int64_t id, const char *old_hash, const char *new_hash);
 
 #endif

@@ -160,6 +160,14 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
                !secrets_file(b, data_dir)) {
         return false;
     }
+    char given[1024];
+    if (cli_boot_is_sqlite(np_config_str(b->cfg, "DATABASE_URL", given, sizeof(given)))) {
+        fail("DATABASE_URL names a SQLite database (the earlier Python pool's): this suite keeps "
+             "its data in Postgres. Bring the old data over with `naipool import` (it reads this "
+             "DATABASE_URL), then remove DATABASE_URL from .env (a private Postgres is used) or "
+             "point it at Postgres");
+        return false;
+    }
     if (!np_config_is_set(b->cfg, "DATABASE_URL")) {
         char url[700];
         if (np_pgboot_start(&b->pg, data_dir, url, sizeof(url), why, sizeof(why)) != NP_ERR_OK) {
@@ -226,4 +234,10 @@ cli_boot_fini(cli_boot *b)
     b->pg = NULL;
     np_config_free(b->cfg);
     b->cfg = NULL;
+}
+
+bool
+cli_boot_is_sqlite(const char *url)
+{
+    return strncmp(url, "sqlite", 6) == 0;
 }

@@ -28,5 +28,8 @@ bool cli_boot_prepare(cli_boot *b, bool need_db, bool migrate);
 /* cli_boot_inproc points every NNG address at inproc:// (all services in one process). */
 void cli_boot_inproc(cli_boot *b);
 void cli_boot_fini(cli_boot *b);
+/* cli_boot_is_sqlite: url names a SQLite database (the earlier Python pool's default), which
+ * this suite does not store into: start-up refuses it and says how to import it. */
+bool cli_boot_is_sqlite(const char *url);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "boot.h"
+#include "import.h"
 #include "np/crypto.h"
 #include "np/pgboot.h"
 #include "run.h"
@@ -25,15 +26,20 @@ __lsan_default_suppressions(void)
 static int
 usage(void)
 {
-    fprintf(stderr,
-            "usage: naipool COMMAND\n"
-            "  all                       every service in one process (the default)\n"
-            "  gateway|auth|pool|health|audit   one service; peers from configuration\n"
-            "  keygen                    print a new ENCRYPTION_KEY\n"
-            "  migrate                   apply database migrations and exit\n"
-            "  config check              print the effective configuration (secrets masked)\n"
-            "  config docs               print docs/CONFIG.md\n"
-            "  pg start|stop DIR         run a private Postgres in DIR (tests use it)\n");
+    fprintf(
+        stderr,
+        "usage: naipool COMMAND\n"
+        "  all                       every service in one process (the default)\n"
+        "  gateway|auth|pool|health|audit   one service; peers from configuration\n"
+        "  keygen                    print a new ENCRYPTION_KEY\n"
+        "  migrate                   apply database migrations and exit\n"
+        "  import [--dry-run] [--with-logs] [SOURCE]\n"
+        "                            bring over the earlier Python pool's data (SOURCE: its\n"
+        "                            SQLite file or URL, or Postgres URL; default: DATABASE_URL\n"
+        "                            when that names SQLite)\n"
+        "  config check              print the effective configuration (secrets masked)\n"
+        "  config docs               print docs/CONFIG.md\n"
+        "  pg start|stop DIR         run a private Postgres in DIR (tests use it)\n");
     return 2;
 }
 
@@ -121,6 +127,41 @@ print_setting(void *arg, const np_cfg_spec *spec, const char *value, np_cfg_sour
            spec->doc);
 }
 
+/* import_command: naipool import [--dry-run] [--with-logs] [SOURCE]. With no SOURCE, an old
+ * .env's SQLite DATABASE_URL is the source, and this suite's data goes to the private
+ * Postgres as when DATABASE_URL is unset. */
+static int
+import_command(cli_boot *b, int argc, char **argv)
+{
+    cli_import_opts o = {0};
+    char old_url[1024] = "";
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            o.dry_run = true;
+        } else if (strcmp(argv[i], "--with-logs") == 0) {
+            o.with_logs = true;
+        } else if (argv[i][0] != '-' && o.source == NULL) {
+            o.source = argv[i];
+        } else {
+            return usage();
+        }
+    }
+    np_config_str(b->cfg, "DATABASE_URL", old_url, sizeof(old_url));
+    if (cli_boot_is_sqlite(old_url)) {
+        char why[128];
+        np_config_set(b->cfg, "DATABASE_URL", "", NP_CFG_SRC_DEFAULT, why, sizeof(why));
+        if (o.source == NULL) {
+            o.source = old_url;
+        }
+    }
+    if (o.source == NULL) {
+        fprintf(stderr, "naipool import: name the earlier pool's database (SQLite file or URL, "
+                        "or Postgres URL)\n");
+        return 2;
+    }
+    return cli_boot_prepare(b, true, true) ? cli_import(b->cfg, &o) : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -158,6 +199,8 @@ main(int argc, char **argv)
     if (strcmp(cmd, "config") == 0 && argc > 2 && strcmp(argv[2], "check") == 0) {
         np_config_each(b.cfg, print_setting, NULL);
         code = 0;
+    } else if (strcmp(cmd, "import") == 0) {
+        code = import_command(&b, argc - 2, argv + 2);
     } else if (strcmp(cmd, "migrate") == 0) {
         code = cli_boot_prepare(&b, true, true) ? 0 : 1;
         if (code == 0) {
