@@ -1048,7 +1048,11 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         rreq_unref(q);
         return;
     }
-    err = pool_anlas_parse(q->route->kind, ctype, body, blen, &q->need, why, sizeof(why));
+    pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
+                                  np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),
+                                  np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES")};
+    err =
+        pool_anlas_parse(q->route->kind, ctype, body, blen, &free_lim, &q->need, why, sizeof(why));
     if (err != NP_ERR_OK) {
         goto refuse;
     }
