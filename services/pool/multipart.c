@@ -264,6 +264,11 @@ static bool
 read_headers(const char *h, const char *hend, pool_mp_part *part, char *why, size_t whylen)
 {
     bool disposition = false, ctype = false;
+    size_t blen = (size_t)(hend - h);
+    if (memmem(h, blen, "\r\n ", 3) != NULL || memmem(h, blen, "\r\n\t", 3) != NULL) {
+        snprintf(why, whylen, "a multipart part has a folded header line (obsolete, ambiguous)");
+        return false;
+    }
     while (h < hend) {
         const char *eol = memmem(h, (size_t)(hend - h), "\r\n", 2);
         if (eol == NULL) {
