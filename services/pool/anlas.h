@@ -1,7 +1,10 @@
 /* The Anlas guard: what a request asks for (read from its JSON body or the multipart
- * "request" part), what it would cost on a given key (NOVELAI.md's reverse-engineered rule),
- * and whether that key's owner allows it. Pure functions; the relay calls them before any
- * upstream call and the scheduler calls them for each candidate key. */
+ * "request" part), what it would cost on a given key (NOVELAI.md, "When an image costs
+ * Anlas"), and whether that key's owner allows it. The whole cost model lives here. It fails
+ * closed: a field, model or body shape it does not know makes the request billed, with a
+ * reason naming it, so a free-only key is never sent a request that might cost. Pure
+ * functions; the relay calls them before any upstream call and the scheduler for each
+ * candidate key. */
 #ifndef POOL_ANLAS_H
 #define POOL_ANLAS_H
 
@@ -12,18 +15,30 @@
 #include "allowlist.h"
 #include "np/errors.h"
 
+/* What an Opus key does for free (settings OPUS_MAX_PIXELS, OPUS_MAX_STEPS,
+ * OPUS_MAX_SAMPLES). */
+typedef struct {
+    int64_t pixels, steps, samples;
+} pool_anlas_limits;
+
+#define POOL_ANLAS_LIMITS_DEFAULT ((pool_anlas_limits){1048576, 28, 1})
+
 /* What one request asks for. */
 typedef struct {
     pool_route_kind kind;
     char model[64]; /* "" when the route names none */
     int64_t width, height, steps, n_samples;
     bool smea, smea_dyn;
-    double strength; /* img2img / infill; 1.0 otherwise */
-    int64_t refs;    /* character / precise references: 5 Anlas per reference per sample */
-    int64_t vibes;   /* vibe images to encode: 2 Anlas each */
-    bool v5;         /* nai-diffusion-5-* */
-    bool bg_removal; /* augment-image req_type bg-removal */
-    bool stream;     /* the body asks for a streamed answer ("stream": true) */
+    double strength;   /* img2img strength or inpaint inpaintImg2ImgStrength; 1.0 otherwise */
+    int64_t refs;      /* character / precise references (plain and cached): 5 per sample */
+    int64_t vibes;     /* vibes (plain and cached): V4+ bills each beyond the 4th 2 */
+    int64_t vibes_raw; /* of those, images not yet encoded: encoding bills each 2 */
+    bool v3;           /* a V3 model: vibes carry no surcharge */
+    bool v5;           /* nai-diffusion-5-*: x1.5, and the free image needs allowance */
+    bool bg_removal;   /* augment-image req_type bg-removal */
+    bool stream;       /* the body asks for a streamed answer ("stream": true) */
+    pool_anlas_limits free;
+    char unknown[128]; /* not "": what the model does not know; priced as billed */
 } pool_anlas_req;
 
 /* What the scheduler knows of a key when deciding whether it may serve a request. */
@@ -38,12 +53,15 @@ typedef struct {
 } pool_key_policy;
 
 /* pool_anlas_parse reads the body of a route of kind kind (ctype is the request's
- * Content-Type, may be NULL). NP_ERR_BAD_JSON or NP_ERR_INVALID with a sentence in why when
- * the body is not what NovelAI accepts (not JSON, no request part, absurd sizes...). */
+ * Content-Type, may be NULL) under the free limits lim (NULL: the defaults). NP_ERR_BAD_JSON or
+ * NP_ERR_INVALID with a sentence in why when the body is not what NovelAI accepts or is ambiguous
+ * (not JSON, a multipart body two readers could read differently, absurd sizes...). */
 np_err pool_anlas_parse(pool_route_kind kind, const char *ctype, const void *body, size_t len,
-                        pool_anlas_req *out, char *why, size_t whylen);
+                        const pool_anlas_limits *lim, pool_anlas_req *out, char *why,
+                        size_t whylen);
 
-/* pool_anlas_sample_cost: the billed price of one sample (before any free allowance). */
+/* pool_anlas_sample_cost: the billed price of one image sample (before any free allowance
+ * and extras). */
 int64_t pool_anlas_sample_cost(const pool_anlas_req *r);
 
 /* pool_anlas_cost returns what r costs on key k (0: free); when it is not free, why names

@@ -65,6 +65,7 @@ waiter(pool_waiter *w, pool_anlas_req *need, pool_route_kind kind)
     memset(w, 0, sizeof(*w));
     memset(need, 0, sizeof(*need));
     need->kind = kind;
+    need->free = POOL_ANLAS_LIMITS_DEFAULT;
     w->need = need;
     w->leaseless = true;
 }

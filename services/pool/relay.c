@@ -1033,6 +1033,15 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
                  q->method, q->path);
         goto refuse;
     }
+    int nctype = 0; /* two Content-Types: upstream could read the other one than was priced */
+    for (int i = 0; q->hdr_ptrs[i] != NULL; i++) {
+        nctype += strncmp(q->hdr_ptrs[i], "content-type:", 13) == 0;
+    }
+    if (nctype > 1) {
+        err = NP_ERR_INVALID;
+        snprintf(why, sizeof(why), "the request has two Content-Type headers");
+        goto refuse;
+    }
     if (qlen > 2048 || !query_ok(query, qlen)) {
         err = NP_ERR_INVALID;
         snprintf(why, sizeof(why), "the query string is too long or badly encoded");
@@ -1048,7 +1057,11 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         rreq_unref(q);
         return;
     }
-    err = pool_anlas_parse(q->route->kind, ctype, body, blen, &q->need, why, sizeof(why));
+    pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
+                                  np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),
+                                  np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES")};
+    err =
+        pool_anlas_parse(q->route->kind, ctype, body, blen, &free_lim, &q->need, why, sizeof(why));
     if (err != NP_ERR_OK) {
         goto refuse;
     }
