@@ -69,6 +69,9 @@ on_http(audit_service *s, np_rpc_call *call, const msgpack_object *req)
         np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
         return;
     }
+    if (np_http_refuse_relay_key(call, &r)) {
+        return;
+    }
     static const char *const paths[] = {"/logs", "/logs/stats", "/admin/logs", "/admin/audit",
                                         NULL};
     int route = -1;

@@ -77,6 +77,10 @@ on_http(auth_service *s, np_rpc_call *call, const msgpack_object *req)
         np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
         return;
     }
+    bool me = strcmp(r.method, "GET") == 0 && strcmp(r.path, "/auth/me") == 0;
+    if (!me && np_http_refuse_relay_key(call, &r)) {
+        return;
+    }
     if (strncmp(r.path, "/auth/", 6) == 0) {
         auth_account_http(s, call, &r);
     } else if (strcmp(r.path, "/client-keys") == 0 || strncmp(r.path, "/client-keys/", 13) == 0) {

@@ -35,6 +35,12 @@ on_principal(gw_request *r, np_err err, const char *message, const gw_principal 
         gw_respond_err(r, err, message);
         return;
     }
+    /* A relay key is what users paste into third-party tools: it reaches the relay only, so a
+     * leaked one cannot change keys, mint relay keys or act as an admin. */
+    if (p->relay_key_id != 0 && a->route->auth != GW_AUTH_RELAY) {
+        gw_respond_err(r, NP_ERR_SESSION_REQUIRED, NULL);
+        return;
+    }
     if (a->route->auth == GW_AUTH_ADMIN && strcmp(p->role, "admin") != 0) {
         gw_respond_error(r, 403, "forbidden", "this needs the admin role");
         return;

@@ -12,7 +12,7 @@ static const gw_route table[] = {
 
     {"POST", "/auth/register", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_PUBLIC, "auth"},
     {"POST", "/auth/login", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_PUBLIC, "auth"},
-    {"GET", "/auth/me", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_USER, "auth"},
+    {"GET", "/auth/me", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_RELAY, "auth"},
     {"POST", "/auth/password", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_USER, "auth"},
     {"GET,POST", "/client-keys", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_USER, "client_keys"},
     {"PATCH,DELETE", "/client-keys/{id}", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_USER,
@@ -38,7 +38,7 @@ static const gw_route table[] = {
     {"GET", "/admin/nodes", false, GW_H_FORWARD, GW_SVC_HEALTH, GW_AUTH_ADMIN, "admin"},
     {"GET", "/admin/stats", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
 
-    {"GET,POST,PUT,PATCH,DELETE", "/v1/novelai/", true, GW_H_RELAY, GW_SVC_POOL, GW_AUTH_USER,
+    {"GET,POST,PUT,PATCH,DELETE", "/v1/novelai/", true, GW_H_RELAY, GW_SVC_POOL, GW_AUTH_RELAY,
      "relay"},
 };
 

@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum { GW_AUTH_PUBLIC, GW_AUTH_USER, GW_AUTH_ADMIN } gw_auth_level;
+/* Who may call a route. A relay key (np-...) reaches GW_AUTH_RELAY routes only (the relay and
+ * GET /auth/me); every other authenticated route needs a signed-in session (a JWT). */
+typedef enum { GW_AUTH_PUBLIC, GW_AUTH_USER, GW_AUTH_ADMIN, GW_AUTH_RELAY } gw_auth_level;
 
 typedef enum {
     GW_H_HEALTHZ,

@@ -86,6 +86,9 @@ serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
         np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http operation");
         return;
     }
+    if (np_http_refuse_relay_key(call, &r)) {
+        return;
+    }
     if (strcmp(r.role, "admin") != 0) {
         np_http_reply_err(call, NP_ERR_FORBIDDEN, "this needs an admin");
         return;

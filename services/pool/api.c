@@ -271,6 +271,9 @@ pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req)
         np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
         return;
     }
+    if (np_http_refuse_relay_key(call, &r)) {
+        return;
+    }
     if (r.user_id <= 0) {
         np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
         return;

@@ -160,6 +160,9 @@ serve_settings(pool_service *s, np_rpc_call *call, const msgpack_object *req)
         (strcmp(r.path, "/admin/config") != 0 && strncmp(r.path, "/admin/proxies", 14) != 0)) {
         return false;
     }
+    if (np_http_refuse_relay_key(call, &r)) {
+        return true;
+    }
     if (strcmp(r.role, "admin") != 0) {
         np_http_reply_err(call, NP_ERR_FORBIDDEN, "administrators only");
         return true;

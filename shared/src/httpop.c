@@ -100,6 +100,16 @@ np_http_reply_err(np_rpc_call *call, np_err err, const char *message)
 }
 
 bool
+np_http_refuse_relay_key(np_rpc_call *call, const np_http_req *r)
+{
+    if (r->relay_key_id == 0) {
+        return false;
+    }
+    np_http_reply_err(call, NP_ERR_SESSION_REQUIRED, NULL);
+    return true;
+}
+
+bool
 np_path_match(const char *pattern, const char *path, int64_t *id)
 {
     while (*pattern != '\0') {

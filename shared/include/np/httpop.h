@@ -42,6 +42,12 @@ void np_http_reply_error(np_rpc_call *call, int status, const char *code, const 
 /* np_http_reply_err answers err's status and code, with message or err's default one. */
 void np_http_reply_err(np_rpc_call *call, np_err err, const char *message);
 
+/* np_http_refuse_relay_key answers 403 not_allowed ("use a signed-in session") and returns true
+ * when r was authenticated with a relay key (np-...). Relay keys reach the relay and GET /auth/me
+ * only; the gateway refuses them elsewhere, and every service checks again so a caller inside the
+ * network cannot go around the gateway. */
+bool np_http_refuse_relay_key(np_rpc_call *call, const np_http_req *r);
+
 /* np_path_match matches path against pattern, where "{id}" matches a positive decimal
  * id (stored in *id) and every other character must be equal. */
 bool np_path_match(const char *pattern, const char *path, int64_t *id);

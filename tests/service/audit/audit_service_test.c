@@ -205,12 +205,14 @@ typedef struct {
     char next[64];
 } http_answer;
 
-/* http calls audit's "http" operation as user uid with role. */
+/* http_as calls audit's "http" operation as user uid with role, authenticated with relay key kid
+ * (0: a signed-in session). */
 static void
-http(np_rpc_client *c, const char *path, const char *query, int64_t uid, const char *role,
-     http_answer *a)
+http_as(np_rpc_client *c, const char *path, const char *query, int64_t uid, const char *role,
+        int64_t kid, http_answer *a)
 {
     np_http_req r = {0};
+    r.relay_key_id = kid;
     snprintf(r.method, sizeof(r.method), "GET");
     snprintf(r.path, sizeof(r.path), "%s", path);
     snprintf(r.query, sizeof(r.query), "%s", query);
@@ -239,6 +241,14 @@ http(np_rpc_client *c, const char *path, const char *query, int64_t uid, const c
     }
     np_wire_msg_fini(&m);
     nng_msg_free(reply);
+}
+
+/* http calls audit's "http" operation as user uid with role, signed in with a session. */
+static void
+http(np_rpc_client *c, const char *path, const char *query, int64_t uid, const char *role,
+     http_answer *a)
+{
+    http_as(c, path, query, uid, role, 0, a);
 }
 
 static void
@@ -353,6 +363,17 @@ test_store_ack_and_query(void **state)
     http(c, "/admin/logs", "", 1, "user", &a);
     assert_int_equal(a.status, 403);
     json_decref(a.body);
+
+    /* A relay key reaches the relay only, even from inside the network (past the gateway). */
+    const char *session_only[] = {"/logs", "/logs/stats", "/admin/logs", "/admin/audit"};
+    for (size_t i = 0; i < sizeof(session_only) / sizeof(session_only[0]); i++) {
+        http_as(c, session_only[i], "", 9, "admin", 77, &a);
+        assert_int_equal(a.status, 403);
+        assert_string_equal(json_string_value(json_object_get(a.body, "error")), "not_allowed");
+        assert_non_null(strstr(json_string_value(json_object_get(a.body, "message")),
+                               "use a signed-in session"));
+        json_decref(a.body);
+    }
     http(c, "/admin/audit", "", 1, "user", &a);
     assert_int_equal(a.status, 403);
     json_decref(a.body);
