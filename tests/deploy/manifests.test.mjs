@@ -24,7 +24,7 @@ const COMPOSE = path.join(root, "deploy/compose/docker-compose.yml");
 // What each service reads from a Secret, and who calls whom on which port (HACKING.md).
 const SECRETS = {
   gateway: [],
-  auth: ["SECRET_KEY", "DATABASE_URL"],
+  auth: ["SECRET_KEY", "DATABASE_URL", "ADMIN_PASSWORD"],
   pool: ["SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL"],
   audit: ["DATABASE_URL"],
   health: ["ENCRYPTION_KEY", "DATABASE_URL"],
@@ -294,7 +294,7 @@ test("the Ingress ends TLS and keeps /metrics inside", () => {
 });
 
 // The compose file: what it promises, read from the file itself.
-const compose = YAML.parse(readFileSync(COMPOSE, "utf8"));
+const compose = YAML.parse(readFileSync(COMPOSE, "utf8"), { merge: true });
 const BACKENDS = ["auth", "pool", "audit", "health"];
 
 test("compose: nginx ends TLS on 443, back-ends on an internal network nginx cannot reach", () => {
@@ -308,9 +308,13 @@ test("compose: nginx ends TLS on 443, back-ends on an internal network nginx can
   const nets = (x) => (Array.isArray(x.networks) ? x.networks : Object.keys(x.networks || {}));
   assert.ok(!nets(nginx).includes(internal[0]), "nginx is not on the internal network");
   for (const b of [...BACKENDS, "postgres"]) {
-    assert.deepEqual(nets(s[b]), internal, `${b} only on the internal network`);
+    // pool and health also go out to NovelAI, on a network of their own that nginx is not on.
+    const want = b === "pool" || b === "health" ? [internal[0], "egress"] : internal;
+    assert.deepEqual(nets(s[b]), want, `${b}: networks`);
     assert.equal(s[b].ports, undefined, `${b} publishes no port`);
   }
+  assert.ok(!nets(nginx).includes("egress"));
+  assert.notEqual(compose.networks.egress?.internal, true);
   assert.ok(nets(s.gateway).includes(internal[0]) && nets(s.gateway).length === 2, "gateway bridges both");
   const conf = readFileSync(path.join(root, "deploy/nginx/naipool.conf"), "utf8");
   assert.match(conf, /listen 443 ssl/);
@@ -322,6 +326,8 @@ test("compose: nginx ends TLS on 443, back-ends on an internal network nginx can
 test("compose: Postgres keeps a volume and a health check; each service gets only its secrets, as files", () => {
   const s = compose.services;
   const pg = s.postgres;
+  assert.equal(pg.environment.POSTGRES_PASSWORD_FILE, "/run/secrets/postgres_password");
+  assert.deepEqual(pg.secrets, ["postgres_password"]);
   assert.ok((pg.volumes || []).some((v) => String(v).split(":")[0] in (compose.volumes || {})), "named volume");
   assert.ok(pg.healthcheck?.test, "health check");
   for (const svc of SERVICES) {
