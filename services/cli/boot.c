@@ -17,6 +17,7 @@
 #include "np/db.h"
 #include "np/log.h"
 #include "pool/pool.h"
+#include "run.h"
 
 static void
 fail(const char *why)
@@ -145,12 +146,19 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
         return true; /* the gateway alone: no database, no secrets (it must never hold them) */
     }
     if (multi) {
-        static const char *const required[] = {"SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL",
-                                               NULL};
-        for (int i = 0; required[i] != NULL; i++) {
-            if (!np_config_is_set(b->cfg, required[i])) {
+        static const struct {
+            const char *name;
+            unsigned users; /* the services that read it */
+        } required[] = {
+            {"SECRET_KEY", CLI_AUTH | CLI_POOL},
+            {"ENCRYPTION_KEY", CLI_POOL | CLI_HEALTH},
+            {"DATABASE_URL", CLI_ALL},
+        };
+        unsigned mine = b->services != 0 ? b->services : CLI_ALL;
+        for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+            if ((required[i].users & mine) != 0 && !np_config_is_set(b->cfg, required[i].name)) {
                 snprintf(why, sizeof(why), "%s: required when MULTI_NODE_ENABLED=true",
-                         required[i]);
+                         required[i].name);
                 fail(why);
                 return false;
             }

@@ -217,6 +217,7 @@ main(int argc, char **argv)
             code = usage();
         } else {
             bool need_db = mask != CLI_GATEWAY;
+            b.services = mask;
             if (mask == CLI_ALL) {
                 cli_boot_inproc(&b);
             }
