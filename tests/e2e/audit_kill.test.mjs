@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { NAIPOOL, Proc, createDatabase, freePort, sleep, psql } from './harness.mjs';
+import { NAIPOOL, LSAN_OPTIONS, Proc, createDatabase, freePort, sleep, psql } from './harness.mjs';
 
 const PRODUCER = join(dirname(dirname(NAIPOOL)), 'tests/service/audit/event-producer');
 
@@ -19,6 +19,7 @@ function commonEnv(db) {
     ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     LOG_LEVEL: 'info',
     ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=23',
+    LSAN_OPTIONS,
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
   };
 }
