@@ -78,6 +78,7 @@ struct pool_relay {
     int streams;
     rreq *rids[RID_BUCKETS]; /* admitted requests not finished yet, by request id */
     atomic_llong next_sid;
+    atomic_llong body_bytes; /* bodies held by admitted requests (QUEUE_BODY_BYTES_MAX) */
     minute_count minutes[MINUTES];
 };
 
@@ -161,6 +162,7 @@ rreq_unref(rreq *q)
     np_wipe(q->w.lease.token, sizeof(q->w.lease.token));
     np_buf_fini(&q->buf);
     np_buf_fini(&q->errbody);
+    atomic_fetch_sub(&q->rl->body_bytes, (long long)q->body_len);
     free(q->body);
     pthread_mutex_destroy(&q->mu);
     q->magic = 0;
@@ -1182,9 +1184,22 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     np_config_str(rl->d.cfg, q->route->base, base, sizeof(base));
     snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", base, q->route->upstream, qlen ? "?" : "",
              (int)qlen, query);
+    /* Every admitted request keeps its body until it ends (a retry on another key sends it
+     * again): the instance's bodies together stay within QUEUE_BODY_BYTES_MAX. */
+    long long budget = (long long)np_config_int(rl->d.cfg, "QUEUE_BODY_BYTES_MAX");
+    if (blen > 0 && atomic_fetch_add(&rl->body_bytes, (long long)blen) + (long long)blen > budget) {
+        atomic_fetch_sub(&rl->body_bytes, (long long)blen);
+        pool_inflight_leave(rl->d.inflight, q->uid);
+        err = NP_ERR_NO_KEY;
+        snprintf(why, sizeof(why),
+                 "the pool holds as many request bodies as it may (QUEUE_BODY_BYTES_MAX); "
+                 "try again shortly");
+        goto refuse;
+    }
     if (blen > 0) {
         q->body = malloc(blen);
         if (q->body == NULL) {
+            atomic_fetch_sub(&rl->body_bytes, (long long)blen);
             pool_inflight_leave(rl->d.inflight, q->uid);
             err = NP_ERR_NOMEM;
             goto refuse;
@@ -1403,6 +1418,7 @@ pool_relay_new(pool_relay **out, const pool_relay_deps *d)
     }
     pthread_mutex_init(&rl->mu, NULL);
     atomic_init(&rl->next_sid, 0);
+    atomic_init(&rl->body_bytes, 0);
     *out = rl;
     return NP_ERR_OK;
 }

@@ -86,3 +86,28 @@ test('refusals before the rate check write at most a budget of usage rows, with 
   assert.ok(Number(n) >= 1 && Number(n) <= 30, `${n} refusal rows recorded of 60`);
   assert.ok(Number(maxlen) <= 128, `stored route of ${maxlen} bytes`);
 });
+
+test('bodies held by admitted requests stay within QUEUE_BODY_BYTES_MAX: 503 no_key_available beyond', async () => {
+  // One key, an upstream that takes its time: the first request holds its body while it runs.
+  const k = pstToken();
+  const small = await poolStack({ tokens: [{ token: k }], latencyMs: 4000,
+    env: { BASE_RPM: '1000', MAX_RPM: '1000', QUEUE_BODY_BYTES_MAX: String(1024 * 1024), USER_MAX_CONCURRENCY: '4' } });
+  try {
+    const u = await contributor(small, [k]);
+    const big = imageBody({}, { input: 'a lighthouse ' + 'w'.repeat(600 * 1024) });
+    const first = small.api('POST', '/v1/novelai/ai/generate-image', { token: u.token, json: big });
+    await until('the first request holding the key', async () =>
+      /^naipool_pool_leases_held(\{[^}]*\})? [1-9]/m.test((await small.api('GET', '/metrics')).text));
+    const second = await small.api('POST', '/v1/novelai/ai/generate-image', { token: u.token, json: big });
+    assert.equal(second.status, 503, second.text);
+    assert.equal(second.json.error, 'no_key_available');
+    assert.match(second.json.message, /QUEUE_BODY_BYTES_MAX/);
+    assert.match(second.headers.get('retry-after') ?? '', /^\d+$/);
+    // Once the first has finished its body is given back: the same request fits again.
+    assert.equal((await first).status, 200);
+    const third = await small.api('POST', '/v1/novelai/ai/generate-image', { token: u.token, json: big });
+    assert.equal(third.status, 200, third.text);
+  } finally {
+    await small.stop();
+  }
+});
