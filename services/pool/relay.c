@@ -102,8 +102,8 @@ struct rreq {
     char url[3200];
     char hdr_lines[4][512];
     const char *hdr_ptrs[5];
-    char *body;
-    size_t body_len;
+    pool_body *body; /* shared with the transfers */
+    size_t body_len; /* counted in rl->body_bytes */
     int64_t started_ms;
     pool_rate_result rate;
     bool rate_spent; /* the rate check ran: a refusal from here on is always recorded */
@@ -163,7 +163,7 @@ rreq_unref(rreq *q)
     np_buf_fini(&q->buf);
     np_buf_fini(&q->errbody);
     atomic_fetch_sub(&q->rl->body_bytes, (long long)q->body_len);
-    free(q->body);
+    pool_body_unref(q->body);
     pthread_mutex_destroy(&q->mu);
     q->magic = 0;
     free(q);
@@ -815,7 +815,6 @@ on_grant(void *arg, pool_waiter *w)
         .method = q->method,
         .url = q->url,
         .body = q->body,
-        .body_len = q->body_len,
         .headers = q->hdr_ptrs,
         .token = q->lease.token,
         .connect_timeout_ms = np_config_int(rl->d.cfg, "UPSTREAM_CONNECT_TIMEOUT_SECONDS") * 1000,
@@ -1197,14 +1196,13 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         goto refuse;
     }
     if (blen > 0) {
-        q->body = malloc(blen);
+        q->body = pool_body_new(body, blen);
         if (q->body == NULL) {
             atomic_fetch_sub(&rl->body_bytes, (long long)blen);
             pool_inflight_leave(rl->d.inflight, q->uid);
             err = NP_ERR_NOMEM;
             goto refuse;
         }
-        memcpy(q->body, body, blen);
         q->body_len = blen;
     }
     q->w.deadline_ms = now_ms() + np_config_int(rl->d.cfg, "QUEUE_TIMEOUT_SECONDS") * 1000;
