@@ -532,7 +532,8 @@ refusal_recorded(pool_relay *rl, int64_t uid)
 
 /* refused answers relay.open for a request refused before it was queued (q was never
  * admitted: no in-flight slot), with the X-RateLimit-* figures once the rate was spent, and
- * records it like any other request (when the envelope named a user). */
+ * records it like any other request (when the envelope named a user; before the rate check,
+ * only within the user's refusal budget). */
 static void
 refused(rreq *q, np_rpc_call *call, np_err err, const char *why, int retry_after)
 {
