@@ -2,7 +2,8 @@
 // shape), a relay body whose JSON would cost many times its size to parse is refused before
 // it is parsed (the 30 MiB "pad":[0,0,...] body of the issue raised the pool's peak memory
 // from 76 MB to 857 MB), and requests refused before the rate check cannot fill the usage
-// logs: a per-user budget of recorded refusals, and the stored route cut short.
+// logs: a per-user budget of recorded refusals, and the stored route cut short. The bodies of
+// requests waiting or running upstream stay within QUEUE_BODY_BYTES_MAX per pool instance.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -90,7 +91,7 @@ test('refusals before the rate check write at most a budget of usage rows, with 
 test('bodies held by admitted requests stay within QUEUE_BODY_BYTES_MAX: 503 no_key_available beyond', async () => {
   // One key, an upstream that takes its time: the first request holds its body while it runs.
   const k = pstToken();
-  const small = await poolStack({ tokens: [{ token: k }], latencyMs: 4000,
+  const small = await poolStack({ tokens: [{ token: k }], latencyMs: 6000,
     env: { BASE_RPM: '1000', MAX_RPM: '1000', QUEUE_BODY_BYTES_MAX: String(1024 * 1024), USER_MAX_CONCURRENCY: '4' } });
   try {
     const u = await contributor(small, [k]);
