@@ -28,3 +28,11 @@ bench: build
 
 clean:
 	rm -rf build build-asan
+
+# Runs one e2e case in a loop with the machine kept busy (default: the audit kill case, 50
+# runs): `make soak SOAK_RUNS=100`; see scripts/soak for choosing another case.
+SOAK_RUNS ?= 50
+.PHONY: soak
+soak:
+	@scripts/deps test
+	@scripts/soak $(SOAK_RUNS)

@@ -24,6 +24,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "acks.h"
+#include "np/events.h"
 #include "np/log.h"
 
 struct audit_sink {
@@ -274,7 +275,7 @@ publish_ack(void *arg, const char *producer, const void *bytes, size_t len)
     audit_sink *s = arg;
     (void)producer;
     nng_msg *msg;
-    if (nng_msg_alloc(&msg, 0) != 0) {
+    if (np_pub_msg_new(&msg, len) != NP_ERR_OK) {
         return; /* the producer re-sends and we acknowledge again */
     }
     if (nng_msg_append(msg, bytes, len) != 0 || nng_sendmsg(s->pub, msg, NNG_FLAG_NONBLOCK) != 0) {

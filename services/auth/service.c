@@ -176,7 +176,7 @@ auth_start(auth_service **out, np_config *cfg, char *why, size_t whylen)
     if ((err = auth_bootstrap_admin(s, why, whylen)) != NP_ERR_OK) {
         goto fail;
     }
-    np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20),
+    np_rpc_opts opts = {.recv_max = NP_HTTP_RECV_MAX,
                         .workers = (int)np_config_int(cfg, "AUTH_RPC_WORKERS")};
     err = np_service_listen(&s->base, "AUTH_RPC_LISTEN", &opts, on_call, s, why, whylen);
     if (err != NP_ERR_OK) {

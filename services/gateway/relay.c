@@ -203,7 +203,8 @@ typedef struct {
 
 struct open_ctx {
     gw_peer *peer;
-    np_wire_writer w;
+    gw_principal who; /* for each try's envelope */
+    char ip[64];
     int tries;
     char rid[64];
     open_guard *guard;        /* NULL once the request is gone */
@@ -290,14 +291,46 @@ open_ctx_free(gw_gateway *gw, open_ctx *o, bool keep_peer)
     if (!keep_peer) {
         gw_peers_put(&gw->pools, o->peer);
     }
-    np_wire_writer_fini(&o->w);
     free(o);
 }
 
 static void on_open(gw_call *call);
 static void on_open_gone(gw_call *call);
 
-/* open_start sends o's request to its instance; on_open answers. */
+static void write_headers(np_wire_writer *w, h2o_req_t *req);
+
+/* write_open writes the relay.open envelope of r into w (send_open checked the path). */
+static void
+write_open(np_wire_writer *w, gw_request *r, const open_ctx *o)
+{
+    h2o_req_t *req = r->req;
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    size_t skip = strlen(RELAY_PREFIX);
+    np_wire_begin(w, 9);
+    np_wire_str(w, "op", "relay.open");
+    np_wire_strn(w, "m", req->method.base, req->method.len);
+    np_wire_strn(w, "p", req->path.base + skip, plen - skip);
+    if (req->query_at != SIZE_MAX) {
+        np_wire_strn(w, "q", req->path.base + plen + 1, req->path.len - plen - 1);
+    } else {
+        np_wire_str(w, "q", "");
+    }
+    np_wire_bin(w, "b", req->entity.base ? req->entity.base : "",
+                req->entity.base ? req->entity.len : 0);
+    write_headers(w, req);
+    np_wire_str(w, "ip", o->ip);
+    np_wire_str(w, "rid", r->rid);
+    np_wire_key(w, "u");
+    msgpack_pack_map(&w->pk, 3);
+    np_wire_int(w, "id", o->who.user_id);
+    np_wire_str(w, "role", o->who.role);
+    np_wire_int(w, "kid", o->who.relay_key_id);
+}
+
+/* open_start sends o's request to its instance; on_open answers. The envelope is written
+ * for each try and freed once NNG has its message: while the open waits for a key the
+ * gateway holds the body twice at most (H2O's and, until it is sent, NNG's), not three
+ * times. */
 static void
 open_start(gw_request *r, open_ctx *o)
 {
@@ -309,8 +342,12 @@ open_start(gw_request *r, open_ctx *o)
         return;
     }
     o->tries++;
-    gw_call_start(call, gw_peer_client(o->peer), &o->w,
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    write_open(&w, r, o);
+    gw_call_start(call, gw_peer_client(o->peer), &w,
                   (int)np_config_int(gw->cfg, "RELAY_TIMEOUT_MS"));
+    np_wire_writer_fini(&w);
 }
 
 static void
@@ -438,27 +475,8 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     o->r = r;
     o->peek.cb = on_peek;
     h2o_timeout_link(r->th->loop, &r->th->ctx.one_sec_timeout, &o->peek);
-    np_wire_writer_init(&o->w);
-    np_wire_writer *w = &o->w;
-    np_wire_begin(w, 9);
-    np_wire_str(w, "op", "relay.open");
-    np_wire_strn(w, "m", req->method.base, req->method.len);
-    np_wire_strn(w, "p", req->path.base + skip, plen - skip);
-    if (req->query_at != SIZE_MAX) {
-        np_wire_strn(w, "q", req->path.base + plen + 1, req->path.len - plen - 1);
-    } else {
-        np_wire_str(w, "q", "");
-    }
-    np_wire_bin(w, "b", req->entity.base ? req->entity.base : "",
-                req->entity.base ? req->entity.len : 0);
-    write_headers(w, req);
-    np_wire_str(w, "ip", ip);
-    np_wire_str(w, "rid", r->rid);
-    np_wire_key(w, "u");
-    msgpack_pack_map(&w->pk, 3);
-    np_wire_int(w, "id", p->user_id);
-    np_wire_str(w, "role", p->role);
-    np_wire_int(w, "kid", p->relay_key_id);
+    o->who = *p;
+    snprintf(o->ip, sizeof(o->ip), "%s", ip);
     open_start(r, o);
 }
 

@@ -16,6 +16,7 @@
 #include "call.h"
 #include "forward.h"
 #include "np/crypto.h"
+#include "np/httpop.h"
 #include "np/log.h"
 #include "ops.h"
 #include "relay.h"
@@ -76,6 +77,13 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *allow = NULL;
     const gw_route *route = gw_route_find(req->method.base, req->method.len, path, plen, &allow);
     gw_request *r = gw_request_new(req, gw_metrics_route_id(route ? route->group : "other"));
+    /* H2O 2.2.5 checks its one limit (MAX_BODY_BYTES) on Content-Length before it reads the
+     * body, and has no per-path hook before that: the REST routes' smaller limit is checked
+     * here, before anything is sent on to a service. */
+    if (route != NULL && route->handler == GW_H_FORWARD && req->entity.len > NP_HTTP_BODY_MAX) {
+        gw_respond_error(r, 413, "payload_too_large", "the request body is larger than 64 KiB");
+        return 0;
+    }
     if (route != NULL) {
         switch (route->handler) {
         case GW_H_HEALTHZ: gw_ops_healthz(r); break;

@@ -216,7 +216,7 @@ health_start(health_service **out, np_config *cfg, char *why, size_t whylen)
         err = health_jobs_start(&s->jobs, &s->env, s->leader, s->audit);
     }
     if (err == NP_ERR_OK) {
-        np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20)};
+        np_rpc_opts opts = {.recv_max = NP_HTTP_RECV_MAX};
         err = np_service_listen(&s->base, "HEALTH_RPC_LISTEN", &opts, on_call, s, why, whylen);
     }
     if (err != NP_ERR_OK) {

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "multipart.h"
+#include "np/json.h"
 
 #define MAX_PIXELS 3145728
 #define MAX_STEPS 50
@@ -449,6 +450,10 @@ pool_anlas_parse(pool_route_kind kind, const char *ctype, const void *body, size
         }
         json = req->data;
         jlen = req->len;
+    }
+    if (!np_json_prescan(json, jlen, why, whylen)) {
+        err = mp != NULL ? NP_ERR_INVALID : NP_ERR_BAD_JSON;
+        goto done;
     }
     json_error_t jerr;
     j = jlen > 0 ? json_loadb(json, jlen, JSON_REJECT_DUPLICATES, &jerr) : NULL;

@@ -54,14 +54,31 @@ typedef struct {
     int64_t requests, errors;
 } minute_count;
 
+/* Refusals before the rate check spend nothing of the user's rate, so each one writing a
+ * usage row would let a client fill the logs for free: a user gets REFUSALS_LOGGED_PER_MINUTE
+ * such rows a minute from this pool instance (one slot per user id, modulo the table; a
+ * collision only restarts the count), the rest are answered and not recorded. The route a
+ * refused request asked for is stored cut to ROUTE_LOGGED_MAX bytes. */
+#define REFUSAL_SLOTS 1024
+#define REFUSALS_LOGGED_PER_MINUTE 30
+#define ROUTE_LOGGED_MAX 128
+
+typedef struct {
+    int64_t uid;
+    int64_t minute;
+    int count;
+} refusal_slot;
+
 struct pool_relay {
     pool_relay_deps d;
+    refusal_slot refusals[REFUSAL_SLOTS]; /* under mu */
     pool_limits_cache *limits;
     pthread_mutex_t mu; /* the streams table and the counters */
     rreq *table[TABLE_BUCKETS];
     int streams;
     rreq *rids[RID_BUCKETS]; /* admitted requests not finished yet, by request id */
     atomic_llong next_sid;
+    atomic_llong body_bytes; /* bodies held by admitted requests (QUEUE_BODY_BYTES_MAX) */
     minute_count minutes[MINUTES];
 };
 
@@ -85,10 +102,11 @@ struct rreq {
     char url[3200];
     char hdr_lines[4][512];
     const char *hdr_ptrs[5];
-    char *body;
-    size_t body_len;
+    pool_body *body; /* shared with the transfers */
+    size_t body_len; /* counted in rl->body_bytes */
     int64_t started_ms;
     pool_rate_result rate;
+    bool rate_spent; /* the rate check ran: a refusal from here on is always recorded */
 
     /* the scheduler */
     pool_waiter w;
@@ -144,7 +162,8 @@ rreq_unref(rreq *q)
     np_wipe(q->w.lease.token, sizeof(q->w.lease.token));
     np_buf_fini(&q->buf);
     np_buf_fini(&q->errbody);
-    free(q->body);
+    atomic_fetch_sub(&q->rl->body_bytes, (long long)q->body_len);
+    pool_body_unref(q->body);
     pthread_mutex_destroy(&q->mu);
     q->magic = 0;
     free(q);
@@ -429,10 +448,21 @@ emit_usage(rreq *q)
 {
     pool_relay *rl = q->rl;
     count_minute(rl, q->final_status);
+    /* The route asked for, cut to ROUTE_LOGGED_MAX bytes on a UTF-8 character boundary. */
+    char asked[ROUTE_LOGGED_MAX + 1];
+    size_t alen = strnlen(q->path, ROUTE_LOGGED_MAX + 1);
+    if (alen > ROUTE_LOGGED_MAX) {
+        alen = ROUTE_LOGGED_MAX;
+        while (alen > 0 && ((unsigned char)q->path[alen] & 0xC0) == 0x80) {
+            alen--;
+        }
+    }
+    memcpy(asked, q->path, alen);
+    asked[alen] = '\0';
     json_t *ev = json_pack(
         "{s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:s, s:i, s:s}",
         "user_id", (json_int_t)q->uid, "relay_key_id", (json_int_t)q->kid, "route",
-        q->route != NULL ? q->route->path : q->path, "model", q->need.model, "width",
+        q->route != NULL ? q->route->path : asked, "model", q->need.model, "width",
         (json_int_t)q->need.width, "height", (json_int_t)q->need.height, "steps",
         (json_int_t)q->need.steps, "n_samples", (json_int_t)q->need.n_samples, "cost",
         (json_int_t)q->cost, "status", q->final_status, "error", q->error_class, "latency_ms",
@@ -481,9 +511,29 @@ finish(rreq *q)
     emit_usage(q);
 }
 
+/* refusal_recorded tells whether one more refusal of uid before the rate check may write a
+ * usage row, and counts it. */
+static bool
+refusal_recorded(pool_relay *rl, int64_t uid)
+{
+    int64_t minute = now_ms() / 60000;
+    pthread_mutex_lock(&rl->mu);
+    refusal_slot *s = &rl->refusals[(uint64_t)uid % REFUSAL_SLOTS];
+    if (s->uid != uid || s->minute != minute) {
+        *s = (refusal_slot){.uid = uid, .minute = minute};
+    }
+    bool ok = s->count < REFUSALS_LOGGED_PER_MINUTE;
+    if (ok) {
+        s->count++;
+    }
+    pthread_mutex_unlock(&rl->mu);
+    return ok;
+}
+
 /* refused answers relay.open for a request refused before it was queued (q was never
  * admitted: no in-flight slot), with the X-RateLimit-* figures once the rate was spent, and
- * records it like any other request (when the envelope named a user). */
+ * records it like any other request (when the envelope named a user; before the rate check,
+ * only within the user's refusal budget). */
 static void
 refused(rreq *q, np_rpc_call *call, np_err err, const char *why, int retry_after)
 {
@@ -496,7 +546,7 @@ refused(rreq *q, np_rpc_call *call, np_err err, const char *why, int retry_after
     hdr_rate(&h, &q->rate); /* nothing before the rate check: the figures are not known */
     reply_error_h(call, err, why, &h);
     q->open_call = NULL;
-    if (q->uid > 0) {
+    if (q->uid > 0 && (q->rate_spent || refusal_recorded(q->rl, q->uid))) {
         q->final_status = np_err_status(err);
         snprintf(q->error_class, sizeof(q->error_class), "%s", np_err_code(err));
         emit_usage(q);
@@ -766,7 +816,6 @@ on_grant(void *arg, pool_waiter *w)
         .method = q->method,
         .url = q->url,
         .body = q->body,
-        .body_len = q->body_len,
         .headers = q->hdr_ptrs,
         .token = q->lease.token,
         .connect_timeout_ms = np_config_int(rl->d.cfg, "UPSTREAM_CONNECT_TIMEOUT_SECONDS") * 1000,
@@ -1103,6 +1152,7 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (err != NP_ERR_OK) {
         goto refuse;
     }
+    q->rate_spent = true;
     if (!q->rate.allowed) {
         np_db_release(rl->d.db, c);
         snprintf(why, sizeof(why), "rate limit of %lld requests per minute reached",
@@ -1134,14 +1184,26 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     np_config_str(rl->d.cfg, q->route->base, base, sizeof(base));
     snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", base, q->route->upstream, qlen ? "?" : "",
              (int)qlen, query);
+    /* Every admitted request keeps its body until it ends (a retry on another key sends it
+     * again): the instance's bodies together stay within QUEUE_BODY_BYTES_MAX. */
+    long long budget = (long long)np_config_int(rl->d.cfg, "QUEUE_BODY_BYTES_MAX");
+    if (blen > 0 && atomic_fetch_add(&rl->body_bytes, (long long)blen) + (long long)blen > budget) {
+        atomic_fetch_sub(&rl->body_bytes, (long long)blen);
+        pool_inflight_leave(rl->d.inflight, q->uid);
+        err = NP_ERR_NO_KEY;
+        snprintf(why, sizeof(why),
+                 "the pool holds as many request bodies as it may (QUEUE_BODY_BYTES_MAX); "
+                 "try again shortly");
+        goto refuse;
+    }
     if (blen > 0) {
-        q->body = malloc(blen);
+        q->body = pool_body_new(body, blen);
         if (q->body == NULL) {
+            atomic_fetch_sub(&rl->body_bytes, (long long)blen);
             pool_inflight_leave(rl->d.inflight, q->uid);
             err = NP_ERR_NOMEM;
             goto refuse;
         }
-        memcpy(q->body, body, blen);
         q->body_len = blen;
     }
     q->w.deadline_ms = now_ms() + np_config_int(rl->d.cfg, "QUEUE_TIMEOUT_SECONDS") * 1000;
@@ -1355,6 +1417,7 @@ pool_relay_new(pool_relay **out, const pool_relay_deps *d)
     }
     pthread_mutex_init(&rl->mu, NULL);
     atomic_init(&rl->next_sid, 0);
+    atomic_init(&rl->body_bytes, 0);
     *out = rl;
     return NP_ERR_OK;
 }

@@ -97,6 +97,10 @@ const np_cfg_spec pool_config[] = {
      "requests one user may have waiting for a key (429 beyond)", NULL},
     {"QUEUE_TIMEOUT_SECONDS", NP_CFG_INT, "60", 1, 600, RT,
      "how long a request waits for a key before 503 no_key_available", NULL},
+    {"QUEUE_BODY_BYTES_MAX", NP_CFG_INT, "268435456", 1048576, 17179869184, RT,
+     "request bodies this pool instance holds for requests waiting for a key or upstream "
+     "(503 no_key_available beyond)",
+     NULL},
     {"COOLDOWN_409_BASE_SECONDS", NP_CFG_INT, "3", 0, 86400, RT,
      "first cooldown after a 409 (doubles with the failure streak)", NULL},
     {"COOLDOWN_429_BASE_SECONDS", NP_CFG_INT, "8", 0, 86400, RT,

@@ -19,7 +19,7 @@ struct pool_xfer {
     atomic_int refs;
     CURL *easy;
     struct curl_slist *headers;
-    char *body;
+    pool_body *body;
     pool_xfer_cb cb;
     void *arg;
     /* curl thread only */
@@ -52,6 +52,46 @@ struct pool_upstream {
     pool_xfer *running; /* curl thread only */
 };
 
+struct pool_body {
+    atomic_int refs;
+    size_t len;
+    char data[];
+};
+
+pool_body *
+pool_body_new(const void *data, size_t len)
+{
+    pool_body *b = malloc(sizeof(*b) + len);
+    if (b == NULL) {
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    memcpy(b->data, data, len);
+    return b;
+}
+
+pool_body *
+pool_body_ref(pool_body *b)
+{
+    atomic_fetch_add(&b->refs, 1);
+    return b;
+}
+
+void
+pool_body_unref(pool_body *b)
+{
+    if (b != NULL && atomic_fetch_sub(&b->refs, 1) == 1) {
+        free(b);
+    }
+}
+
+size_t
+pool_body_len(const pool_body *b)
+{
+    return b != NULL ? b->len : 0;
+}
+
 static void
 xfer_ref(pool_xfer *x)
 {
@@ -75,7 +115,7 @@ pool_xfer_release(pool_xfer *x)
     curl_easy_cleanup(x->easy);
     wipe_slist(x->headers);
     curl_slist_free_all(x->headers);
-    free(x->body);
+    pool_body_unref(x->body);
     x->magic = 0;
     free(x);
 }
@@ -151,12 +191,8 @@ pool_xfer_new(const pool_xfer_spec *spec, const pool_xfer_cb *cb, void *arg)
     x->arg = arg;
     x->easy = curl_easy_init();
     bool ok = x->easy != NULL;
-    if (ok && spec->body_len > 0) {
-        x->body = malloc(spec->body_len);
-        ok = x->body != NULL;
-        if (ok) {
-            memcpy(x->body, spec->body, spec->body_len);
-        }
+    if (ok && spec->body != NULL) {
+        x->body = pool_body_ref(spec->body);
     }
     for (int i = 0; ok && spec->headers != NULL && spec->headers[i] != NULL; i++) {
         struct curl_slist *l = curl_slist_append(x->headers, spec->headers[i]);
@@ -192,8 +228,8 @@ pool_xfer_new(const pool_xfer_spec *spec, const pool_xfer_cb *cb, void *arg)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)spec->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body->data : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)pool_body_len(x->body));
         if (strcmp(spec->method, "POST") != 0) {
             curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, spec->method);
         }

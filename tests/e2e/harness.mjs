@@ -148,6 +148,9 @@ export async function startFake({ tokens = [], latencyMs = 0, eventDelayMs = 0 }
   return fake;
 }
 
+/** LeakSanitizer settings for every process a test starts: the project's suppressions. */
+export const LSAN_OPTIONS = `suppressions=${join(ROOT, 'tests/lsan.supp')}:print_suppressions=0`;
+
 /** The environment every naipool process of one stack shares. */
 export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
   return {
@@ -162,7 +165,7 @@ export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
     BIND_ADDRESS: '127.0.0.1',
     LOG_LEVEL: 'info',
     ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=23',
-    LSAN_OPTIONS: `suppressions=${join(ROOT, 'tests/lsan.supp')}:print_suppressions=0`,
+    LSAN_OPTIONS,
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
     ...extra,
   };
