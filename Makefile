@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build run test bench deps clean
+.PHONY: all build run test bench deps clean fuzz
 
 all: build
 
@@ -26,5 +26,12 @@ bench: build
 	@scripts/deps bench
 	@bench/run
 
+# libFuzzer targets in build-fuzz (clang); run one as
+# mkdir -p /tmp/c && build-fuzz/tests/cost_fuzz -max_total_time=60 /tmp/c tests/fuzz/corpus/cost_fuzz
+fuzz:
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNP_FUZZ=ON \
+		-DNP_TESTS=OFF >/dev/null
+	@cmake --build build-fuzz -j$(JOBS) --target wire_fuzz multipart_fuzz cost_fuzz
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
