@@ -4,7 +4,7 @@
 // cap), while free requests (plain, encoded vibes, up to four vibes) are served.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { poolStack, pstToken, contributor, imageBody } from './pool_helpers.mjs';
+import { poolStack, pstToken, contributor, imageBody, multipart } from './pool_helpers.mjs';
 
 const key = pstToken();
 let stack, user, keyId;
@@ -26,13 +26,6 @@ const policy = async (json) => {
 async function paid(cap, fn) {
   await policy({ allow_paid: true, max_anlas_per_request: cap });
   try { await fn(); } finally { await policy({ allow_paid: false, max_anlas_per_request: null }); }
-}
-function multipart(boundary, parts) {
-  let s = '';
-  for (const [name, content] of parts) {
-    s += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${content}\r\n`;
-  }
-  return s + `--${boundary}--\r\n`;
 }
 const encoded = Buffer.from('an encoded vibe, not an image').toString('base64');
 
