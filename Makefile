@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build run test bench deps clean
+.PHONY: all build run test bench deps clean fuzz
 
 all: build
 
@@ -26,8 +26,15 @@ bench: build
 	@scripts/deps bench
 	@bench/run
 
+# libFuzzer targets in build-fuzz (clang); run one as
+# mkdir -p /tmp/c && build-fuzz/tests/cost_fuzz -max_total_time=60 /tmp/c tests/fuzz/corpus/cost_fuzz
+fuzz:
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNP_FUZZ=ON \
+		-DNP_TESTS=OFF >/dev/null
+	@cmake --build build-fuzz -j$(JOBS) --target wire_fuzz multipart_fuzz cost_fuzz
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 # Runs one e2e case in a loop with the machine kept busy (default: the audit kill case, 50
 # runs): `make soak SOAK_RUNS=100`; see scripts/soak for choosing another case.

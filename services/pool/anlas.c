@@ -331,7 +331,8 @@ read_augment(const json_t *body, pool_anlas_req *out, char *why, size_t whylen)
 }
 
 /* The size of a PNG from its first 24 bytes (signature, IHDR length and type, width,
- * height); false when it is not a PNG. */
+ * height); false, *w and *h untouched, when it is not a PNG or a side is 0 or above
+ * MAX_SIDE (found by cost_fuzz: two 2^32-1 sides overflowed the pixel count). */
 static bool
 png_size(const unsigned char *b, size_t len, int64_t *w, int64_t *h)
 {
@@ -339,9 +340,14 @@ png_size(const unsigned char *b, size_t len, int64_t *w, int64_t *h)
     if (len < 24 || memcmp(b, sig, 8) != 0 || memcmp(b + 12, "IHDR", 4) != 0) {
         return false;
     }
-    *w = ((int64_t)b[16] << 24) | ((int64_t)b[17] << 16) | ((int64_t)b[18] << 8) | b[19];
-    *h = ((int64_t)b[20] << 24) | ((int64_t)b[21] << 16) | ((int64_t)b[22] << 8) | b[23];
-    return *w > 0 && *h > 0;
+    int64_t pw = ((int64_t)b[16] << 24) | ((int64_t)b[17] << 16) | ((int64_t)b[18] << 8) | b[19];
+    int64_t ph = ((int64_t)b[20] << 24) | ((int64_t)b[21] << 16) | ((int64_t)b[22] << 8) | b[23];
+    if (pw <= 0 || ph <= 0 || pw > MAX_SIDE || ph > MAX_SIDE) {
+        return false;
+    }
+    *w = pw;
+    *h = ph;
+    return true;
 }
 
 /* Decodes the first 24 bytes of base64 text s (32 characters) into out. */

@@ -145,6 +145,8 @@ static const price_case prices[] = {
      "{\"image\":" PNG_B64 ",\"model\":\"m\",\"declared_blur_sigma\":0}", &opus, 1, "64x64"},
     {"upscale of unknown size: the most", POOL_KIND_UPSCALE, "{\"image\":\"aGk=\",\"model\":\"m\"}",
      &opus, 4, "size unknown"},
+    {"upscale of an absurd PNG size: the most", POOL_KIND_UPSCALE,
+     "{\"image\":\"iVBORw0KGgoAAAANSUhEUv//////////\",\"model\":\"m\"}", &opus, 4, "size unknown"},
     {"encode-vibe", POOL_KIND_VIBE, "{\"image\":\"aGk=\"," M45 ",\"information_extracted\":1}",
      &opus, 2, "vibe encoding"},
 };

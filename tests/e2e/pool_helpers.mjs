@@ -49,6 +49,15 @@ export function imageBody(params = {}, extra = {}) {
   };
 }
 
+/** multipart builds a form-data body from [name, content] pairs with the given boundary. */
+export function multipart(boundary, parts) {
+  let s = '';
+  for (const [name, content] of parts) {
+    s += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${content}\r\n`;
+  }
+  return s + `--${boundary}--\r\n`;
+}
+
 export function sha256(buf) {
   return createHash('sha256').update(buf).digest('hex');
 }
