@@ -37,6 +37,8 @@ static const struct route routes[] = {
     {"POST", "/oa/v1/chat/completions", ROUTE_GENERATION, route_oa_chat_completions},
     {"GET", "/oa/v1/models", 0, route_oa_models},
     {"GET", "/ai/generate-voice", 0, route_generate_voice},
+    {"POST", "/ai/generate-voice", 0, route_generate_voice},
+    {"POST", "/oa/v1/internal/token-count", 0, route_token_count},
 };
 
 #define MAX_KEY 256 /* longest token or path kept as a stats key */
