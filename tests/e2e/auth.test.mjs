@@ -136,12 +136,13 @@ test('GET /auth/me answers the account with pool figures (or null)', async () =>
   const r = await call(stack, 'GET', '/auth/me', { token: u.token });
   assert.equal(r.status, 200, r.text);
   assert.deepEqual(Object.keys(r.json).sort(),
-    ['contributed_keys', 'created_at', 'healthy_keys', 'id', 'role', 'rpm_limit', 'username']);
+    ['contributed_keys', 'created_at', 'healthy_keys', 'id', 'rate_remaining', 'rate_reset_s', 'role',
+      'rpm_limit', 'username']);
   assert.equal(r.json.id, u.id);
   assert.equal(r.json.username, u.username);
   assert.equal(r.json.role, 'user');
   assert.match(r.json.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-  for (const k of ['rpm_limit', 'contributed_keys', 'healthy_keys']) {
+  for (const k of ['rpm_limit', 'contributed_keys', 'healthy_keys', 'rate_remaining', 'rate_reset_s']) {
     assert.ok(r.json[k] === null || Number.isInteger(r.json[k]), `${k}: ${r.json[k]}`);
   }
   assertError(await call(stack, 'GET', '/auth/me'), 401, 'unauthorized');
