@@ -427,7 +427,8 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     while (skip + 1 < plen && req->path.base[skip] == '/' && req->path.base[skip + 1] == '/') {
         skip++;
     }
-    if (plen - skip > 1024 || req->path.len - plen > RELAY_QUERY_MAX) {
+    size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
+    if (plen - skip > 1024 || qlen > RELAY_QUERY_MAX) {
         gw_respond_error(r, 414, "uri_too_long", "the path or query is too long");
         return;
     }

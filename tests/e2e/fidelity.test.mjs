@@ -139,6 +139,17 @@ test('TTS by GET carries 1,000 URL-encoded CJK characters to the API host', asyn
   assert.equal(await seenOn(stack.fake, '/ai/generate-voice'), 0, 'not the image host');
 });
 
+test('the relay takes queries up to 16,384 bytes and answers 414 beyond', async () => {
+  const head = 'seed=1&voice=-1&opus=false&version=v2&text=';
+  const at = (n) => head + 'a'.repeat(n - head.length);
+  const ok = await relay('GET', '/ai/generate-voice?' + at(16384));
+  assert.notEqual(ok.status, 414, ok.text.slice(0, 200));
+  assert.equal((await apiFake.last('/ai/generate-voice')).query.length, 16384);
+  const long = await relay('GET', '/ai/generate-voice?' + at(16385));
+  assert.equal(long.status, 414, long.text.slice(0, 200));
+  assert.equal(long.json.error, 'uri_too_long');
+});
+
 test('TTS by POST /ai/generate-voice with a JSON body', async () => {
   const body = JSON.stringify({ text: '你好，世界', seed: 'kurumuz', voice: -1, opus: true, version: 'v2' });
   const r = await relay('POST', '/ai/generate-voice', { body, headers: { 'content-type': 'application/json' } });
