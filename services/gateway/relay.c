@@ -27,6 +27,9 @@
 #include "respond.h"
 
 #define RELAY_PREFIX "/v1/novelai"
+/* The longest query passed on: TTS sends its text in the query, and 1,000 CJK characters are
+ * 9,000 bytes once URL-encoded (H2O itself takes request heads far larger). */
+#define RELAY_QUERY_MAX 16384
 
 typedef struct {
     h2o_generator_t gen; /* first: H2O hands it back to proceed and stop */
@@ -456,7 +459,13 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     (void)route;
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     size_t skip = strlen(RELAY_PREFIX);
-    if (plen - skip > 1024 || req->path.len - plen > 8192) {
+    /* A client whose base URL ends in a slash (".../v1/novelai/") sends "//ai/...": the NovelAI
+     * path starts at the last of the leading slashes. Nothing else in the path is rewritten. */
+    while (skip + 1 < plen && req->path.base[skip] == '/' && req->path.base[skip + 1] == '/') {
+        skip++;
+    }
+    size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
+    if (plen - skip > 1024 || qlen > RELAY_QUERY_MAX) {
         gw_respond_error(r, 414, "uri_too_long", "the path or query is too long");
         return;
     }

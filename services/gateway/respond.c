@@ -70,6 +70,9 @@ gw_add_header(gw_request *r, const char *name, const char *value, size_t len)
     h2o_add_header_by_str(&req->pool, &req->res.headers, n, nlen, 1, NULL, v, len);
 }
 
+/* Whether origin is in CORS_ALLOW_ORIGINS: comma separated, blanks around an entry and one
+ * trailing slash ignored (browsers send "https://app.example" for a configured
+ * "https://app.example/"), "*" allows any. */
 static bool
 origin_allowed(const gw_gateway *gw, const char *origin, size_t n)
 {
@@ -80,10 +83,21 @@ origin_allowed(const gw_gateway *gw, const char *origin, size_t n)
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *next = p + len + (comma != NULL);
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
+        if (len > 1 && p[len - 1] == '/') {
+            len--;
+        }
         if ((len == 1 && *p == '*') || (len == n && strncmp(p, origin, n) == 0)) {
             return true;
         }
-        p += len + (comma != NULL);
+        p = next;
     }
     return false;
 }
@@ -103,7 +117,7 @@ gw_common_headers(gw_request *r)
             gw_add_header(r, "access-control-expose-headers",
                           H2O_STRLIT("X-Request-Id, X-NovelAIPool-Node, Retry-After, "
                                      "X-RateLimit-Limit, X-RateLimit-Remaining, "
-                                     "X-RateLimit-Reset, X-Next-Cursor"));
+                                     "X-RateLimit-Reset, X-Next-Cursor, Content-Disposition"));
         }
     }
 }

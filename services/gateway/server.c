@@ -31,7 +31,9 @@ const np_cfg_spec gw_config[] = {
     {"WEB_DIR", NP_CFG_STR, "", 0, 0, 0,
      "folder of the web UI (default: web/ beside the binary's source tree, or ./web)", NULL},
     {"CORS_ALLOW_ORIGINS", NP_CFG_STR, "", 0, 0, 0,
-     "comma separated origins allowed by CORS (empty: CORS off; * allows any)", NULL},
+     "comma separated origins allowed by CORS, e.g. https://app.example.com, "
+     "http://localhost:5173 (empty: CORS off; * allows any)",
+     NULL},
     {"TRUST_PROXY_HEADERS", NP_CFG_BOOL, "false", 0, 0, 0,
      "take the client address from X-Forwarded-For (only behind a trusted proxy)", NULL},
     {"TRUSTED_PROXIES", NP_CFG_STR,

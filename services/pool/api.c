@@ -312,6 +312,12 @@ pool_api_user_limits(const pool_api *a, np_rpc_call *call, const msgpack_object 
     PGconn *c = np_db_acquire(a->db, 5000);
     pool_user_limits lim;
     np_err err = c != NULL ? pool_user_limits_read(c, a->cfg, uid, &lim) : NP_ERR_DB;
+    /* What is left of the rate now, without spending any (it used to ride in the relay's
+     * /user/subscription, which now carries NovelAI's fields only). */
+    pool_rate_result rate = {0};
+    if (err == NP_ERR_OK && lim.rpm > 0) {
+        err = pool_rate_take(c, uid, lim.rpm, false, &rate);
+    }
     np_db_release(a->db, c);
     if (err != NP_ERR_OK) {
         np_rpc_reply_error(call, err, NULL);
@@ -319,10 +325,12 @@ pool_api_user_limits(const pool_api *a, np_rpc_call *call, const msgpack_object 
     }
     np_wire_writer w;
     np_wire_writer_init(&w);
-    np_wire_begin(&w, 3);
+    np_wire_begin(&w, 5);
     np_wire_int(&w, "rpm_limit", lim.rpm);
     np_wire_int(&w, "contributed_keys", lim.contributed);
     np_wire_int(&w, "healthy_keys", lim.healthy);
+    np_wire_int(&w, "rate_remaining", lim.rpm > 0 ? rate.remaining : 0);
+    np_wire_int(&w, "rate_reset_s", lim.rpm > 0 ? rate.reset_s : 0);
     np_rpc_reply(call, &w);
     np_wire_writer_fini(&w);
 }

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "account.h"
 #include "allowlist.h"
 #include "anlas.h"
 #include "np/buf.h"
@@ -99,7 +100,7 @@ struct rreq {
     const pool_route *route;
     pool_anlas_req need;
     char method[8];
-    char url[3200];
+    char url[1024 + 128 + POOL_QUERY_MAX]; /* base + route + query */
     char hdr_lines[4][512];
     const char *hdr_ptrs[5];
     pool_body *body; /* shared with the transfers */
@@ -124,7 +125,7 @@ struct rreq {
     /* the upstream transfer of the current attempt */
     pool_xfer *x;
     int status;
-    char ctype[160], cenc[64];
+    char ctype[160], cenc[64], cdisp[160], retry[32];
     bool passing, stream_mode, paused, up_done, broken, cancelled, finished, slot_left;
     bool aborted; /* relay.abort: the client left before relay.open was answered */
     np_buf buf;
@@ -390,6 +391,8 @@ reply_open_ok(rreq *q, size_t chunk)
     hdrs h = {.n = 0};
     hdr_add(&h, "content-type", q->ctype);
     hdr_add(&h, "content-encoding", q->cenc);
+    hdr_add(&h, "content-disposition", q->cdisp);
+    hdr_add(&h, "retry-after", q->retry);
     hdr_rate(&h, &q->rate);
     q->last_touch_ms = now_ms();
     if (more) {
@@ -575,6 +578,8 @@ on_headers(void *arg, pool_xfer *x)
     q->status = pool_xfer_status(x);
     snprintf(q->ctype, sizeof(q->ctype), "%s", pool_xfer_content_type(x));
     snprintf(q->cenc, sizeof(q->cenc), "%s", pool_xfer_content_encoding(x));
+    snprintf(q->cdisp, sizeof(q->cdisp), "%s", pool_xfer_content_disposition(x));
+    snprintf(q->retry, sizeof(q->retry), "%s", pool_xfer_retry_after(x));
     np_novelai_outcome o = np_novelai_classify(q->status, NULL, 0);
     q->passing = o == NP_NAI_OK || o == NP_NAI_CLIENT;
     q->stream_mode = strncmp(q->ctype, "text/event-stream", 17) == 0 ||
@@ -890,6 +895,17 @@ query_ok(const char *q, size_t n)
     return true;
 }
 
+/* Whether body is one JSON object (duplicate keys refused): what the free POST routes
+ * (TTS, token count) take. */
+static bool
+json_object_body(const void *body, size_t len)
+{
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    bool ok = json_is_object(j);
+    json_decref(j);
+    return ok;
+}
+
 /* Whether name is in the comma-separated list setting. */
 static bool
 in_list(const np_config *cfg, const char *setting, const char *name)
@@ -953,8 +969,10 @@ answer_models(pool_relay *rl, np_rpc_call *call)
     reply_local_json(call, json_pack("{s:o}", "models", models), NULL);
 }
 
+/* The account routes (account.h), synthesized without spending the rate; the rate rides in the
+ * X-RateLimit headers (and on GET /auth/me), never in NovelAI's bodies. */
 static void
-answer_subscription(pool_relay *rl, np_rpc_call *call, int64_t uid)
+answer_account(pool_relay *rl, np_rpc_call *call, int64_t uid, const char *path)
 {
     PGconn *c = np_db_acquire(rl->d.db, 5000);
     pool_user_limits lim;
@@ -970,15 +988,9 @@ answer_subscription(pool_relay *rl, np_rpc_call *call, int64_t uid)
         np_rpc_reply_error(call, err, NULL);
         return;
     }
-    time_t now = time(NULL);
-    json_t *body = json_pack(
-        "{s:i, s:b, s:I, s:{s:b, s:b, s:b, s:i}, s:{s:i, s:i}, s:{s:I, s:I, s:I}}", "tier", 3,
-        "active", 1, "expiresAt", (json_int_t)(now + 30 * 86400), "perks",
-        "unlimitedImageGeneration", 1, "unlimitedMaxPriority", 1, "imageGeneration", 1,
-        "contextTokens", 8192, "trainingStepsLeft", "fixedTrainingStepsLeft", 0,
-        "purchasedTrainingSteps", 0, "rate", "limit", (json_int_t)lim.rpm, "remaining",
-        (json_int_t)(lim.rpm > 0 ? rate.remaining : 0), "reset", (json_int_t)rate.reset_s);
-    reply_local_json(call, body, lim.rpm > 0 ? &rate : NULL);
+    pool_account_free f = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
+                           np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES")};
+    reply_local_json(call, pool_account_answer(path, time(NULL), &f), lim.rpm > 0 ? &rate : NULL);
 }
 
 /* The Anlas guard before any upstream call: is there a key that may serve this at all? It
@@ -1091,7 +1103,7 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         snprintf(why, sizeof(why), "the request has two Content-Type headers");
         goto refuse;
     }
-    if (qlen > 2048 || !query_ok(query, qlen)) {
+    if (qlen > POOL_QUERY_MAX || !query_ok(query, qlen)) {
         err = NP_ERR_INVALID;
         snprintf(why, sizeof(why), "the query string is too long or badly encoded");
         goto refuse;
@@ -1101,10 +1113,17 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         rreq_unref(q);
         return;
     }
-    if (q->route->kind == POOL_KIND_SUBSCRIPTION) {
-        answer_subscription(rl, call, q->uid);
+    if (q->route->kind == POOL_KIND_SUBSCRIPTION || q->route->kind == POOL_KIND_ACCOUNT) {
+        answer_account(rl, call, q->uid, q->path);
         rreq_unref(q);
         return;
+    }
+    q->route = pool_route_for_body(q->route, ctype, body, blen);
+    if (q->route->kind == POOL_KIND_FREE && blen > 0 && !json_object_body(body, blen)) {
+        err = NP_ERR_INVALID;
+        snprintf(why, sizeof(why), "the body of %s %.200s must be one JSON object", q->method,
+                 q->path);
+        goto refuse;
     }
     pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),

@@ -32,6 +32,8 @@ struct pool_xfer {
     int status;
     char ctype[160];
     char cenc[64];
+    char cdisp[160]; /* Content-Disposition (a file name for downloads) */
+    char retry[32];  /* Retry-After */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -161,11 +163,15 @@ on_header(char *p, size_t size, size_t n, void *arg)
     size_t len = size * n;
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
         /* A new response (after a 100 Continue, say): forget the previous one's headers. */
-        x->ctype[0] = x->cenc[0] = '\0';
+        x->ctype[0] = x->cenc[0] = x->cdisp[0] = x->retry[0] = '\0';
     } else if (len > 13 && strncasecmp(p, "content-type:", 13) == 0) {
         copy_value(x->ctype, sizeof(x->ctype), p + 13, len - 13);
     } else if (len > 17 && strncasecmp(p, "content-encoding:", 17) == 0) {
         copy_value(x->cenc, sizeof(x->cenc), p + 17, len - 17);
+    } else if (len > 20 && strncasecmp(p, "content-disposition:", 20) == 0) {
+        copy_value(x->cdisp, sizeof(x->cdisp), p + 20, len - 20);
+    } else if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+        copy_value(x->retry, sizeof(x->retry), p + 12, len - 12);
     }
     return len;
 }
@@ -276,6 +282,18 @@ const char *
 pool_xfer_content_encoding(const pool_xfer *x)
 {
     return x->cenc;
+}
+
+const char *
+pool_xfer_content_disposition(const pool_xfer *x)
+{
+    return x->cdisp;
+}
+
+const char *
+pool_xfer_retry_after(const pool_xfer *x)
+{
+    return x->retry;
 }
 
 static np_err

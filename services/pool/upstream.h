@@ -85,5 +85,9 @@ bool pool_xfer_proxy_failed(const pool_xfer *x);
 int pool_xfer_status(const pool_xfer *x);
 const char *pool_xfer_content_type(const pool_xfer *x);     /* "" when absent */
 const char *pool_xfer_content_encoding(const pool_xfer *x); /* "" when absent */
+/* The two other headers passed back to the client (NOVELAI.md); "" when absent, cut at 159
+ * and 31 bytes. */
+const char *pool_xfer_content_disposition(const pool_xfer *x);
+const char *pool_xfer_retry_after(const pool_xfer *x);
 
 #endif

@@ -482,6 +482,13 @@ route_suggest_tags(struct call *c)
     if (!call_query(c, "prompt", prompt, sizeof(prompt)) || prompt[0] == '\0') {
         snprintf(prompt, sizeof(prompt), "blue");
     }
+    if (strcmp(prompt, "FAKE_UNAVAILABLE") == 0) {
+        /* NovelAI down for maintenance, with a hint when to come back (a relay test). */
+        h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       H2O_STRLIT("17"));
+        call_error(c, 503, "Service Unavailable");
+        return;
+    }
     json_t *tags = json_array();
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         json_array_append_new(tags, json_pack("{s:s++, s:I, s:f}", "tag", prompt, " ", suffixes[i],

@@ -37,6 +37,8 @@ static const struct route routes[] = {
     {"POST", "/oa/v1/chat/completions", ROUTE_GENERATION, route_oa_chat_completions},
     {"GET", "/oa/v1/models", 0, route_oa_models},
     {"GET", "/ai/generate-voice", 0, route_generate_voice},
+    {"POST", "/ai/generate-voice", 0, route_generate_voice},
+    {"POST", "/oa/v1/internal/token-count", 0, route_token_count},
 };
 
 #define MAX_KEY 256 /* longest token or path kept as a stats key */
@@ -67,9 +69,15 @@ iov_eq(h2o_iovec_t v, const char *s)
     return v.len == n && memcmp(v.base, s, n) == 0;
 }
 
+/* The route of path for method, else the first of path (answered 404 for the method). */
 static const struct route *
-route_find(h2o_iovec_t path)
+route_find(h2o_iovec_t method, h2o_iovec_t path)
 {
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (iov_eq(path, routes[i].path) && iov_eq(method, routes[i].method)) {
+            return &routes[i];
+        }
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (iov_eq(path, routes[i].path)) {
             return &routes[i];
@@ -165,7 +173,7 @@ fake_handle(struct fake *f, h2o_req_t *req)
         return 0;
     }
 
-    const struct route *route = route_find(path);
+    const struct route *route = route_find(req->method, path);
     char token[MAX_KEY];
     char route_key[MAX_KEY];
     bearer_token(req, token, sizeof(token));

@@ -67,6 +67,7 @@ void route_oa_completions(struct call *c);
 void route_oa_chat_completions(struct call *c);
 void route_oa_models(struct call *c);
 void route_generate_voice(struct call *c);
+void route_token_count(struct call *c);
 /* control_handle: the test-only /__* endpoints (control.c). */
 void control_handle(struct fake *f, h2o_req_t *req);
 
