@@ -98,6 +98,12 @@ struct rreq {
     int64_t key_id;   /* the key of the last attempt, for the usage event */
     int64_t proxy_id; /* the egress proxy of the last attempt; 0: direct */
     int64_t cost;
+    /* A key that answered this request with a 5xx, judged once another key has answered it:
+     * the same 5xx again means the request is at fault, and neither key is harmed (NOVELAI.md,
+     * "Answers that are the client's fault"); anything else gives it its strike after all. */
+    bool suspect;
+    pool_lease suspect_lease; /* slot -1, no token: applied as a leaseless release */
+    pool_release_info suspect_info;
 
     /* answers */
     np_rpc_call *open_call, *next_call;
@@ -579,8 +585,10 @@ static void
 answer_failure(rreq *q, np_novelai_outcome o, np_err result)
 {
     switch (o) {
+    case NP_NAI_CLIENT:
     case NP_NAI_SERVER:
-        /* NovelAI's own 5xx, as it sent it */
+        /* NovelAI's own answer (a 5xx, or a client fault such as 403 "Model not allowed for
+         * user tier"), as it sent it */
         q->passing = true;
         np_buf_reset(&q->buf);
         np_buf_append(&q->buf, q->errbody.data != NULL ? q->errbody.data : "", q->errbody.len);
@@ -602,6 +610,49 @@ answer_failure(rreq *q, np_novelai_outcome o, np_err result)
         break;
     }
     }
+}
+
+/* take_suspect (q->mu held): the deferred 5xx of an earlier key, to be applied (after
+ * unlocking) because no second 5xx showed the request was at fault; false when none. */
+static bool
+take_suspect(rreq *q, pool_lease *lease, pool_release_info *info)
+{
+    if (!q->suspect) {
+        return false;
+    }
+    q->suspect = false;
+    *lease = q->suspect_lease;
+    *info = q->suspect_info;
+    return true;
+}
+
+/* unlock_settling unlocks q->mu and applies the deferred 5xx of an earlier key, if any (the
+ * request ends without a second 5xx that would have cleared it). */
+static void
+unlock_settling(rreq *q)
+{
+    pool_lease lease;
+    pool_release_info info;
+    bool sus = take_suspect(q, &lease, &info);
+    pthread_mutex_unlock(&q->mu);
+    if (sus) {
+        pool_sched_release(q->rl->d.sched, &lease, &info, NULL);
+    }
+}
+
+/* defer_strike (q->mu held): the 5xx q's current key gave is judged when another key has
+ * answered; meanwhile that key goes back unharmed (info becomes a plain use). */
+static void
+defer_strike(rreq *q, pool_release_info *info)
+{
+    q->suspect = true;
+    q->suspect_lease = q->lease;
+    np_wipe(q->suspect_lease.token, sizeof(q->suspect_lease.token));
+    q->suspect_lease.slot = -1;
+    q->suspect_info = *info;
+    q->suspect_info.used = false; /* the use is counted now */
+    info->action = (pool_outcome_action){0};
+    info->error[0] = '\0';
 }
 
 static void
@@ -641,6 +692,19 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         pool_outcome_decide(o, maybe_sent || q->opened, q->cost == 0, &cd, &info.action);
         snprintf(info.error, sizeof(info.error), "%s (HTTP %d)", np_novelai_outcome_name(o),
                  q->status);
+        if (o == NP_NAI_CLIENT) {
+            info.error[0] = '\0'; /* the request's fault: not the key's last error */
+        }
+        if (o == NP_NAI_SERVER && q->suspect && !proxy_failed) {
+            /* a second key gave the same 5xx: the request is at fault, neither key is */
+            np_log_write(NP_LOG_INFO, "pool", q->rid,
+                         "key %lld answered HTTP %d as key %lld did: the request's fault, no "
+                         "key is struck",
+                         (long long)q->key_id, q->status, (long long)q->suspect_lease.key_id);
+            q->suspect = false;
+            info.action = (pool_outcome_action){0};
+            info.error[0] = '\0';
+        }
         if (proxy_failed) {
             /* The key's egress failed, not the key: the key moves to another healthy proxy
              * at once and keeps its state; a request that surely did not leave may try again
@@ -660,6 +724,9 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
                    q->w.ntried < POOL_MAX_TRIED) {
             if (!proxy_failed) {
                 q->w.tried[q->w.ntried++] = q->key_id;
+            }
+            if (o == NP_NAI_SERVER && !proxy_failed) {
+                defer_strike(q, &info);
             }
             int64_t floor = now_ms() + 5000;
             q->w.deadline_ms = q->w.deadline_ms > floor ? q->w.deadline_ms : floor;
@@ -718,8 +785,10 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
     }
     if (retry == NULL) {
         finish(q);
+        unlock_settling(q);
+    } else {
+        pthread_mutex_unlock(&q->mu);
     }
-    pthread_mutex_unlock(&q->mu);
     if (was_leased) {
         pool_sched_release(rl->d.sched, &lease, &info, retry);
     } else if (retry != NULL) {
@@ -755,7 +824,7 @@ on_grant(void *arg, pool_waiter *w)
         leave_slot(q);
         reply_client_closed(q);
         finish(q);
-        pthread_mutex_unlock(&q->mu);
+        unlock_settling(q);
         pool_sched_release(rl->d.sched, &lease, &info, NULL);
         rreq_unref(q); /* the request's own */
         return;
@@ -802,7 +871,7 @@ on_grant(void *arg, pool_waiter *w)
     leave_slot(q);
     reply_open_error(q, err == NP_ERR_CLOSED ? NP_ERR_CLOSED : NP_ERR_UPSTREAM, NULL, 0);
     finish(q);
-    pthread_mutex_unlock(&q->mu);
+    unlock_settling(q);
     pool_sched_release(rl->d.sched, &lease, &info, NULL);
     rreq_unref(q); /* the request's own */
 }
@@ -823,8 +892,8 @@ on_timeout(void *arg, pool_waiter *w)
                          5);
     }
     finish(q);
-    pthread_mutex_unlock(&q->mu);
-    rreq_unref(q); /* the request's own */
+    unlock_settling(q); /* no other key answered: an earlier 5xx stays its key's */
+    rreq_unref(q);      /* the request's own */
 }
 
 /* ---- relay.open (rpc worker) ---- */

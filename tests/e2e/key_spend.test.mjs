@@ -1,0 +1,117 @@
+// What a contributed key spends and suffers through the pool (issue 9, items 3, 5 and 7):
+// answers that are the client's fault harm no key; a V5 allowance is never overspent; every
+// request's Anlas estimate lands on the key that served it, where its owner and the admins
+// see it, and a probe that finds a different balance says so.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sleep } from './harness.mjs';
+import { poolStack, pstToken, contributor, imageBody, keyOf, Seen, assertNoToken } from './pool_helpers.mjs';
+
+/** scenario runs fn on a fresh stack whose fake knows tokens (so no other key interferes). */
+async function scenario(tokens, opts, fn) {
+  const seen = new Seen();
+  const stack = seen.wrap(await poolStack({ tokens: tokens.map((token) => ({ token })), ...opts }));
+  try {
+    await fn(stack);
+    assert.equal((await stack.fake.stats()).lock_violations, 0);
+  } finally {
+    const logs = stack.proc.out + stack.proc.err;
+    await stack.stop();
+    assertNoToken([...seen.bodies, logs], tokens);
+  }
+}
+
+/** force makes the fake answer the next `times` requests to route with status and message. */
+async function force(stack, route, status, message, times = 1) {
+  const r = await fetch(stack.fake.url + '/__force', {
+    method: 'POST', body: JSON.stringify({ route, status, message, times }),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+const gen = (stack, user, params, extra) =>
+  stack.api('POST', '/v1/novelai/ai/generate-image', { token: user.token, json: imageBody(params, extra) });
+
+const calls = (stats, token, route = '/ai/generate-image') => stats.requests[token]?.[route] ?? 0;
+
+/** unharmed: the key kept its state, has no strike, no cooldown and no error of the request. */
+function assertUnharmed(k) {
+  assert.equal(k.state, 'active', JSON.stringify(k));
+  assert.equal(k.fail_streak, 0, JSON.stringify(k));
+  assert.equal(k.cooldown_until, null, JSON.stringify(k));
+}
+
+// ---- item 5: client faults do not hurt keys ----
+
+test('a 500 that a second key also gives is the request\'s fault: passed on, no key struck', async () => {
+  const [a, b] = [pstToken(), pstToken()];
+  await scenario([a, b], {}, async (stack) => {
+    const u = await contributor(stack, [a, b]);
+    await force(stack, '/ai/generate-image', 500, 'Internal Server Error', 2);
+    const r = await gen(stack, u, {}, { model: 'nai-diffusion-4-5-full' });
+    assert.equal(r.status, 500, r.text);
+    assert.match(r.text, /Internal Server Error/);
+    const stats = await stack.fake.stats();
+    assert.equal(calls(stats, a) + calls(stats, b), 2, 'tried on exactly two keys');
+    await sleep(100);
+    assertUnharmed(await keyOf(stack, u, u.keys[0].id));
+    assertUnharmed(await keyOf(stack, u, u.keys[1].id));
+    // both keys still serve
+    assert.equal((await gen(stack, u, { seed: 2 })).status, 200);
+    assert.equal((await gen(stack, u, { seed: 3 })).status, 200);
+  });
+});
+
+test('a 500 that only one key gives still strikes that key (the other serves)', async () => {
+  const [a, b] = [pstToken(), pstToken()];
+  await scenario([a, b], {}, async (stack) => {
+    const u = await contributor(stack, [a, b]);
+    await force(stack, '/ai/generate-image', 500, 'Internal Server Error', 1);
+    const r = await gen(stack, u);
+    assert.equal(r.status, 200, r.text);
+    await sleep(200);
+    const ks = [await keyOf(stack, u, u.keys[0].id), await keyOf(stack, u, u.keys[1].id)];
+    const struck = ks.filter((k) => k.fail_streak === 1 && k.state === 'cooling');
+    const fine = ks.filter((k) => k.fail_streak === 0 && k.state === 'active');
+    assert.equal(struck.length, 1, JSON.stringify(ks));
+    assert.equal(fine.length, 1, JSON.stringify(ks));
+  });
+});
+
+test('400 INVALID_CACHE_KEYS is passed through and harms no key', async () => {
+  const [a, b] = [pstToken(), pstToken()];
+  await scenario([a, b], {}, async (stack) => {
+    const u = await contributor(stack, [a, b]);
+    await force(stack, '/ai/generate-image', 400, 'INVALID_CACHE_KEYS', 5);
+    const r = await gen(stack, u);
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.text, /INVALID_CACHE_KEYS/);
+    const stats = await stack.fake.stats();
+    assert.equal(calls(stats, a) + calls(stats, b), 1, 'not retried');
+    await sleep(100);
+    assertUnharmed(await keyOf(stack, u, u.keys[0].id));
+    assertUnharmed(await keyOf(stack, u, u.keys[1].id));
+  });
+});
+
+test('403 "Model not allowed for user tier" is passed through and harms no key', async () => {
+  const [a, b] = [pstToken(), pstToken()];
+  await scenario([a, b], {}, async (stack) => {
+    const u = await contributor(stack, [a, b]);
+    const route = '/oa/v1/chat/completions';
+    await force(stack, route, 403, 'Model not allowed for user tier', 5);
+    const r = await stack.api('POST', '/v1/novelai' + route, {
+      token: u.token, json: { model: 'glm-4-6', messages: [{ role: 'user', content: 'hello' }], max_tokens: 8 },
+    });
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.text, /Model not allowed for user tier/);
+    const stats = await stack.fake.stats();
+    assert.equal(calls(stats, a, route) + calls(stats, b, route), 1, 'not retried');
+    await sleep(100);
+    for (const k of u.keys) {
+      const now = await keyOf(stack, u, k.id);
+      assertUnharmed(now);
+      assert.equal(now.last_error, null);
+    }
+  });
+});
