@@ -1128,7 +1128,8 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     }
     pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),
-                                  np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES")};
+                                  np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES"),
+                                  (double)np_config_int(rl->d.cfg, "V5_ALLOWANCE_MARGIN_PERCENT")};
     err =
         pool_anlas_parse(q->route->kind, ctype, body, blen, &free_lim, &q->need, why, sizeof(why));
     if (err != NP_ERR_OK) {

@@ -482,7 +482,7 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
         "coalesce(k.v5_negative, false), k.allow_paid, coalesce(k.max_anlas_per_request, -1), "
         "k.anlas_floor, k.fail_streak, k.ciphertext, $1::integer - (SELECT count(*) FROM "
         "key_leases l WHERE l.key_id = k.id AND l.expires_at > now()) AS free, "
-        "k.state = 'active' "
+        "k.state = 'active', coalesce(k.v5_percent, 0) "
         "FROM upstream_keys k WHERE k.enabled AND k.ciphertext IS NOT NULL AND k.state IN "
         "('active', 'cooling') AND (k.cooldown_until IS NULL OR k.cooldown_until <= now()) "
         "ORDER BY k.last_used_at NULLS FIRST, k.id",
@@ -506,6 +506,7 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
         x->policy.active = PQgetvalue(res, i, 2)[0] == 't';
         x->policy.anlas = strtoll(PQgetvalue(res, i, 3), NULL, 10);
         x->policy.v5_negative = PQgetvalue(res, i, 4)[0] == 't';
+        x->policy.v5_percent = strtod(PQgetvalue(res, i, 12), NULL);
         x->policy.allow_paid = PQgetvalue(res, i, 5)[0] == 't';
         x->policy.max_per_request = strtoll(PQgetvalue(res, i, 6), NULL, 10);
         x->policy.floor = strtoll(PQgetvalue(res, i, 7), NULL, 10);
