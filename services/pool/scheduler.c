@@ -265,7 +265,7 @@ only_a_use(const pool_lease *lease, const pool_release_info *info, const pool_wa
     const pool_outcome_action *a = &info->action;
     return lease->slot < 0 && lease->settled && retry == NULL && a->cooldown_s == 0 && !a->strike &&
            (a->state == NULL || strcmp(a->state, "active") == 0) && info->spent == 0 &&
-           info->error[0] == '\0';
+           info->error[0] == '\0' && !info->v5_read;
 }
 
 void
@@ -353,7 +353,9 @@ pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
 
 /* A release that changes what the keyrings hold (state, cooldown, streak) says so: the
  * NOTIFY payload 'k' makes every instance reload its copy. */
-#define KEY_CHANGED "(old.state <> k.state OR old.fail_streak <> k.fail_streak OR $6::integer > 0)"
+#define KEY_CHANGED                                                                                \
+    "(old.state <> k.state OR old.fail_streak <> k.fail_streak OR $6::integer > 0 OR "             \
+    "$10::boolean IS NOT NULL)"
 
 #define RELEASE_SQL                                                                                \
     "WITH l AS (DELETE FROM key_leases WHERE key_id = $1 AND slot = $2 AND holder = $3), "         \
@@ -371,7 +373,10 @@ pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
     "uses_today = CASE WHEN $8::integer = 0 THEN k.uses_today WHEN k.uses_day = "                  \
     "current_date THEN k.uses_today + 1 ELSE 1 END, "                                              \
     "uses_day = CASE WHEN $8::integer = 0 THEN k.uses_day ELSE current_date END, "                 \
-    "last_error = coalesce($9, k.last_error) "                                                     \
+    "last_error = coalesce($9, k.last_error), "                                                    \
+    "v5_negative = CASE WHEN $10::boolean IS NULL THEN k.v5_negative ELSE $10::boolean END, "      \
+    "v5_percent = CASE WHEN $10::boolean IS NULL THEN k.v5_percent ELSE $11::double precision "    \
+    "END "                                                                                         \
     "FROM old WHERE k.id = old.id "                                                                \
     "RETURNING old.state, k.state, pg_notify('pool_keys', CASE WHEN " KEY_CHANGED                  \
     " THEN 'k' ELSE '' END)::text, " KEY_CHANGED
@@ -392,7 +397,7 @@ sched_conn(pool_sched *s)
         np_log_warn("pool", "scheduler cannot connect: %s", why);
     } else {
         /* prepared now: releases are pipelined, where preparing on demand cannot be */
-        PGresult *r = PQprepare(s->conn, "pool_release", RELEASE_SQL, 9, NULL);
+        PGresult *r = PQprepare(s->conn, "pool_release", RELEASE_SQL, 11, NULL);
         if (np_err_from_pg(r) != NP_ERR_OK) {
             np_log_warn("pool", "scheduler cannot prepare its statements");
             PQfinish(s->conn);
@@ -415,11 +420,12 @@ release_send(pool_sched *s, PGconn *c, const rel *r)
     int cool = a->cooldown_s > 0
                    ? pool_cooldown_seconds(a->cooldown_s, r->lease.fail_streak, a->backoff, cd.max)
                    : 0;
-    char key_s[24], slot_s[16], cool_s[16], spent_s[24];
+    char key_s[24], slot_s[16], cool_s[16], spent_s[24], pct_s[32];
     snprintf(key_s, sizeof(key_s), "%lld", (long long)r->lease.key_id);
     snprintf(slot_s, sizeof(slot_s), "%d", r->lease.slot);
     snprintf(cool_s, sizeof(cool_s), "%d", cool);
     snprintf(spent_s, sizeof(spent_s), "%lld", (long long)r->info.spent);
+    snprintf(pct_s, sizeof(pct_s), "%.6f", r->info.v5_percent);
     const char *params[] = {
         key_s,
         slot_s,
@@ -432,8 +438,10 @@ release_send(pool_sched *s, PGconn *c, const rel *r)
         spent_s,
         r->info.used ? "1" : "0",
         r->info.error[0] ? r->info.error : NULL,
+        r->info.v5_read ? (r->info.v5_negative ? "true" : "false") : NULL,
+        r->info.v5_read ? pct_s : NULL,
     };
-    return PQsendQueryPrepared(c, "pool_release", 9, params, NULL, NULL, 0) == 1 &&
+    return PQsendQueryPrepared(c, "pool_release", 11, params, NULL, NULL, 0) == 1 &&
            PQpipelineSync(c) == 1;
 }
 

@@ -115,3 +115,46 @@ test('403 "Model not allowed for user tier" is passed through and harms no key',
     }
   });
 });
+
+// ---- item 3: a V5 allowance that cannot be overspent ----
+
+test('a key whose V5 allowance runs out serves no further free-only V5 image (ledger stays 0)', async () => {
+  const [a] = [pstToken()];
+  await scenario([a], {}, async (stack) => {
+    await stack.fake.addTokens([{ token: a, v5_allowance: 2 }]);
+    const u = await contributor(stack, [a]);
+    const v5 = { model: 'nai-diffusion-5-full' };
+    for (let i = 0; i < 2; i++) {
+      const r = await gen(stack, u, { seed: i }, v5);
+      assert.equal(r.status, 200, r.text);
+    }
+    // NovelAI would bill this one silently: the pool must already know the allowance is gone
+    const r = await gen(stack, u, { seed: 9 }, v5);
+    assert.equal(r.status, 402, r.text);
+    assert.equal(r.json.error, 'anlas_protection');
+    assert.match(r.json.message, /V5 weekly allowance used up/);
+    const stats = await stack.fake.stats();
+    assert.equal(calls(stats, a), 2, 'the third V5 image never reached NovelAI');
+    assert.equal(stats.anlas_spent?.[a] ?? 0, 0, 'the free-only key paid nothing');
+    const k = await keyOf(stack, u, u.keys[0].id);
+    assert.equal(k.v5_allowance.used_up, true);
+    // what stays free on the key still is
+    const v45 = await gen(stack, u, { seed: 10 });
+    assert.equal(v45.status, 200, v45.text);
+    assert.equal((await stack.fake.stats()).anlas_spent?.[a] ?? 0, 0);
+  });
+});
+
+test('a V5 stream spends the allowance too, and the next V5 request is refused', async () => {
+  const [a] = [pstToken()];
+  await scenario([a], {}, async (stack) => {
+    await stack.fake.addTokens([{ token: a, v5_allowance: 1 }]);
+    const u = await contributor(stack, [a]);
+    const body = imageBody({ stream: 'msgpack' }, { model: 'nai-diffusion-5-curated' });
+    let r = await stack.api('POST', '/v1/novelai/ai/generate-image-stream', { token: u.token, json: body });
+    assert.equal(r.status, 200, r.text);
+    r = await stack.api('POST', '/v1/novelai/ai/generate-image-stream', { token: u.token, json: body });
+    assert.equal(r.status, 402, r.text);
+    assert.equal((await stack.fake.stats()).anlas_spent?.[a] ?? 0, 0);
+  });
+});
