@@ -359,6 +359,9 @@ pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
 
 #define RELEASE_SQL                                                                                \
     "WITH l AS (DELETE FROM key_leases WHERE key_id = $1 AND slot = $2 AND holder = $3), "         \
+    "sp AS (INSERT INTO key_spend (key_id, day, anlas, paid_requests) SELECT $1, current_date, "   \
+    "$7::bigint, 1 WHERE $7::bigint > 0 ON CONFLICT (key_id, day) DO UPDATE SET anlas = "          \
+    "key_spend.anlas + EXCLUDED.anlas, paid_requests = key_spend.paid_requests + 1), "             \
     "old AS (SELECT id, state, fail_streak FROM upstream_keys WHERE id = $1 FOR UPDATE) "          \
     "UPDATE upstream_keys k SET "                                                                  \
     "state = CASE WHEN $4::text IS NULL THEN k.state "                                             \

@@ -158,3 +158,36 @@ test('a V5 stream spends the allowance too, and the next V5 request is refused',
     assert.equal((await stack.fake.stats()).anlas_spent?.[a] ?? 0, 0);
   });
 });
+
+// ---- item 7: contributors see what their keys spent ----
+
+test('each billed request lands on the key that served it: today and 30 days, per key, in logs', async () => {
+  const [a] = [pstToken()];
+  await scenario([a], {}, async (stack) => {
+    const u = await contributor(stack, [a], { allow_paid: true, max_anlas_per_request: 100 });
+    // free, then 2 samples (one billed: 20 at 832x1216 28 steps), then 40 steps (27)
+    assert.equal((await gen(stack, u, { seed: 1 })).status, 200);
+    assert.equal((await gen(stack, u, { seed: 2, n_samples: 2 })).status, 200);
+    assert.equal((await gen(stack, u, { seed: 3, steps: 40 })).status, 200);
+    const real = (await stack.fake.stats()).anlas_spent?.[a] ?? 0;
+    await sleep(200);
+    const k = await keyOf(stack, u, u.keys[0].id);
+    assert.deepEqual(k.spent, { today_anlas: real, today_paid_requests: 2, days30_anlas: real, days30_paid_requests: 2 });
+    assert.equal(real, 47, 'the estimate matches what the fake billed');
+    // admins see the same per key
+    const admin = await stack.login(stack.admin.username, stack.admin.password);
+    const all = await stack.api('GET', '/admin/keys', { token: admin });
+    assert.equal(all.status, 200, all.text);
+    const list = Array.isArray(all.json) ? all.json : all.json.keys;
+    assert.deepEqual(list.find((x) => x.id === k.id).spent, k.spent);
+    // the user's own request log shows the estimate per row
+    let logs;
+    for (let i = 0; i < 50; i++) {
+      logs = await stack.api('GET', '/logs', { token: u.token });
+      const rows = Array.isArray(logs.json) ? logs.json : logs.json.logs ?? logs.json.items;
+      if (rows.length >= 3) { logs = rows; break; }
+      await sleep(100);
+    }
+    assert.deepEqual(logs.map((r) => r.cost).sort((x, y) => x - y), [0, 20, 27]);
+  });
+});
