@@ -9,3 +9,8 @@ CREATE TABLE key_spend (
     paid_requests   integer NOT NULL DEFAULT 0,
     PRIMARY KEY (key_id, day)
 );
+
+-- What the pool estimated a key spent since its balance was last read: a probe compares the
+-- balance it reads with the one the pool expected (the stored anlas, already lowered by each
+-- estimate) and logs the difference, so a wrong estimate is noticed; then it starts again.
+ALTER TABLE upstream_keys ADD COLUMN spent_since_check bigint NOT NULL DEFAULT 0;

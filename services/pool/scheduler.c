@@ -372,6 +372,7 @@ pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
     "cooldown_until = CASE WHEN $6::integer > 0 THEN greatest(coalesce(k.cooldown_until, "         \
     "now()), now() + $6::integer * interval '1 second') ELSE k.cooldown_until END, "               \
     "anlas = CASE WHEN k.anlas IS NULL THEN NULL ELSE greatest(k.anlas - $7::bigint, 0) END, "     \
+    "spent_since_check = k.spent_since_check + $7::bigint, "                                       \
     "last_used_at = now(), "                                                                       \
     "uses_today = CASE WHEN $8::integer = 0 THEN k.uses_today WHEN k.uses_day = "                  \
     "current_date THEN k.uses_today + 1 ELSE 1 END, "                                              \

@@ -191,3 +191,30 @@ test('each billed request lands on the key that served it: today and 30 days, pe
     assert.deepEqual(logs.map((r) => r.cost).sort((x, y) => x - y), [0, 20, 27]);
   });
 });
+
+test('a probe that reads another balance than the pool expected logs a warning naming the key', async () => {
+  const [a] = [pstToken()];
+  await scenario([a], {}, async (stack) => {
+    const u = await contributor(stack, [a], { allow_paid: true, max_anlas_per_request: 100 });
+    const id = u.keys[0].id;
+    assert.equal((await gen(stack, u, { seed: 2, n_samples: 2 })).status, 200); // estimated 20
+    await sleep(200);
+    const admin = await stack.login(stack.admin.username, stack.admin.password);
+    // the estimate was right: the probe finds 1000 - 20 and says nothing
+    let r = await stack.api('POST', `/admin/keys/${id}/check`, { token: admin });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.anlas, 980);
+    assert.doesNotMatch(stack.output(), /the pool expected/);
+    // NovelAI billed more than estimated (here: the balance moved under the pool)
+    assert.equal((await gen(stack, u, { seed: 3, n_samples: 2 })).status, 200);
+    await sleep(200);
+    await stack.fake.addTokens([{ token: a, anlas: 900 }]);
+    r = await stack.api('POST', `/admin/keys/${id}/check`, { token: admin });
+    assert.equal(r.status, 200, r.text);
+    const line = stack.output().split('\n').find((l) => l.includes('the pool expected'));
+    assert.ok(line, 'a warning about the estimate');
+    assert.match(line, new RegExp(`key ${id}: the pool expected 960 Anlas \\(20 estimated spent`));
+    assert.match(line, /NovelAI reports 900 \(-60\)/);
+    assert.match(line, /"level":"warn"/);
+  });
+});
