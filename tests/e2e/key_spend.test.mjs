@@ -4,22 +4,8 @@
 // see it, and a probe that finds a different balance says so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep } from './harness.mjs';
-import { poolStack, pstToken, contributor, imageBody, keyOf, Seen, assertNoToken } from './pool_helpers.mjs';
-
-/** scenario runs fn on a fresh stack whose fake knows tokens (so no other key interferes). */
-async function scenario(tokens, opts, fn) {
-  const seen = new Seen();
-  const stack = seen.wrap(await poolStack({ tokens: tokens.map((token) => ({ token })), ...opts }));
-  try {
-    await fn(stack);
-    assert.equal((await stack.fake.stats()).lock_violations, 0);
-  } finally {
-    const logs = stack.proc.out + stack.proc.err;
-    await stack.stop();
-    assertNoToken([...seen.bodies, logs], tokens);
-  }
-}
+import { sleep, until } from './harness.mjs';
+import { pstToken, contributor, imageBody, keyOf, scenario } from './pool_helpers.mjs';
 
 /** force makes the fake answer the next `times` requests to route with status and message. */
 async function force(stack, route, status, message, times = 1) {
@@ -128,7 +114,9 @@ test('a key whose V5 allowance runs out serves no further free-only V5 image (le
       const r = await gen(stack, u, { seed: i }, v5);
       assert.equal(r.status, 200, r.text);
     }
-    // NovelAI would bill this one silently: the pool must already know the allowance is gone
+    // The key's lease is held until its allowance is read again, so nothing else can reach it
+    // meanwhile; once that reading is stored, the guard refuses what NovelAI would bill silently.
+    await until('the allowance reading', async () => (await keyOf(stack, u, u.keys[0].id)).v5_allowance.used_up, 10000);
     const r = await gen(stack, u, { seed: 9 }, v5);
     assert.equal(r.status, 402, r.text);
     assert.equal(r.json.error, 'anlas_protection');
@@ -153,6 +141,7 @@ test('a V5 stream spends the allowance too, and the next V5 request is refused',
     const body = imageBody({ stream: 'msgpack' }, { model: 'nai-diffusion-5-curated' });
     let r = await stack.api('POST', '/v1/novelai/ai/generate-image-stream', { token: u.token, json: body });
     assert.equal(r.status, 200, r.text);
+    await until('the allowance reading', async () => (await keyOf(stack, u, u.keys[0].id)).v5_allowance.used_up, 10000);
     r = await stack.api('POST', '/v1/novelai/ai/generate-image-stream', { token: u.token, json: body });
     assert.equal(r.status, 402, r.text);
     assert.equal((await stack.fake.stats()).anlas_spent?.[a] ?? 0, 0);
