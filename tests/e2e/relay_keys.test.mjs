@@ -101,7 +101,7 @@ test('the Anlas guard refuses with its reason before any upstream call', async (
     const cases = [
       [{ steps: 40, width: 1024, height: 1024 }, {}, 'steps 40 > 28'],
       [{ width: 1216, height: 1216 }, {}, '1216x1216 exceeds 1048576 pixels'],
-      [{ n_samples: 2 }, {}, 'n_samples 2: extra samples are billed'],
+      [{ n_samples: 2 }, {}, 'n_samples 2: samples beyond 1 are billed'],
     ];
     for (const [params, extra, reason] of cases) {
       const r = await gen(stack, u, params, extra);
