@@ -538,6 +538,9 @@ not_free(const pool_anlas_req *r, const pool_key_policy *k, int64_t steps, char 
         snprintf(buf, buflen, "free generation needs an active Opus key");
     } else if (r->v5 && k->v5_negative) {
         snprintf(buf, buflen, "V5 weekly allowance used up");
+    } else if (r->v5 && k->v5_percent <= r->free.v5_margin) {
+        snprintf(buf, buflen, "V5 weekly allowance at %.1f%%, within the %.1f%% margin",
+                 k->v5_percent, r->free.v5_margin);
     } else {
         return NULL;
     }

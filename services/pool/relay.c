@@ -117,6 +117,12 @@ struct rreq {
     int64_t key_id;   /* the key of the last attempt, for the usage event */
     int64_t proxy_id; /* the egress proxy of the last attempt; 0: direct */
     int64_t cost;
+    /* A key that answered this request with a 5xx, judged once another key has answered it:
+     * the same 5xx again means the request is at fault, and neither key is harmed (NOVELAI.md,
+     * "Answers that are the client's fault"); anything else gives it its strike after all. */
+    bool suspect;
+    pool_lease suspect_lease; /* slot -1, no token: applied as a leaseless release */
+    pool_release_info suspect_info;
 
     /* answers */
     np_rpc_call *open_call, *next_call;
@@ -629,13 +635,130 @@ on_body(void *arg, const char *p, size_t n)
 static void on_grant(void *arg, pool_waiter *w);
 static void on_timeout(void *arg, pool_waiter *w);
 
+/* ---- the V5 allowance check (curl thread) ----
+ *
+ * NovelAI does not refuse a V5 image once a key's weekly allowance is gone: it bills Anlas.
+ * So after every V5 image a key served, its lease is held until GET /user/subscription has
+ * been read with its token, and the release stores usage.isNegative and usage.percent: the
+ * next request that could get the key is priced on the allowance as it is after this one.
+ * A reading that fails counts as "used up" (fail closed) until the key's next probe. */
+
+#define V5CHECK_BODY_MAX 65536
+
+typedef struct {
+    pool_relay *rl;
+    pool_lease lease; /* its token is wiped once the transfer has its own copy */
+    pool_release_info info;
+    pool_xfer *x;
+    int status;
+    np_buf body;
+} v5check;
+
+/* v5check_end releases the lease with what the check read, and frees c. */
+static void
+v5check_end(v5check *c, bool ok)
+{
+    np_novelai_sub sub;
+    bool read = ok && c->status == 200 && np_novelai_sub_parse(c->body.data, c->body.len, &sub);
+    c->info.v5_read = true;
+    c->info.v5_negative = read ? sub.v5_negative : true;
+    c->info.v5_percent = read ? sub.v5_percent : 0.0;
+    if (!read) {
+        np_log_write(NP_LOG_WARN, "pool", c->info.rid,
+                     "key %lld: its V5 allowance could not be read after a V5 image (HTTP %d); "
+                     "no free V5 image on it until its next probe",
+                     (long long)c->lease.key_id, c->status);
+    } else if (c->info.v5_negative) {
+        np_log_write(NP_LOG_INFO, "pool", c->info.rid,
+                     "key %lld: V5 allowance used up; it serves no more free V5 images",
+                     (long long)c->lease.key_id);
+    }
+    pool_sched_release(c->rl->d.sched, &c->lease, &c->info, NULL);
+    pool_xfer_release(c->x);
+    np_buf_fini(&c->body);
+    free(c);
+}
+
+static void
+v5check_on_headers(void *arg, pool_xfer *x)
+{
+    ((v5check *)arg)->status = pool_xfer_status(x);
+}
+
+static size_t
+v5check_on_body(void *arg, const char *p, size_t n)
+{
+    v5check *c = arg;
+    size_t room = V5CHECK_BODY_MAX - c->body.len;
+    np_buf_append(&c->body, p, n < room ? n : room);
+    return n;
+}
+
+static void
+v5check_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
+{
+    (void)x;
+    (void)maybe_sent;
+    v5check_end(arg, result == NP_ERR_OK);
+}
+
+/* v5check_start reads the allowance of lease's key (consumed: it is released when the check
+ * ends, with info). */
+static void
+v5check_start(pool_relay *rl, pool_lease *lease, const pool_release_info *info)
+{
+    static const pool_xfer_cb cb = {v5check_on_headers, v5check_on_body, v5check_on_done};
+    static const char *const headers[] = {"accept: application/json", NULL};
+    v5check *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        pool_release_info closed = *info;
+        closed.v5_read = true;
+        closed.v5_negative = true; /* fail closed */
+        pool_sched_release(rl->d.sched, lease, &closed, NULL);
+        return;
+    }
+    c->rl = rl;
+    c->lease = *lease;
+    np_wipe(lease->token, sizeof(lease->token));
+    c->info = *info;
+    np_buf_init(&c->body, V5CHECK_BODY_MAX);
+    char base[1024], url[1100], proxy[1100] = "";
+    np_config_str(rl->d.cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
+    snprintf(url, sizeof(url), "%s/user/subscription", base);
+    int64_t proxy_id = 0;
+    np_err err = rl->d.proxies != NULL ? pool_proxies_for_key(rl->d.proxies, c->lease.key_id,
+                                                              &proxy_id, proxy, sizeof(proxy))
+                                       : NP_ERR_OK;
+    long timeout_ms = (long)np_config_int(rl->d.cfg, "UPSTREAM_CONNECT_TIMEOUT_SECONDS") * 1000;
+    pool_xfer_spec spec = {
+        .method = "GET",
+        .url = url,
+        .headers = headers,
+        .token = c->lease.token,
+        .connect_timeout_ms = timeout_ms,
+        .timeout_ms = 2 * timeout_ms,
+        .idle_timeout_s = timeout_ms / 1000,
+        .proxy = proxy,
+    };
+    c->x = err == NP_ERR_OK ? pool_xfer_new(&spec, &cb, c) : NULL;
+    np_wipe(proxy, sizeof(proxy));
+    np_wipe(c->lease.token, sizeof(c->lease.token));
+    if (c->x == NULL || pool_upstream_start(rl->d.up, c->x) != NP_ERR_OK) {
+        v5check_end(c, false); /* nothing was asked: what is known is not enough */
+    }
+}
+
+/* ---- the upstream's answer (curl thread) ---- */
+
 /* The answer once no other key will be tried after a key-level failure. */
 static void
 answer_failure(rreq *q, np_novelai_outcome o, np_err result)
 {
     switch (o) {
+    case NP_NAI_CLIENT:
     case NP_NAI_SERVER:
-        /* NovelAI's own 5xx, as it sent it */
+        /* NovelAI's own answer (a 5xx, or a client fault such as 403 "Model not allowed for
+         * user tier"), as it sent it */
         q->passing = true;
         np_buf_reset(&q->buf);
         np_buf_append(&q->buf, q->errbody.data != NULL ? q->errbody.data : "", q->errbody.len);
@@ -657,6 +780,49 @@ answer_failure(rreq *q, np_novelai_outcome o, np_err result)
         break;
     }
     }
+}
+
+/* take_suspect (q->mu held): the deferred 5xx of an earlier key, to be applied (after
+ * unlocking) because no second 5xx showed the request was at fault; false when none. */
+static bool
+take_suspect(rreq *q, pool_lease *lease, pool_release_info *info)
+{
+    if (!q->suspect) {
+        return false;
+    }
+    q->suspect = false;
+    *lease = q->suspect_lease;
+    *info = q->suspect_info;
+    return true;
+}
+
+/* unlock_settling unlocks q->mu and applies the deferred 5xx of an earlier key, if any (the
+ * request ends without a second 5xx that would have cleared it). */
+static void
+unlock_settling(rreq *q)
+{
+    pool_lease lease;
+    pool_release_info info;
+    bool sus = take_suspect(q, &lease, &info);
+    pthread_mutex_unlock(&q->mu);
+    if (sus) {
+        pool_sched_release(q->rl->d.sched, &lease, &info, NULL);
+    }
+}
+
+/* defer_strike (q->mu held): the 5xx q's current key gave is judged when another key has
+ * answered; meanwhile that key goes back unharmed (info becomes a plain use). */
+static void
+defer_strike(rreq *q, pool_release_info *info)
+{
+    q->suspect = true;
+    q->suspect_lease = q->lease;
+    np_wipe(q->suspect_lease.token, sizeof(q->suspect_lease.token));
+    q->suspect_lease.slot = -1;
+    q->suspect_info = *info;
+    q->suspect_info.used = false; /* the use is counted now */
+    info->action = (pool_outcome_action){0};
+    info->error[0] = '\0';
 }
 
 static void
@@ -696,6 +862,19 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         pool_outcome_decide(o, maybe_sent || q->opened, q->cost == 0, &cd, &info.action);
         snprintf(info.error, sizeof(info.error), "%s (HTTP %d)", np_novelai_outcome_name(o),
                  q->status);
+        if (o == NP_NAI_CLIENT) {
+            info.error[0] = '\0'; /* the request's fault: not the key's last error */
+        }
+        if (o == NP_NAI_SERVER && q->suspect && !proxy_failed) {
+            /* a second key gave the same 5xx: the request is at fault, neither key is */
+            np_log_write(NP_LOG_INFO, "pool", q->rid,
+                         "key %lld answered HTTP %d as key %lld did: the request's fault, no "
+                         "key is struck",
+                         (long long)q->key_id, q->status, (long long)q->suspect_lease.key_id);
+            q->suspect = false;
+            info.action = (pool_outcome_action){0};
+            info.error[0] = '\0';
+        }
         if (proxy_failed) {
             /* The key's egress failed, not the key: the key moves to another healthy proxy
              * at once and keeps its state; a request that surely did not leave may try again
@@ -715,6 +894,9 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
                    q->w.ntried < POOL_MAX_TRIED) {
             if (!proxy_failed) {
                 q->w.tried[q->w.ntried++] = q->key_id;
+            }
+            if (o == NP_NAI_SERVER && !proxy_failed) {
+                defer_strike(q, &info);
             }
             int64_t floor = now_ms() + 5000;
             q->w.deadline_ms = q->w.deadline_ms > floor ? q->w.deadline_ms : floor;
@@ -744,6 +926,9 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
     q->leased = false;
     pool_lease lease = q->lease;
     np_wipe(q->lease.token, sizeof(q->lease.token));
+    /* a V5 image that may have been made (a 2xx, even if cut short) used up some allowance */
+    bool v5_check = was_leased && retry == NULL && q->need.v5 && q->need.kind == POOL_KIND_IMAGE &&
+                    q->status >= 200 && q->status < 300;
     if (retry != NULL) {
         /* the next attempt starts clean */
         pool_xfer_release(q->x);
@@ -773,13 +958,18 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
     }
     if (retry == NULL) {
         finish(q);
+        unlock_settling(q);
+    } else {
+        pthread_mutex_unlock(&q->mu);
     }
-    pthread_mutex_unlock(&q->mu);
-    if (was_leased) {
+    if (v5_check) {
+        v5check_start(rl, &lease, &info);
+    } else if (was_leased) {
         pool_sched_release(rl->d.sched, &lease, &info, retry);
     } else if (retry != NULL) {
         on_timeout(q, retry);
     }
+    np_wipe(lease.token, sizeof(lease.token));
     if (retry == NULL) {
         rreq_unref(q); /* the request's reference, which the transfer carried */
     }
@@ -810,7 +1000,7 @@ on_grant(void *arg, pool_waiter *w)
         leave_slot(q);
         reply_client_closed(q);
         finish(q);
-        pthread_mutex_unlock(&q->mu);
+        unlock_settling(q);
         pool_sched_release(rl->d.sched, &lease, &info, NULL);
         rreq_unref(q); /* the request's own */
         return;
@@ -839,7 +1029,9 @@ on_grant(void *arg, pool_waiter *w)
     pool_xfer_release(q->x);
     q->x = perr == NP_ERR_OK ? pool_xfer_new(&spec, &cb, q) : NULL;
     np_wipe(proxy, sizeof(proxy));
-    np_wipe(q->lease.token, sizeof(q->lease.token)); /* the transfer has its own copy */
+    if (!q->need.v5 || q->need.kind != POOL_KIND_IMAGE) {
+        np_wipe(q->lease.token, sizeof(q->lease.token)); /* the transfer has its own copy */
+    } /* else kept until on_done, for the V5 allowance check */
     /* The request's reference now rides with the transfer until on_done. */
     np_err err = perr != NP_ERR_OK ? perr
                  : q->x != NULL    ? pool_upstream_start(rl->d.up, q->x)
@@ -856,7 +1048,7 @@ on_grant(void *arg, pool_waiter *w)
     leave_slot(q);
     reply_open_error(q, err == NP_ERR_CLOSED ? NP_ERR_CLOSED : NP_ERR_UPSTREAM, NULL, 0);
     finish(q);
-    pthread_mutex_unlock(&q->mu);
+    unlock_settling(q);
     pool_sched_release(rl->d.sched, &lease, &info, NULL);
     rreq_unref(q); /* the request's own */
 }
@@ -877,8 +1069,8 @@ on_timeout(void *arg, pool_waiter *w)
                          5);
     }
     finish(q);
-    pthread_mutex_unlock(&q->mu);
-    rreq_unref(q); /* the request's own */
+    unlock_settling(q); /* no other key answered: an earlier 5xx stays its key's */
+    rreq_unref(q);      /* the request's own */
 }
 
 /* ---- relay.open (rpc worker) ---- */
@@ -1127,7 +1319,8 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     }
     pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),
-                                  np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES")};
+                                  np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES"),
+                                  (double)np_config_int(rl->d.cfg, "V5_ALLOWANCE_MARGIN_PERCENT")};
     err =
         pool_anlas_parse(q->route->kind, ctype, body, blen, &free_lim, &q->need, why, sizeof(why));
     if (err != NP_ERR_OK) {

@@ -69,6 +69,9 @@ typedef struct {
     bool used;       /* counts as a use of the key today */
     char error[128]; /* last_error to record; "" keeps the old one */
     char rid[64];    /* the request, for the key.state event */
+    bool v5_read;    /* the V5 allowance was read after the request: store the two below */
+    bool v5_negative;
+    double v5_percent;
 } pool_release_info;
 
 /* pool_sched_open starts the scheduler and its LISTEN thread (a dedicated connection to

@@ -75,6 +75,10 @@ const np_cfg_spec pool_config[] = {
      "most steps of an image an Opus key generates for free", NULL},
     {"OPUS_MAX_SAMPLES", NP_CFG_INT, "1", 0, 8, RT,
      "samples of one request an Opus key generates for free (the others are billed)", NULL},
+    {"V5_ALLOWANCE_MARGIN_PERCENT", NP_CFG_INT, "1", 0, 100, RT,
+     "a key whose V5 weekly allowance left (usage.percent) is at or under this gets no free "
+     "V5 image",
+     NULL},
     {"UPSTREAM_TIMEOUT_SECONDS", NP_CFG_INT, "120", 5, 3600, RT,
      "deadline for a whole upstream response", NULL},
     {"UPSTREAM_CONNECT_TIMEOUT_SECONDS", NP_CFG_INT, "10", 1, 120, RT,

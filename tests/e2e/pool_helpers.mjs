@@ -87,3 +87,17 @@ export function assertNoToken(texts, tokens) {
     }
   }
 }
+
+/** scenario runs fn on a fresh stack whose fake knows tokens (so no other key interferes). */
+export async function scenario(tokens, opts, fn) {
+  const seen = new Seen();
+  const stack = seen.wrap(await poolStack({ tokens: tokens.map((token) => ({ token })), ...opts }));
+  try {
+    await fn(stack);
+    assert.equal((await stack.fake.stats()).lock_violations, 0);
+  } finally {
+    const logs = stack.proc.out + stack.proc.err;
+    await stack.stop();
+    assertNoToken([...seen.bodies, logs], tokens);
+  }
+}

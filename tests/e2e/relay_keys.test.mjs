@@ -6,21 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newUser, sleep } from './harness.mjs';
-import { poolStack, pstToken, contributor, imageBody, keyOf, Seen, assertNoToken } from './pool_helpers.mjs';
-
-/** scenario runs fn on a fresh stack whose fake knows tokens (so no other key interferes). */
-async function scenario(tokens, opts, fn) {
-  const seen = new Seen();
-  const stack = seen.wrap(await poolStack({ tokens: tokens.map((token) => ({ token })), ...opts }));
-  try {
-    await fn(stack);
-    assert.equal((await stack.fake.stats()).lock_violations, 0);
-  } finally {
-    const logs = stack.proc.out + stack.proc.err;
-    await stack.stop();
-    assertNoToken([...seen.bodies, logs], tokens);
-  }
-}
+import { pstToken, contributor, imageBody, keyOf, scenario } from './pool_helpers.mjs';
 
 const gen = (stack, user, params, extra, headers) =>
   stack.api('POST', '/v1/novelai/ai/generate-image', { token: user.token, json: imageBody(params, extra), headers });

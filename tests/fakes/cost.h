@@ -23,5 +23,8 @@ int64_t cost_sample(const struct image_cost_input *in);
 bool cost_first_sample_free(const struct token *tok, const struct image_cost_input *in);
 /* cost_image: what the whole request costs this account (extras included). */
 int64_t cost_image(const struct token *tok, const struct image_cost_input *in);
+/* cost_use_v5_allowance: a V5 image served free spends one image of a counted allowance;
+ * the last one makes usage.isNegative true (NovelAI then bills V5 images silently). */
+void cost_use_v5_allowance(struct token *tok, const struct image_cost_input *in);
 
 #endif

@@ -43,8 +43,13 @@ route_subscription(struct call *c)
                         (json_int_t)t->expires_at, "perks", perks, "paymentProcessorData",
                         "trainingStepsLeft", "fixedTrainingStepsLeft", (json_int_t)t->anlas,
                         "purchasedTrainingSteps", 0, "accountType", 0, "isGracePeriod", false,
-                        "usage", "percent", t->v5_negative ? 100.0 : 12.5, "isNegative",
-                        t->v5_negative, "timeUntilNextPercent", 3600));
+                        "usage", "percent",
+                        t->v5_allowance_of > 0 ? (t->v5_negative ? 0.0
+                                                                 : 100.0 * (double)t->v5_allowance /
+                                                                       (double)t->v5_allowance_of)
+                        : t->v5_negative       ? 100.0
+                                               : 12.5,
+                        "isNegative", t->v5_negative, "timeUntilNextPercent", 3600));
 }
 
 /* Reads an optional integer parameter in [min, max]; false when present but invalid. */
@@ -220,6 +225,7 @@ route_generate_image(struct call *c)
     if (!gen_check_funds(c, cost, false)) {
         return;
     }
+    cost_use_v5_allowance(c->tok, &ir.cost);
     answer_images(c, cost, ir.seed, ir.cost.n_samples);
 }
 
@@ -336,6 +342,7 @@ route_generate_image_stream(struct call *c)
     if (!gen_check_funds(c, cost, false)) {
         return;
     }
+    cost_use_v5_allowance(c->tok, &ir.cost);
 
     /* Per sample: three intermediate previews, then the final image. */
     enum { EVENTS_PER_SAMPLE = 4 };

@@ -52,6 +52,7 @@ fake_init(struct fake *f, h2o_loop_t *loop, unsigned latency_ms, unsigned event_
     f->latency_ms = latency_ms;
     f->event_delay_ms = event_delay_ms;
     f->gen_ids = 0;
+    memset(f->forced, 0, sizeof(f->forced));
 }
 
 void
@@ -189,6 +190,11 @@ fake_handle(struct fake *f, h2o_req_t *req)
     c.tok = tokens_find(&f->tokens, token, strlen(token));
     if (c.tok == NULL || c.tok->behaviour == BEHAVE_INVALID) {
         call_error(&c, 401, "Invalid accessToken.");
+        return 0;
+    }
+    const struct forced_answer *forced = control_forced(f, route_key);
+    if (forced != NULL) {
+        call_error(&c, forced->status, forced->message);
         return 0;
     }
     if ((route->flags & ROUTE_GENERATION) != 0) {

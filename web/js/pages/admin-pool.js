@@ -7,7 +7,7 @@ import { listOf, ownerOf } from '../adapters.js';
 import { fmtNum } from '../format.js';
 import { card, load, table, paged, badge, field, busy, toast, pageHeader, empty } from '../ui.js';
 import { KEY_STATES } from './dashboard.js';
-import { stateCell, checkCell, isDisabled, accountCell } from './keys.js';
+import { stateCell, checkCell, isDisabled, accountCell, spentCell } from './keys.js';
 
 export function render(root) {
   const box = h('div');
@@ -46,6 +46,7 @@ export function render(root) {
       { label: t('keys.account'), cell: accountCell },
       { label: t('keys.paid'), cell: (k) => (k.allow_paid ? t('keys.paid_yes', { max: k.max_anlas_per_request ?? '∞', floor: k.anlas_floor ?? 0 }) : t('keys.paid_no')) },
       { label: t('keys.uses_today'), cell: (k) => fmtNum(k.uses_today), class: 'num' },
+      { label: t('keys.spent'), cell: spentCell, class: 'num' },
       { label: t('keys.last_check'), cell: checkCell },
       {
         label: t('common.actions'), class: 'actions', cell: (k) => {

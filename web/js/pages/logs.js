@@ -3,7 +3,7 @@ import { h, replace } from '../dom.js';
 import { t, has } from '../i18n.js';
 import { get, query } from '../api.js';
 import { adaptPage } from '../adapters.js';
-import { fmtTime, fmtMs, fmtBytes, dash } from '../format.js';
+import { fmtTime, fmtMs, fmtBytes, fmtNum, dash } from '../format.js';
 import { card, table, loading, errorBox, pageHeader, empty, field, busy } from '../ui.js';
 import { statusLabel } from './dashboard.js';
 
@@ -39,6 +39,7 @@ export function logColumns(extra = []) {
     { label: t('logs.model'), cell: (r) => dash(r.model) },
     { label: t('logs.params'), cell: params, class: 'nowrap' },
     { label: t('logs.status'), cell: statusCell },
+    { label: t('logs.cost'), cell: (r) => (r.cost == null ? '—' : fmtNum(r.cost)), class: 'num' },
     { label: t('logs.latency'), cell: (r) => fmtMs(r.latency_ms), class: 'num' },
     { label: t('logs.bytes'), cell: (r) => fmtBytes(r.bytes), class: 'num' },
     ...extra,
