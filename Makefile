@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build run test bench deps clean
+.PHONY: all build run test bench deps clean fuzz
 
 all: build
 
@@ -26,5 +26,14 @@ bench: build
 	@scripts/deps bench
 	@bench/run
 
+# `make fuzz`: every libFuzzer target (clang, -fsanitize=fuzzer,address,undefined) for
+# FUZZ_SECONDS each, from the seed corpora in tests/fuzz/corpus (scripts/fuzz).
+FUZZ_SECONDS ?= 180
+FUZZ_BUILD ?= build-fuzz
+fuzz:
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNP_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
+	@scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
