@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -226,21 +225,13 @@ refuse_fd(int fd)
     (void)!send(fd, answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Out of descriptors (EMFILE/ENFILE), a pending connection would make the listener readable
  * forever and the loop spin: the spare descriptor is given up to accept it, refuse it and
  * close it, then taken again. */
 static void
 shed_one(gw_thread *th, int listen_fd)
 {
-    int64_t now = mono_ms();
+    int64_t now = (int64_t)h2o_now(th->loop);
     if (now - th->fd_warned_ms > 10000) {
         th->fd_warned_ms = now;
         np_log_warn("gateway", "out of file descriptors (ulimit -n): refusing new connections "
