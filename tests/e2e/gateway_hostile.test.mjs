@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { newUser, until } from './harness.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newUser, until, startFake, createDatabase, stackEnv, Proc, NAIPOOL } from './harness.mjs';
 import { poolStack, pstToken, contributor, imageBody } from './pool_helpers.mjs';
 
 const key = pstToken();
@@ -59,11 +62,11 @@ test('Upgrade: h2c is ignored: the answer is plain HTTP/1.1', async () => {
 });
 
 /** openIdle opens n TCP connections that send nothing; resolves once all are connected. */
-async function openIdle(n) {
+async function openIdle(n, url = stack.url) {
   const socks = [];
   const closed = { count: 0, refusals: 0 };
   await Promise.all(Array.from({ length: n }, () => new Promise((resolve) => {
-    const s = net.connect(Number(new URL(stack.url).port), '127.0.0.1');
+    const s = net.connect(Number(new URL(url).port), '127.0.0.1');
     s.data = '';
     s.on('data', (d) => { s.data += d; });
     s.on('error', () => {});
@@ -178,4 +181,30 @@ test('the process holding decrypted tokens writes no core dump', async () => {
   const limits = readFileSync(`/proc/${stack.proc.child.pid}/limits`, 'utf8');
   const line = limits.split('\n').find((l) => l.startsWith('Max core file size'));
   assert.match(line, /^Max core file size\s+0\s+0\s+bytes/, line);
+});
+
+test('out of file descriptors: new connections are refused and closed, the gateway keeps serving', async () => {
+  // a hard limit of 400 open files, far below GATEWAY_MAX_CONNECTIONS' default
+  const fake = await startFake();
+  const dataDir = mkdtempSync(join(tmpdir(), 'np-data-'));
+  const env = stackEnv(createDatabase(), fake.url, { PORT: '0', DATA_DIR: dataDir, GATEWAY_THREADS: '1' });
+  const proc = new Proc('naipool', 'prlimit', ['--nofile=400:400', NAIPOOL, 'all'], env);
+  try {
+    const m = await proc.waitFor(/serving http:\/\/127\.0\.0\.1:(\d+)\//, 60000);
+    const url = `http://127.0.0.1:${m[1]}`;
+    assert.match(proc.out + proc.err, /ulimit -n is 400/);
+    const idle = await openIdle(600, url);
+    await until('the connections beyond the descriptors refused', () => idle.closed.count >= 200, 30000);
+    assert.ok(idle.closed.refusals > 0, 'refused connections are told why');
+    for (const s of idle.socks) s.destroy();
+    await until('healthz once descriptors are free', async () => {
+      const r = await fetch(url + '/healthz').catch(() => null);
+      return r && r.status === 200;
+    });
+  } finally {
+    await proc.stop();
+    await fake.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  assert.equal(proc.sanitizerReport(), null);
 });
