@@ -26,12 +26,14 @@ bench: build
 	@scripts/deps bench
 	@bench/run
 
-# libFuzzer targets in build-fuzz (clang); run one as
-# mkdir -p /tmp/c && build-fuzz/tests/cost_fuzz -max_total_time=60 /tmp/c tests/fuzz/corpus/cost_fuzz
+# `make fuzz`: every libFuzzer target (clang, -fsanitize=fuzzer,address,undefined) for
+# FUZZ_SECONDS each, from the seed corpora in tests/fuzz/corpus (scripts/fuzz).
+FUZZ_SECONDS ?= 180
+FUZZ_BUILD ?= build-fuzz
 fuzz:
-	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNP_FUZZ=ON \
-		-DNP_TESTS=OFF >/dev/null
-	@cmake --build build-fuzz -j$(JOBS) --target wire_fuzz multipart_fuzz cost_fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNP_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
+	@scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -119,8 +119,9 @@ on_next(gw_call *call)
         !np_wire_get_bool(call->msg.root, "more", &more)) {
         /* The status line is gone already: end the body early; the client sees a
          * truncated transfer. */
-        np_log_write(NP_LOG_WARN, "gateway", call->r->rid, "relay stream %lld broke: %s",
-                     (long long)st->sid, np_err_message(call->err));
+        np_log_write(NP_LOG_WARN, "gateway", call->r->rid,
+                     "relay stream %lld broke: %s (client request id \"%s\")", (long long)st->sid,
+                     np_err_message(call->err), call->r->client_rid);
         st->finished = true;
         h2o_send(call->r->req, NULL, 0, H2O_SEND_STATE_ERROR);
         return;
@@ -209,7 +210,8 @@ struct open_ctx {
     gw_principal who; /* for each try's envelope */
     char ip[64];
     int tries;
-    char rid[64];
+    char rid[64];             /* the gateway's id of the request */
+    int64_t uid;              /* its user: relay.abort names both */
     open_guard *guard;        /* NULL once the request is gone */
     gw_request *r;            /* valid while guard is not NULL */
     h2o_timeout_entry_t peek; /* looks at the client's socket once a second */
@@ -217,13 +219,14 @@ struct open_ctx {
 };
 
 static void
-send_abort(np_rpc_client *pool, const char *rid)
+send_abort(np_rpc_client *pool, const char *rid, int64_t uid)
 {
     np_wire_writer w;
     np_wire_writer_init(&w);
-    np_wire_begin(&w, 2);
+    np_wire_begin(&w, 3);
     np_wire_str(&w, "op", "relay.abort");
     np_wire_str(&w, "rid", rid);
+    np_wire_int(&w, "uid", uid);
     np_rpc_client_call_async(pool, &w, 2000, on_cancel_done, NULL);
     np_wire_writer_fini(&w);
 }
@@ -243,7 +246,7 @@ on_open_guard_dispose(void *p)
         }
         if (!o->aborted) {
             o->aborted = true;
-            send_abort(gw_peer_client(o->peer), o->rid);
+            send_abort(gw_peer_client(o->peer), o->rid, o->uid);
         }
         g->o = NULL;
     }
@@ -276,7 +279,7 @@ on_peek(h2o_timeout_entry_t *entry)
     }
     if (client_gone(o->r->req)) {
         o->aborted = true;
-        send_abort(gw_peer_client(o->peer), o->rid);
+        send_abort(gw_peer_client(o->peer), o->rid, o->uid);
         return;
     }
     h2o_timeout_link(o->r->th->loop, &o->r->th->ctx.one_sec_timeout, &o->peek);
@@ -479,6 +482,7 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
         return;
     }
     snprintf(o->rid, sizeof(o->rid), "%s", r->rid);
+    o->uid = p->user_id;
     o->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*o->guard), on_open_guard_dispose);
     o->guard->o = o;
     o->r = r;

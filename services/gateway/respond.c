@@ -45,13 +45,15 @@ gw_request_new(h2o_req_t *req, int route_group)
     r->req = req;
     r->route_group = route_group;
     clock_gettime(CLOCK_MONOTONIC, &r->started);
+    /* The id that keys internal state is always the gateway's own: a client choosing it
+     * could name another user's request (relay.abort). A client's own id is only echoed. */
+    snprintf(r->rid, sizeof(r->rid), "%016llx", (unsigned long long)next_random(r->th));
+    r->client_rid[0] = '\0';
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
     if (i >= 0 &&
         valid_rid(req->headers.entries[i].value.base, req->headers.entries[i].value.len)) {
-        snprintf(r->rid, sizeof(r->rid), "%.*s", (int)req->headers.entries[i].value.len,
-                 req->headers.entries[i].value.base);
-    } else {
-        snprintf(r->rid, sizeof(r->rid), "%016llx", (unsigned long long)next_random(r->th));
+        snprintf(r->client_rid, sizeof(r->client_rid), "%.*s",
+                 (int)req->headers.entries[i].value.len, req->headers.entries[i].value.base);
     }
     atomic_fetch_add(&r->th->gw->metrics.in_flight, 1);
     return r;
@@ -106,7 +108,13 @@ void
 gw_common_headers(gw_request *r)
 {
     gw_gateway *gw = r->th->gw;
-    gw_add_header(r, "x-request-id", r->rid, strlen(r->rid));
+    if (r->client_rid[0] != '\0') {
+        /* the client's id echoed; the gateway's (the request_id of GET /logs) beside it */
+        gw_add_header(r, "x-request-id", r->client_rid, strlen(r->client_rid));
+        gw_add_header(r, "x-novelaipool-request-id", r->rid, strlen(r->rid));
+    } else {
+        gw_add_header(r, "x-request-id", r->rid, strlen(r->rid));
+    }
     gw_add_header(r, "x-novelaipool-node", gw->node, strlen(gw->node));
     ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("origin"), -1);
     if (i >= 0) {
@@ -117,7 +125,8 @@ gw_common_headers(gw_request *r)
             gw_add_header(r, "access-control-expose-headers",
                           H2O_STRLIT("X-Request-Id, X-NovelAIPool-Node, Retry-After, "
                                      "X-RateLimit-Limit, X-RateLimit-Remaining, "
-                                     "X-RateLimit-Reset, X-Next-Cursor, Content-Disposition"));
+                                     "X-RateLimit-Reset, X-Next-Cursor, Content-Disposition, "
+                                     "X-NovelAIPool-Request-Id"));
         }
     }
 }
@@ -212,6 +221,7 @@ header_allowed(const char *name, size_t n)
                                        "trailer",
                                        "x-request-id",
                                        "x-novelaipool-node",
+                                       "x-novelaipool-request-id",
                                        "set-cookie",
                                        "server",
                                        "date",

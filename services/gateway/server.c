@@ -3,11 +3,13 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,7 +50,13 @@ const np_cfg_spec gw_config[] = {
     {"POOL_RESOLVE_SECONDS", NP_CFG_INT, "10", 1, 3600, 0,
      "how often POOL_RPC_URL's host names are resolved again to find pool instances", NULL},
     {"HTTP_IDLE_TIMEOUT_SECONDS", NP_CFG_INT, "30", 1, 3600, 0,
-     "how long an idle client connection or a stalled request read may last", NULL},
+     "how long an idle client connection or a stalled request read may last (a request's "
+     "headers must have arrived within it)",
+     NULL},
+    {"GATEWAY_MAX_CONNECTIONS", NP_CFG_INT, "10000", 16, 1000000, 0,
+     "client connections one gateway keeps open; beyond it new ones get 503 and are closed "
+     "(needs ulimit -n above it: the gateway raises its soft limit up to the hard one)",
+     NULL},
     NP_CFG_END,
 };
 
@@ -196,18 +204,59 @@ open_listener(gw_gateway *gw, const char *addr, int port)
 }
 
 /* Every accepted socket is tracked until it closes, so that shutdown can end idle
- * keep-alive connections: H2O 2.2 has no way to close them from outside. */
+ * keep-alive connections (H2O 2.2 has no way to close them from outside) and so that the
+ * open connections can be counted against GATEWAY_MAX_CONNECTIONS. */
 typedef struct {
     h2o_linklist_t link;
     h2o_socket_t *sock;
+    gw_gateway *gw;
 } tracked_conn;
 
 static void
 on_conn_close(void *data)
 {
     tracked_conn *tc = data;
+    atomic_fetch_sub(&tc->gw->conns_open, 1);
     h2o_linklist_unlink(&tc->link);
     free(tc);
+}
+
+/* refuse_fd tells a client there is no room (one try, never blocking) before it is closed. */
+static void
+refuse_fd(int fd)
+{
+    static const char body[] = "{\"error\":\"service_unavailable\",\"message\":\"the gateway has "
+                               "as many connections open as it takes; try again\"}";
+    char answer[512];
+    int n = snprintf(answer, sizeof(answer),
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                     "Retry-After: 1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                     sizeof(body) - 1, body);
+    (void)!send(fd, answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Out of descriptors (EMFILE/ENFILE), a pending connection would make the listener readable
+ * forever and the loop spin: the spare descriptor is given up to accept it, refuse it and
+ * close it, then taken again. */
+static void
+shed_one(gw_thread *th, int listen_fd)
+{
+    int64_t now = (int64_t)h2o_now(th->loop);
+    if (now - th->fd_warned_ms > 10000) {
+        th->fd_warned_ms = now;
+        np_log_warn("gateway", "out of file descriptors (ulimit -n): refusing new connections "
+                               "(lower GATEWAY_MAX_CONNECTIONS or raise the limit)");
+    }
+    if (th->reserve_fd >= 0) {
+        close(th->reserve_fd);
+        th->reserve_fd = -1;
+    }
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        refuse_fd(fd);
+        close(fd);
+    }
+    th->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void
@@ -217,15 +266,28 @@ on_accept(h2o_socket_t *listener, const char *err)
         return;
     }
     gw_thread *th = listener->data;
-    h2o_socket_t *sock;
-    while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
-        tracked_conn *tc = calloc(1, sizeof(*tc));
-        if (tc != NULL) {
-            tc->sock = sock;
-            h2o_linklist_insert(&th->conns, &tc->link);
-            sock->on_close.cb = on_conn_close;
-            sock->on_close.data = tc;
+    gw_gateway *gw = th->gw;
+    for (;;) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE) {
+                shed_one(th, h2o_socket_get_fd(listener));
+            }
+            break;
         }
+        tracked_conn *tc = NULL;
+        if (atomic_fetch_add(&gw->conns_open, 1) >= gw->max_conns ||
+            (tc = calloc(1, sizeof(*tc))) == NULL) {
+            atomic_fetch_sub(&gw->conns_open, 1);
+            refuse_fd(h2o_socket_get_fd(sock));
+            h2o_socket_close(sock);
+            continue;
+        }
+        tc->sock = sock;
+        tc->gw = gw;
+        h2o_linklist_insert(&th->conns, &tc->link);
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = tc;
         h2o_accept(&th->accept, sock);
         if (atomic_load(&th->gw->stopping)) {
             break;
@@ -305,6 +367,7 @@ thread_init(gw_gateway *gw, gw_thread *th, int fd)
 {
     th->gw = gw;
     th->fd = fd;
+    th->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     np_random_bytes(&th->rng, sizeof(th->rng));
     th->rng |= 1;
     th->loop = h2o_evloop_create();
@@ -324,6 +387,10 @@ static void
 thread_fini(gw_thread *th)
 {
     bool idle = loop_idle(th);
+    if (th->reserve_fd >= 0) {
+        close(th->reserve_fd);
+        th->reserve_fd = -1;
+    }
     h2o_multithread_unregister_receiver(th->queue, &th->replies);
     h2o_multithread_destroy_queue(th->queue);
     /* H2O 2.2.5's evloop destroy_queue closes the queue's socket (finished on the next loop
@@ -370,6 +437,30 @@ open_clients(gw_gateway *gw, char *why, size_t whylen)
     return gw_peers_open(&gw->pools, gw->cfg, url, &opts, why, whylen);
 }
 
+/* raise_fd_limit lifts the soft limit on open files towards what GATEWAY_MAX_CONNECTIONS
+ * needs (one descriptor a connection plus room for the rest of the process), up to the hard
+ * limit, and says so when that is not enough. */
+static void
+raise_fd_limit(gw_gateway *gw)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    rlim_t want = (rlim_t)gw->max_conns + 1024;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < want) {
+        np_log_warn("gateway",
+                    "ulimit -n is %llu: GATEWAY_MAX_CONNECTIONS=%d needs about %llu; beyond the "
+                    "limit new connections are refused (raise ulimit -n or lower the setting)",
+                    (unsigned long long)rl.rlim_cur, gw->max_conns, (unsigned long long)want);
+    }
+}
+
 static void
 find_web_dir(gw_gateway *gw)
 {
@@ -402,6 +493,8 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     gw->trust_proxy = np_config_bool(cfg, "TRUST_PROXY_HEADERS");
     gw->trusted_proxies = np_config_strdup(cfg, "TRUSTED_PROXIES");
     gw->rpc_timeout_ms = (int)np_config_int(cfg, "RPC_TIMEOUT_MS");
+    gw->max_conns = (int)np_config_int(cfg, "GATEWAY_MAX_CONNECTIONS");
+    raise_fd_limit(gw);
     char *cors = np_config_strdup(cfg, "CORS_ALLOW_ORIGINS");
     if (cors != NULL && cors[0] == '\0') {
         free(cors);
@@ -423,6 +516,10 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     gw->h2o.max_request_entity_size = gw->max_body;
     gw->h2o.http1.req_timeout = (uint64_t)np_config_int(cfg, "HTTP_IDLE_TIMEOUT_SECONDS") * 1000;
     gw->h2o.server_name = h2o_iovec_init(H2O_STRLIT("naipool"));
+    /* HTTP/1.1 only: H2O 2.2.5's HTTP/2 has no Rapid Reset mitigation. With this off its
+     * HTTP/1 reader answers "PRI * HTTP/2.0" (prior knowledge) 400 and ignores
+     * "Upgrade: h2c" (lib/http1.c, process_request and handle_incoming_request). */
+    gw->h2o.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host =
         h2o_config_register_host(&gw->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);

@@ -33,6 +33,8 @@ struct gw_gateway {
     np_rpc_client *auth, *pool, *audit, *health; /* pool: spread over every instance */
     gw_peers pools;                              /* pool instances, for the relay */
     int rpc_timeout_ms;
+    int max_conns;         /* GATEWAY_MAX_CONNECTIONS */
+    atomic_int conns_open; /* client connections open over every loop thread */
     gw_auth_cache *auth_cache;
     np_heartbeat *beat; /* NULL when it could not start */
     gw_metrics metrics;
@@ -54,13 +56,16 @@ struct gw_thread {
     h2o_multithread_receiver_t replies; /* NNG answers handed to this loop */
     uint64_t rng;                       /* request ids */
     h2o_linklist_t conns;               /* tracked client sockets, closed at shutdown */
+    int reserve_fd; /* a spare descriptor, given up to accept and refuse one client on EMFILE */
+    int64_t fd_warned_ms; /* when running out of descriptors was last logged */
 };
 
 /* The per-request context, allocated from the request's pool. */
 typedef struct {
     gw_thread *th;
     h2o_req_t *req;
-    char rid[40];
+    char rid[40];        /* the gateway's own id: keys internal state (relay.abort), logs */
+    char client_rid[40]; /* the client's X-Request-Id ("" if none): echoed and logged only */
     int route_group;
     struct timespec started;
 } gw_request;

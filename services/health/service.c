@@ -188,6 +188,7 @@ health_start(health_service **out, np_config *cfg, char *why, size_t whylen)
     if (s == NULL) {
         return NP_ERR_NOMEM;
     }
+    np_service_no_core_dumps("health"); /* decrypted tokens and ENCRYPTION_KEY live here */
     np_err err = NP_ERR_OK;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(why, whylen, "health: libcurl cannot start");

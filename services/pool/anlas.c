@@ -105,7 +105,17 @@ static void
 set_unknown(pool_anlas_req *out, const char *words, const char *name)
 {
     if (out->unknown[0] == '\0') {
-        snprintf(out->unknown, sizeof(out->unknown), "%s%.80s", words, name);
+        /* words, then at most 80 bytes of name, cut to fit (copied by hand: release builds
+         * refuse a snprintf that may truncate) */
+        size_t cap = sizeof(out->unknown) - 1;
+        size_t n = strnlen(words, cap);
+        size_t m = strnlen(name, 80);
+        if (m > cap - n) {
+            m = cap - n;
+        }
+        memcpy(out->unknown, words, n);
+        memcpy(out->unknown + n, name, m);
+        out->unknown[n + m] = '\0';
     }
 }
 

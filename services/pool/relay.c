@@ -270,13 +270,15 @@ rids_remove(pool_relay *rl, rreq *q)
     pthread_mutex_unlock(&rl->mu);
 }
 
-/* rids_take finds the unfinished request rid and returns it with a reference, or NULL. */
+/* rids_take finds user uid's unfinished request rid and returns it with a reference, or
+ * NULL. The gateway makes every id; the user is checked as well, so that one user can never
+ * name another's request. */
 static rreq *
-rids_take(pool_relay *rl, const char *rid)
+rids_take(pool_relay *rl, const char *rid, int64_t uid)
 {
     pthread_mutex_lock(&rl->mu);
     rreq *q = rl->rids[rid_bucket(rid)];
-    while (q != NULL && strcmp(q->rid, rid) != 0) {
+    while (q != NULL && (q->uid != uid || strcmp(q->rid, rid) != 0)) {
         q = q->rnext;
     }
     if (q != NULL) {
@@ -1530,11 +1532,13 @@ void
 pool_relay_abort(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
 {
     char rid[64];
-    if (!np_wire_get_cstr(req, "rid", rid, sizeof(rid))) {
-        np_rpc_reply_error(call, NP_ERR_WIRE, "relay.abort needs rid");
+    int64_t uid = 0;
+    if (!np_wire_get_cstr(req, "rid", rid, sizeof(rid)) || !np_wire_get_int(req, "uid", &uid) ||
+        uid <= 0) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "relay.abort needs rid and uid");
         return;
     }
-    rreq *q = rids_take(rl, rid);
+    rreq *q = rids_take(rl, rid, uid);
     if (q != NULL) {
         pthread_mutex_lock(&q->mu);
         if (!q->finished && !q->opened && !q->aborted) {

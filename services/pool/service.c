@@ -313,6 +313,7 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_mutex_init(&s->kmu, NULL);
+    np_service_no_core_dumps("pool"); /* decrypted tokens and ENCRYPTION_KEY live here */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     np_err err = np_service_open(&s->base, "pool", cfg, why, whylen);
     if (err == NP_ERR_OK) {

@@ -3,9 +3,20 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "np/config_watch.h"
 #include "np/log.h"
+
+void
+np_service_no_core_dumps(const char *name)
+{
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        np_log_warn(name, "cannot turn core dumps off: a crash could write secrets to disk");
+    }
+}
 
 np_err
 np_service_open(np_service *s, const char *name, np_config *cfg, char *why, size_t whylen)
