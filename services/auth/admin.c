@@ -13,20 +13,20 @@
 
 #define MAX_RPM_OVERRIDE 1000000
 
-/* The columns of one listed user: the account, its relay keys, its lockout (parameter
- * numbers T: lockout threshold, M: lockout minutes) and its usage over the last day (from the
- * usage_logs index on user and time). */
+/* The columns of one listed user: the account, its relay keys, its latest lockout of any address
+ * (parameter numbers T: lockout threshold, M: lockout minutes) and its usage over the last day
+ * (from the usage_logs index on user and time). */
 #define LIST_COLUMNS(T, M)                                                                         \
     "u.id, u.username, u.role, u.disabled, u.rpm_override, "                                       \
     "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "                 \
     "(SELECT count(*) FROM relay_keys k WHERE k.user_id = u.id), "                                 \
     "coalesce((SELECT to_char(max(k.last_used_at) AT TIME ZONE 'UTC', "                            \
     "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM relay_keys k WHERE k.user_id = u.id), ''), "         \
-    "coalesce((SELECT to_char((t.window_start + make_interval(mins => $" M "::int)) "              \
-    "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_throttle t "                \
-    "  WHERE t.bucket = 'lock:' || lower(u.username) AND $" T "::int > 0 "                         \
-    "  AND t.hits >= $" T "::int "                                                                 \
-    "  AND t.window_start > now() - make_interval(mins => $" M "::int)), ''), "                    \
+    "coalesce((SELECT to_char((max(t.last_at) + make_interval(mins => $" M "::int)) "              \
+    "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_login_failures t "          \
+    "  WHERE t.name = lower(u.username) AND t.addr <> '*' AND $" T "::int > 0 "                    \
+    "  AND t.failures >= $" T "::int "                                                             \
+    "  AND t.last_at > now() - make_interval(mins => $" M "::int)), ''), "                         \
     "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
     "  AND l.time > now() - interval '24 hours'), "                                                \
     "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
