@@ -10,6 +10,7 @@
 #include "limits.h"
 #include "np/json.h"
 #include "np/log.h"
+#include "relaykeys.h"
 #include "request.h"
 #include "throttle.h"
 #include "users.h"
@@ -32,7 +33,9 @@ typedef struct {
     char new_password[AUTH_PASSWORD_MAX_BYTES + 1];
     size_t newlen;
     char rid[64];
-    char ip[64]; /* the client's address, for the failure counts */
+    char ip[64];      /* the client's address, for the failure counts */
+    bool revoke_keys; /* password: delete the user's relay keys too */
+    int64_t revoked;  /* password: how many were deleted */
 } job;
 
 static void
@@ -226,7 +229,21 @@ run_password(job *j)
         np_wipe(hash, sizeof(hash));
         return;
     }
-    err = auth_user_set_password(c, j->user.id, hash);
+    /* The new password and the revocation in one transaction: keys minted by whoever knew
+     * the old password must not outlive it. */
+    err = np_db_exec(c, "BEGIN", 0, NULL, NULL);
+    if (err == NP_ERR_OK) {
+        err = auth_user_set_password(c, j->user.id, hash);
+    }
+    if (err == NP_ERR_OK && j->revoke_keys) {
+        err = auth_relaykeys_revoke_all(c, j->user.id, &j->revoked);
+    }
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "COMMIT", 0, NULL, NULL);
+    }
+    if (err != NP_ERR_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
+        np_db_exec(c, "ROLLBACK", 0, NULL, NULL);
+    }
     np_wipe(hash, sizeof(hash));
     if (err == NP_ERR_OK) {
         err = auth_login_refund(c, j->lower, j->ip);
@@ -238,6 +255,9 @@ run_password(job *j)
     }
     np_http_reply_json(j->call, 204, NULL, NULL);
     emit_user(s, "auth.password_changed", j->user.id, j->rid);
+    if (j->revoked > 0) {
+        emit_user(s, "auth.relay_keys_revoked", j->user.id, j->rid);
+    }
 }
 
 static void
@@ -426,19 +446,24 @@ do_me(auth_service *s, np_rpc_call *call, const np_http_req *r)
 static void
 do_password(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
-    static const char *const allowed[] = {"old_password", "new_password", NULL};
+    static const char *const allowed[] = {"old_password", "new_password", "revoke_relay_keys",
+                                          NULL};
     json_t *body = NULL;
     const char *oldpw = NULL, *newpw = NULL;
     char why[256] = "";
     PGconn *c = NULL;
+    bool has_revoke = false;
     job *j = job_new(s, call, JOB_PASSWORD, r);
     if (j == NULL || !auth_body_read(call, r, allowed, &body)) {
         goto fail;
     }
+    j->revoke_keys = true; /* on unless the caller says false */
     if (np_json_str(body, "old_password", true, 1, AUTH_PASSWORD_MAX_BYTES, &oldpw, NULL, why,
                     sizeof(why)) != NP_ERR_OK ||
         np_json_str(body, "new_password", true, 0, SIZE_MAX, &newpw, NULL, why, sizeof(why)) !=
-            NP_ERR_OK) {
+            NP_ERR_OK ||
+        np_json_bool(body, "revoke_relay_keys", false, &j->revoke_keys, &has_revoke, why,
+                     sizeof(why)) != NP_ERR_OK) {
         auth_reply_invalid(call, why);
         goto fail;
     }

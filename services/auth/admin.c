@@ -8,6 +8,7 @@
 #include "limits.h"
 #include "np/db.h"
 #include "np/json.h"
+#include "relaykeys.h"
 #include "request.h"
 #include "users.h"
 
@@ -353,6 +354,29 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     }
 }
 
+/* revoke_keys deletes every relay key of user id (after a takeover): {"revoked": n}. */
+static void
+revoke_keys(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
+{
+    PGconn *c = auth_db_get(s, call);
+    if (c == NULL) {
+        return;
+    }
+    if (!caller_is_admin(s, call, c, r)) {
+        auth_db_put(s, c);
+        return;
+    }
+    int64_t n = 0;
+    np_err err = auth_relaykeys_revoke_all(c, id, &n);
+    auth_db_put(s, c);
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "no such user" : NULL);
+        return;
+    }
+    np_http_reply_json(call, 200, json_pack("{s:I}", "revoked", (json_int_t)n), NULL);
+    emit(s, "admin.relay_keys_revoked", r, id, json_pack("{s:I}", "revoked", (json_int_t)n));
+}
+
 void
 auth_admin_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
@@ -362,6 +386,12 @@ auth_admin_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
     } else if (strcmp(r->path, "/admin/users") == 0) {
         if (strcmp(r->method, "GET") == 0) {
             list(s, call, r);
+        } else {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        }
+    } else if (np_path_match("/admin/users/{id}/relay-keys", r->path, &id)) {
+        if (strcmp(r->method, "DELETE") == 0) {
+            revoke_keys(s, call, r, id);
         } else {
             np_http_reply_err(call, NP_ERR_METHOD, NULL);
         }

@@ -268,6 +268,25 @@ static void delete (auth_service *s, np_rpc_call *call, const np_http_req *r, in
     emit(s, "auth.relay_key_revoked", r->user_id, id, r->rid);
 }
 
+np_err
+auth_relaykeys_revoke_all(PGconn *c, int64_t uid, int64_t *n)
+{
+    char id[24];
+    const char *params[] = {auth_id_text(uid, id)};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c,
+                            "WITH gone AS (DELETE FROM relay_keys WHERE user_id = $1 RETURNING 1) "
+                            "SELECT (SELECT count(*) FROM gone), EXISTS (SELECT 1 FROM users "
+                            "WHERE id = $1)",
+                            1, params, &res);
+    if (err == NP_ERR_OK) {
+        *n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        err = PQgetvalue(res, 0, 1)[0] == 't' ? NP_ERR_OK : NP_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    return err;
+}
+
 void
 auth_relaykeys_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {

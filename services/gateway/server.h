@@ -63,6 +63,7 @@ typedef struct {
     char rid[40];
     int route_group;
     struct timespec started;
+    bool static_file; /* a UI file: static.c sets its own CSP, not the API's */
 } gw_request;
 
 /* gw_thread_of returns the loop thread a request belongs to. */

@@ -238,6 +238,7 @@ export default {
   'account.new_again': 'New password again',
   'account.change': 'Change password',
   'account.changed': 'Password changed',
+  'account.revoke_keys': 'Also revoke all my relay keys (np-...)',
 
   'users.intro': 'Everyone with an account, their usage and contribution.',
   'users.search_label': 'Find a user',

@@ -238,6 +238,7 @@ export default {
   'account.new_again': '再次输入新密码',
   'account.change': '修改密码',
   'account.changed': '密码已修改',
+  'account.revoke_keys': '同时吊销我所有的中转密钥（np-...）',
 
   'users.intro': '所有注册用户及其用量和贡献。',
   'users.search_label': '查找用户',
