@@ -143,6 +143,40 @@ gw_client_ip_pick(const char *peer, const char *xff, size_t xfflen, const char *
     return true;
 }
 
+bool
+gw_client_ip_pick_hops(const char *peer, const char *xff, size_t xfflen, int hops, char *out,
+                       size_t outlen)
+{
+    snprintf(out, outlen, "%s", peer);
+    size_t end = xfflen;
+    for (int hop = 1; xff != NULL && end > 0; hop++) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',') {
+            start--;
+        }
+        if (hop == hops) {
+            size_t a = start, b = end;
+            while (a < b && (xff[a] == ' ' || xff[a] == '\t')) {
+                a++;
+            }
+            while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t')) {
+                b--;
+            }
+            unsigned char tmp[16];
+            if (b > a && b - a < outlen && parse(xff + a, b - a, tmp) != 0) {
+                snprintf(out, outlen, "%.*s", (int)(b - a), xff + a);
+                return true;
+            }
+            return false;
+        }
+        if (start == 0) {
+            break;
+        }
+        end = start - 1;
+    }
+    return false;
+}
+
 void
 gw_client_ip(gw_request *r, char *out, size_t outlen)
 {
@@ -156,6 +190,10 @@ gw_client_ip(gw_request *r, char *out, size_t outlen)
     ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("x-forwarded-for"), -1);
     if (i >= 0) {
         h2o_iovec_t v = r->req->headers.entries[i].value;
-        gw_client_ip_pick(addr, v.base, v.len, gw->trusted_proxies, out, outlen);
+        if (gw->proxy_hops > 0) {
+            gw_client_ip_pick_hops(addr, v.base, v.len, gw->proxy_hops, out, outlen);
+        } else {
+            gw_client_ip_pick(addr, v.base, v.len, gw->trusted_proxies, out, outlen);
+        }
     }
 }

@@ -1,6 +1,7 @@
 /* The gateway's H2O server: configuration, the loop threads (one per core, each with its
  * own SO_REUSEPORT listener), the request entry point, and clean shutdown. */
 #include "server.h"
+#include "clientip.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -33,9 +34,15 @@ const np_cfg_spec gw_config[] = {
      "comma separated origins allowed by CORS (empty: CORS off; * allows any)", NULL},
     {"TRUST_PROXY_HEADERS", NP_CFG_BOOL, "false", 0, 0, 0,
      "take the client address from X-Forwarded-For (only behind a trusted proxy)", NULL},
-    {"TRUSTED_PROXIES", NP_CFG_STR,
-     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", 0, 0, 0,
-     "proxy addresses skipped when reading X-Forwarded-For from the right", NULL},
+    {"TRUSTED_PROXIES", NP_CFG_STR, GW_TRUSTED_PROXIES_DEFAULT, 0, 0, 0,
+     "proxy addresses (CIDRs) skipped when reading X-Forwarded-For from the right; name your "
+     "proxy's own address or range (default: loopback only, so a client elsewhere on a private "
+     "network cannot pass for another)",
+     NULL},
+    {"TRUSTED_PROXY_HOPS", NP_CFG_INT, "0", 0, 16, 0,
+     "instead of TRUSTED_PROXIES: the number of proxies in front of the gateway, each appending "
+     "to X-Forwarded-For; the client is the entry this far from the right (0: use the list)",
+     NULL},
     {"AUTH_CACHE_TTL_MS", NP_CFG_INT, "3000", 0, 5000, 0,
      "how long the gateway trusts an authentication answer (at most 5 s)", NULL},
     {"AUTH_CACHE_SLOTS", NP_CFG_INT, "16384", 1, 1048576, 0,
@@ -391,6 +398,7 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     gw->max_body = (size_t)np_config_int(cfg, "MAX_BODY_BYTES");
     gw->trust_proxy = np_config_bool(cfg, "TRUST_PROXY_HEADERS");
     gw->trusted_proxies = np_config_strdup(cfg, "TRUSTED_PROXIES");
+    gw->proxy_hops = (int)np_config_int(cfg, "TRUSTED_PROXY_HOPS");
     gw->rpc_timeout_ms = (int)np_config_int(cfg, "RPC_TIMEOUT_MS");
     char *cors = np_config_strdup(cfg, "CORS_ALLOW_ORIGINS");
     if (cors != NULL && cors[0] == '\0') {

@@ -28,8 +28,9 @@ struct gw_gateway {
     char web_dir[512];
     size_t max_body;
     bool trust_proxy;
-    char *trusted_proxies;                       /* CIDRs skipped when reading X-Forwarded-For */
-    char *cors_origins;                          /* comma separated; NULL: CORS off */
+    char *trusted_proxies; /* CIDRs skipped when reading X-Forwarded-For */
+    int proxy_hops;     /* TRUSTED_PROXY_HOPS: >0 takes the entry this far from the right instead */
+    char *cors_origins; /* comma separated; NULL: CORS off */
     np_rpc_client *auth, *pool, *audit, *health; /* pool: spread over every instance */
     gw_peers pools;                              /* pool instances, for the relay */
     int rpc_timeout_ms;
