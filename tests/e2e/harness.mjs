@@ -153,6 +153,7 @@ export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
   return {
     DATABASE_URL: databaseUrl,
     SECRET_KEY: randomBytes(36).toString('base64url'),
+    INTERNAL_SECRET: randomBytes(36).toString('base64url'),
     ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     NOVELAI_IMAGE_BASE: fakeUrl,
     NOVELAI_TEXT_BASE: fakeUrl,
