@@ -18,6 +18,7 @@
 #include "np/log.h"
 #include "np/wire_mac.h"
 #include "pool/pool.h"
+#include "run.h"
 
 static void
 fail(const char *why)
@@ -146,12 +147,25 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
         return true; /* the gateway alone: no database, no secrets (it must never hold them) */
     }
     if (multi) {
-        static const char *const required[] = {"SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL",
-                                               NULL};
-        for (int i = 0; required[i] != NULL; i++) {
-            if (!np_config_is_set(b->cfg, required[i])) {
+        /* Each service needs only the secrets it uses, so a deployment can keep the others
+         * out of its reach: auth and pool SECRET_KEY (sessions, relay-key and fingerprint
+         * hashes), pool and health ENCRYPTION_KEY (contributed keys), audit neither. */
+        unsigned m = b->mask != 0 ? b->mask : ~0u;
+        const struct {
+            const char *name;
+            unsigned users;
+        } required[] = {
+            {"DATABASE_URL", ~0u},
+            {"SECRET_KEY", CLI_AUTH | CLI_POOL},
+            {"ENCRYPTION_KEY", CLI_POOL | CLI_HEALTH},
+        };
+        for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+            if (!(required[i].users & m)) {
+                continue;
+            }
+            if (!np_config_is_set(b->cfg, required[i].name)) {
                 snprintf(why, sizeof(why), "%s: required when MULTI_NODE_ENABLED=true",
-                         required[i]);
+                         required[i].name);
                 fail(why);
                 return false;
             }

@@ -11,6 +11,7 @@
 typedef struct {
     np_config *cfg;
     np_pgboot *pg; /* the private Postgres, when this process started one */
+    unsigned mask; /* the services this process runs (run.h CLI_*); 0: a command needing all */
 } cli_boot;
 
 /* The settings tables of every service, in order, with their names; NULL-terminated. */

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
-import { startCluster, psql, sleep } from './harness.mjs';
+import { startCluster, psql, sleep, Proc, NAIPOOL, freePort } from './harness.mjs';
 
 let stack;
 before(async () => {
@@ -106,4 +106,24 @@ test('with the secret the same client is answered once; the replayed message is 
   assert.ok(first, 'no answer to a sealed ping');
   assert.ok(first.includes(Buffer.from('auth')), 'the answer names the service');
   assert.equal(replay, null);
+});
+
+test('in multi-node mode a service needs INTERNAL_SECRET and only its own secrets', async () => {
+  const tcp = async () => `tcp://127.0.0.1:${await freePort()}`;
+  const { SECRET_KEY, ENCRYPTION_KEY, INTERNAL_SECRET, ...rest } = stack.env;
+  assert.ok(SECRET_KEY && ENCRYPTION_KEY);
+  const own = {
+    ...rest, NODE_ID: 'audit-x', AUDIT_RPC_LISTEN: await tcp(), EVENTS_LISTEN: await tcp(), ACKS_LISTEN: await tcp(),
+    EVENTS_URL: 'tcp://127.0.0.1:9', ACKS_URL: 'tcp://127.0.0.1:9',
+  };
+  // audit holds neither SECRET_KEY nor ENCRYPTION_KEY
+  const audit = new Proc('audit-x', NAIPOOL, ['audit'], { ...own, INTERNAL_SECRET });
+  await audit.waitFor(/answering on/, 60000);
+  await audit.stop();
+  assert.equal(audit.sanitizerReport(), null);
+  // without INTERNAL_SECRET no service starts
+  const bare = new Proc('audit-y', NAIPOOL, ['audit'], own);
+  const r = await bare.exited;
+  assert.notEqual(r.code, 0);
+  assert.match(bare.err, /INTERNAL_SECRET: required/);
 });
