@@ -43,6 +43,11 @@ const np_cfg_spec gw_config[] = {
      "instead of TRUSTED_PROXIES: the number of proxies in front of the gateway, each appending "
      "to X-Forwarded-For; the client is the entry this far from the right (0: use the list)",
      NULL},
+    {"METRICS_TOKEN", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,
+     "when set, GET /metrics needs Authorization: Bearer <this token> (401 otherwise)", NULL},
+    {"METRICS_CACHE_SECONDS", NP_CFG_INT, "5", 0, 300, 0,
+     "how long the gateway serves one merged /metrics answer before asking the services again",
+     NULL},
     {"AUTH_CACHE_TTL_MS", NP_CFG_INT, "3000", 0, 5000, 0,
      "how long the gateway trusts an authentication answer (at most 5 s)", NULL},
     {"AUTH_CACHE_SLOTS", NP_CFG_INT, "16384", 1, 1048576, 0,
@@ -394,6 +399,9 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     np_err err = NP_ERR_OK;
     gw->cfg = cfg;
     gw->listen_fd = -1;
+    pthread_mutex_init(&gw->ops_mu, NULL);
+    gw->metrics_token = np_config_strdup(cfg, "METRICS_TOKEN");
+    gw->metrics_cache_ms = (int)np_config_int(cfg, "METRICS_CACHE_SECONDS") * 1000;
     np_config_str(cfg, "NODE_ID", gw->node, sizeof(gw->node));
     gw->max_body = (size_t)np_config_int(cfg, "MAX_BODY_BYTES");
     gw->trust_proxy = np_config_bool(cfg, "TRUST_PROXY_HEADERS");
@@ -489,6 +497,7 @@ fail:
     gw_auth_cache_free(gw->auth_cache);
     free(gw->cors_origins);
     free(gw->trusted_proxies);
+    gw_ops_fini(gw);
     free(gw);
     return err;
 }
@@ -530,5 +539,6 @@ gw_stop(gw_gateway *gw)
     gw_auth_cache_free(gw->auth_cache);
     free(gw->cors_origins);
     free(gw->trusted_proxies);
+    gw_ops_fini(gw);
     free(gw);
 }

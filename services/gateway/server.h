@@ -19,6 +19,14 @@ typedef struct gw_thread gw_thread;
 typedef struct gw_auth_cache gw_auth_cache;
 typedef struct np_heartbeat np_heartbeat;
 
+/* A cached answer of an operational endpoint (ops.c). */
+typedef struct {
+    char *body; /* malloc'd; NULL: nothing cached */
+    size_t len;
+    int status;
+    int64_t at_ms; /* monotonic time it was made */
+} gw_ops_answer;
+
 struct gw_gateway {
     np_config *cfg;
     h2o_globalconf_t h2o;
@@ -40,7 +48,11 @@ struct gw_gateway {
     gw_thread *threads;
     int nthreads;
     atomic_bool stopping;
-    atomic_int calls_out; /* NNG calls not yet delivered to a loop */
+    atomic_int calls_out;        /* NNG calls not yet delivered to a loop */
+    pthread_mutex_t ops_mu;      /* guards the two cached answers */
+    gw_ops_answer ready, scrape; /* /readyz for 1 s, merged /metrics for METRICS_CACHE_SECONDS */
+    int metrics_cache_ms;
+    char *metrics_token; /* METRICS_TOKEN; NULL or empty: /metrics is open */
 };
 
 struct gw_thread {
