@@ -99,6 +99,26 @@ peer(gw_request *r, char *out, size_t outlen)
     }
 }
 
+/* entry reads the X-Forwarded-For entry xff[start, end) without its blanks into out; false
+ * when it is no address. */
+static bool
+entry(const char *xff, size_t start, size_t end, char out[64])
+{
+    size_t a = start, b = end;
+    while (a < b && (xff[a] == ' ' || xff[a] == '\t')) {
+        a++;
+    }
+    while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t')) {
+        b--;
+    }
+    unsigned char tmp[16];
+    if (b == a || parse(xff + a, b - a, tmp) == 0) {
+        return false;
+    }
+    snprintf(out, 64, "%.*s", (int)(b - a), xff + a);
+    return true;
+}
+
 bool
 gw_client_ip_pick(const char *peer, const char *xff, size_t xfflen, const char *trusted, char *out,
                   size_t outlen)
@@ -118,21 +138,8 @@ gw_client_ip_pick(const char *peer, const char *xff, size_t xfflen, const char *
         while (start > 0 && xff[start - 1] != ',') {
             start--;
         }
-        size_t a = start, b = end;
-        while (a < b && (xff[a] == ' ' || xff[a] == '\t')) {
-            a++;
-        }
-        while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t')) {
-            b--;
-        }
-        unsigned char tmp[16];
-        if (b > a && parse(xff + a, b - a, tmp) != 0) {
-            snprintf(chosen, sizeof(chosen), "%.*s", (int)(b - a), xff + a);
-            if (!gw_ip_in_list(chosen, trusted)) {
-                break;
-            }
-        } else {
-            break; /* garbage: stop trusting what lies to the left */
+        if (!entry(xff, start, end, chosen) || !gw_ip_in_list(chosen, trusted)) {
+            break; /* the client, or garbage: stop trusting what lies to the left */
         }
         end = start > 0 ? start - 1 : 0;
     }
@@ -155,19 +162,12 @@ gw_client_ip_pick_hops(const char *peer, const char *xff, size_t xfflen, int hop
             start--;
         }
         if (hop == hops) {
-            size_t a = start, b = end;
-            while (a < b && (xff[a] == ' ' || xff[a] == '\t')) {
-                a++;
+            char chosen[64];
+            if (!entry(xff, start, end, chosen)) {
+                return false;
             }
-            while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t')) {
-                b--;
-            }
-            unsigned char tmp[16];
-            if (b > a && b - a < outlen && parse(xff + a, b - a, tmp) != 0) {
-                snprintf(out, outlen, "%.*s", (int)(b - a), xff + a);
-                return true;
-            }
-            return false;
+            snprintf(out, outlen, "%s", chosen);
+            return true;
         }
         if (start == 0) {
             break;
