@@ -70,6 +70,19 @@ caller_is_admin(auth_service *s, np_rpc_call *call, PGconn *c, const np_http_req
     return true;
 }
 
+/* admin_db_get lends a connection once the caller is known to be an admin; NULL when it has
+ * answered (503 or 403). */
+static PGconn *
+admin_db_get(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    PGconn *c = auth_db_get(s, call);
+    if (c != NULL && !caller_is_admin(s, call, c, r)) {
+        auth_db_put(s, c);
+        return NULL;
+    }
+    return c;
+}
+
 /* pool_figures adds each user's rate and contribution from pool; after the first failure it
  * stops asking, so a missing pool costs one timeout, not one per user. */
 static void
@@ -132,12 +145,8 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
         auth_reply_invalid(call, "'q' must be at most 32 characters of a username");
         return;
     }
-    PGconn *c = auth_db_get(s, call);
+    PGconn *c = admin_db_get(s, call, r);
     if (c == NULL) {
-        return;
-    }
-    if (!caller_is_admin(s, call, c, r)) {
-        auth_db_put(s, c);
         return;
     }
     char thr[24], mins[24], lim[24], off[24];
@@ -310,12 +319,8 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     if (!read_change(call, r, &ch)) {
         return;
     }
-    PGconn *c = auth_db_get(s, call);
+    PGconn *c = admin_db_get(s, call, r);
     if (c == NULL) {
-        return;
-    }
-    if (!caller_is_admin(s, call, c, r)) {
-        auth_db_put(s, c);
         return;
     }
     char thr[24], mins[24];
@@ -358,12 +363,8 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
 static void
 revoke_keys(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
 {
-    PGconn *c = auth_db_get(s, call);
+    PGconn *c = admin_db_get(s, call, r);
     if (c == NULL) {
-        return;
-    }
-    if (!caller_is_admin(s, call, c, r)) {
-        auth_db_put(s, c);
         return;
     }
     int64_t n = 0;
