@@ -132,7 +132,7 @@ export default {
   'dash.get_relay_key': 'Create a relay key →',
 
   'rk.title': 'Relay keys',
-  'rk.intro': 'Relay keys (np-...) are what your tools use to call the relay. They work for the relay only: they cannot manage keys, relay keys or your account, so a leaked one cannot change your keys' Anlas settings. Make one per tool so you can switch each off on its own.',
+  'rk.intro': 'Relay keys (np-...) are what your tools use to call the relay. They work for the relay only: they cannot manage keys, relay keys or your account, so a leaked one cannot change your keys\' Anlas settings. Make one per tool so you can switch each off on its own.',
   'rk.create_title': 'New relay key',
   'rk.name': 'Name',
   'rk.name_placeholder': 'e.g. laptop, ComfyUI',
@@ -239,6 +239,9 @@ export default {
   'account.change': 'Change password',
   'account.changed': 'Password changed',
   'account.revoke_keys': 'Also revoke all my relay keys (np-...)',
+  'users.revoke_keys': 'Revoke relay keys',
+  'users.revoke_keys_title': 'Revoke all relay keys?',
+  'users.revoke_keys_message': 'Every relay key of {name} stops working at once. Use this after a password was stolen.',
 
   'users.intro': 'Everyone with an account, their usage and contribution.',
   'users.search_label': 'Find a user',
