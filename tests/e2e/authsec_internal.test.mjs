@@ -127,3 +127,24 @@ test('in multi-node mode a service needs INTERNAL_SECRET and only its own secret
   assert.notEqual(r.code, 0);
   assert.match(bare.err, /INTERNAL_SECRET: required/);
 });
+
+test('an event published without the secret is dropped by audit and counted', async () => {
+  const [, host, port] = stack.env.EVENTS_URL.match(/^tcp:\/\/([^:]+):(\d+)$/);
+  const before = await metric('naipool_audit_messages_unauthenticated_total');
+  const sock = net.connect(Number(port), host);
+  await new Promise((res, rej) => { sock.once('connect', res); sock.once('error', rej); });
+  sock.write(Buffer.from([0, 0x53, 0x50, 0, 0, 32, 0, 0])); // SP header, protocol pub (32)
+  const body = seal(mp({ v: 1, p: 'forged', e: 'x' }), 'not-the-secret-' + randomBytes(8).toString('hex'));
+  const frame = Buffer.alloc(8);
+  frame.writeBigUInt64BE(BigInt(body.length), 0);
+  // the subscriber needs a moment to take the new pipe; send a few times
+  for (let i = 0; i < 5; i++) { sock.write(Buffer.concat([frame, body])); await sleep(200); }
+  let after = before;
+  for (let i = 0; i < 50 && after === before; i++) {
+    after = await metric('naipool_audit_messages_unauthenticated_total');
+    await sleep(100);
+  }
+  sock.destroy();
+  assert.ok(after > before, `unauthenticated events counted: ${before} -> ${after}`);
+  assert.equal(psql(stack.db, "SELECT count(*) FROM audit_events WHERE producer_id = 'forged'")[0][0], '0');
+});
