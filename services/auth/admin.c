@@ -8,25 +8,26 @@
 #include "limits.h"
 #include "np/db.h"
 #include "np/json.h"
+#include "relaykeys.h"
 #include "request.h"
 #include "users.h"
 
 #define MAX_RPM_OVERRIDE 1000000
 
-/* The columns of one listed user: the account, its relay keys, its lockout (parameter
- * numbers T: lockout threshold, M: lockout minutes) and its usage over the last day (from the
- * usage_logs index on user and time). */
+/* The columns of one listed user: the account, its relay keys, its latest lockout of any address
+ * (parameter numbers T: lockout threshold, M: lockout minutes) and its usage over the last day
+ * (from the usage_logs index on user and time). */
 #define LIST_COLUMNS(T, M)                                                                         \
     "u.id, u.username, u.role, u.disabled, u.rpm_override, "                                       \
     "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "                 \
     "(SELECT count(*) FROM relay_keys k WHERE k.user_id = u.id), "                                 \
     "coalesce((SELECT to_char(max(k.last_used_at) AT TIME ZONE 'UTC', "                            \
     "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM relay_keys k WHERE k.user_id = u.id), ''), "         \
-    "coalesce((SELECT to_char((t.window_start + make_interval(mins => $" M "::int)) "              \
-    "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_throttle t "                \
-    "  WHERE t.bucket = 'lock:' || lower(u.username) AND $" T "::int > 0 "                         \
-    "  AND t.hits >= $" T "::int "                                                                 \
-    "  AND t.window_start > now() - make_interval(mins => $" M "::int)), ''), "                    \
+    "coalesce((SELECT to_char((max(t.last_at) + make_interval(mins => $" M "::int)) "              \
+    "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_login_failures t "          \
+    "  WHERE t.name = lower(u.username) AND t.addr <> '*' AND $" T "::int > 0 "                    \
+    "  AND t.failures >= $" T "::int "                                                             \
+    "  AND t.last_at > now() - make_interval(mins => $" M "::int)), ''), "                         \
     "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
     "  AND l.time > now() - interval '24 hours'), "                                                \
     "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
@@ -67,6 +68,19 @@ caller_is_admin(auth_service *s, np_rpc_call *call, PGconn *c, const np_http_req
         return false;
     }
     return true;
+}
+
+/* admin_db_get lends a connection once the caller is known to be an admin; NULL when it has
+ * answered (503 or 403). */
+static PGconn *
+admin_db_get(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    PGconn *c = auth_db_get(s, call);
+    if (c != NULL && !caller_is_admin(s, call, c, r)) {
+        auth_db_put(s, c);
+        return NULL;
+    }
+    return c;
 }
 
 /* pool_figures adds each user's rate and contribution from pool; after the first failure it
@@ -131,12 +145,8 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
         auth_reply_invalid(call, "'q' must be at most 32 characters of a username");
         return;
     }
-    PGconn *c = auth_db_get(s, call);
+    PGconn *c = admin_db_get(s, call, r);
     if (c == NULL) {
-        return;
-    }
-    if (!caller_is_admin(s, call, c, r)) {
-        auth_db_put(s, c);
         return;
     }
     char thr[24], mins[24], lim[24], off[24];
@@ -309,12 +319,8 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     if (!read_change(call, r, &ch)) {
         return;
     }
-    PGconn *c = auth_db_get(s, call);
+    PGconn *c = admin_db_get(s, call, r);
     if (c == NULL) {
-        return;
-    }
-    if (!caller_is_admin(s, call, c, r)) {
-        auth_db_put(s, c);
         return;
     }
     char thr[24], mins[24];
@@ -353,6 +359,25 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     }
 }
 
+/* revoke_keys deletes every relay key of user id (after a takeover): {"revoked": n}. */
+static void
+revoke_keys(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
+{
+    PGconn *c = admin_db_get(s, call, r);
+    if (c == NULL) {
+        return;
+    }
+    int64_t n = 0;
+    np_err err = auth_relaykeys_revoke_all(c, id, &n);
+    auth_db_put(s, c);
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "no such user" : NULL);
+        return;
+    }
+    np_http_reply_json(call, 200, json_pack("{s:I}", "revoked", (json_int_t)n), NULL);
+    emit(s, "admin.relay_keys_revoked", r, id, json_pack("{s:I}", "revoked", (json_int_t)n));
+}
+
 void
 auth_admin_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
@@ -362,6 +387,12 @@ auth_admin_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
     } else if (strcmp(r->path, "/admin/users") == 0) {
         if (strcmp(r->method, "GET") == 0) {
             list(s, call, r);
+        } else {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        }
+    } else if (np_path_match("/admin/users/{id}/relay-keys", r->path, &id)) {
+        if (strcmp(r->method, "DELETE") == 0) {
+            revoke_keys(s, call, r, id);
         } else {
             np_http_reply_err(call, NP_ERR_METHOD, NULL);
         }

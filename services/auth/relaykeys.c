@@ -120,13 +120,26 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
     }
     snprintf(max, sizeof(max), "%lld", (long long)auth_setting_int(s, "AUTH_MAX_RELAY_KEYS"));
     const char *params[] = {auth_id_text(r->user_id, uid), name, hash, prefix, max};
-    /* The count and the insert in one statement, so the cap needs no transaction. */
-    np_err err = np_db_exec(c,
-                            "INSERT INTO relay_keys (user_id, name, key_hash, prefix) "
-                            "SELECT $1, $2, $3::bytea, $4 WHERE (SELECT count(*) FROM "
-                            "relay_keys WHERE user_id = $1) < $5::int RETURNING " KEY_COLUMNS,
-                            5, params, &res);
+    /* Lock the user's row, then count and insert in a statement that sees every create
+     * committed before the lock was granted: parallel creates cannot pass the cap together. */
+    np_err err = np_db_exec(c, "BEGIN", 0, NULL, NULL);
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", 1, params, NULL);
+    }
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c,
+                         "INSERT INTO relay_keys (user_id, name, key_hash, prefix) "
+                         "SELECT $1, $2, $3::bytea, $4 WHERE (SELECT count(*) FROM "
+                         "relay_keys WHERE user_id = $1) < $5::int RETURNING " KEY_COLUMNS,
+                         5, params, &res);
+    }
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "COMMIT", 0, NULL, NULL);
+    }
     if (err != NP_ERR_OK) {
+        if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+            np_db_exec(c, "ROLLBACK", 0, NULL, NULL);
+        }
         np_http_reply_err(call, err, NULL);
         goto done;
     }
@@ -253,6 +266,25 @@ static void delete (auth_service *s, np_rpc_call *call, const np_http_req *r, in
     }
     np_http_reply_json(call, 204, NULL, NULL);
     emit(s, "auth.relay_key_revoked", r->user_id, id, r->rid);
+}
+
+np_err
+auth_relaykeys_revoke_all(PGconn *c, int64_t uid, int64_t *n)
+{
+    char id[24];
+    const char *params[] = {auth_id_text(uid, id)};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c,
+                            "WITH gone AS (DELETE FROM relay_keys WHERE user_id = $1 RETURNING 1) "
+                            "SELECT (SELECT count(*) FROM gone), EXISTS (SELECT 1 FROM users "
+                            "WHERE id = $1)",
+                            1, params, &res);
+    if (err == NP_ERR_OK) {
+        *n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        err = PQgetvalue(res, 0, 1)[0] == 't' ? NP_ERR_OK : NP_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    return err;
 }
 
 void

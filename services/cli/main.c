@@ -220,7 +220,10 @@ main(int argc, char **argv)
             if (mask == CLI_ALL) {
                 cli_boot_inproc(&b);
             }
-            code = cli_boot_prepare(&b, need_db, need_db) ? cli_run(b.cfg, mask) : 1;
+            b.mask = mask;
+            code = cli_boot_internal(&b, mask == CLI_ALL) && cli_boot_prepare(&b, need_db, need_db)
+                       ? cli_run(b.cfg, mask)
+                       : 1;
         }
     }
     cli_boot_fini(&b);

@@ -44,6 +44,7 @@ gw_request_new(h2o_req_t *req, int route_group)
     r->th = gw_thread_of(req);
     r->req = req;
     r->route_group = route_group;
+    r->static_file = false;
     clock_gettime(CLOCK_MONOTONIC, &r->started);
     /* The id that keys internal state is always the gateway's own: a client choosing it
      * could name another user's request (relay.abort). A client's own id is only echoed. */
@@ -116,6 +117,12 @@ gw_common_headers(gw_request *r)
         gw_add_header(r, "x-request-id", r->rid, strlen(r->rid));
     }
     gw_add_header(r, "x-novelaipool-node", gw->node, strlen(gw->node));
+    if (!r->static_file) {
+        /* An API answer is data, never a page: no sniffing it into HTML, and if a browser
+         * renders it anyway, nothing in it may load or run. */
+        gw_add_header(r, "x-content-type-options", H2O_STRLIT("nosniff"));
+        gw_add_header(r, "content-security-policy", H2O_STRLIT("default-src 'none'; sandbox"));
+    }
     ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("origin"), -1);
     if (i >= 0) {
         h2o_iovec_t o = r->req->headers.entries[i].value;

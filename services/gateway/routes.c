@@ -26,6 +26,8 @@ static const gw_route table[] = {
 
     {"GET", "/admin/users", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_ADMIN, "admin"},
     {"PATCH", "/admin/users/{id}", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_ADMIN, "admin"},
+    {"DELETE", "/admin/users/{id}/relay-keys", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_ADMIN,
+     "admin"},
     {"GET", "/admin/keys", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
     {"PATCH", "/admin/keys/{id}", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
     {"POST", "/admin/keys/{id}/check", false, GW_H_FORWARD, GW_SVC_HEALTH, GW_AUTH_ADMIN, "admin"},

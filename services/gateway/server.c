@@ -1,6 +1,7 @@
 /* The gateway's H2O server: configuration, the loop threads (one per core, each with its
  * own SO_REUSEPORT listener), the request entry point, and clean shutdown. */
 #include "server.h"
+#include "clientip.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,9 +39,20 @@ const np_cfg_spec gw_config[] = {
      NULL},
     {"TRUST_PROXY_HEADERS", NP_CFG_BOOL, "false", 0, 0, 0,
      "take the client address from X-Forwarded-For (only behind a trusted proxy)", NULL},
-    {"TRUSTED_PROXIES", NP_CFG_STR,
-     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", 0, 0, 0,
-     "proxy addresses skipped when reading X-Forwarded-For from the right", NULL},
+    {"TRUSTED_PROXIES", NP_CFG_STR, GW_TRUSTED_PROXIES_DEFAULT, 0, 0, 0,
+     "proxy addresses (CIDRs) skipped when reading X-Forwarded-For from the right; name your "
+     "proxy's own address or range (default: loopback only, so a client elsewhere on a private "
+     "network cannot pass for another)",
+     NULL},
+    {"TRUSTED_PROXY_HOPS", NP_CFG_INT, "0", 0, 16, 0,
+     "instead of TRUSTED_PROXIES: the number of proxies in front of the gateway, each appending "
+     "to X-Forwarded-For; the client is the entry this far from the right (0: use the list)",
+     NULL},
+    {"METRICS_TOKEN", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,
+     "when set, GET /metrics needs Authorization: Bearer <this token> (401 otherwise)", NULL},
+    {"METRICS_CACHE_SECONDS", NP_CFG_INT, "5", 0, 300, 0,
+     "how long the gateway serves one merged /metrics answer before asking the services again",
+     NULL},
     {"AUTH_CACHE_TTL_MS", NP_CFG_INT, "3000", 0, 5000, 0,
      "how long the gateway trusts an authentication answer (at most 5 s)", NULL},
     {"AUTH_CACHE_SLOTS", NP_CFG_INT, "16384", 1, 1048576, 0,
@@ -488,10 +500,14 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     np_err err = NP_ERR_OK;
     gw->cfg = cfg;
     gw->listen_fd = -1;
+    pthread_mutex_init(&gw->ops_mu, NULL);
+    gw->metrics_token = np_config_strdup(cfg, "METRICS_TOKEN");
+    gw->metrics_cache_ms = (int)np_config_int(cfg, "METRICS_CACHE_SECONDS") * 1000;
     np_config_str(cfg, "NODE_ID", gw->node, sizeof(gw->node));
     gw->max_body = (size_t)np_config_int(cfg, "MAX_BODY_BYTES");
     gw->trust_proxy = np_config_bool(cfg, "TRUST_PROXY_HEADERS");
     gw->trusted_proxies = np_config_strdup(cfg, "TRUSTED_PROXIES");
+    gw->proxy_hops = (int)np_config_int(cfg, "TRUSTED_PROXY_HOPS");
     gw->rpc_timeout_ms = (int)np_config_int(cfg, "RPC_TIMEOUT_MS");
     gw->max_conns = (int)np_config_int(cfg, "GATEWAY_MAX_CONNECTIONS");
     raise_fd_limit(gw);
@@ -588,6 +604,7 @@ fail:
     gw_auth_cache_free(gw->auth_cache);
     free(gw->cors_origins);
     free(gw->trusted_proxies);
+    gw_ops_fini(gw);
     free(gw);
     return err;
 }
@@ -629,5 +646,6 @@ gw_stop(gw_gateway *gw)
     gw_auth_cache_free(gw->auth_cache);
     free(gw->cors_origins);
     free(gw->trusted_proxies);
+    gw_ops_fini(gw);
     free(gw);
 }

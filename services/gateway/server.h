@@ -19,6 +19,14 @@ typedef struct gw_thread gw_thread;
 typedef struct gw_auth_cache gw_auth_cache;
 typedef struct np_heartbeat np_heartbeat;
 
+/* A cached answer of an operational endpoint (ops.c). */
+typedef struct {
+    char *body; /* malloc'd; NULL: nothing cached */
+    size_t len;
+    int status;
+    int64_t at_ms; /* monotonic time it was made */
+} gw_ops_answer;
+
 struct gw_gateway {
     np_config *cfg;
     h2o_globalconf_t h2o;
@@ -28,8 +36,9 @@ struct gw_gateway {
     char web_dir[512];
     size_t max_body;
     bool trust_proxy;
-    char *trusted_proxies;                       /* CIDRs skipped when reading X-Forwarded-For */
-    char *cors_origins;                          /* comma separated; NULL: CORS off */
+    char *trusted_proxies; /* CIDRs skipped when reading X-Forwarded-For */
+    int proxy_hops;     /* TRUSTED_PROXY_HOPS: >0 takes the entry this far from the right instead */
+    char *cors_origins; /* comma separated; NULL: CORS off */
     np_rpc_client *auth, *pool, *audit, *health; /* pool: spread over every instance */
     gw_peers pools;                              /* pool instances, for the relay */
     int rpc_timeout_ms;
@@ -41,7 +50,11 @@ struct gw_gateway {
     gw_thread *threads;
     int nthreads;
     atomic_bool stopping;
-    atomic_int calls_out; /* NNG calls not yet delivered to a loop */
+    atomic_int calls_out;        /* NNG calls not yet delivered to a loop */
+    pthread_mutex_t ops_mu;      /* guards the two cached answers */
+    gw_ops_answer ready, scrape; /* /readyz for 1 s, merged /metrics for METRICS_CACHE_SECONDS */
+    int metrics_cache_ms;
+    char *metrics_token; /* METRICS_TOKEN; NULL or empty: /metrics is open */
 };
 
 struct gw_thread {
@@ -68,6 +81,7 @@ typedef struct {
     char client_rid[40]; /* the client's X-Request-Id ("" if none): echoed and logged only */
     int route_group;
     struct timespec started;
+    bool static_file; /* a UI file: static.c sets its own CSP, not the API's */
 } gw_request;
 
 /* gw_thread_of returns the loop thread a request belongs to. */

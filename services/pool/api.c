@@ -111,7 +111,8 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     pool_key_settings set = {.note = p.has_note ? p.note : "",
                              .allow_paid = p.has_allow_paid && p.allow_paid,
                              .max_anlas = p.has_max ? p.max_anlas : -1,
-                             .floor = p.has_floor ? p.floor : 0};
+                             .floor = p.has_floor ? p.floor : 0,
+                             .max_keys = np_config_int(a->cfg, "MAX_CONTRIBUTED_KEYS_PER_USER")};
     int64_t id = 0;
     err = pool_keystore_add(c, a->enc_key, r->user_id, token, strlen(token), fp, &set, &probe, &id);
     if (err == NP_ERR_OK) {
@@ -136,6 +137,10 @@ done:
     json_decref(body);
     if (err == NP_ERR_CONFLICT) {
         reply_json_err(call, err, "this key is already in the pool");
+    } else if (err == NP_ERR_LIMIT) {
+        snprintf(why, sizeof(why), "you already contribute %lld keys, the most allowed",
+                 (long long)np_config_int(a->cfg, "MAX_CONTRIBUTED_KEYS_PER_USER"));
+        reply_json_err(call, err, why);
     } else if (err != NP_ERR_OK) {
         reply_json_err(call, err, why);
     } else {

@@ -91,6 +91,8 @@ const np_cfg_spec pool_config[] = {
      "largest piece of a response sent to the gateway at once", NULL},
     {"STREAM_BUFFER_BYTES", NP_CFG_INT, "1048576", 65536, 67108864, RT,
      "bytes held per response before the upstream transfer pauses", NULL},
+    {"MAX_CONTRIBUTED_KEYS_PER_USER", NP_CFG_INT, "20", 0, 100000, RT,
+     "NovelAI keys one user (not an admin) may contribute (0: no cap)", NULL},
     {"PROBE_TIMEOUT_SECONDS", NP_CFG_INT, "15", 1, 120, RT,
      "deadline for the subscription probe of a new key", NULL},
     {"KEY_MAX_CONCURRENCY", NP_CFG_INT, "1", 1, 64, RT,

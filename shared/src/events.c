@@ -13,6 +13,7 @@
  *      its slot is freed, which moves the window forward and wakes the sender.
  */
 #include "np/events.h"
+#include "np/wire_mac.h"
 
 #include "np/dialset.h"
 
@@ -48,6 +49,7 @@ struct np_events {
     char svc[32];
     char id[NP_EVENTS_ID_MAX];
     nng_socket pub, sub;
+    np_wire_guard *guard;              /* acknowledgements must carry the INTERNAL_SECRET MAC */
     np_dialset *pub_dials, *sub_dials; /* every audit instance, followed over time */
     bool pub_open, sub_open;
     pthread_t sender, acker;
@@ -232,7 +234,8 @@ sender_main(void *arg)
             pthread_mutex_unlock(&ev->mu);
             /* A failed send (no memory, socket closing) is like a drop on the wire: the
              * events stay in the outbox and go out again when due. */
-            if (nng_sendmsg(ev->pub, msg, NNG_FLAG_NONBLOCK) != 0) {
+            if (np_wire_seal(msg) != NP_ERR_OK ||
+                nng_sendmsg(ev->pub, msg, NNG_FLAG_NONBLOCK) != 0) {
                 nng_msg_free(msg);
             }
             pthread_mutex_lock(&ev->mu);
@@ -332,7 +335,9 @@ acker_main(void *arg)
         if (rv != 0) {
             continue;
         }
-        on_ack(ev, nng_msg_body(msg), nng_msg_len(msg));
+        if (np_wire_open(ev->guard, msg) == NP_ERR_OK) {
+            on_ack(ev, nng_msg_body(msg), nng_msg_len(msg));
+        }
         nng_msg_free(msg);
     }
     return NULL;
@@ -352,6 +357,10 @@ np_events_open(np_events **out, const char *svc, const np_config *cfg)
 {
     np_events *ev = calloc(1, sizeof(*ev));
     if (ev == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    if ((ev->guard = np_wire_guard_new()) == NULL) {
+        free(ev);
         return NP_ERR_NOMEM;
     }
     snprintf(ev->svc, sizeof(ev->svc), "%s", svc);
@@ -469,6 +478,7 @@ np_events_close(np_events *ev)
     pthread_mutex_destroy(&ev->mu);
     pthread_cond_destroy(&ev->wake);
     pthread_cond_destroy(&ev->drained);
+    np_wire_guard_free(ev->guard);
     free(ev);
 }
 

@@ -71,6 +71,13 @@ reply_metrics(np_service *s, np_rpc_call *call)
     np_buf b;
     np_buf_init(&b, 1u << 20);
     np_events_metrics_render(s->events, s->name, s->node, &b);
+    np_buf_printf(&b,
+                  "# HELP naipool_%s_rpc_unauthenticated_total requests dropped unanswered for "
+                  "lacking a valid INTERNAL_SECRET MAC\n"
+                  "# TYPE naipool_%s_rpc_unauthenticated_total counter\n"
+                  "naipool_%s_rpc_unauthenticated_total{node=\"%s\"} %llu\n",
+                  s->name, s->name, s->name, s->node,
+                  (unsigned long long)np_rpc_server_dropped(s->rpc));
     if (s->metrics != NULL) {
         s->metrics(s->metrics_arg, &b);
     }

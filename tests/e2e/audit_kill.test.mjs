@@ -17,6 +17,7 @@ function commonEnv(db) {
     MULTI_NODE_ENABLED: 'true',
     SECRET_KEY: randomBytes(36).toString('base64url'),
     ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+    INTERNAL_SECRET: randomBytes(36).toString('base64url'),
     LOG_LEVEL: 'info',
     ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=23',
     LSAN_OPTIONS,

@@ -156,6 +156,8 @@ export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
   return {
     DATABASE_URL: databaseUrl,
     SECRET_KEY: randomBytes(36).toString('base64url'),
+    INTERNAL_SECRET: randomBytes(36).toString('base64url'),
+    METRICS_CACHE_SECONDS: '0', // tests read figures right after causing them
     ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     NOVELAI_IMAGE_BASE: fakeUrl,
     NOVELAI_TEXT_BASE: fakeUrl,

@@ -243,6 +243,10 @@ export default {
   'account.new_again': 'New password again',
   'account.change': 'Change password',
   'account.changed': 'Password changed',
+  'account.revoke_keys': 'Also revoke all my relay keys (np-...)',
+  'users.revoke_keys': 'Revoke relay keys',
+  'users.revoke_keys_title': 'Revoke all relay keys?',
+  'users.revoke_keys_message': 'Every relay key of {name} stops working at once. Use this after a password was stolen.',
 
   'users.intro': 'Everyone with an account, their usage and contribution.',
   'users.search_label': 'Find a user',

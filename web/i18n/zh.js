@@ -243,6 +243,10 @@ export default {
   'account.new_again': '再次输入新密码',
   'account.change': '修改密码',
   'account.changed': '密码已修改',
+  'account.revoke_keys': '同时吊销我所有的中转密钥（np-...）',
+  'users.revoke_keys': '吊销中继密钥',
+  'users.revoke_keys_title': '吊销所有中继密钥？',
+  'users.revoke_keys_message': '{name} 的所有中继密钥将立即失效。适用于密码被盗之后。',
 
   'users.intro': '所有注册用户及其用量和贡献。',
   'users.search_label': '查找用户',
