@@ -177,7 +177,9 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
         goto done;
     }
     json_object_set_new(out, "key", json_string(key));
-    json_object_set_new(out, "revoked", json_integer((json_int_t)revoked));
+    if (rotate) {
+        json_object_set_new(out, "revoked", json_integer((json_int_t)revoked));
+    }
     np_http_reply_json(call, 201, out, NULL);
     emit(s, "auth.relay_key_created", r->user_id, kid, r->rid);
 done:
