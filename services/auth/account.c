@@ -28,6 +28,7 @@ typedef struct {
     bool found;     /* login: the user exists (else the dummy hash is verified) */
     auth_user user; /* login, password: the account; register: filled on insert */
     char lower[AUTH_USERNAME_MAX + 1];
+    char email[255];                            /* register: the optional e-mail, "" when none */
     char password[AUTH_PASSWORD_MAX_BYTES + 1]; /* login, register; old one for password */
     size_t pwlen;
     char new_password[AUTH_PASSWORD_MAX_BYTES + 1];
@@ -74,10 +75,11 @@ run_register(job *j)
     if (c == NULL) {
         return;
     }
-    err = auth_user_insert(c, j->user.username, hash, "user", &j->user);
+    err = auth_user_insert(c, j->user.username, j->email[0] ? j->email : NULL, hash, "user",
+                           &j->user);
     auth_db_put(s, c);
     if (err == NP_ERR_CONFLICT) {
-        np_http_reply_err(j->call, err, "this username is taken");
+        np_http_reply_err(j->call, err, "this username or e-mail is taken");
         return;
     }
     if (err != NP_ERR_OK) {
@@ -302,16 +304,45 @@ job_new(auth_service *s, np_rpc_call *call, job_kind kind, const np_http_req *r)
 
 /* ---- the routes, on rpc workers ---- */
 
-/* credentials reads {username, password} and checks the username's form; for sign-up it
- * also checks the password rules. Answers 400 and returns false on bad input. */
+/* signup_extras reads what sign-up also accepts (the earlier pool's fields): an optional
+ * e-mail, unique when given, and an optional confirm_password that must match. */
+static bool
+signup_extras(json_t *body, const char *pw, job *j, char *why, size_t whylen)
+{
+    const char *email = NULL, *confirm = NULL;
+    if (np_json_str(body, "email", false, 0, sizeof(j->email) - 1, &email, NULL, why, whylen) !=
+            NP_ERR_OK ||
+        np_json_str(body, "confirm_password", false, 0, AUTH_PASSWORD_MAX_BYTES, &confirm, NULL,
+                    why, whylen) != NP_ERR_OK) {
+        return false;
+    }
+    if (confirm != NULL && strcmp(confirm, pw) != 0) {
+        snprintf(why, whylen, "confirm_password does not match password");
+        return false;
+    }
+    size_t elen = email != NULL ? strlen(email) : 0;
+    if (elen > 0) {
+        if (!auth_email_check(email, elen, why, whylen)) {
+            return false;
+        }
+        memcpy(j->email, email, elen + 1);
+    }
+    return true;
+}
+
+/* credentials reads {username, password} (sign-up also {email?, confirm_password?}) and
+ * checks the username's form; for sign-up it also checks the password rules. Answers 400 and
+ * returns false on bad input. */
 static bool
 credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signup, job *j)
 {
     static const char *const allowed[] = {"username", "password", NULL};
+    static const char *const signup_allowed[] = {"username", "password", "email",
+                                                 "confirm_password", NULL};
     json_t *body = NULL;
     const char *name = NULL, *pw = NULL;
     char why[256] = "";
-    if (!auth_body_read(call, r, allowed, &body)) {
+    if (!auth_body_read(call, r, signup ? signup_allowed : allowed, &body)) {
         return false;
     }
     bool ok = np_json_str(body, "username", true, 0, SIZE_MAX, &name, NULL, why, sizeof(why)) ==
@@ -321,7 +352,9 @@ credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signu
                           sizeof(why)) == NP_ERR_OK;
     if (ok && signup) {
         ok = auth_password_check(pw, strlen(pw), name,
-                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why, sizeof(why));
+                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why,
+                                 sizeof(why)) &&
+             signup_extras(body, pw, j, why, sizeof(why));
     }
     if (ok) {
         snprintf(j->user.username, sizeof(j->user.username), "%s", name);
@@ -379,11 +412,17 @@ do_register(auth_service *s, np_rpc_call *call, const np_http_req *r)
         err = auth_user_by_name(c, j->user.username, &existing);
         err = err == NP_ERR_OK ? NP_ERR_CONFLICT : err == NP_ERR_NOT_FOUND ? NP_ERR_OK : err;
     }
+    bool email_taken = false;
+    if (err == NP_ERR_OK && j->email[0] != '\0') {
+        err = auth_email_taken(c, j->email);
+        email_taken = err == NP_ERR_CONFLICT;
+    }
     auth_db_put(s, c);
     if (err == NP_ERR_RATE_LIMITED) {
         auth_reply_retry(call, err, "too many sign-ups from this address; try again later", retry);
     } else if (err == NP_ERR_CONFLICT) {
-        np_http_reply_err(call, err, "this username is taken");
+        np_http_reply_err(call, err,
+                          email_taken ? "this e-mail is taken" : "this username is taken");
     } else if (err != NP_ERR_OK) {
         np_http_reply_err(call, err, NULL);
     } else {

@@ -195,10 +195,13 @@ typedef struct {
 static bool
 read_change(np_rpc_call *call, const np_http_req *r, change *ch)
 {
-    static const char *const allowed[] = {"role", "disabled", "rpm_override", NULL};
+    /* manual_rpm and is_active: the earlier pool's names (is_active is the opposite of
+     * disabled). */
+    static const char *const allowed[] = {"role",       "disabled",  "rpm_override",
+                                          "manual_rpm", "is_active", NULL};
     json_t *body = NULL;
     char why[256] = "";
-    bool has_role = false;
+    bool has_role = false, has_active = false, active = true;
     memset(ch, 0, sizeof(*ch));
     if (!auth_body_read(call, r, allowed, &body)) {
         return false;
@@ -207,7 +210,23 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
     bool ok =
         np_json_str(body, "role", false, 0, 16, &role, &has_role, why, sizeof(why)) == NP_ERR_OK &&
         np_json_bool(body, "disabled", false, &ch->disabled, &ch->has_disabled, why, sizeof(why)) ==
-            NP_ERR_OK;
+            NP_ERR_OK &&
+        np_json_bool(body, "is_active", false, &active, &has_active, why, sizeof(why)) == NP_ERR_OK;
+    if (ok && has_active && ch->has_disabled && active == ch->disabled) {
+        snprintf(why, sizeof(why), "'disabled' and 'is_active' disagree; give one");
+        ok = false;
+    }
+    if (ok && has_active) {
+        ch->has_disabled = true;
+        ch->disabled = !active;
+    }
+    const char *rpm_key =
+        json_object_get(body, "manual_rpm") != NULL ? "manual_rpm" : "rpm_override";
+    if (ok && json_object_get(body, "manual_rpm") != NULL &&
+        json_object_get(body, "rpm_override") != NULL) {
+        snprintf(why, sizeof(why), "give 'rpm_override' or 'manual_rpm', not both");
+        ok = false;
+    }
     if (ok && has_role) {
         if (strcmp(role, "user") == 0 || strcmp(role, "admin") == 0) {
             ch->role = strcmp(role, "user") == 0 ? "user" : "admin";
@@ -216,12 +235,12 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
             ok = false;
         }
     }
-    if (ok && np_json_is_null(body, "rpm_override")) {
+    if (ok && np_json_is_null(body, rpm_key)) {
         ch->has_rpm = true;
         ch->rpm = -1;
     } else if (ok) {
-        ok = np_json_int(body, "rpm_override", false, 0, MAX_RPM_OVERRIDE, &ch->rpm, &ch->has_rpm,
-                         why, sizeof(why)) == NP_ERR_OK;
+        ok = np_json_int(body, rpm_key, false, 0, MAX_RPM_OVERRIDE, &ch->rpm, &ch->has_rpm, why,
+                         sizeof(why)) == NP_ERR_OK;
     }
     if (ok && ch->role == NULL && !ch->has_disabled && !ch->has_rpm) {
         snprintf(why, sizeof(why),

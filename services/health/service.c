@@ -78,6 +78,41 @@ const np_cfg_spec health_config[] = {
     NP_CFG_END,
 };
 
+/* check_all answers the earlier pool's POST /admin/health-check: every key is probed now, as
+ * by POST /admin/keys/{id}/check, one after the other -> {checked, failed, keys: [...]}. */
+static void
+check_all(health_service *s, np_rpc_call *call)
+{
+    PGconn *c = np_db_acquire(s->base.db, 5000);
+    PGresult *res = NULL;
+    np_err err = c != NULL
+                     ? np_db_exec(c, "SELECT id FROM upstream_keys ORDER BY id", 0, NULL, &res)
+                     : NP_ERR_DB;
+    np_db_release(s->base.db, c);
+    if (err != NP_ERR_OK) {
+        PQclear(res);
+        np_http_reply_err(call, err, NULL);
+        return;
+    }
+    json_t *keys = json_array();
+    int64_t failed = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *key = NULL;
+        np_err e =
+            health_keyprobe_run(&s->env, strtoll(PQgetvalue(res, i, 0), NULL, 10), true, &key);
+        if (e == NP_ERR_OK) {
+            json_array_append_new(keys, key);
+        } else if (e != NP_ERR_NOT_FOUND) { /* a key withdrawn meanwhile is no failure */
+            failed++;
+        }
+    }
+    PQclear(res);
+    np_http_reply_json(call, 200,
+                       json_pack("{s:I, s:I, s:o}", "checked", (json_int_t)json_array_size(keys),
+                                 "failed", (json_int_t)failed, "keys", keys),
+                       NULL);
+}
+
 static void
 serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
 {
@@ -106,6 +141,14 @@ serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
             return;
         }
         np_http_reply_json(call, 200, body, NULL);
+        return;
+    }
+    if (np_path_match("/admin/health-check", r.path, NULL)) {
+        if (strcmp(r.method, "POST") != 0) {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        } else {
+            check_all(s, call);
+        }
         return;
     }
     if (np_path_match("/admin/keys/{id}/check", r.path, &id)) {

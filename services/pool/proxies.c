@@ -544,13 +544,16 @@ bool
 pool_proxies_serve(pool_proxies *p, np_rpc_call *call, const np_http_req *r)
 {
     int64_t id = 0;
-    bool collection = strcmp(r->path, "/admin/proxies") == 0;
+    /* GET /admin/proxy-pool: the earlier pool's name for the list. */
+    bool collection =
+        strcmp(r->path, "/admin/proxies") == 0 || strcmp(r->path, "/admin/proxy-pool") == 0;
     if (!collection && !np_path_match("/admin/proxies/{id}", r->path, &id)) {
         return false;
     }
     const char *m = r->method;
-    bool ok = collection ? (strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0)
-                         : (strcmp(m, "PATCH") == 0 || strcmp(m, "DELETE") == 0);
+    bool ok = strcmp(r->path, "/admin/proxy-pool") == 0 ? strcmp(m, "GET") == 0
+              : collection ? (strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0)
+                           : (strcmp(m, "PATCH") == 0 || strcmp(m, "DELETE") == 0);
     if (!ok) {
         np_http_reply_err(call, NP_ERR_METHOD, NULL);
         return true;

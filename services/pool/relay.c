@@ -1148,19 +1148,32 @@ reply_local_json(np_rpc_call *call, json_t *body, const pool_rate_result *rate)
     free(text);
 }
 
+/* answer_models: the earlier pool's shape, a JSON list of model ids, unless the query asks
+ * for detail=1 (or detail=true): then {"models": [{id, type}]}. */
 static void
-answer_models(pool_relay *rl, np_rpc_call *call)
+answer_models(pool_relay *rl, np_rpc_call *call, const char *query, size_t qlen)
 {
+    bool detail = false;
+    for (size_t i = 0; i < qlen && !detail; i++) {
+        if (i == 0 || query[i - 1] == '&') {
+            size_t rest = qlen - i;
+            detail = (rest >= 8 && strncmp(query + i, "detail=1", 8) == 0 &&
+                      (rest == 8 || query[i + 8] == '&')) ||
+                     (rest >= 11 && strncmp(query + i, "detail=true", 11) == 0 &&
+                      (rest == 11 || query[i + 11] == '&'));
+        }
+    }
     char list[2048];
     np_config_str(rl->d.cfg, "NOVELAI_MODELS", list, sizeof(list));
     json_t *models = json_array();
     char *save = NULL;
     for (char *t = strtok_r(list, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
-        json_array_append_new(models,
-                              json_pack("{s:s, s:s}", "id", t, "type",
-                                        strncmp(t, "nai-diffusion", 13) == 0 ? "image" : "text"));
+        json_array_append_new(
+            models, detail ? json_pack("{s:s, s:s}", "id", t, "type",
+                                       strncmp(t, "nai-diffusion", 13) == 0 ? "image" : "text")
+                           : json_string(t));
     }
-    reply_local_json(call, json_pack("{s:o}", "models", models), NULL);
+    reply_local_json(call, detail ? json_pack("{s:o}", "models", models) : models, NULL);
 }
 
 /* The account routes (account.h), synthesized without spending the rate; the rate rides in the
@@ -1303,7 +1316,7 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         goto refuse;
     }
     if (q->route->kind == POOL_KIND_MODELS) {
-        answer_models(rl, call);
+        answer_models(rl, call, query, qlen);
         rreq_unref(q);
         return;
     }

@@ -167,7 +167,8 @@ serve_settings(pool_service *s, np_rpc_call *call, const msgpack_object *req)
 {
     np_http_req r;
     if (np_http_req_read(req, &r) != NP_ERR_OK ||
-        (strcmp(r.path, "/admin/config") != 0 && strncmp(r.path, "/admin/proxies", 14) != 0)) {
+        (strcmp(r.path, "/admin/config") != 0 && strncmp(r.path, "/admin/proxies", 14) != 0 &&
+         strcmp(r.path, "/admin/proxy-pool") != 0)) {
         return false;
     }
     if (np_http_refuse_relay_key(call, &r)) {

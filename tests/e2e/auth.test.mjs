@@ -274,7 +274,9 @@ test('relay keys: PATCH renames and toggles; bad input 400; other users see 404'
     { name: 5 }, { key: 'np-x' }]) {
     assertError(await call(stack, 'PATCH', `/client-keys/${k.id}`, { token: u.token, json }), 400, 'bad_request');
   }
-  assertError(await call(stack, 'POST', '/client-keys', { token: u.token, json: {} }), 400, 'bad_request');
+  // (an empty body is the earlier pool's request: a rotation, see oldapi.test.mjs)
+  assertError(await call(stack, 'POST', '/client-keys', { token: u.token, json: { name: '' } }), 400, 'bad_request');
+  assertError(await call(stack, 'POST', '/client-keys', { token: u.token, json: { name: 'r', rotate: 'yes' } }), 400, 'bad_request');
   assertError(await call(stack, 'POST', '/client-keys', { token: u.token, body: 'nope' }), 400, 'bad_request');
   assertError(await call(stack, 'PATCH', `/client-keys/${k.id}`, { token: other.token, json: { name: 'mine' } }), 404, 'not_found');
   assertError(await call(stack, 'DELETE', `/client-keys/${k.id}`, { token: other.token }), 404, 'not_found');

@@ -187,7 +187,7 @@ test('a client that leaves mid-stream cancels the upstream transfer', async () =
 });
 
 test('the pool answers models and a NovelAI-shaped subscription itself', async () => {
-  let r = await relay('GET', '/models');
+  let r = await relay('GET', '/models?detail=1');
   assert.equal(r.status, 200);
   assert.ok(r.json.models.some((m) => m.id === 'nai-diffusion-4-5-full' && m.type === 'image'));
   r = await relay('GET', '/user/subscription');
