@@ -464,7 +464,7 @@ leave_slot(rreq *q)
 {
     if (!q->slot_left) {
         q->slot_left = true;
-        pool_inflight_leave(q->rl->d.inflight, q->uid);
+        pool_waiter_give_running(&q->w);
     }
 }
 
@@ -1092,6 +1092,11 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (err != NP_ERR_OK) {
         goto refuse;
     }
+    if (pool_rate_needs_contribution(rl->d.cfg, &lim)) {
+        err = NP_ERR_CONTRIBUTION_REQUIRED; /* the old pool's gate, in its words */
+        why[0] = '\0';
+        goto refuse;
+    }
     if (lim.rpm <= 0) {
         err = NP_ERR_RATE_LIMITED;
         snprintf(why, sizeof(why),
@@ -1118,16 +1123,10 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (err != NP_ERR_OK) {
         goto refuse;
     }
+    /* The cap counts running requests only: the rest wait their turn (USER_QUEUE_MAX). */
     int64_t conc = np_config_int(rl->d.cfg, "USER_MAX_CONCURRENCY");
-    if (conc <= 0) {
-        conc = lim.healthy > 1 ? lim.healthy : 1;
-    }
-    if (!pool_inflight_enter(rl->d.inflight, q->uid, conc)) {
-        err = NP_ERR_RATE_LIMITED;
-        snprintf(why, sizeof(why), "at most %lld requests of yours may run at once",
-                 (long long)conc);
-        goto refuse;
-    }
+    q->w.running = rl->d.inflight;
+    q->w.max_running = conc > 0 ? conc : lim.healthy > 1 ? lim.healthy : 1;
 
     /* 3. the upstream request and a place in the queue */
     char base[1024];
@@ -1137,7 +1136,6 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (blen > 0) {
         q->body = malloc(blen);
         if (q->body == NULL) {
-            pool_inflight_leave(rl->d.inflight, q->uid);
             err = NP_ERR_NOMEM;
             goto refuse;
         }
@@ -1149,14 +1147,16 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     q->w.on_timeout = on_timeout;
     q->w.arg = q;
     rids_add(rl, q);
-    if (q->w.leaseless && pool_keyring_pick(rl->d.keyring, &q->w)) {
-        on_grant(q, &q->w);
-        return; /* the request's reference now rides with the transfer */
+    if (q->w.leaseless && pool_waiter_take_running(&q->w)) {
+        if (pool_keyring_pick(rl->d.keyring, &q->w)) {
+            on_grant(q, &q->w);
+            return; /* the request's reference now rides with the transfer */
+        }
+        pool_waiter_give_running(&q->w); /* it waits like the others */
     }
     err = pool_sched_enqueue(rl->d.sched, &q->w);
     if (err != NP_ERR_OK) {
         rids_remove(rl, q);
-        pool_inflight_leave(rl->d.inflight, q->uid);
         if (err == NP_ERR_RATE_LIMITED) {
             snprintf(why, sizeof(why), "too many of your requests are waiting for a key");
         }
