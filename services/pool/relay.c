@@ -35,10 +35,12 @@
 
 #include "allowlist.h"
 #include "anlas.h"
+#include "defaults.h"
 #include "np/buf.h"
 #include "np/crypto.h"
 #include "np/log.h"
 #include "np/novelai.h"
+#include "np/proxy.h"
 #include "np/wire.h"
 
 #define RREQ_MAGIC 0x52524551u
@@ -645,7 +647,9 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
             /* The key's egress failed, not the key: the key moves to another healthy proxy
              * at once and keeps its state; a request that surely did not leave may try again
              * (the same key is fine: its next transfer takes the other proxy). */
-            pool_proxies_report_failure(rl->d.proxies, q->proxy_id);
+            if (np_proxy_failure_counts(rl->d.cfg, pool_xfer_proxy_code(x))) {
+                pool_proxies_report_failure(rl->d.proxies, q->proxy_id);
+            }
             np_log_write(NP_LOG_WARN, "pool", q->rid, "proxy %lld failed; key %lld moves on",
                          (long long)q->proxy_id, (long long)q->key_id);
             info.action = (pool_outcome_action){.retry = !(maybe_sent || q->opened)};
@@ -1057,6 +1061,18 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         rreq_unref(q);
         return;
     }
+    if (q->route->kind == POOL_KIND_IMAGE) {
+        char model[96];
+        np_config_str(rl->d.cfg, "NOVELAI_DEFAULT_MODEL", model, sizeof(model));
+        err = pool_default_model(ctype, body, blen, model, &q->body, &q->body_len);
+        if (err != NP_ERR_OK) {
+            goto refuse;
+        }
+        if (q->body != NULL) { /* the body with the model is what is priced and sent */
+            body = q->body;
+            blen = q->body_len;
+        }
+    }
     pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES")};
@@ -1133,7 +1149,7 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     np_config_str(rl->d.cfg, q->route->base, base, sizeof(base));
     snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", base, q->route->upstream, qlen ? "?" : "",
              (int)qlen, query);
-    if (blen > 0) {
+    if (blen > 0 && q->body == NULL) {
         q->body = malloc(blen);
         if (q->body == NULL) {
             err = NP_ERR_NOMEM;
