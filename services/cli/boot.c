@@ -31,6 +31,14 @@ const np_cfg_spec *const cli_config_tables[] = {
 const char *const cli_config_table_names[] = {"common", "gateway", "auth", "pool",
                                               "health", "audit",   NULL};
 
+/* Each setting name of the earlier Python pool, once, with what it became. */
+static void
+log_old_name(void *arg, const char *sentence, bool warn)
+{
+    (void)arg;
+    np_log_write(warn ? NP_LOG_WARN : NP_LOG_INFO, "config", NULL, "old setting %s", sentence);
+}
+
 bool
 cli_boot_config(cli_boot *b)
 {
@@ -48,6 +56,7 @@ cli_boot_config(cli_boot *b)
     }
     char level[16];
     np_log_setup(np_config_str(b->cfg, "LOG_LEVEL", level, sizeof(level)));
+    np_config_old_names(".env", log_old_name, NULL);
     char node[64];
     np_config_str(b->cfg, "NODE_ID", node, sizeof(node));
     if (node[0] == '\0') {

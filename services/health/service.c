@@ -40,6 +40,8 @@ check_proxy_mode(const char *value, char *why, size_t whylen)
  * loads every table, so the pool reads UPSTREAM_PROXY_MODE from here and health reads the
  * pool's NOVELAI_IMAGE_BASE). */
 const np_cfg_spec health_config[] = {
+    {"HEALTH_CHECK_ENABLED", NP_CFG_BOOL, "true", 0, 0, RT,
+     "false: no periodic key probes (uploads and admin checks still probe)", NULL},
     {"HEALTH_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "300", 1, 86400, RT,
      "each active key is probed (GET /user/subscription) once per interval, spread evenly", NULL},
     {"HEALTH_CHECK_FAIL_THRESHOLD", NP_CFG_INT, "3", 1, 100, RT,
@@ -63,6 +65,23 @@ const np_cfg_spec health_config[] = {
      check_proxy_mode},
     {"PROXY_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
      "how often the health leader probes each proxy (a CONNECT to the image host)", NULL},
+    {"PROXY_CHECK_ENABLED", NP_CFG_BOOL, "true", 0, 0, RT,
+     "false: the health leader does not probe proxies", NULL},
+    {"PROXY_CHECK_URL", NP_CFG_STR, "", 0, 0, RT,
+     "the host a proxy probe opens a tunnel to (empty: NOVELAI_IMAGE_BASE)", NULL},
+    {"PROXY_CHECK_TIMEOUT_SECONDS", NP_CFG_INT, "0", 0, 120, RT,
+     "deadline of one proxy probe (0: HEALTH_PROBE_TIMEOUT_SECONDS)", NULL},
+    {"UPSTREAM_PROXY_HANDLE_429", NP_CFG_BOOL, "true", 0, 0, RT,
+     "a 429 seen through a proxy counts against that proxy", NULL},
+    {"UPSTREAM_PROXY_HANDLE_5XX", NP_CFG_BOOL, "true", 0, 0, RT,
+     "a 5xx (or another refusal of the tunnel) seen through a proxy counts against that proxy",
+     NULL},
+    {"UPSTREAM_PROXY_HANDLE_NETWORK_ERRORS", NP_CFG_BOOL, "true", 0, 0, RT,
+     "a network error reaching a proxy counts against that proxy", NULL},
+    {"UPSTREAM_PROXIES", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,
+     "comma separated proxy URLs (old pool): imported into /admin/proxies at start when the "
+     "table holds none of them",
+     NULL},
     {"PROXY_FAIL_THRESHOLD", NP_CFG_INT, "3", 1, 100, RT,
      "failed proxy probes in a row before the proxy cools down", NULL},
     {"PROXY_COOLDOWN_429_SECONDS", NP_CFG_INT, "120", 1, 86400, RT,

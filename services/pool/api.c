@@ -121,6 +121,13 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     np_config_str(a->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
     pool_probe_result probe;
     pool_probe_run(base, token, np_config_int(a->cfg, "PROBE_TIMEOUT_SECONDS") * 1000, &probe);
+    if (probe.status == 200 && probe.sub.tier != 3 && np_config_bool(a->cfg, "REQUIRE_OPUS_TIER")) {
+        err = NP_ERR_INVALID; /* the old pool's rule: only Opus keys generate for free */
+        snprintf(why, sizeof(why),
+                 "this pool accepts Opus keys only (tier 3); this key's subscription is tier %d",
+                 probe.sub.tier);
+        goto done;
+    }
     pool_key_settings set = {.note = p.has_note ? p.note : "",
                              .allow_paid = p.has_allow_paid && p.allow_paid,
                              .max_anlas = p.has_max ? p.max_anlas : -1,

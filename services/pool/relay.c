@@ -36,10 +36,12 @@
 #include "account.h"
 #include "allowlist.h"
 #include "anlas.h"
+#include "defaults.h"
 #include "np/buf.h"
 #include "np/crypto.h"
 #include "np/log.h"
 #include "np/novelai.h"
+#include "np/proxy.h"
 #include "np/wire.h"
 
 #define RREQ_MAGIC 0x52524551u
@@ -105,6 +107,7 @@ struct rreq {
     const char *hdr_ptrs[5];
     pool_body *body; /* shared with the transfers */
     size_t body_len; /* counted in rl->body_bytes */
+    char *filled;    /* the client's body with defaults filled in (NOVELAI_DEFAULT_MODEL) */
     int64_t started_ms;
     pool_rate_result rate;
     bool rate_spent; /* the rate check ran: a refusal from here on is always recorded */
@@ -171,6 +174,7 @@ rreq_unref(rreq *q)
     np_buf_fini(&q->errbody);
     atomic_fetch_sub(&q->rl->body_bytes, (long long)q->body_len);
     pool_body_unref(q->body);
+    free(q->filled);
     pthread_mutex_destroy(&q->mu);
     q->magic = 0;
     free(q);
@@ -505,7 +509,7 @@ leave_slot(rreq *q)
 {
     if (!q->slot_left) {
         q->slot_left = true;
-        pool_inflight_leave(q->rl->d.inflight, q->uid);
+        pool_waiter_give_running(&q->w);
     }
 }
 
@@ -881,7 +885,9 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
             /* The key's egress failed, not the key: the key moves to another healthy proxy
              * at once and keeps its state; a request that surely did not leave may try again
              * (the same key is fine: its next transfer takes the other proxy). */
-            pool_proxies_report_failure(rl->d.proxies, q->proxy_id);
+            if (np_proxy_failure_counts(rl->d.cfg, pool_xfer_proxy_code(x))) {
+                pool_proxies_report_failure(rl->d.proxies, q->proxy_id);
+            }
             np_log_write(NP_LOG_WARN, "pool", q->rid, "proxy %lld failed; key %lld moves on",
                          (long long)q->proxy_id, (long long)q->key_id);
             info.action = (pool_outcome_action){.retry = !(maybe_sent || q->opened)};
@@ -1332,6 +1338,19 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
                  q->path);
         goto refuse;
     }
+    if (q->route->kind == POOL_KIND_IMAGE) {
+        char model[96];
+        np_config_str(rl->d.cfg, "NOVELAI_DEFAULT_MODEL", model, sizeof(model));
+        size_t filled_len = 0;
+        err = pool_default_model(ctype, body, blen, model, &q->filled, &filled_len);
+        if (err != NP_ERR_OK) {
+            goto refuse;
+        }
+        if (q->filled != NULL) { /* the body with the model is what is priced and sent */
+            body = q->filled;
+            blen = filled_len;
+        }
+    }
     pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES"),
@@ -1368,6 +1387,11 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (err != NP_ERR_OK) {
         goto refuse;
     }
+    if (pool_rate_needs_contribution(rl->d.cfg, &lim)) {
+        err = NP_ERR_CONTRIBUTION_REQUIRED; /* the old pool's gate, in its words */
+        why[0] = '\0';
+        goto refuse;
+    }
     if (lim.rpm <= 0) {
         err = NP_ERR_RATE_LIMITED;
         snprintf(why, sizeof(why),
@@ -1395,16 +1419,10 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (err != NP_ERR_OK) {
         goto refuse;
     }
+    /* The cap counts running requests only: the rest wait their turn (USER_QUEUE_MAX). */
     int64_t conc = np_config_int(rl->d.cfg, "USER_MAX_CONCURRENCY");
-    if (conc <= 0) {
-        conc = lim.healthy > 1 ? lim.healthy : 1;
-    }
-    if (!pool_inflight_enter(rl->d.inflight, q->uid, conc)) {
-        err = NP_ERR_RATE_LIMITED;
-        snprintf(why, sizeof(why), "at most %lld requests of yours may run at once",
-                 (long long)conc);
-        goto refuse;
-    }
+    q->w.running = rl->d.inflight;
+    q->w.max_running = conc > 0 ? conc : lim.healthy > 1 ? lim.healthy : 1;
 
     /* 3. the upstream request and a place in the queue */
     char base[1024];
@@ -1416,7 +1434,6 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     long long budget = (long long)np_config_int(rl->d.cfg, "QUEUE_BODY_BYTES_MAX");
     if (blen > 0 && atomic_fetch_add(&rl->body_bytes, (long long)blen) + (long long)blen > budget) {
         atomic_fetch_sub(&rl->body_bytes, (long long)blen);
-        pool_inflight_leave(rl->d.inflight, q->uid);
         err = NP_ERR_NO_KEY;
         snprintf(why, sizeof(why),
                  "the pool holds as many request bodies as it may (QUEUE_BODY_BYTES_MAX); "
@@ -1427,25 +1444,28 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         q->body = pool_body_new(body, blen);
         if (q->body == NULL) {
             atomic_fetch_sub(&rl->body_bytes, (long long)blen);
-            pool_inflight_leave(rl->d.inflight, q->uid);
             err = NP_ERR_NOMEM;
             goto refuse;
         }
         q->body_len = blen;
+        free(q->filled); /* copied: body is not read again */
+        q->filled = NULL;
     }
     q->w.deadline_ms = now_ms() + np_config_int(rl->d.cfg, "QUEUE_TIMEOUT_SECONDS") * 1000;
     q->w.on_grant = on_grant;
     q->w.on_timeout = on_timeout;
     q->w.arg = q;
     rids_add(rl, q);
-    if (q->w.leaseless && pool_keyring_pick(rl->d.keyring, &q->w)) {
-        on_grant(q, &q->w);
-        return; /* the request's reference now rides with the transfer */
+    if (q->w.leaseless && pool_waiter_take_running(&q->w)) {
+        if (pool_keyring_pick(rl->d.keyring, &q->w)) {
+            on_grant(q, &q->w);
+            return; /* the request's reference now rides with the transfer */
+        }
+        pool_waiter_give_running(&q->w); /* it waits like the others */
     }
     err = pool_sched_enqueue(rl->d.sched, &q->w);
     if (err != NP_ERR_OK) {
         rids_remove(rl, q);
-        pool_inflight_leave(rl->d.inflight, q->uid);
         if (err == NP_ERR_RATE_LIMITED) {
             snprintf(why, sizeof(why), "too many of your requests are waiting for a key");
         }

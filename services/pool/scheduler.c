@@ -112,6 +112,25 @@ pool_sched_fits(const pool_waiter *w, const pool_key_policy *k, int64_t *cost, c
     }
 }
 
+bool
+pool_waiter_take_running(pool_waiter *w)
+{
+    if (w->running == NULL || w->counted) {
+        return true;
+    }
+    w->counted = pool_inflight_enter(w->running, w->user_id, w->max_running);
+    return w->counted;
+}
+
+void
+pool_waiter_give_running(pool_waiter *w)
+{
+    if (w->counted) {
+        w->counted = false;
+        pool_inflight_leave(w->running, w->user_id);
+    }
+}
+
 /* ---- queue (under s->mu) ---- */
 
 static user_q *
@@ -421,9 +440,9 @@ release_send(pool_sched *s, PGconn *c, const rel *r)
     const pool_outcome_action *a = &r->info.action;
     pool_cooldowns cd;
     pool_cooldowns_read(s->cfg, &cd);
-    int cool = a->cooldown_s > 0
-                   ? pool_cooldown_seconds(a->cooldown_s, r->lease.fail_streak, a->backoff, cd.max)
-                   : 0;
+    int cool = a->cooldown_s > 0 ? pool_cooldown_seconds(a->cooldown_s, r->lease.fail_streak,
+                                                         a->backoff && cd.dynamic, cd.max)
+                                 : 0;
     char key_s[24], slot_s[16], cool_s[16], spent_s[24], pct_s[32];
     snprintf(key_s, sizeof(key_s), "%lld", (long long)r->lease.key_id);
     snprintf(slot_s, sizeof(slot_s), "%d", r->lease.slot);
@@ -682,7 +701,15 @@ grant_pass(pool_sched *s)
             break;
         }
         for (int i = 0; i < k; i++) {
-            turns[i].granted = grant_one(s, c, cs, order, n, turns[i].w);
+            pool_waiter *w = turns[i].w;
+            bool was_counted = w->counted;
+            if (!pool_waiter_take_running(w)) {
+                continue; /* its user runs as many as allowed: it waits, the others go on */
+            }
+            turns[i].granted = grant_one(s, c, cs, order, n, w);
+            if (!turns[i].granted && !was_counted) {
+                pool_waiter_give_running(w);
+            }
             any = any || turns[i].granted;
         }
         pthread_mutex_lock(&s->mu);

@@ -29,6 +29,7 @@ struct pool_xfer {
     bool done;
     bool via_proxy;    /* a proxy was set */
     bool proxy_failed; /* the transfer failed at that proxy (map_result) */
+    long proxy_code;   /* the proxy's answer to CONNECT then (0: none) */
     int status;
     char ctype[160];
     char cenc[64];
@@ -266,6 +267,12 @@ pool_xfer_proxy_failed(const pool_xfer *x)
     return x->proxy_failed;
 }
 
+long
+pool_xfer_proxy_code(const pool_xfer *x)
+{
+    return x->proxy_code;
+}
+
 int
 pool_xfer_status(const pool_xfer *x)
 {
@@ -454,6 +461,10 @@ map_result(pool_xfer *x, CURLcode rc, np_err *err, bool *maybe_sent)
         *maybe_sent = false;
     }
     x->proxy_failed = x->via_proxy && proxy_failure(x, rc);
+    if (x->proxy_failed &&
+        curl_easy_getinfo(x->easy, CURLINFO_HTTP_CONNECTCODE, &x->proxy_code) != CURLE_OK) {
+        x->proxy_code = 0;
+    }
     /* The message names the host at most; never a header. */
     np_log_warn("pool", "upstream transfer failed: %s (%s)", curl_easy_strerror(rc),
                 x->errbuf[0] ? x->errbuf : "-");

@@ -81,6 +81,8 @@ void pool_upstream_cancel(pool_upstream *u, pool_xfer *x);
 /* pool_xfer_proxy_failed: the transfer went through a proxy and failed at the proxy
  * (unresolvable, unreachable, handshake failed, tunnel refused); read it from on_done. */
 bool pool_xfer_proxy_failed(const pool_xfer *x);
+/* pool_xfer_proxy_code: the proxy's answer to CONNECT when it failed (0: none). */
+long pool_xfer_proxy_code(const pool_xfer *x);
 /* Set before on_headers; read them from on_headers on or later. */
 int pool_xfer_status(const pool_xfer *x);
 const char *pool_xfer_content_type(const pool_xfer *x);     /* "" when absent */

@@ -151,9 +151,16 @@ export async function startFake({ tokens = [], latencyMs = 0, eventDelayMs = 0 }
 /** LeakSanitizer settings for every process a test starts: the project's suppressions. */
 export const LSAN_OPTIONS = `suppressions=${join(ROOT, 'tests/lsan.supp')}:print_suppressions=0`;
 
-/** The environment every naipool process of one stack shares. */
+/**
+ * The rates most tests were written against: everyone may generate a little without a key.
+ * The shipped defaults are the old pool's (BASE_RPM 0, contributors only; compat_defaults
+ * tests them): a test passes `null` for a setting to leave it at its shipped default.
+ */
+const TEST_RATES = { BASE_RPM: '5', BASE_RPM_CONTRIBUTOR_ONLY: 'false', MAX_RPM: '60', MANUAL_GLOBAL_RPM: '10' };
+
+/** The environment every naipool process of one stack shares (null values are left out). */
 export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
-  return {
+  const env = {
     DATABASE_URL: databaseUrl,
     SECRET_KEY: randomBytes(36).toString('base64url'),
     INTERNAL_SECRET: randomBytes(36).toString('base64url'),
@@ -169,8 +176,11 @@ export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
     ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=23',
     LSAN_OPTIONS,
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+    ...TEST_RATES,
     ...extra,
   };
+  for (const k of Object.keys(env)) if (env[k] === null) delete env[k];
+  return env;
 }
 
 /**
