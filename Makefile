@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build run test bench deps clean deploy-test
+.PHONY: all build run test bench deps clean fuzz deploy-test
 
 all: build
 
@@ -30,5 +30,22 @@ bench: build
 	@scripts/deps bench
 	@bench/run
 
+# `make fuzz`: every libFuzzer target (clang, -fsanitize=fuzzer,address,undefined) for
+# FUZZ_SECONDS each, from the seed corpora in tests/fuzz/corpus (scripts/fuzz).
+FUZZ_SECONDS ?= 180
+FUZZ_BUILD ?= build-fuzz
+fuzz:
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNP_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
+	@scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
+
+# Runs one e2e case in a loop with the machine kept busy (default: the audit kill case, 50
+# runs): `make soak SOAK_RUNS=100`; see scripts/soak for choosing another case.
+SOAK_RUNS ?= 50
+.PHONY: soak
+soak:
+	@scripts/deps test
+	@scripts/soak $(SOAK_RUNS)

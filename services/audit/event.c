@@ -1,6 +1,8 @@
 /* Decoding events and mapping them to rows. */
 #include "event.h"
 
+#include "np/log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +349,27 @@ credential_name(const char *key)
     return false;
 }
 
+/* redact_value rewrites token-shaped runs (pst-..., np-...) inside a string value, whatever
+ * its field is called. */
+static int
+redact_value(json_t *str)
+{
+    size_t len = json_string_length(str);
+    char *copy = malloc(len + 1);
+    int found = 0;
+    if (copy == NULL) {
+        json_string_set(str, "[redacted]"); /* fail closed */
+        return 1;
+    }
+    memcpy(copy, json_string_value(str), len + 1);
+    size_t n = np_log_redact(copy, len, &found);
+    if (found > 0) {
+        json_string_setn(str, copy, n);
+    }
+    free(copy);
+    return found;
+}
+
 static int
 redact(json_t *v, int depth)
 {
@@ -362,6 +385,8 @@ redact(json_t *v, int depth)
             if (credential_name(key) && !json_is_null(val)) {
                 json_object_set_new(v, key, json_string("[redacted]"));
                 n++;
+            } else if (json_is_string(val)) {
+                n += redact_value(val);
             } else {
                 n += redact(val, depth + 1);
             }
@@ -371,7 +396,7 @@ redact(json_t *v, int depth)
         json_t *val;
         json_array_foreach(v, i, val)
         {
-            n += redact(val, depth + 1);
+            n += json_is_string(val) ? redact_value(val) : redact(val, depth + 1);
         }
     }
     return n;

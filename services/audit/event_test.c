@@ -145,6 +145,28 @@ test_subject_and_actor(void **state)
     json_decref(e.fields);
 }
 
+/* Credentials under any field name, in strings and arrays, are scrubbed by their shape. */
+static void
+test_redact_by_value(void **state)
+{
+    (void)state;
+    json_t *f =
+        json_pack("{s:s, s:[s, s], s:{s:s}, s:s}", "note",
+                  "key pst-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 here", "list",
+                  "np-abcdefghijklmnopqrstuvwxyz012345", "harmless", "nested", "reason",
+                  "upstream said PST-zzzzzzzzzzzzzzzzzzzzzzzz", "short", "np-abc and snp-not");
+    assert_int_equal(audit_fields_redact(f), 3);
+    assert_string_equal(json_string_value(json_object_get(f, "note")), "key pst-[redacted] here");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(f, "list"), 0)),
+                        "np-[redacted]");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(f, "list"), 1)),
+                        "harmless");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(f, "nested"), "reason")),
+                        "upstream said PST-[redacted]");
+    assert_string_equal(json_string_value(json_object_get(f, "short")), "np-abc and snp-not");
+    json_decref(f);
+}
+
 typedef struct {
     int messages;
     char producers[4][32];
@@ -254,7 +276,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_and_usage_row), cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_subject_and_actor),    cmocka_unit_test(test_ack_ranges),
-        cmocka_unit_test(test_decode_mutations),
+        cmocka_unit_test(test_decode_mutations),     cmocka_unit_test(test_redact_by_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

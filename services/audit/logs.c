@@ -99,9 +99,9 @@ audit_logs_sql(const audit_logs_filter *f, audit_sql *q)
 {
     audit_sql_add(q, "SELECT id, (extract(epoch FROM time) * 1000000)::bigint, request_id, "
                      "route, model, width, height, steps, n_samples, status, error, "
-                     "latency_ms, bytes");
+                     "latency_ms, bytes, cost");
     if (f->admin) {
-        audit_sql_add(q, ", user_id, relay_key_id, upstream_key_id, node, retries, cost, ip");
+        audit_sql_add(q, ", user_id, relay_key_id, upstream_key_id, node, retries, ip");
     }
     audit_sql_add(q, " FROM usage_logs WHERE true");
     if (f->user_id > 0) {
@@ -187,13 +187,13 @@ audit_logs_serve(np_db *db, const np_config *cfg, np_rpc_call *call, const np_ht
         json_object_set_new(o, "error", col_str(res, i, 10));
         json_object_set_new(o, "latency_ms", col_int(res, i, 11));
         json_object_set_new(o, "bytes", col_int(res, i, 12));
+        json_object_set_new(o, "cost", col_int(res, i, 13)); /* the Anlas estimate */
         if (admin) {
-            json_object_set_new(o, "user_id", col_int(res, i, 13));
-            json_object_set_new(o, "relay_key_id", col_int(res, i, 14));
-            json_object_set_new(o, "upstream_key_id", col_int(res, i, 15));
-            json_object_set_new(o, "node", col_str(res, i, 16));
-            json_object_set_new(o, "retries", col_int(res, i, 17));
-            json_object_set_new(o, "cost", col_int(res, i, 18));
+            json_object_set_new(o, "user_id", col_int(res, i, 14));
+            json_object_set_new(o, "relay_key_id", col_int(res, i, 15));
+            json_object_set_new(o, "upstream_key_id", col_int(res, i, 16));
+            json_object_set_new(o, "node", col_str(res, i, 17));
+            json_object_set_new(o, "retries", col_int(res, i, 18));
             if (show_ip) {
                 json_object_set_new(o, "ip", col_str(res, i, 19));
             }

@@ -139,7 +139,7 @@ audit_start(audit_service **out, np_config *cfg, char *why, size_t whylen)
         np_service_set_metrics(&s->base, render_metrics, s);
     }
     if (err == NP_ERR_OK) {
-        np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20)};
+        np_rpc_opts opts = {.recv_max = NP_HTTP_RECV_MAX};
         err = np_service_listen(&s->base, "AUDIT_RPC_LISTEN", &opts, on_call, s, why, whylen);
     }
     if (err != NP_ERR_OK) {

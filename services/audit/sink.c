@@ -24,13 +24,16 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "acks.h"
+#include "np/events.h"
 #include "np/log.h"
+#include "np/wire_mac.h"
 
 struct audit_sink {
     np_db *db;
     const np_config *cfg;
     nng_socket sub, pub;
     bool sub_open, pub_open;
+    np_wire_guard *guard; /* events must carry the INTERNAL_SECRET MAC */
     pthread_t receiver, writer;
     bool receiver_started, writer_started;
     size_t queue_max, batch_max;
@@ -65,6 +68,10 @@ receiver_main(void *arg)
         }
         audit_event *head = NULL;
         size_t n = 0;
+        if (np_wire_open(s->guard, msg) != NP_ERR_OK) {
+            nng_msg_free(msg); /* counted by the guard: nothing forged reaches the trail */
+            continue;
+        }
         np_err err = audit_batch_decode(nng_msg_body(msg), nng_msg_len(msg), &head, &n);
         nng_msg_free(msg);
         pthread_mutex_lock(&s->mu);
@@ -274,10 +281,11 @@ publish_ack(void *arg, const char *producer, const void *bytes, size_t len)
     audit_sink *s = arg;
     (void)producer;
     nng_msg *msg;
-    if (nng_msg_alloc(&msg, 0) != 0) {
+    if (np_pub_msg_new(&msg, len) != NP_ERR_OK) {
         return; /* the producer re-sends and we acknowledge again */
     }
-    if (nng_msg_append(msg, bytes, len) != 0 || nng_sendmsg(s->pub, msg, NNG_FLAG_NONBLOCK) != 0) {
+    if (nng_msg_append(msg, bytes, len) != 0 || np_wire_seal(msg) != NP_ERR_OK ||
+        nng_sendmsg(s->pub, msg, NNG_FLAG_NONBLOCK) != 0) {
         nng_msg_free(msg);
         return;
     }
@@ -389,7 +397,8 @@ np_err
 audit_sink_open(audit_sink **out, np_db *db, const np_config *cfg, char *why, size_t whylen)
 {
     audit_sink *s = calloc(1, sizeof(*s));
-    if (s == NULL) {
+    if (s == NULL || (s->guard = np_wire_guard_new()) == NULL) {
+        free(s);
         return NP_ERR_NOMEM;
     }
     s->db = db;
@@ -470,6 +479,7 @@ audit_sink_close(audit_sink *s)
     audit_event_free_list(s->head);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    np_wire_guard_free(s->guard);
     free(s);
 }
 
@@ -498,6 +508,9 @@ audit_sink_metrics_render(audit_sink *s, const char *node, np_buf *out)
         {"messages_total", "counter", "event messages received", NULL, st.messages},
         {"messages_bad_total", "counter", "malformed event messages ignored", NULL,
          st.bad_messages},
+        {"messages_unauthenticated_total", "counter",
+         "event messages dropped for lacking a valid INTERNAL_SECRET MAC", NULL,
+         np_wire_guard_dropped(s->guard)},
         {"events_received_total", "counter", "events received, re-sends included", NULL,
          st.received},
         {"queue_drops_total", "counter", "events left to re-sends because the queue was full", NULL,

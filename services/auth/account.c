@@ -10,6 +10,7 @@
 #include "limits.h"
 #include "np/json.h"
 #include "np/log.h"
+#include "relaykeys.h"
 #include "request.h"
 #include "throttle.h"
 #include "users.h"
@@ -27,11 +28,15 @@ typedef struct {
     bool found;     /* login: the user exists (else the dummy hash is verified) */
     auth_user user; /* login, password: the account; register: filled on insert */
     char lower[AUTH_USERNAME_MAX + 1];
+    char email[255];                            /* register: the optional e-mail, "" when none */
     char password[AUTH_PASSWORD_MAX_BYTES + 1]; /* login, register; old one for password */
     size_t pwlen;
     char new_password[AUTH_PASSWORD_MAX_BYTES + 1];
     size_t newlen;
     char rid[64];
+    char ip[64];      /* the client's address, for the failure counts */
+    bool revoke_keys; /* password: delete the user's relay keys too */
+    int64_t revoked;  /* password: how many were deleted */
 } job;
 
 static void
@@ -70,10 +75,11 @@ run_register(job *j)
     if (c == NULL) {
         return;
     }
-    err = auth_user_insert(c, j->user.username, hash, "user", &j->user);
+    err = auth_user_insert(c, j->user.username, j->email[0] ? j->email : NULL, hash, "user",
+                           &j->user);
     auth_db_put(s, c);
     if (err == NP_ERR_CONFLICT) {
-        np_http_reply_err(j->call, err, "this username is taken");
+        np_http_reply_err(j->call, err, "this username or e-mail is taken");
         return;
     }
     if (err != NP_ERR_OK) {
@@ -101,37 +107,75 @@ upgrade_hash(job *j, PGconn *c)
     return err;
 }
 
+/* lockout_opts reads the lockout settings (they may change at run time). */
+static auth_lockout_opts
+lockout_opts(auth_service *s)
+{
+    auth_lockout_opts o = {
+        .threshold = auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"),
+        .minutes = auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"),
+        .slow_after = auth_setting_int(s, "AUTH_LOGIN_SLOWDOWN_AFTER"),
+        .slow_max = auth_setting_int(s, "AUTH_LOGIN_SLOWDOWN_MAX_SECONDS"),
+    };
+    return o;
+}
+
+/* reserve counts j's attempt as a failure of its (name, address) before the password is
+ * checked, so parallel guesses cannot all pass a check made before the first failure is
+ * stored. Answers (429 or a database error) and returns false when the attempt may not
+ * check a password now. */
+static bool
+reserve(job *j)
+{
+    auth_service *s = j->s;
+    PGconn *c = auth_db_get(s, j->call);
+    if (c == NULL) {
+        return false;
+    }
+    auth_lockout_opts o = lockout_opts(s);
+    int64_t retry = 0;
+    np_err err = auth_login_reserve(c, j->lower, j->ip, &o, &retry);
+    auth_db_put(s, c);
+    if (err == NP_ERR_LOCKED) {
+        auth_reply_retry(j->call, err,
+                         "too many failed sign-ins for this account from this address; try "
+                         "again later",
+                         retry);
+    } else if (err == NP_ERR_RATE_LIMITED) {
+        auth_reply_retry(j->call, err,
+                         "failed sign-ins for this account are slowed down; try again shortly",
+                         retry);
+    } else if (err != NP_ERR_OK) {
+        np_http_reply_err(j->call, err, NULL);
+    }
+    if (err == NP_ERR_LOCKED || err == NP_ERR_RATE_LIMITED) {
+        emit_user(s, "auth.login_failed", j->found ? j->user.id : 0, j->rid);
+    }
+    return err == NP_ERR_OK;
+}
+
 static void
 run_login(job *j)
 {
     auth_service *s = j->s;
+    if (!reserve(j)) {
+        return;
+    }
     /* Unknown names verify against a dummy hash, so both answers take as long. */
     bool ok = auth_password_verify(j->found ? j->user.password_hash : s->dummy_hash, j->password,
                                    j->pwlen) &&
               j->found;
+    if (!ok) {
+        /* The failure was counted by reserve. */
+        np_http_reply_err(j->call, NP_ERR_UNAUTHORIZED, WRONG_CREDENTIALS);
+        emit_user(s, "auth.login_failed", j->found ? j->user.id : 0, j->rid);
+        return;
+    }
     PGconn *c = auth_db_get(s, j->call);
     if (c == NULL) {
         return;
     }
-    np_err err = NP_ERR_OK;
-    if (!ok) {
-        int64_t failures = 0;
-        err = auth_lockout_fail(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"),
-                                &failures);
-        auth_db_put(s, c);
-        if (err != NP_ERR_OK) {
-            np_http_reply_err(j->call, err, NULL);
-            return;
-        }
-        np_http_reply_err(j->call, NP_ERR_UNAUTHORIZED, WRONG_CREDENTIALS);
-        emit_user(s, "auth.login_failed", j->found ? j->user.id : 0, j->rid);
-        int64_t threshold = auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD");
-        if (threshold > 0 && failures == threshold) {
-            emit_user(s, "auth.account_locked", j->found ? j->user.id : 0, j->rid);
-        }
-        return;
-    }
-    err = auth_lockout_clear(c, j->lower);
+    np_err err = auth_login_refund(c, j->lower, j->ip);
     if (err == NP_ERR_OK && auth_password_is_legacy(j->user.password_hash)) {
         err = upgrade_hash(j, c);
     }
@@ -167,32 +211,44 @@ static void
 run_password(job *j)
 {
     auth_service *s = j->s;
+    if (!reserve(j)) {
+        return;
+    }
     bool ok = auth_password_verify(j->user.password_hash, j->password, j->pwlen);
     char hash[AUTH_HASH_MAX];
     np_err err = NP_ERR_OK;
-    if (ok) {
-        err = auth_password_hash(j->new_password, j->newlen, hash, sizeof(hash));
-        if (err != NP_ERR_OK) {
-            np_http_reply_err(j->call, NP_ERR_INTERNAL, "the password could not be hashed");
-            return;
-        }
+    if (!ok) {
+        np_http_reply_err(j->call, NP_ERR_FORBIDDEN, "'old_password' is not the current password");
+        return;
+    }
+    err = auth_password_hash(j->new_password, j->newlen, hash, sizeof(hash));
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(j->call, NP_ERR_INTERNAL, "the password could not be hashed");
+        return;
     }
     PGconn *c = auth_db_get(s, j->call);
     if (c == NULL) {
+        np_wipe(hash, sizeof(hash));
         return;
     }
-    if (!ok) {
-        int64_t failures = 0;
-        err = auth_lockout_fail(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"),
-                                &failures);
-        auth_db_put(s, c);
-        np_http_reply_err(j->call, err != NP_ERR_OK ? err : NP_ERR_FORBIDDEN,
-                          err != NP_ERR_OK ? NULL : "'old_password' is not the current password");
-        return;
-    }
-    err = auth_user_set_password(c, j->user.id, hash);
+    /* The new password and the revocation in one transaction: keys minted by whoever knew
+     * the old password must not outlive it. */
+    err = np_db_exec(c, "BEGIN", 0, NULL, NULL);
     if (err == NP_ERR_OK) {
-        err = auth_lockout_clear(c, j->lower);
+        err = auth_user_set_password(c, j->user.id, hash);
+    }
+    if (err == NP_ERR_OK && j->revoke_keys) {
+        err = auth_relaykeys_revoke_all(c, j->user.id, &j->revoked);
+    }
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "COMMIT", 0, NULL, NULL);
+    }
+    if (err != NP_ERR_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
+        np_db_exec(c, "ROLLBACK", 0, NULL, NULL);
+    }
+    np_wipe(hash, sizeof(hash));
+    if (err == NP_ERR_OK) {
+        err = auth_login_refund(c, j->lower, j->ip);
     }
     auth_db_put(s, c);
     if (err != NP_ERR_OK) {
@@ -201,6 +257,9 @@ run_password(job *j)
     }
     np_http_reply_json(j->call, 204, NULL, NULL);
     emit_user(s, "auth.password_changed", j->user.id, j->rid);
+    if (j->revoked > 0) {
+        emit_user(s, "auth.relay_keys_revoked", j->user.id, j->rid);
+    }
 }
 
 static void
@@ -239,21 +298,51 @@ job_new(auth_service *s, np_rpc_call *call, job_kind kind, const np_http_req *r)
     j->call = call;
     j->kind = kind;
     snprintf(j->rid, sizeof(j->rid), "%s", r->rid);
+    snprintf(j->ip, sizeof(j->ip), "%s", r->ip);
     return j;
 }
 
 /* ---- the routes, on rpc workers ---- */
 
-/* credentials reads {username, password} and checks the username's form; for sign-up it
- * also checks the password rules. Answers 400 and returns false on bad input. */
+/* signup_extras reads what sign-up also accepts (the earlier pool's fields): an optional
+ * e-mail, unique when given, and an optional confirm_password that must match. */
+static bool
+signup_extras(json_t *body, const char *pw, job *j, char *why, size_t whylen)
+{
+    const char *email = NULL, *confirm = NULL;
+    if (np_json_str(body, "email", false, 0, sizeof(j->email) - 1, &email, NULL, why, whylen) !=
+            NP_ERR_OK ||
+        np_json_str(body, "confirm_password", false, 0, AUTH_PASSWORD_MAX_BYTES, &confirm, NULL,
+                    why, whylen) != NP_ERR_OK) {
+        return false;
+    }
+    if (confirm != NULL && strcmp(confirm, pw) != 0) {
+        snprintf(why, whylen, "confirm_password does not match password");
+        return false;
+    }
+    size_t elen = email != NULL ? strlen(email) : 0;
+    if (elen > 0) {
+        if (!auth_email_check(email, elen, why, whylen)) {
+            return false;
+        }
+        memcpy(j->email, email, elen + 1);
+    }
+    return true;
+}
+
+/* credentials reads {username, password} (sign-up also {email?, confirm_password?}) and
+ * checks the username's form; for sign-up it also checks the password rules. Answers 400 and
+ * returns false on bad input. */
 static bool
 credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signup, job *j)
 {
     static const char *const allowed[] = {"username", "password", NULL};
+    static const char *const signup_allowed[] = {"username", "password", "email",
+                                                 "confirm_password", NULL};
     json_t *body = NULL;
     const char *name = NULL, *pw = NULL;
     char why[256] = "";
-    if (!auth_body_read(call, r, allowed, &body)) {
+    if (!auth_body_read(call, r, signup ? signup_allowed : allowed, &body)) {
         return false;
     }
     bool ok = np_json_str(body, "username", true, 0, SIZE_MAX, &name, NULL, why, sizeof(why)) ==
@@ -263,7 +352,9 @@ credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signu
                           sizeof(why)) == NP_ERR_OK;
     if (ok && signup) {
         ok = auth_password_check(pw, strlen(pw), name,
-                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why, sizeof(why));
+                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why,
+                                 sizeof(why)) &&
+             signup_extras(body, pw, j, why, sizeof(why));
     }
     if (ok) {
         snprintf(j->user.username, sizeof(j->user.username), "%s", name);
@@ -321,11 +412,17 @@ do_register(auth_service *s, np_rpc_call *call, const np_http_req *r)
         err = auth_user_by_name(c, j->user.username, &existing);
         err = err == NP_ERR_OK ? NP_ERR_CONFLICT : err == NP_ERR_NOT_FOUND ? NP_ERR_OK : err;
     }
+    bool email_taken = false;
+    if (err == NP_ERR_OK && j->email[0] != '\0') {
+        err = auth_email_taken(c, j->email);
+        email_taken = err == NP_ERR_CONFLICT;
+    }
     auth_db_put(s, c);
     if (err == NP_ERR_RATE_LIMITED) {
         auth_reply_retry(call, err, "too many sign-ups from this address; try again later", retry);
     } else if (err == NP_ERR_CONFLICT) {
-        np_http_reply_err(call, err, "this username is taken");
+        np_http_reply_err(call, err,
+                          email_taken ? "this e-mail is taken" : "this username is taken");
     } else if (err != NP_ERR_OK) {
         np_http_reply_err(call, err, NULL);
     } else {
@@ -346,10 +443,6 @@ do_login(auth_service *s, np_rpc_call *call, const np_http_req *r)
         return;
     }
     if (err == NP_ERR_OK) {
-        err = auth_lockout_check(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"),
-                                 auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), &retry);
-    }
-    if (err == NP_ERR_OK) {
         err = auth_user_by_name(c, j->lower, &j->user);
         j->found = err == NP_ERR_OK;
         err = err == NP_ERR_NOT_FOUND ? NP_ERR_OK : err;
@@ -358,10 +451,6 @@ do_login(auth_service *s, np_rpc_call *call, const np_http_req *r)
     if (err == NP_ERR_RATE_LIMITED) {
         auth_reply_retry(call, err, "too many sign-in attempts from this address; try again later",
                          retry);
-    } else if (err == NP_ERR_LOCKED) {
-        auth_reply_retry(call, err, "too many failed sign-ins for this account; try again later",
-                         retry);
-        emit_user(s, "auth.login_failed", j->found ? j->user.id : 0, r->rid);
     } else if (err != NP_ERR_OK) {
         np_http_reply_err(call, err, NULL);
     } else {
@@ -396,26 +485,30 @@ do_me(auth_service *s, np_rpc_call *call, const np_http_req *r)
 static void
 do_password(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
-    static const char *const allowed[] = {"old_password", "new_password", NULL};
+    static const char *const allowed[] = {"old_password", "new_password", "revoke_relay_keys",
+                                          NULL};
     json_t *body = NULL;
     const char *oldpw = NULL, *newpw = NULL;
     char why[256] = "";
     PGconn *c = NULL;
+    bool has_revoke = false;
     job *j = job_new(s, call, JOB_PASSWORD, r);
     if (j == NULL || !auth_body_read(call, r, allowed, &body)) {
         goto fail;
     }
+    j->revoke_keys = true; /* on unless the caller says false */
     if (np_json_str(body, "old_password", true, 1, AUTH_PASSWORD_MAX_BYTES, &oldpw, NULL, why,
                     sizeof(why)) != NP_ERR_OK ||
         np_json_str(body, "new_password", true, 0, SIZE_MAX, &newpw, NULL, why, sizeof(why)) !=
-            NP_ERR_OK) {
+            NP_ERR_OK ||
+        np_json_bool(body, "revoke_relay_keys", false, &j->revoke_keys, &has_revoke, why,
+                     sizeof(why)) != NP_ERR_OK) {
         auth_reply_invalid(call, why);
         goto fail;
     }
     if ((c = auth_db_get(s, call)) == NULL) {
         goto fail;
     }
-    int64_t retry = 0;
     np_err err = auth_user_by_id(c, r->user_id, &j->user);
     if (err == NP_ERR_OK) {
         auth_username_lower(j->user.username, j->lower, sizeof(j->lower));
@@ -429,16 +522,9 @@ do_password(auth_service *s, np_rpc_call *call, const np_http_req *r)
             auth_reply_invalid(call, "'new_password' must differ from the current password");
             goto fail;
         }
-        err = auth_lockout_check(c, j->lower, auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"),
-                                 auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), &retry);
     }
     auth_db_put(s, c);
     c = NULL;
-    if (err == NP_ERR_LOCKED) {
-        auth_reply_retry(call, err, "too many failed attempts for this account; try again later",
-                         retry);
-        goto fail;
-    }
     if (err != NP_ERR_OK) {
         np_http_reply_err(call, err,
                           err == NP_ERR_NOT_FOUND ? "this account no longer exists" : NULL);

@@ -8,25 +8,26 @@
 #include "limits.h"
 #include "np/db.h"
 #include "np/json.h"
+#include "relaykeys.h"
 #include "request.h"
 #include "users.h"
 
 #define MAX_RPM_OVERRIDE 1000000
 
-/* The columns of one listed user: the account, its relay keys, its lockout (parameter
- * numbers T: lockout threshold, M: lockout minutes) and its usage over the last day (from the
- * usage_logs index on user and time). */
+/* The columns of one listed user: the account, its relay keys, its latest lockout of any address
+ * (parameter numbers T: lockout threshold, M: lockout minutes) and its usage over the last day
+ * (from the usage_logs index on user and time). */
 #define LIST_COLUMNS(T, M)                                                                         \
     "u.id, u.username, u.role, u.disabled, u.rpm_override, "                                       \
     "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "                 \
     "(SELECT count(*) FROM relay_keys k WHERE k.user_id = u.id), "                                 \
     "coalesce((SELECT to_char(max(k.last_used_at) AT TIME ZONE 'UTC', "                            \
     "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM relay_keys k WHERE k.user_id = u.id), ''), "         \
-    "coalesce((SELECT to_char((t.window_start + make_interval(mins => $" M "::int)) "              \
-    "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_throttle t "                \
-    "  WHERE t.bucket = 'lock:' || lower(u.username) AND $" T "::int > 0 "                         \
-    "  AND t.hits >= $" T "::int "                                                                 \
-    "  AND t.window_start > now() - make_interval(mins => $" M "::int)), ''), "                    \
+    "coalesce((SELECT to_char((max(t.last_at) + make_interval(mins => $" M "::int)) "              \
+    "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth_login_failures t "          \
+    "  WHERE t.name = lower(u.username) AND t.addr <> '*' AND $" T "::int > 0 "                    \
+    "  AND t.failures >= $" T "::int "                                                             \
+    "  AND t.last_at > now() - make_interval(mins => $" M "::int)), ''), "                         \
     "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
     "  AND l.time > now() - interval '24 hours'), "                                                \
     "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
@@ -67,6 +68,19 @@ caller_is_admin(auth_service *s, np_rpc_call *call, PGconn *c, const np_http_req
         return false;
     }
     return true;
+}
+
+/* admin_db_get lends a connection once the caller is known to be an admin; NULL when it has
+ * answered (503 or 403). */
+static PGconn *
+admin_db_get(auth_service *s, np_rpc_call *call, const np_http_req *r)
+{
+    PGconn *c = auth_db_get(s, call);
+    if (c != NULL && !caller_is_admin(s, call, c, r)) {
+        auth_db_put(s, c);
+        return NULL;
+    }
+    return c;
 }
 
 /* pool_figures adds each user's rate and contribution from pool; after the first failure it
@@ -131,12 +145,8 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
         auth_reply_invalid(call, "'q' must be at most 32 characters of a username");
         return;
     }
-    PGconn *c = auth_db_get(s, call);
+    PGconn *c = admin_db_get(s, call, r);
     if (c == NULL) {
-        return;
-    }
-    if (!caller_is_admin(s, call, c, r)) {
-        auth_db_put(s, c);
         return;
     }
     char thr[24], mins[24], lim[24], off[24];
@@ -185,10 +195,13 @@ typedef struct {
 static bool
 read_change(np_rpc_call *call, const np_http_req *r, change *ch)
 {
-    static const char *const allowed[] = {"role", "disabled", "rpm_override", NULL};
+    /* manual_rpm and is_active: the earlier pool's names (is_active is the opposite of
+     * disabled). */
+    static const char *const allowed[] = {"role",       "disabled",  "rpm_override",
+                                          "manual_rpm", "is_active", NULL};
     json_t *body = NULL;
     char why[256] = "";
-    bool has_role = false;
+    bool has_role = false, has_active = false, active = true;
     memset(ch, 0, sizeof(*ch));
     if (!auth_body_read(call, r, allowed, &body)) {
         return false;
@@ -197,7 +210,23 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
     bool ok =
         np_json_str(body, "role", false, 0, 16, &role, &has_role, why, sizeof(why)) == NP_ERR_OK &&
         np_json_bool(body, "disabled", false, &ch->disabled, &ch->has_disabled, why, sizeof(why)) ==
-            NP_ERR_OK;
+            NP_ERR_OK &&
+        np_json_bool(body, "is_active", false, &active, &has_active, why, sizeof(why)) == NP_ERR_OK;
+    if (ok && has_active && ch->has_disabled && active == ch->disabled) {
+        snprintf(why, sizeof(why), "'disabled' and 'is_active' disagree; give one");
+        ok = false;
+    }
+    if (ok && has_active) {
+        ch->has_disabled = true;
+        ch->disabled = !active;
+    }
+    const char *rpm_key =
+        json_object_get(body, "manual_rpm") != NULL ? "manual_rpm" : "rpm_override";
+    if (ok && json_object_get(body, "manual_rpm") != NULL &&
+        json_object_get(body, "rpm_override") != NULL) {
+        snprintf(why, sizeof(why), "give 'rpm_override' or 'manual_rpm', not both");
+        ok = false;
+    }
     if (ok && has_role) {
         if (strcmp(role, "user") == 0 || strcmp(role, "admin") == 0) {
             ch->role = strcmp(role, "user") == 0 ? "user" : "admin";
@@ -206,12 +235,12 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
             ok = false;
         }
     }
-    if (ok && np_json_is_null(body, "rpm_override")) {
+    if (ok && np_json_is_null(body, rpm_key)) {
         ch->has_rpm = true;
         ch->rpm = -1;
     } else if (ok) {
-        ok = np_json_int(body, "rpm_override", false, 0, MAX_RPM_OVERRIDE, &ch->rpm, &ch->has_rpm,
-                         why, sizeof(why)) == NP_ERR_OK;
+        ok = np_json_int(body, rpm_key, false, 0, MAX_RPM_OVERRIDE, &ch->rpm, &ch->has_rpm, why,
+                         sizeof(why)) == NP_ERR_OK;
     }
     if (ok && ch->role == NULL && !ch->has_disabled && !ch->has_rpm) {
         snprintf(why, sizeof(why),
@@ -309,12 +338,8 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     if (!read_change(call, r, &ch)) {
         return;
     }
-    PGconn *c = auth_db_get(s, call);
+    PGconn *c = admin_db_get(s, call, r);
     if (c == NULL) {
-        return;
-    }
-    if (!caller_is_admin(s, call, c, r)) {
-        auth_db_put(s, c);
         return;
     }
     char thr[24], mins[24];
@@ -353,6 +378,25 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     }
 }
 
+/* revoke_keys deletes every relay key of user id (after a takeover): {"revoked": n}. */
+static void
+revoke_keys(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
+{
+    PGconn *c = admin_db_get(s, call, r);
+    if (c == NULL) {
+        return;
+    }
+    int64_t n = 0;
+    np_err err = auth_relaykeys_revoke_all(c, id, &n);
+    auth_db_put(s, c);
+    if (err != NP_ERR_OK) {
+        np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "no such user" : NULL);
+        return;
+    }
+    np_http_reply_json(call, 200, json_pack("{s:I}", "revoked", (json_int_t)n), NULL);
+    emit(s, "admin.relay_keys_revoked", r, id, json_pack("{s:I}", "revoked", (json_int_t)n));
+}
+
 void
 auth_admin_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
@@ -362,6 +406,12 @@ auth_admin_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
     } else if (strcmp(r->path, "/admin/users") == 0) {
         if (strcmp(r->method, "GET") == 0) {
             list(s, call, r);
+        } else {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        }
+    } else if (np_path_match("/admin/users/{id}/relay-keys", r->path, &id)) {
+        if (strcmp(r->method, "DELETE") == 0) {
+            revoke_keys(s, call, r, id);
         } else {
             np_http_reply_err(call, NP_ERR_METHOD, NULL);
         }

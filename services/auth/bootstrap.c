@@ -1,9 +1,12 @@
 /* Creating or resetting the first admin at start-up. */
 #include "bootstrap.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "np/db.h"
@@ -52,6 +55,35 @@ store(PGconn *c, const char *name, const char *hash, int64_t *uid)
     }
     PQclear(res);
     return err;
+}
+
+/* show_password hands a generated password to the operator: into DATA_DIR/admin-password
+ * (mode 0600), and on standard output only when that is a terminal; otherwise (a container
+ * whose output goes to log storage) only the file's path is printed. */
+static void
+show_password(const np_config *cfg, const char *name, const char *password)
+{
+    char dir[512], path[600];
+    np_config_str(cfg, "DATA_DIR", dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/admin-password", dir);
+    mkdir(dir, 0700);
+    unlink(path); /* a new file, so the mode below holds whoever made the old one */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool saved = fd >= 0 && dprintf(fd, "%s\n", password) > 0;
+    if (fd >= 0) {
+        saved = close(fd) == 0 && saved;
+    }
+    if (isatty(STDOUT_FILENO)) {
+        fprintf(stdout, "Admin login: %s / %s\n", name, password);
+    } else if (saved) {
+        fprintf(stdout, "Admin login: %s, password in %s\n", name, path);
+    } else {
+        np_log_error("auth",
+                     "the generated admin password could not be written to %s: set "
+                     "ADMIN_PASSWORD and ADMIN_FORCE_RESET=true to choose one",
+                     path);
+    }
+    fflush(stdout);
 }
 
 np_err
@@ -122,9 +154,7 @@ auth_bootstrap_admin(auth_service *s, char *why, size_t whylen)
         np_events_emit(s->base.events, "auth.admin_bootstrapped",
                        json_pack("{s:I, s:b}", "user", (json_int_t)uid, "reset", force));
         if (generated) {
-            /* The one place a password is ever shown: once, to the operator starting us. */
-            fprintf(stdout, "Admin login: %s / %s\n", name, password);
-            fflush(stdout);
+            show_password(cfg, name, password);
         }
     }
 done:

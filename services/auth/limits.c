@@ -5,7 +5,8 @@
 
 #include "np/wire.h"
 
-static const char *const fields[] = {"rpm_limit", "contributed_keys", "healthy_keys", NULL};
+static const char *const fields[] = {"rpm_limit",      "contributed_keys", "healthy_keys",
+                                     "rate_remaining", "rate_reset_s",     NULL};
 
 void
 auth_limits_nulls(json_t *obj)

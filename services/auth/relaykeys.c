@@ -91,12 +91,36 @@ emit(auth_service *s, const char *type, int64_t uid, int64_t kid, const char *ri
                              (json_int_t)kid, "rid", rid));
 }
 
+/* revoke_others deletes the caller's relay keys but keep (rotation), emitting one revocation
+ * each; *n counts them. */
+static np_err
+revoke_others(auth_service *s, PGconn *c, const np_http_req *r, int64_t keep, int64_t *n)
+{
+    char uid[24], kid[24];
+    PGresult *res = NULL;
+    const char *params[] = {auth_id_text(r->user_id, uid), auth_id_text(keep, kid)};
+    np_err err = np_db_exec(
+        c, "DELETE FROM relay_keys WHERE user_id = $1 AND id <> $2 RETURNING id", 2, params, &res);
+    *n = 0;
+    for (int i = 0; err == NP_ERR_OK && i < PQntuples(res); i++) {
+        emit(s, "auth.relay_key_revoked", r->user_id, strtoll(PQgetvalue(res, i, 0), NULL, 10),
+             r->rid);
+        (*n)++;
+    }
+    PQclear(res);
+    return err;
+}
+
+/* create makes a relay key {name, rotate?}. rotate: the caller's other keys are revoked. The
+ * earlier pool's clients send {name?, rotate?} with rotate defaulting to true: a body without
+ * a name is such a request, so there the key is named "default" and rotate defaults to true. */
 static void
 create(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
-    static const char *const allowed[] = {"name", NULL};
+    static const char *const allowed[] = {"name", "rotate", NULL};
     json_t *body = NULL;
     const char *name = NULL;
+    bool has_name = false, rotate = false, has_rotate = false;
     char why[256] = "", uid[24], max[24], hash[67];
     char key[AUTH_RELAYKEY_MAX] = "", prefix[AUTH_RELAYKEY_PREFIX + 1];
     PGconn *c = NULL;
@@ -104,11 +128,16 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
     if (!auth_body_read(call, r, allowed, &body)) {
         return;
     }
-    if (np_json_str(body, "name", true, 1, 4 * AUTH_RELAYKEY_NAME_MAX, &name, NULL, why,
+    if (np_json_str(body, "name", false, 1, 4 * AUTH_RELAYKEY_NAME_MAX, &name, &has_name, why,
                     sizeof(why)) != NP_ERR_OK ||
-        !name_check(name, why, sizeof(why))) {
+        (has_name && !name_check(name, why, sizeof(why))) ||
+        np_json_bool(body, "rotate", false, &rotate, &has_rotate, why, sizeof(why)) != NP_ERR_OK) {
         auth_reply_invalid(call, why);
         goto done;
+    }
+    if (!has_name) {
+        name = "default";
+        rotate = has_rotate ? rotate : true;
     }
     if (auth_relaykey_new(key, prefix) != NP_ERR_OK) {
         np_http_reply_err(call, NP_ERR_CRYPTO, NULL);
@@ -119,14 +148,29 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
         goto done;
     }
     snprintf(max, sizeof(max), "%lld", (long long)auth_setting_int(s, "AUTH_MAX_RELAY_KEYS"));
-    const char *params[] = {auth_id_text(r->user_id, uid), name, hash, prefix, max};
-    /* The count and the insert in one statement, so the cap needs no transaction. */
-    np_err err = np_db_exec(c,
-                            "INSERT INTO relay_keys (user_id, name, key_hash, prefix) "
-                            "SELECT $1, $2, $3::bytea, $4 WHERE (SELECT count(*) FROM "
-                            "relay_keys WHERE user_id = $1) < $5::int RETURNING " KEY_COLUMNS,
-                            5, params, &res);
+    const char *params[] = {auth_id_text(r->user_id, uid), name, hash, prefix, max,
+                            rotate ? "true" : "false"};
+    /* Lock the user's row, then count and insert in a statement that sees every create
+     * committed before the lock was granted: parallel creates cannot pass the cap together.
+     * A rotation replaces every other key, so it never meets the cap. */
+    np_err err = np_db_exec(c, "BEGIN", 0, NULL, NULL);
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", 1, params, NULL);
+    }
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c,
+                         "INSERT INTO relay_keys (user_id, name, key_hash, prefix) "
+                         "SELECT $1, $2, $3::bytea, $4 WHERE $6::boolean OR (SELECT count(*) "
+                         "FROM relay_keys WHERE user_id = $1) < $5::int RETURNING " KEY_COLUMNS,
+                         6, params, &res);
+    }
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "COMMIT", 0, NULL, NULL);
+    }
     if (err != NP_ERR_OK) {
+        if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+            np_db_exec(c, "ROLLBACK", 0, NULL, NULL);
+        }
         np_http_reply_err(call, err, NULL);
         goto done;
     }
@@ -139,8 +183,16 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
         goto done;
     }
     json_t *out = key_json(res, 0);
+    int64_t kid = json_integer_value(json_object_get(out, "id")), revoked = 0;
+    if (rotate && (err = revoke_others(s, c, r, kid, &revoked)) != NP_ERR_OK) {
+        json_decref(out);
+        np_http_reply_err(call, err, NULL);
+        goto done;
+    }
     json_object_set_new(out, "key", json_string(key));
-    int64_t kid = json_integer_value(json_object_get(out, "id"));
+    if (rotate) {
+        json_object_set_new(out, "revoked", json_integer((json_int_t)revoked));
+    }
     np_http_reply_json(call, 201, out, NULL);
     emit(s, "auth.relay_key_created", r->user_id, kid, r->rid);
 done:
@@ -180,10 +232,11 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
 static void
 update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
 {
-    static const char *const allowed[] = {"name", "enabled", NULL};
+    /* is_active: the earlier pool's name for enabled. */
+    static const char *const allowed[] = {"name", "enabled", "is_active", NULL};
     json_t *body = NULL;
     const char *name = NULL;
-    bool has_name = false, has_enabled = false, enabled = true;
+    bool has_name = false, has_enabled = false, enabled = true, has_active = false, active = true;
     char why[256] = "", uid[24], kid[24];
     PGconn *c = NULL;
     PGresult *res = NULL;
@@ -194,9 +247,19 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
                     sizeof(why)) != NP_ERR_OK ||
         (has_name && !name_check(name, why, sizeof(why))) ||
         np_json_bool(body, "enabled", false, &enabled, &has_enabled, why, sizeof(why)) !=
+            NP_ERR_OK ||
+        np_json_bool(body, "is_active", false, &active, &has_active, why, sizeof(why)) !=
             NP_ERR_OK) {
         auth_reply_invalid(call, why);
         goto done;
+    }
+    if (has_active && has_enabled && active != enabled) {
+        auth_reply_invalid(call, "'enabled' and 'is_active' disagree; give one");
+        goto done;
+    }
+    if (has_active) {
+        has_enabled = true;
+        enabled = active;
     }
     if (!has_name && !has_enabled) {
         auth_reply_invalid(call, "nothing to change: give 'name' or 'enabled'");
@@ -253,6 +316,25 @@ static void delete (auth_service *s, np_rpc_call *call, const np_http_req *r, in
     }
     np_http_reply_json(call, 204, NULL, NULL);
     emit(s, "auth.relay_key_revoked", r->user_id, id, r->rid);
+}
+
+np_err
+auth_relaykeys_revoke_all(PGconn *c, int64_t uid, int64_t *n)
+{
+    char id[24];
+    const char *params[] = {auth_id_text(uid, id)};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c,
+                            "WITH gone AS (DELETE FROM relay_keys WHERE user_id = $1 RETURNING 1) "
+                            "SELECT (SELECT count(*) FROM gone), EXISTS (SELECT 1 FROM users "
+                            "WHERE id = $1)",
+                            1, params, &res);
+    if (err == NP_ERR_OK) {
+        *n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        err = PQgetvalue(res, 0, 1)[0] == 't' ? NP_ERR_OK : NP_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    return err;
 }
 
 void

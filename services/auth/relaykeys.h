@@ -6,6 +6,7 @@
 #ifndef AUTH_RELAYKEYS_H
 #define AUTH_RELAYKEYS_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,10 @@ bool auth_relaykey_well_formed(const char *cred, size_t len);
 /* auth_relaykey_hash computes HMAC-SHA256(hkey, cred) and writes it as a bytea literal
  * ("\\x" and 64 hex digits) into out (67 bytes), ready as an SQL parameter. */
 void auth_relaykey_hash(const uint8_t hkey[NP_KEY_LEN], const char *cred, size_t len, char out[67]);
+
+/* auth_relaykeys_revoke_all deletes every relay key of user uid and sets *n to how many
+ * there were. NP_ERR_NOT_FOUND when there is no such user, NP_ERR_DB. */
+np_err auth_relaykeys_revoke_all(PGconn *c, int64_t uid, int64_t *n);
 
 /* auth_relaykeys_http answers POST/GET /client-keys and PATCH/DELETE /client-keys/{id} for
  * the signed-in user of r (handlers run on rpc workers). */

@@ -34,9 +34,17 @@ const np_cfg_spec auth_config[] = {
     {"AUTH_REGISTER_RATE_LIMIT_PER_MINUTE", NP_CFG_INT, "10", 0, 1000000, RT,
      "sign-ups per client IP per minute, shared by all instances (0: off)", NULL},
     {"AUTH_LOGIN_LOCKOUT_THRESHOLD", NP_CFG_INT, "10", 0, 100000, RT,
-     "failed sign-ins that lock an account name (0: no lockout)", NULL},
+     "failed sign-ins from one address (IPv4, IPv6 /64) that lock that address out of an "
+     "account name (0: no lockout); other addresses are not affected",
+     NULL},
     {"AUTH_LOGIN_LOCKOUT_MINUTES", NP_CFG_INT, "10", 1, 10080, RT,
-     "how long a locked account name stays locked after its last failure", NULL},
+     "how long failures count, and a lock lasts after the last failure", NULL},
+    {"AUTH_LOGIN_SLOWDOWN_AFTER", NP_CFG_INT, "5", 0, 100000, RT,
+     "failed sign-ins on an account name (all addresses) after which an address that has failed "
+     "on it waits a delay doubling from 1 s between attempts (0: off)",
+     NULL},
+    {"AUTH_LOGIN_SLOWDOWN_MAX_SECONDS", NP_CFG_INT, "60", 1, 3600, RT,
+     "the longest of those delays", NULL},
     {"AUTH_MAX_RELAY_KEYS", NP_CFG_INT, "50", 1, 100000, RT, "relay keys one user may hold", NULL},
     {"ADMIN_USERNAME", NP_CFG_STR, "admin", 0, 0, 0,
      "the first admin, created when the database has none", check_username},
@@ -176,7 +184,7 @@ auth_start(auth_service **out, np_config *cfg, char *why, size_t whylen)
     if ((err = auth_bootstrap_admin(s, why, whylen)) != NP_ERR_OK) {
         goto fail;
     }
-    np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20),
+    np_rpc_opts opts = {.recv_max = NP_HTTP_RECV_MAX,
                         .workers = (int)np_config_int(cfg, "AUTH_RPC_WORKERS")};
     err = np_service_listen(&s->base, "AUTH_RPC_LISTEN", &opts, on_call, s, why, whylen);
     if (err != NP_ERR_OK) {

@@ -109,14 +109,15 @@ auth_user_by_id(PGconn *c, int64_t id, auth_user *out)
 }
 
 np_err
-auth_user_insert(PGconn *c, const char *name, const char *hash, const char *role, auth_user *out)
+auth_user_insert(PGconn *c, const char *name, const char *email, const char *hash, const char *role,
+                 auth_user *out)
 {
     PGresult *res = NULL;
-    const char *params[] = {name, hash, role};
+    const char *params[] = {name, hash, role, email};
     np_err err = np_db_exec(c,
-                            "INSERT INTO users (username, password_hash, role) "
-                            "VALUES ($1, $2, $3) RETURNING " AUTH_USER_COLUMNS,
-                            3, params, &res);
+                            "INSERT INTO users (username, password_hash, role, email) "
+                            "VALUES ($1, $2, $3, $4) RETURNING " AUTH_USER_COLUMNS,
+                            4, params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 1) {
         auth_user_from_row(res, 0, out);
     } else if (err == NP_ERR_OK) {
@@ -152,4 +153,35 @@ auth_user_upgrade_hash(PGconn *c, int64_t id, const char *old_hash, const char *
     const char *params[] = {idtext, old_hash, new_hash};
     return np_db_exec(c, "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
                       3, params, NULL);
+}
+
+np_err
+auth_email_taken(PGconn *c, const char *email)
+{
+    PGresult *res = NULL;
+    const char *params[] = {email};
+    np_err err =
+        np_db_exec(c, "SELECT 1 FROM users WHERE lower(email) = lower($1)", 1, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) > 0) {
+        err = NP_ERR_CONFLICT;
+    }
+    PQclear(res);
+    return err;
+}
+
+bool
+auth_email_check(const char *email, size_t len, char *why, size_t whylen)
+{
+    const char *at = memchr(email, '@', len);
+    bool ok = len >= 3 && len <= 254 && at != NULL && at != email && at != email + len - 1 &&
+              memchr(at + 1, '@', len - (size_t)(at + 1 - email)) == NULL;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = email[i] > ' ' && email[i] < 0x7f;
+    }
+    if (!ok) {
+        snprintf(why, whylen,
+                 "email must look like name@example.org (3-254 characters, no "
+                 "spaces)");
+    }
+    return ok;
 }

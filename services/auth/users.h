@@ -46,9 +46,16 @@ void auth_user_from_row(const PGresult *res, int i, auth_user *u);
 np_err auth_user_by_name(PGconn *c, const char *name, auth_user *out);
 /* auth_user_by_id finds a user by id; NP_ERR_NOT_FOUND, NP_ERR_DB. */
 np_err auth_user_by_id(PGconn *c, int64_t id, auth_user *out);
-/* auth_user_insert creates a user; NP_ERR_CONFLICT when the name is taken (any case). */
-np_err auth_user_insert(PGconn *c, const char *name, const char *hash, const char *role,
-                        auth_user *out);
+/* auth_user_insert creates a user with an optional e-mail (NULL: none); NP_ERR_CONFLICT when
+ * the name or the e-mail is taken (any case). */
+np_err auth_user_insert(PGconn *c, const char *name, const char *email, const char *hash,
+                        const char *role, auth_user *out);
+/* auth_email_taken: NP_ERR_CONFLICT when an account holds this e-mail (any case), else
+ * NP_ERR_OK; NP_ERR_DB. */
+np_err auth_email_taken(PGconn *c, const char *email);
+/* auth_email_check: an optional e-mail given at sign-up, 3-254 bytes of printable ASCII with
+ * no space, one '@' with text on both sides; false with a sentence in why. */
+bool auth_email_check(const char *email, size_t len, char *why, size_t whylen);
 /* auth_user_set_password stores a new hash and bumps token_version, which ends every
  * session issued before; NP_ERR_NOT_FOUND when the user is gone. */
 np_err auth_user_set_password(PGconn *c, int64_t id, const char *hash);

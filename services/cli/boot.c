@@ -16,6 +16,7 @@
 #include "np/crypto.h"
 #include "np/db.h"
 #include "np/log.h"
+#include "np/wire_mac.h"
 #include "pool/pool.h"
 #include "run.h"
 
@@ -29,6 +30,14 @@ const np_cfg_spec *const cli_config_tables[] = {
     np_config_common, gw_config, auth_config, pool_config, health_config, audit_config, NULL};
 const char *const cli_config_table_names[] = {"common", "gateway", "auth", "pool",
                                               "health", "audit",   NULL};
+
+/* Each setting name of the earlier Python pool, once, with what it became. */
+static void
+log_old_name(void *arg, const char *sentence, bool warn)
+{
+    (void)arg;
+    np_log_write(warn ? NP_LOG_WARN : NP_LOG_INFO, "config", NULL, "old setting %s", sentence);
+}
 
 bool
 cli_boot_config(cli_boot *b)
@@ -47,6 +56,7 @@ cli_boot_config(cli_boot *b)
     }
     char level[16];
     np_log_setup(np_config_str(b->cfg, "LOG_LEVEL", level, sizeof(level)));
+    np_config_old_names(".env", log_old_name, NULL);
     char node[64];
     np_config_str(b->cfg, "NODE_ID", node, sizeof(node));
     if (node[0] == '\0') {
@@ -146,17 +156,23 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
         return true; /* the gateway alone: no database, no secrets (it must never hold them) */
     }
     if (multi) {
-        static const struct {
+        /* Each service needs only the secrets it uses, so a deployment can keep the others
+         * out of its reach: auth and pool SECRET_KEY (sessions, relay-key and fingerprint
+         * hashes), pool and health ENCRYPTION_KEY (contributed keys), audit neither. */
+        unsigned m = b->mask != 0 ? b->mask : ~0u;
+        const struct {
             const char *name;
-            unsigned users; /* the services that read it */
+            unsigned users;
         } required[] = {
+            {"DATABASE_URL", ~0u},
             {"SECRET_KEY", CLI_AUTH | CLI_POOL},
             {"ENCRYPTION_KEY", CLI_POOL | CLI_HEALTH},
-            {"DATABASE_URL", CLI_ALL},
         };
-        unsigned mine = b->services != 0 ? b->services : CLI_ALL;
         for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-            if ((required[i].users & mine) != 0 && !np_config_is_set(b->cfg, required[i].name)) {
+            if (!(required[i].users & m)) {
+                continue;
+            }
+            if (!np_config_is_set(b->cfg, required[i].name)) {
                 snprintf(why, sizeof(why), "%s: required when MULTI_NODE_ENABLED=true",
                          required[i].name);
                 fail(why);
@@ -205,6 +221,53 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
     np_db_close(db);
     if (err != NP_ERR_OK) {
         fail(why);
+        return false;
+    }
+    return true;
+}
+
+bool
+cli_boot_internal(cli_boot *b, bool all)
+{
+    char why[512] = "";
+    bool multi = np_config_bool(b->cfg, "MULTI_NODE_ENABLED");
+    if (multi) {
+        /* Services on their own hosts must be reachable from the others; alone on one host
+         * they listen on loopback only. */
+        static const char *const listens[] = {"AUTH_RPC_LISTEN",
+                                              "POOL_RPC_LISTEN",
+                                              "AUDIT_RPC_LISTEN",
+                                              "HEALTH_RPC_LISTEN",
+                                              "EVENTS_LISTEN",
+                                              "ACKS_LISTEN",
+                                              NULL};
+        for (int i = 0; listens[i] != NULL; i++) {
+            char url[512], wide[560];
+            np_config_str(b->cfg, listens[i], url, sizeof(url));
+            if (!np_config_is_set(b->cfg, listens[i]) &&
+                strncmp(url, "tcp://127.0.0.1:", 16) == 0) {
+                snprintf(wide, sizeof(wide), "tcp://0.0.0.0:%s", url + 16);
+                np_config_set(b->cfg, listens[i], wide, NP_CFG_SRC_DEFAULT, why, sizeof(why));
+            }
+        }
+    }
+    if (!np_config_is_set(b->cfg, "INTERNAL_SECRET")) {
+        if (multi || !all) {
+            fail("INTERNAL_SECRET: required when services run as separate processes "
+                 "(MULTI_NODE_ENABLED=true or one service per command): every message between "
+                 "them is authenticated with it");
+            return false;
+        }
+        return true; /* naipool all: inproc:// within one process */
+    }
+    char *secret = np_config_strdup(b->cfg, "INTERNAL_SECRET");
+    np_err err = secret != NULL ? np_wire_auth_setup(secret) : NP_ERR_NOMEM;
+    if (secret != NULL) {
+        np_wipe(secret, strlen(secret));
+    }
+    free(secret);
+    if (err != NP_ERR_OK) {
+        fail("INTERNAL_SECRET: cannot derive the message key");
         return false;
     }
     return true;

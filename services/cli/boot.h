@@ -10,8 +10,8 @@
 
 typedef struct {
     np_config *cfg;
-    np_pgboot *pg;     /* the private Postgres, when this process started one */
-    unsigned services; /* the cli_service mask this process runs; 0: a command (all secrets) */
+    np_pgboot *pg; /* the private Postgres, when this process started one */
+    unsigned mask; /* the services this process runs (run.h CLI_*); 0: a command needing all */
 } cli_boot;
 
 /* The settings tables of every service, in order, with their names; NULL-terminated. */
@@ -28,6 +28,10 @@ bool cli_boot_config(cli_boot *b);
  * migrations when migrate is true. Without need_db (the gateway alone) it checks nothing:
  * the gateway uses no database and no secret. */
 bool cli_boot_prepare(cli_boot *b, bool need_db, bool migrate);
+/* cli_boot_internal prepares authenticated internal messages (np/wire_mac.h) from
+ * INTERNAL_SECRET, required unless all runs every service in one process; with
+ * MULTI_NODE_ENABLED=true the *_LISTEN settings left unset listen on every interface. */
+bool cli_boot_internal(cli_boot *b, bool all);
 /* cli_boot_inproc points every NNG address at inproc:// (all services in one process). */
 void cli_boot_inproc(cli_boot *b);
 void cli_boot_fini(cli_boot *b);

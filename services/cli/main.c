@@ -127,6 +127,13 @@ print_setting(void *arg, const np_cfg_spec *spec, const char *value, np_cfg_sour
            spec->doc);
 }
 
+static void
+print_old_name(void *arg, const char *sentence, bool warn)
+{
+    (void)arg;
+    printf("# old setting%s: %s\n", warn ? " (warning)" : "", sentence);
+}
+
 /* import_command: naipool import [--dry-run] [--with-logs] [SOURCE]. With no SOURCE, an old
  * .env's SQLite DATABASE_URL is the source, and this suite's data goes to the private
  * Postgres as when DATABASE_URL is unset. */
@@ -198,6 +205,7 @@ main(int argc, char **argv)
     int code = 2;
     if (strcmp(cmd, "config") == 0 && argc > 2 && strcmp(argv[2], "check") == 0) {
         np_config_each(b.cfg, print_setting, NULL);
+        np_config_old_names(".env", print_old_name, NULL);
         code = 0;
     } else if (strcmp(cmd, "import") == 0) {
         code = import_command(&b, argc - 2, argv + 2);
@@ -217,11 +225,13 @@ main(int argc, char **argv)
             code = usage();
         } else {
             bool need_db = mask != CLI_GATEWAY;
-            b.services = mask;
             if (mask == CLI_ALL) {
                 cli_boot_inproc(&b);
             }
-            code = cli_boot_prepare(&b, need_db, need_db) ? cli_run(b.cfg, mask) : 1;
+            b.mask = mask;
+            code = cli_boot_internal(&b, mask == CLI_ALL) && cli_boot_prepare(&b, need_db, need_db)
+                       ? cli_run(b.cfg, mask)
+                       : 1;
         }
     }
     cli_boot_fini(&b);

@@ -99,6 +99,26 @@ peer(gw_request *r, char *out, size_t outlen)
     }
 }
 
+/* entry reads the X-Forwarded-For entry xff[start, end) without its blanks into out; false
+ * when it is no address. */
+static bool
+entry(const char *xff, size_t start, size_t end, char out[64])
+{
+    size_t a = start, b = end;
+    while (a < b && (xff[a] == ' ' || xff[a] == '\t')) {
+        a++;
+    }
+    while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t')) {
+        b--;
+    }
+    unsigned char tmp[16];
+    if (b == a || parse(xff + a, b - a, tmp) == 0) {
+        return false;
+    }
+    snprintf(out, 64, "%.*s", (int)(b - a), xff + a);
+    return true;
+}
+
 bool
 gw_client_ip_pick(const char *peer, const char *xff, size_t xfflen, const char *trusted, char *out,
                   size_t outlen)
@@ -118,21 +138,8 @@ gw_client_ip_pick(const char *peer, const char *xff, size_t xfflen, const char *
         while (start > 0 && xff[start - 1] != ',') {
             start--;
         }
-        size_t a = start, b = end;
-        while (a < b && (xff[a] == ' ' || xff[a] == '\t')) {
-            a++;
-        }
-        while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t')) {
-            b--;
-        }
-        unsigned char tmp[16];
-        if (b > a && parse(xff + a, b - a, tmp) != 0) {
-            snprintf(chosen, sizeof(chosen), "%.*s", (int)(b - a), xff + a);
-            if (!gw_ip_in_list(chosen, trusted)) {
-                break;
-            }
-        } else {
-            break; /* garbage: stop trusting what lies to the left */
+        if (!entry(xff, start, end, chosen) || !gw_ip_in_list(chosen, trusted)) {
+            break; /* the client, or garbage: stop trusting what lies to the left */
         }
         end = start > 0 ? start - 1 : 0;
     }
@@ -141,6 +148,33 @@ gw_client_ip_pick(const char *peer, const char *xff, size_t xfflen, const char *
     }
     snprintf(out, outlen, "%s", chosen);
     return true;
+}
+
+bool
+gw_client_ip_pick_hops(const char *peer, const char *xff, size_t xfflen, int hops, char *out,
+                       size_t outlen)
+{
+    snprintf(out, outlen, "%s", peer);
+    size_t end = xfflen;
+    for (int hop = 1; xff != NULL && end > 0; hop++) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',') {
+            start--;
+        }
+        if (hop == hops) {
+            char chosen[64];
+            if (!entry(xff, start, end, chosen)) {
+                return false;
+            }
+            snprintf(out, outlen, "%s", chosen);
+            return true;
+        }
+        if (start == 0) {
+            break;
+        }
+        end = start - 1;
+    }
+    return false;
 }
 
 void
@@ -156,6 +190,10 @@ gw_client_ip(gw_request *r, char *out, size_t outlen)
     ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("x-forwarded-for"), -1);
     if (i >= 0) {
         h2o_iovec_t v = r->req->headers.entries[i].value;
-        gw_client_ip_pick(addr, v.base, v.len, gw->trusted_proxies, out, outlen);
+        if (gw->proxy_hops > 0) {
+            gw_client_ip_pick_hops(addr, v.base, v.len, gw->proxy_hops, out, outlen);
+        } else {
+            gw_client_ip_pick(addr, v.base, v.len, gw->trusted_proxies, out, outlen);
+        }
     }
 }

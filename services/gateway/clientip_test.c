@@ -79,11 +79,53 @@ test_garbage_and_all_trusted(void **state)
     pick("10.0.0.2", big, "10.0.0.2", false);
 }
 
+static void
+test_default_is_loopback_only(void **state)
+{
+    (void)state;
+    assert_true(gw_ip_in_list("127.0.0.1", GW_TRUSTED_PROXIES_DEFAULT));
+    assert_true(gw_ip_in_list("::1", GW_TRUSTED_PROXIES_DEFAULT));
+    assert_false(gw_ip_in_list("10.1.2.3", GW_TRUSTED_PROXIES_DEFAULT));
+    assert_false(gw_ip_in_list("192.168.1.1", GW_TRUSTED_PROXIES_DEFAULT));
+    assert_false(gw_ip_in_list("172.16.0.1", GW_TRUSTED_PROXIES_DEFAULT));
+    assert_false(gw_ip_in_list("fd00::1", GW_TRUSTED_PROXIES_DEFAULT));
+    /* a neighbour on a private network writing the header is not believed */
+    char out[64];
+    const char *xff = "203.0.113.9";
+    assert_false(gw_client_ip_pick("10.0.0.5", xff, strlen(xff), GW_TRUSTED_PROXIES_DEFAULT, out,
+                                   sizeof(out)));
+    assert_string_equal(out, "10.0.0.5");
+}
+
+static void
+test_hops(void **state)
+{
+    (void)state;
+    char out[64];
+    const char *xff = "1.1.1.1, 203.0.113.7 ,10.0.0.2";
+    assert_true(gw_client_ip_pick_hops("10.0.0.1", xff, strlen(xff), 1, out, sizeof(out)));
+    assert_string_equal(out, "10.0.0.2");
+    assert_true(gw_client_ip_pick_hops("10.0.0.1", xff, strlen(xff), 2, out, sizeof(out)));
+    assert_string_equal(out, "203.0.113.7");
+    assert_true(gw_client_ip_pick_hops("10.0.0.1", xff, strlen(xff), 3, out, sizeof(out)));
+    assert_string_equal(out, "1.1.1.1");
+    /* fewer entries than hops, or garbage at the hop: the peer */
+    assert_false(gw_client_ip_pick_hops("10.0.0.1", xff, strlen(xff), 4, out, sizeof(out)));
+    assert_string_equal(out, "10.0.0.1");
+    const char *bad = "nonsense, 10.0.0.2";
+    assert_false(gw_client_ip_pick_hops("10.0.0.1", bad, strlen(bad), 2, out, sizeof(out)));
+    assert_string_equal(out, "10.0.0.1");
+    assert_false(gw_client_ip_pick_hops("10.0.0.1", NULL, 0, 1, out, sizeof(out)));
+    assert_string_equal(out, "10.0.0.1");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ip_in_list),
+        cmocka_unit_test(test_default_is_loopback_only),
+        cmocka_unit_test(test_hops),
         cmocka_unit_test(test_right_most_untrusted),
         cmocka_unit_test(test_untrusted_peer_ignores_header),
         cmocka_unit_test(test_garbage_and_all_trusted),

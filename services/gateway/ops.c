@@ -3,12 +3,78 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "call.h"
 #include "np/buf.h"
+#include "np/crypto.h"
 #include "peers.h"
 #include "promtext.h"
 #include "respond.h"
+
+#define READY_CACHE_MS 1000
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* cache_put keeps a copy of an answer (dropped when out of memory: the next call asks). */
+static void
+cache_put(gw_gateway *gw, gw_ops_answer *a, int status, const char *body, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        return;
+    }
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+    pthread_mutex_lock(&gw->ops_mu);
+    free(a->body);
+    a->body = copy;
+    a->len = len;
+    a->status = status;
+    a->at_ms = mono_ms();
+    pthread_mutex_unlock(&gw->ops_mu);
+}
+
+/* cache_reply answers r from a when it is younger than max_ms; returns whether it did. */
+static bool
+cache_reply(gw_request *r, gw_ops_answer *a, int max_ms, const char *ctype)
+{
+    gw_gateway *gw = r->th->gw;
+    char *body = NULL;
+    size_t len = 0;
+    int status = 0;
+    pthread_mutex_lock(&gw->ops_mu);
+    if (a->body != NULL && max_ms > 0 && mono_ms() - a->at_ms < max_ms) {
+        body = h2o_mem_alloc_pool(&r->req->pool, a->len + 1);
+        memcpy(body, a->body, a->len + 1);
+        len = a->len;
+        status = a->status;
+    }
+    pthread_mutex_unlock(&gw->ops_mu);
+    if (body == NULL) {
+        return false;
+    }
+    gw_respond(r, status, ctype, body, len);
+    return true;
+}
+
+void
+gw_ops_fini(gw_gateway *gw)
+{
+    free(gw->ready.body);
+    free(gw->scrape.body);
+    gw->ready.body = gw->scrape.body = NULL;
+    free(gw->metrics_token);
+    gw->metrics_token = NULL;
+    pthread_mutex_destroy(&gw->ops_mu);
+}
 
 void
 gw_ops_healthz(gw_request *r)
@@ -25,6 +91,7 @@ typedef struct {
     const char *names[PROBES];
     const char *state[PROBES]; /* "ok", "database unreachable", "no answer" */
     gw_request *r;
+    gw_gateway *gw;
 } readiness;
 
 static void
@@ -46,7 +113,9 @@ finish_probe(readiness *rd)
         if (ready) {
             char out[600];
             int n = snprintf(out, sizeof(out), "{\"status\":\"ready\",\"checks\":%s}", b.data);
-            gw_respond(rd->r, 200, "application/json", out, (size_t)n);
+            size_t len = (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1;
+            cache_put(rd->gw, &rd->gw->ready, 200, out, len);
+            gw_respond(rd->r, 200, "application/json", out, len);
         } else {
             np_buf msg;
             np_buf_init(&msg, 4096);
@@ -62,6 +131,7 @@ finish_probe(readiness *rd)
             np_buf_puts(&out, "{\"error\":\"not_ready\",\"message\":");
             np_buf_json_str(&out, msg.data, strlen(msg.data));
             np_buf_printf(&out, ",\"checks\":%s}", b.data);
+            cache_put(rd->gw, &rd->gw->ready, 503, out.data, out.len);
             gw_respond(rd->r, 503, "application/json", out.data, out.len);
             np_buf_fini(&out);
             np_buf_fini(&msg);
@@ -105,12 +175,16 @@ void
 gw_ops_readyz(gw_request *r)
 {
     gw_gateway *gw = r->th->gw;
+    if (cache_reply(r, &gw->ready, READY_CACHE_MS, "application/json")) {
+        return;
+    }
     readiness *rd = calloc(1, sizeof(*rd));
     if (rd == NULL) {
         gw_respond_err(r, NP_ERR_NOMEM, NULL);
         return;
     }
     rd->r = r;
+    rd->gw = gw;
     rd->alive = true;
     rd->pending = PROBES;
     rd->names[0] = "auth";
@@ -170,6 +244,7 @@ finish_scrape(scrape *sc)
         np_buf_init(&b, 8u << 20);
         gw_metrics_render(&gw->metrics, &sc->text[0]);
         if (gw_promtext_merge(sc->text, SOURCES, &b) == NP_ERR_OK) {
+            cache_put(gw, &gw->scrape, 200, b.data ? b.data : "", b.len);
             gw_respond(sc->r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
         } else {
             gw_respond_err(sc->r, NP_ERR_NOMEM, NULL);
@@ -210,10 +285,36 @@ on_metrics_gone(gw_call *call)
     finish_scrape(sc);
 }
 
+/* metrics_allowed checks METRICS_TOKEN, answering 401 when it is set and not given. */
+static bool
+metrics_allowed(gw_request *r)
+{
+    const char *want = r->th->gw->metrics_token;
+    if (want == NULL || want[0] == '\0') {
+        return true;
+    }
+    ssize_t i = h2o_find_header(&r->req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    size_t wlen = strlen(want);
+    if (i >= 0) {
+        h2o_iovec_t v = r->req->headers.entries[i].value;
+        if (v.len == 7 + wlen && strncasecmp(v.base, "Bearer ", 7) == 0 &&
+            np_ct_equal(v.base + 7, want, wlen)) {
+            return true;
+        }
+    }
+    gw_respond_error(r, 401, "unauthorized",
+                     "/metrics needs Authorization: Bearer <METRICS_TOKEN>");
+    return false;
+}
+
 void
 gw_ops_metrics(gw_request *r)
 {
     gw_gateway *gw = r->th->gw;
+    if (!metrics_allowed(r) ||
+        cache_reply(r, &gw->scrape, gw->metrics_cache_ms, "text/plain; version=0.0.4")) {
+        return;
+    }
     scrape *sc = calloc(1, sizeof(*sc));
     if (sc == NULL) {
         gw_respond_err(r, NP_ERR_NOMEM, NULL);

@@ -27,6 +27,9 @@
 #include "respond.h"
 
 #define RELAY_PREFIX "/v1/novelai"
+/* The longest query passed on: TTS sends its text in the query, and 1,000 CJK characters are
+ * 9,000 bytes once URL-encoded (H2O itself takes request heads far larger). */
+#define RELAY_QUERY_MAX 16384
 
 typedef struct {
     h2o_generator_t gen; /* first: H2O hands it back to proceed and stop */
@@ -116,8 +119,9 @@ on_next(gw_call *call)
         !np_wire_get_bool(call->msg.root, "more", &more)) {
         /* The status line is gone already: end the body early; the client sees a
          * truncated transfer. */
-        np_log_write(NP_LOG_WARN, "gateway", call->r->rid, "relay stream %lld broke: %s",
-                     (long long)st->sid, np_err_message(call->err));
+        np_log_write(NP_LOG_WARN, "gateway", call->r->rid,
+                     "relay stream %lld broke: %s (client request id \"%s\")", (long long)st->sid,
+                     np_err_message(call->err), call->r->client_rid);
         st->finished = true;
         h2o_send(call->r->req, NULL, 0, H2O_SEND_STATE_ERROR);
         return;
@@ -203,9 +207,11 @@ typedef struct {
 
 struct open_ctx {
     gw_peer *peer;
-    np_wire_writer w;
+    gw_principal who; /* for each try's envelope */
+    char ip[64];
     int tries;
-    char rid[64];
+    char rid[64];             /* the gateway's id of the request */
+    int64_t uid;              /* its user: relay.abort names both */
     open_guard *guard;        /* NULL once the request is gone */
     gw_request *r;            /* valid while guard is not NULL */
     h2o_timeout_entry_t peek; /* looks at the client's socket once a second */
@@ -213,13 +219,14 @@ struct open_ctx {
 };
 
 static void
-send_abort(np_rpc_client *pool, const char *rid)
+send_abort(np_rpc_client *pool, const char *rid, int64_t uid)
 {
     np_wire_writer w;
     np_wire_writer_init(&w);
-    np_wire_begin(&w, 2);
+    np_wire_begin(&w, 3);
     np_wire_str(&w, "op", "relay.abort");
     np_wire_str(&w, "rid", rid);
+    np_wire_int(&w, "uid", uid);
     np_rpc_client_call_async(pool, &w, 2000, on_cancel_done, NULL);
     np_wire_writer_fini(&w);
 }
@@ -239,7 +246,7 @@ on_open_guard_dispose(void *p)
         }
         if (!o->aborted) {
             o->aborted = true;
-            send_abort(gw_peer_client(o->peer), o->rid);
+            send_abort(gw_peer_client(o->peer), o->rid, o->uid);
         }
         g->o = NULL;
     }
@@ -272,7 +279,7 @@ on_peek(h2o_timeout_entry_t *entry)
     }
     if (client_gone(o->r->req)) {
         o->aborted = true;
-        send_abort(gw_peer_client(o->peer), o->rid);
+        send_abort(gw_peer_client(o->peer), o->rid, o->uid);
         return;
     }
     h2o_timeout_link(o->r->th->loop, &o->r->th->ctx.one_sec_timeout, &o->peek);
@@ -290,14 +297,46 @@ open_ctx_free(gw_gateway *gw, open_ctx *o, bool keep_peer)
     if (!keep_peer) {
         gw_peers_put(&gw->pools, o->peer);
     }
-    np_wire_writer_fini(&o->w);
     free(o);
 }
 
 static void on_open(gw_call *call);
 static void on_open_gone(gw_call *call);
 
-/* open_start sends o's request to its instance; on_open answers. */
+static void write_headers(np_wire_writer *w, h2o_req_t *req);
+
+/* write_open writes the relay.open envelope of r into w (send_open checked the path). */
+static void
+write_open(np_wire_writer *w, gw_request *r, const open_ctx *o)
+{
+    h2o_req_t *req = r->req;
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    size_t skip = strlen(RELAY_PREFIX);
+    np_wire_begin(w, 9);
+    np_wire_str(w, "op", "relay.open");
+    np_wire_strn(w, "m", req->method.base, req->method.len);
+    np_wire_strn(w, "p", req->path.base + skip, plen - skip);
+    if (req->query_at != SIZE_MAX) {
+        np_wire_strn(w, "q", req->path.base + plen + 1, req->path.len - plen - 1);
+    } else {
+        np_wire_str(w, "q", "");
+    }
+    np_wire_bin(w, "b", req->entity.base ? req->entity.base : "",
+                req->entity.base ? req->entity.len : 0);
+    write_headers(w, req);
+    np_wire_str(w, "ip", o->ip);
+    np_wire_str(w, "rid", r->rid);
+    np_wire_key(w, "u");
+    msgpack_pack_map(&w->pk, 3);
+    np_wire_int(w, "id", o->who.user_id);
+    np_wire_str(w, "role", o->who.role);
+    np_wire_int(w, "kid", o->who.relay_key_id);
+}
+
+/* open_start sends o's request to its instance; on_open answers. The envelope is written
+ * for each try and freed once NNG has its message: while the open waits for a key the
+ * gateway holds the body twice at most (H2O's and, until it is sent, NNG's), not three
+ * times. */
 static void
 open_start(gw_request *r, open_ctx *o)
 {
@@ -309,8 +348,12 @@ open_start(gw_request *r, open_ctx *o)
         return;
     }
     o->tries++;
-    gw_call_start(call, gw_peer_client(o->peer), &o->w,
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    write_open(&w, r, o);
+    gw_call_start(call, gw_peer_client(o->peer), &w,
                   (int)np_config_int(gw->cfg, "RELAY_TIMEOUT_MS"));
+    np_wire_writer_fini(&w);
 }
 
 static void
@@ -419,7 +462,13 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     (void)route;
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     size_t skip = strlen(RELAY_PREFIX);
-    if (plen - skip > 1024 || req->path.len - plen > 8192) {
+    /* A client whose base URL ends in a slash (".../v1/novelai/") sends "//ai/...": the NovelAI
+     * path starts at the last of the leading slashes. Nothing else in the path is rewritten. */
+    while (skip + 1 < plen && req->path.base[skip] == '/' && req->path.base[skip + 1] == '/') {
+        skip++;
+    }
+    size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
+    if (plen - skip > 1024 || qlen > RELAY_QUERY_MAX) {
         gw_respond_error(r, 414, "uri_too_long", "the path or query is too long");
         return;
     }
@@ -433,32 +482,14 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
         return;
     }
     snprintf(o->rid, sizeof(o->rid), "%s", r->rid);
+    o->uid = p->user_id;
     o->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*o->guard), on_open_guard_dispose);
     o->guard->o = o;
     o->r = r;
     o->peek.cb = on_peek;
     h2o_timeout_link(r->th->loop, &r->th->ctx.one_sec_timeout, &o->peek);
-    np_wire_writer_init(&o->w);
-    np_wire_writer *w = &o->w;
-    np_wire_begin(w, 9);
-    np_wire_str(w, "op", "relay.open");
-    np_wire_strn(w, "m", req->method.base, req->method.len);
-    np_wire_strn(w, "p", req->path.base + skip, plen - skip);
-    if (req->query_at != SIZE_MAX) {
-        np_wire_strn(w, "q", req->path.base + plen + 1, req->path.len - plen - 1);
-    } else {
-        np_wire_str(w, "q", "");
-    }
-    np_wire_bin(w, "b", req->entity.base ? req->entity.base : "",
-                req->entity.base ? req->entity.len : 0);
-    write_headers(w, req);
-    np_wire_str(w, "ip", ip);
-    np_wire_str(w, "rid", r->rid);
-    np_wire_key(w, "u");
-    msgpack_pack_map(&w->pk, 3);
-    np_wire_int(w, "id", p->user_id);
-    np_wire_str(w, "role", p->role);
-    np_wire_int(w, "kid", p->relay_key_id);
+    o->who = *p;
+    snprintf(o->ip, sizeof(o->ip), "%s", ip);
     open_start(r, o);
 }
 

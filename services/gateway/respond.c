@@ -44,14 +44,17 @@ gw_request_new(h2o_req_t *req, int route_group)
     r->th = gw_thread_of(req);
     r->req = req;
     r->route_group = route_group;
+    r->static_file = false;
     clock_gettime(CLOCK_MONOTONIC, &r->started);
+    /* The id that keys internal state is always the gateway's own: a client choosing it
+     * could name another user's request (relay.abort). A client's own id is only echoed. */
+    snprintf(r->rid, sizeof(r->rid), "%016llx", (unsigned long long)next_random(r->th));
+    r->client_rid[0] = '\0';
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
     if (i >= 0 &&
         valid_rid(req->headers.entries[i].value.base, req->headers.entries[i].value.len)) {
-        snprintf(r->rid, sizeof(r->rid), "%.*s", (int)req->headers.entries[i].value.len,
-                 req->headers.entries[i].value.base);
-    } else {
-        snprintf(r->rid, sizeof(r->rid), "%016llx", (unsigned long long)next_random(r->th));
+        snprintf(r->client_rid, sizeof(r->client_rid), "%.*s",
+                 (int)req->headers.entries[i].value.len, req->headers.entries[i].value.base);
     }
     atomic_fetch_add(&r->th->gw->metrics.in_flight, 1);
     return r;
@@ -70,6 +73,9 @@ gw_add_header(gw_request *r, const char *name, const char *value, size_t len)
     h2o_add_header_by_str(&req->pool, &req->res.headers, n, nlen, 1, NULL, v, len);
 }
 
+/* Whether origin is in CORS_ALLOW_ORIGINS: comma separated, blanks around an entry and one
+ * trailing slash ignored (browsers send "https://app.example" for a configured
+ * "https://app.example/"), "*" allows any. */
 static bool
 origin_allowed(const gw_gateway *gw, const char *origin, size_t n)
 {
@@ -80,10 +86,21 @@ origin_allowed(const gw_gateway *gw, const char *origin, size_t n)
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *next = p + len + (comma != NULL);
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
+        if (len > 1 && p[len - 1] == '/') {
+            len--;
+        }
         if ((len == 1 && *p == '*') || (len == n && strncmp(p, origin, n) == 0)) {
             return true;
         }
-        p += len + (comma != NULL);
+        p = next;
     }
     return false;
 }
@@ -92,8 +109,20 @@ void
 gw_common_headers(gw_request *r)
 {
     gw_gateway *gw = r->th->gw;
-    gw_add_header(r, "x-request-id", r->rid, strlen(r->rid));
+    if (r->client_rid[0] != '\0') {
+        /* the client's id echoed; the gateway's (the request_id of GET /logs) beside it */
+        gw_add_header(r, "x-request-id", r->client_rid, strlen(r->client_rid));
+        gw_add_header(r, "x-novelaipool-request-id", r->rid, strlen(r->rid));
+    } else {
+        gw_add_header(r, "x-request-id", r->rid, strlen(r->rid));
+    }
     gw_add_header(r, "x-novelaipool-node", gw->node, strlen(gw->node));
+    if (!r->static_file) {
+        /* An API answer is data, never a page: no sniffing it into HTML, and if a browser
+         * renders it anyway, nothing in it may load or run. */
+        gw_add_header(r, "x-content-type-options", H2O_STRLIT("nosniff"));
+        gw_add_header(r, "content-security-policy", H2O_STRLIT("default-src 'none'; sandbox"));
+    }
     ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("origin"), -1);
     if (i >= 0) {
         h2o_iovec_t o = r->req->headers.entries[i].value;
@@ -103,7 +132,8 @@ gw_common_headers(gw_request *r)
             gw_add_header(r, "access-control-expose-headers",
                           H2O_STRLIT("X-Request-Id, X-NovelAIPool-Node, Retry-After, "
                                      "X-RateLimit-Limit, X-RateLimit-Remaining, "
-                                     "X-RateLimit-Reset, X-Next-Cursor"));
+                                     "X-RateLimit-Reset, X-Next-Cursor, Content-Disposition, "
+                                     "X-NovelAIPool-Request-Id"));
         }
     }
 }
@@ -198,6 +228,7 @@ header_allowed(const char *name, size_t n)
                                        "trailer",
                                        "x-request-id",
                                        "x-novelaipool-node",
+                                       "x-novelaipool-request-id",
                                        "set-cookie",
                                        "server",
                                        "date",

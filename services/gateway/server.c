@@ -1,13 +1,16 @@
 /* The gateway's H2O server: configuration, the loop threads (one per core, each with its
  * own SO_REUSEPORT listener), the request entry point, and clean shutdown. */
 #include "server.h"
+#include "clientip.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +19,7 @@
 #include "call.h"
 #include "forward.h"
 #include "np/crypto.h"
+#include "np/httpop.h"
 #include "np/log.h"
 #include "ops.h"
 #include "relay.h"
@@ -30,12 +34,25 @@ const np_cfg_spec gw_config[] = {
     {"WEB_DIR", NP_CFG_STR, "", 0, 0, 0,
      "folder of the web UI (default: web/ beside the binary's source tree, or ./web)", NULL},
     {"CORS_ALLOW_ORIGINS", NP_CFG_STR, "", 0, 0, 0,
-     "comma separated origins allowed by CORS (empty: CORS off; * allows any)", NULL},
+     "comma separated origins allowed by CORS, e.g. https://app.example.com, "
+     "http://localhost:5173 (empty: CORS off; * allows any)",
+     NULL},
     {"TRUST_PROXY_HEADERS", NP_CFG_BOOL, "false", 0, 0, 0,
      "take the client address from X-Forwarded-For (only behind a trusted proxy)", NULL},
-    {"TRUSTED_PROXIES", NP_CFG_STR,
-     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", 0, 0, 0,
-     "proxy addresses skipped when reading X-Forwarded-For from the right", NULL},
+    {"TRUSTED_PROXIES", NP_CFG_STR, GW_TRUSTED_PROXIES_DEFAULT, 0, 0, 0,
+     "proxy addresses (CIDRs) skipped when reading X-Forwarded-For from the right; name your "
+     "proxy's own address or range (default: loopback only, so a client elsewhere on a private "
+     "network cannot pass for another)",
+     NULL},
+    {"TRUSTED_PROXY_HOPS", NP_CFG_INT, "0", 0, 16, 0,
+     "instead of TRUSTED_PROXIES: the number of proxies in front of the gateway, each appending "
+     "to X-Forwarded-For; the client is the entry this far from the right (0: use the list)",
+     NULL},
+    {"METRICS_TOKEN", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,
+     "when set, GET /metrics needs Authorization: Bearer <this token> (401 otherwise)", NULL},
+    {"METRICS_CACHE_SECONDS", NP_CFG_INT, "5", 0, 300, 0,
+     "how long the gateway serves one merged /metrics answer before asking the services again",
+     NULL},
     {"AUTH_CACHE_TTL_MS", NP_CFG_INT, "3000", 0, 5000, 0,
      "how long the gateway trusts an authentication answer (at most 5 s)", NULL},
     {"AUTH_CACHE_SLOTS", NP_CFG_INT, "16384", 1, 1048576, 0,
@@ -45,7 +62,13 @@ const np_cfg_spec gw_config[] = {
     {"POOL_RESOLVE_SECONDS", NP_CFG_INT, "10", 1, 3600, 0,
      "how often POOL_RPC_URL's host names are resolved again to find pool instances", NULL},
     {"HTTP_IDLE_TIMEOUT_SECONDS", NP_CFG_INT, "30", 1, 3600, 0,
-     "how long an idle client connection or a stalled request read may last", NULL},
+     "how long an idle client connection or a stalled request read may last (a request's "
+     "headers must have arrived within it)",
+     NULL},
+    {"GATEWAY_MAX_CONNECTIONS", NP_CFG_INT, "10000", 16, 1000000, 0,
+     "client connections one gateway keeps open; beyond it new ones get 503 and are closed "
+     "(needs ulimit -n above it: the gateway raises its soft limit up to the hard one)",
+     NULL},
     NP_CFG_END,
 };
 
@@ -76,6 +99,13 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *allow = NULL;
     const gw_route *route = gw_route_find(req->method.base, req->method.len, path, plen, &allow);
     gw_request *r = gw_request_new(req, gw_metrics_route_id(route ? route->group : "other"));
+    /* H2O 2.2.5 checks its one limit (MAX_BODY_BYTES) on Content-Length before it reads the
+     * body, and has no per-path hook before that: the REST routes' smaller limit is checked
+     * here, before anything is sent on to a service. */
+    if (route != NULL && route->handler == GW_H_FORWARD && req->entity.len > NP_HTTP_BODY_MAX) {
+        gw_respond_error(r, 413, "payload_too_large", "the request body is larger than 64 KiB");
+        return 0;
+    }
     if (route != NULL) {
         switch (route->handler) {
         case GW_H_HEALTHZ: gw_ops_healthz(r); break;
@@ -186,18 +216,59 @@ open_listener(gw_gateway *gw, const char *addr, int port)
 }
 
 /* Every accepted socket is tracked until it closes, so that shutdown can end idle
- * keep-alive connections: H2O 2.2 has no way to close them from outside. */
+ * keep-alive connections (H2O 2.2 has no way to close them from outside) and so that the
+ * open connections can be counted against GATEWAY_MAX_CONNECTIONS. */
 typedef struct {
     h2o_linklist_t link;
     h2o_socket_t *sock;
+    gw_gateway *gw;
 } tracked_conn;
 
 static void
 on_conn_close(void *data)
 {
     tracked_conn *tc = data;
+    atomic_fetch_sub(&tc->gw->conns_open, 1);
     h2o_linklist_unlink(&tc->link);
     free(tc);
+}
+
+/* refuse_fd tells a client there is no room (one try, never blocking) before it is closed. */
+static void
+refuse_fd(int fd)
+{
+    static const char body[] = "{\"error\":\"service_unavailable\",\"message\":\"the gateway has "
+                               "as many connections open as it takes; try again\"}";
+    char answer[512];
+    int n = snprintf(answer, sizeof(answer),
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                     "Retry-After: 1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                     sizeof(body) - 1, body);
+    (void)!send(fd, answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Out of descriptors (EMFILE/ENFILE), a pending connection would make the listener readable
+ * forever and the loop spin: the spare descriptor is given up to accept it, refuse it and
+ * close it, then taken again. */
+static void
+shed_one(gw_thread *th, int listen_fd)
+{
+    int64_t now = (int64_t)h2o_now(th->loop);
+    if (now - th->fd_warned_ms > 10000) {
+        th->fd_warned_ms = now;
+        np_log_warn("gateway", "out of file descriptors (ulimit -n): refusing new connections "
+                               "(lower GATEWAY_MAX_CONNECTIONS or raise the limit)");
+    }
+    if (th->reserve_fd >= 0) {
+        close(th->reserve_fd);
+        th->reserve_fd = -1;
+    }
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        refuse_fd(fd);
+        close(fd);
+    }
+    th->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void
@@ -207,15 +278,28 @@ on_accept(h2o_socket_t *listener, const char *err)
         return;
     }
     gw_thread *th = listener->data;
-    h2o_socket_t *sock;
-    while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
-        tracked_conn *tc = calloc(1, sizeof(*tc));
-        if (tc != NULL) {
-            tc->sock = sock;
-            h2o_linklist_insert(&th->conns, &tc->link);
-            sock->on_close.cb = on_conn_close;
-            sock->on_close.data = tc;
+    gw_gateway *gw = th->gw;
+    for (;;) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE) {
+                shed_one(th, h2o_socket_get_fd(listener));
+            }
+            break;
         }
+        tracked_conn *tc = NULL;
+        if (atomic_fetch_add(&gw->conns_open, 1) >= gw->max_conns ||
+            (tc = calloc(1, sizeof(*tc))) == NULL) {
+            atomic_fetch_sub(&gw->conns_open, 1);
+            refuse_fd(h2o_socket_get_fd(sock));
+            h2o_socket_close(sock);
+            continue;
+        }
+        tc->sock = sock;
+        tc->gw = gw;
+        h2o_linklist_insert(&th->conns, &tc->link);
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = tc;
         h2o_accept(&th->accept, sock);
         if (atomic_load(&th->gw->stopping)) {
             break;
@@ -295,6 +379,7 @@ thread_init(gw_gateway *gw, gw_thread *th, int fd)
 {
     th->gw = gw;
     th->fd = fd;
+    th->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     np_random_bytes(&th->rng, sizeof(th->rng));
     th->rng |= 1;
     th->loop = h2o_evloop_create();
@@ -314,6 +399,10 @@ static void
 thread_fini(gw_thread *th)
 {
     bool idle = loop_idle(th);
+    if (th->reserve_fd >= 0) {
+        close(th->reserve_fd);
+        th->reserve_fd = -1;
+    }
     h2o_multithread_unregister_receiver(th->queue, &th->replies);
     h2o_multithread_destroy_queue(th->queue);
     /* H2O 2.2.5's evloop destroy_queue closes the queue's socket (finished on the next loop
@@ -360,6 +449,30 @@ open_clients(gw_gateway *gw, char *why, size_t whylen)
     return gw_peers_open(&gw->pools, gw->cfg, url, &opts, why, whylen);
 }
 
+/* raise_fd_limit lifts the soft limit on open files towards what GATEWAY_MAX_CONNECTIONS
+ * needs (one descriptor a connection plus room for the rest of the process), up to the hard
+ * limit, and says so when that is not enough. */
+static void
+raise_fd_limit(gw_gateway *gw)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    rlim_t want = (rlim_t)gw->max_conns + 1024;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < want) {
+        np_log_warn("gateway",
+                    "ulimit -n is %llu: GATEWAY_MAX_CONNECTIONS=%d needs about %llu; beyond the "
+                    "limit new connections are refused (raise ulimit -n or lower the setting)",
+                    (unsigned long long)rl.rlim_cur, gw->max_conns, (unsigned long long)want);
+    }
+}
+
 static void
 find_web_dir(gw_gateway *gw)
 {
@@ -387,11 +500,17 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     np_err err = NP_ERR_OK;
     gw->cfg = cfg;
     gw->listen_fd = -1;
+    pthread_mutex_init(&gw->ops_mu, NULL);
+    gw->metrics_token = np_config_strdup(cfg, "METRICS_TOKEN");
+    gw->metrics_cache_ms = (int)np_config_int(cfg, "METRICS_CACHE_SECONDS") * 1000;
     np_config_str(cfg, "NODE_ID", gw->node, sizeof(gw->node));
     gw->max_body = (size_t)np_config_int(cfg, "MAX_BODY_BYTES");
     gw->trust_proxy = np_config_bool(cfg, "TRUST_PROXY_HEADERS");
     gw->trusted_proxies = np_config_strdup(cfg, "TRUSTED_PROXIES");
+    gw->proxy_hops = (int)np_config_int(cfg, "TRUSTED_PROXY_HOPS");
     gw->rpc_timeout_ms = (int)np_config_int(cfg, "RPC_TIMEOUT_MS");
+    gw->max_conns = (int)np_config_int(cfg, "GATEWAY_MAX_CONNECTIONS");
+    raise_fd_limit(gw);
     char *cors = np_config_strdup(cfg, "CORS_ALLOW_ORIGINS");
     if (cors != NULL && cors[0] == '\0') {
         free(cors);
@@ -413,6 +532,10 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     gw->h2o.max_request_entity_size = gw->max_body;
     gw->h2o.http1.req_timeout = (uint64_t)np_config_int(cfg, "HTTP_IDLE_TIMEOUT_SECONDS") * 1000;
     gw->h2o.server_name = h2o_iovec_init(H2O_STRLIT("naipool"));
+    /* HTTP/1.1 only: H2O 2.2.5's HTTP/2 has no Rapid Reset mitigation. With this off its
+     * HTTP/1 reader answers "PRI * HTTP/2.0" (prior knowledge) 400 and ignores
+     * "Upgrade: h2c" (lib/http1.c, process_request and handle_incoming_request). */
+    gw->h2o.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host =
         h2o_config_register_host(&gw->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
@@ -481,6 +604,7 @@ fail:
     gw_auth_cache_free(gw->auth_cache);
     free(gw->cors_origins);
     free(gw->trusted_proxies);
+    gw_ops_fini(gw);
     free(gw);
     return err;
 }
@@ -522,5 +646,6 @@ gw_stop(gw_gateway *gw)
     gw_auth_cache_free(gw->auth_cache);
     free(gw->cors_origins);
     free(gw->trusted_proxies);
+    gw_ops_fini(gw);
     free(gw);
 }

@@ -66,6 +66,7 @@ gw_static_path_ok(const char *path, size_t plen)
 static void
 security_headers(gw_request *r)
 {
+    r->static_file = true;
     gw_add_header(r, "content-security-policy",
                   H2O_STRLIT("default-src 'self'; script-src 'self'; style-src 'self'; "
                              "img-src 'self' data: blob:; connect-src 'self'; "

@@ -168,6 +168,9 @@ key_round(health_jobs *j)
         "p.expires_at > now()) ORDER BY last_checked_at NULLS FIRST, id LIMIT 64",
         2, p1, ids, 64);
     enqueue(j, JOB_KEY, ids, n);
+    if (!np_config_bool(cfg, "HEALTH_CHECK_ENABLED")) {
+        return; /* no periodic probes of active keys; new and failed keys are still checked */
+    }
 
     int64_t total = count_active(j);
     j->carry += (double)total / (double)(interval > 0 ? interval : 1);
@@ -197,6 +200,9 @@ proxy_round(health_jobs *j)
 {
     int64_t ids[32];
     int n = 0;
+    if (!np_config_bool(j->env->cfg, "PROXY_CHECK_ENABLED")) {
+        return;
+    }
     if (health_proxy_due(j->env, ids, 32, &n) == NP_ERR_OK && n > 0) {
         enqueue(j, JOB_PROXY, ids, n);
     }

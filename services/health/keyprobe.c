@@ -184,8 +184,8 @@ write_result(PGconn *c, const health_probe_env *env, int64_t key_id, bool forced
     r = NULL;
     const char *p2[] = {id};
     err = np_db_exec(c,
-                     "SELECT state, enabled, fail_streak FROM upstream_keys WHERE id = $1 "
-                     "FOR UPDATE",
+                     "SELECT state, enabled, fail_streak, anlas, spent_since_check FROM "
+                     "upstream_keys WHERE id = $1 FOR UPDATE",
                      1, p2, &r);
     if (err != NP_ERR_OK || PQntuples(r) != 1) {
         err = err == NP_ERR_OK ? NP_ERR_NOT_FOUND : err;
@@ -195,6 +195,9 @@ write_result(PGconn *c, const health_probe_env *env, int64_t key_id, bool forced
     snprintf(from, sizeof(from), "%s", PQgetvalue(r, 0, 0));
     health_key_now now = {from, strcmp(PQgetvalue(r, 0, 1), "t") == 0,
                           strtoll(PQgetvalue(r, 0, 2), NULL, 10)};
+    bool had_anlas = !PQgetisnull(r, 0, 3);
+    long long expected = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    long long spent = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
     PQclear(r);
     r = NULL;
     const char *verdict = a->status != 0 ? np_novelai_probe_state(a->status, &a->sub) : NULL;
@@ -237,7 +240,8 @@ write_result(PGconn *c, const health_probe_env *env, int64_t key_id, bool forced
         "expires_at = CASE WHEN $6::boolean THEN to_timestamp($9::bigint) ELSE expires_at END, "
         "anlas = CASE WHEN $6::boolean THEN $10::bigint ELSE anlas END, "
         "v5_negative = CASE WHEN $6::boolean THEN $11::boolean ELSE v5_negative END, "
-        "v5_percent = CASE WHEN $6::boolean THEN $12::double precision ELSE v5_percent END "
+        "v5_percent = CASE WHEN $6::boolean THEN $12::double precision ELSE v5_percent END, "
+        "spent_since_check = CASE WHEN $6::boolean THEN 0 ELSE spent_since_check END "
         "WHERE id = $1",
         12, p3, NULL);
     if (err != NP_ERR_OK) {
@@ -251,6 +255,15 @@ write_result(PGconn *c, const health_probe_env *env, int64_t key_id, bool forced
         }
     }
     err = np_db_exec(c, "COMMIT", 0, NULL, NULL);
+    if (err == NP_ERR_OK && sub && had_anlas && expected != (long long)a->sub.anlas) {
+        /* the stored balance is the last reading lowered by every estimate since: a
+         * difference is a wrong estimate (or the owner spent or bought Anlas meanwhile) */
+        np_log_warn("health",
+                    "key %lld: the pool expected %lld Anlas (%lld estimated spent through it since "
+                    "the last reading), NovelAI reports %lld (%+lld)",
+                    (long long)key_id, expected, spent, (long long)a->sub.anlas,
+                    (long long)a->sub.anlas - expected);
+    }
     if (err == NP_ERR_OK && strcmp(from, next.state) != 0) {
         const char *reason = verdict ? verdict : (a->error[0] ? a->error : "no answer");
         emit_change(env, key_id, from, next.state, reason, forced);

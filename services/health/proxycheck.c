@@ -46,7 +46,7 @@ typedef enum { OUT_OK, OUT_429, OUT_5XX, OUT_NETWORK } outcome;
 /* connect_through asks the proxy for a tunnel to the image host; latency in ms on success. */
 static outcome
 connect_through(const char *proxy, const char *target, long timeout_ms, long *latency_ms,
-                char *error, size_t errlen)
+                long *connect_code, char *error, size_t errlen)
 {
     CURL *e = curl_easy_init();
     if (e == NULL) {
@@ -69,6 +69,7 @@ connect_through(const char *proxy, const char *target, long timeout_ms, long *la
     } else {
         long code = 0;
         curl_easy_getinfo(e, CURLINFO_HTTP_CONNECTCODE, &code);
+        *connect_code = code;
         if (code == 429) {
             o = OUT_429;
             snprintf(error, errlen, "the proxy answered CONNECT with 429");
@@ -132,7 +133,10 @@ np_err
 health_proxy_probe(const health_probe_env *env, int64_t id)
 {
     char url[1100] = "", state[16] = "", base[512], error[200] = "";
-    np_config_str(env->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
+    np_config_str(env->cfg, "PROXY_CHECK_URL", base, sizeof(base));
+    if (base[0] == '\0') {
+        np_config_str(env->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
+    }
     PGconn *c = np_db_acquire(env->db, 5000);
     if (c == NULL) {
         return NP_ERR_DB;
@@ -143,9 +147,15 @@ health_proxy_probe(const health_probe_env *env, int64_t id)
         return err;
     }
     long latency = 0;
-    long timeout_ms = (long)np_config_int(env->cfg, "HEALTH_PROBE_TIMEOUT_SECONDS") * 1000;
-    outcome o = connect_through(url, base, timeout_ms, &latency, error, sizeof(error));
+    int64_t timeout_s = np_config_int(env->cfg, "PROXY_CHECK_TIMEOUT_SECONDS");
+    if (timeout_s <= 0) {
+        timeout_s = np_config_int(env->cfg, "HEALTH_PROBE_TIMEOUT_SECONDS");
+    }
+    long code = 0;
+    outcome o =
+        connect_through(url, base, (long)timeout_s * 1000, &latency, &code, error, sizeof(error));
     np_wipe(url, sizeof(url));
+    bool counts = o == OUT_OK || np_proxy_failure_counts(env->cfg, o == OUT_NETWORK ? 0 : code);
 
     static const char *const class_name[] = {"ok", "429", "5xx", "network"};
     static const char *const class_setting[] = {NULL, "PROXY_COOLDOWN_429_SECONDS",
@@ -165,7 +175,14 @@ health_proxy_probe(const health_probe_env *env, int64_t id)
         return NP_ERR_DB;
     }
     PGresult *r = NULL;
-    if (o == OUT_OK) {
+    if (!counts) {
+        /* UPSTREAM_PROXY_HANDLE_*: this kind of failure does not count against a proxy */
+        const char *params[] = {ids, error};
+        err = np_db_exec(c,
+                         "UPDATE proxies SET last_checked_at = now(), last_error = $2 "
+                         "WHERE id = $1 RETURNING state",
+                         2, params, &r);
+    } else if (o == OUT_OK) {
         const char *params[] = {ids, lat};
         err = np_db_exec(c,
                          "UPDATE proxies SET state = 'active', latency_ms = $2::int, "

@@ -40,6 +40,8 @@ check_proxy_mode(const char *value, char *why, size_t whylen)
  * loads every table, so the pool reads UPSTREAM_PROXY_MODE from here and health reads the
  * pool's NOVELAI_IMAGE_BASE). */
 const np_cfg_spec health_config[] = {
+    {"HEALTH_CHECK_ENABLED", NP_CFG_BOOL, "true", 0, 0, RT,
+     "false: no periodic key probes (uploads and admin checks still probe)", NULL},
     {"HEALTH_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "300", 1, 86400, RT,
      "each active key is probed (GET /user/subscription) once per interval, spread evenly", NULL},
     {"HEALTH_CHECK_FAIL_THRESHOLD", NP_CFG_INT, "3", 1, 100, RT,
@@ -63,6 +65,23 @@ const np_cfg_spec health_config[] = {
      check_proxy_mode},
     {"PROXY_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
      "how often the health leader probes each proxy (a CONNECT to the image host)", NULL},
+    {"PROXY_CHECK_ENABLED", NP_CFG_BOOL, "true", 0, 0, RT,
+     "false: the health leader does not probe proxies", NULL},
+    {"PROXY_CHECK_URL", NP_CFG_STR, "", 0, 0, RT,
+     "the host a proxy probe opens a tunnel to (empty: NOVELAI_IMAGE_BASE)", NULL},
+    {"PROXY_CHECK_TIMEOUT_SECONDS", NP_CFG_INT, "0", 0, 120, RT,
+     "deadline of one proxy probe (0: HEALTH_PROBE_TIMEOUT_SECONDS)", NULL},
+    {"UPSTREAM_PROXY_HANDLE_429", NP_CFG_BOOL, "true", 0, 0, RT,
+     "a 429 seen through a proxy counts against that proxy", NULL},
+    {"UPSTREAM_PROXY_HANDLE_5XX", NP_CFG_BOOL, "true", 0, 0, RT,
+     "a 5xx (or another refusal of the tunnel) seen through a proxy counts against that proxy",
+     NULL},
+    {"UPSTREAM_PROXY_HANDLE_NETWORK_ERRORS", NP_CFG_BOOL, "true", 0, 0, RT,
+     "a network error reaching a proxy counts against that proxy", NULL},
+    {"UPSTREAM_PROXIES", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,
+     "comma separated proxy URLs (old pool): imported into /admin/proxies at start when the "
+     "table holds none of them",
+     NULL},
     {"PROXY_FAIL_THRESHOLD", NP_CFG_INT, "3", 1, 100, RT,
      "failed proxy probes in a row before the proxy cools down", NULL},
     {"PROXY_COOLDOWN_429_SECONDS", NP_CFG_INT, "120", 1, 86400, RT,
@@ -77,6 +96,41 @@ const np_cfg_spec health_config[] = {
      "the failure count of a proxy stops growing here", NULL},
     NP_CFG_END,
 };
+
+/* check_all answers the earlier pool's POST /admin/health-check: every key is probed now, as
+ * by POST /admin/keys/{id}/check, one after the other -> {checked, failed, keys: [...]}. */
+static void
+check_all(health_service *s, np_rpc_call *call)
+{
+    PGconn *c = np_db_acquire(s->base.db, 5000);
+    PGresult *res = NULL;
+    np_err err = c != NULL
+                     ? np_db_exec(c, "SELECT id FROM upstream_keys ORDER BY id", 0, NULL, &res)
+                     : NP_ERR_DB;
+    np_db_release(s->base.db, c);
+    if (err != NP_ERR_OK) {
+        PQclear(res);
+        np_http_reply_err(call, err, NULL);
+        return;
+    }
+    json_t *keys = json_array();
+    int64_t failed = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *key = NULL;
+        np_err e =
+            health_keyprobe_run(&s->env, strtoll(PQgetvalue(res, i, 0), NULL, 10), true, &key);
+        if (e == NP_ERR_OK) {
+            json_array_append_new(keys, key);
+        } else if (e != NP_ERR_NOT_FOUND) { /* a key withdrawn meanwhile is no failure */
+            failed++;
+        }
+    }
+    PQclear(res);
+    np_http_reply_json(call, 200,
+                       json_pack("{s:I, s:I, s:o}", "checked", (json_int_t)json_array_size(keys),
+                                 "failed", (json_int_t)failed, "keys", keys),
+                       NULL);
+}
 
 static void
 serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
@@ -106,6 +160,14 @@ serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
             return;
         }
         np_http_reply_json(call, 200, body, NULL);
+        return;
+    }
+    if (np_path_match("/admin/health-check", r.path, NULL)) {
+        if (strcmp(r.method, "POST") != 0) {
+            np_http_reply_err(call, NP_ERR_METHOD, NULL);
+        } else {
+            check_all(s, call);
+        }
         return;
     }
     if (np_path_match("/admin/keys/{id}/check", r.path, &id)) {
@@ -188,6 +250,7 @@ health_start(health_service **out, np_config *cfg, char *why, size_t whylen)
     if (s == NULL) {
         return NP_ERR_NOMEM;
     }
+    np_service_no_core_dumps("health"); /* decrypted tokens and ENCRYPTION_KEY live here */
     np_err err = NP_ERR_OK;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(why, whylen, "health: libcurl cannot start");
@@ -216,7 +279,7 @@ health_start(health_service **out, np_config *cfg, char *why, size_t whylen)
         err = health_jobs_start(&s->jobs, &s->env, s->leader, s->audit);
     }
     if (err == NP_ERR_OK) {
-        np_rpc_opts opts = {.recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20)};
+        np_rpc_opts opts = {.recv_max = NP_HTTP_RECV_MAX};
         err = np_service_listen(&s->base, "HEALTH_RPC_LISTEN", &opts, on_call, s, why, whylen);
     }
     if (err != NP_ERR_OK) {

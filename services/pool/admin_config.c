@@ -108,8 +108,26 @@ typedef struct {
     char old[1024];
 } change;
 
+/* old_pair turns the earlier pool's POST /admin/config {key, value} (value a string) into
+ * today's {KEY: value}; NULL after answering 400. */
+static json_t *
+old_pair(np_rpc_call *call, json_t *body)
+{
+    static const char *const allowed[] = {"key", "value", NULL};
+    char why[256] = "";
+    const char *key = NULL, *value = NULL;
+    if (!np_json_only_keys(body, allowed, why, sizeof(why)) ||
+        np_json_str(body, "key", true, 1, 100, &key, NULL, why, sizeof(why)) != NP_ERR_OK ||
+        np_json_str(body, "value", true, 0, 1023, &value, NULL, why, sizeof(why)) != NP_ERR_OK) {
+        np_http_reply_err(call, NP_ERR_INVALID, why);
+        return NULL;
+    }
+    return json_pack("{s:s}", key, value);
+}
+
+/* put stores {KEY: value, ...} (PUT), or the earlier pool's {key, value} (POST, old). */
 static void
-put(np_service *svc, np_rpc_call *call, const np_http_req *r)
+put(np_service *svc, np_rpc_call *call, const np_http_req *r, bool old)
 {
     char why[512] = "";
     json_t *body = NULL;
@@ -121,6 +139,13 @@ put(np_service *svc, np_rpc_call *call, const np_http_req *r)
     if (err != NP_ERR_OK) {
         np_http_reply_err(call, NP_ERR_BAD_JSON, why);
         goto cleanup;
+    }
+    if (old) {
+        json_t *pair = old_pair(call, body);
+        json_decref(body);
+        if ((body = pair) == NULL) {
+            goto cleanup;
+        }
     }
     size_t n = json_object_size(body);
     if (n == 0 || n > 200) {
@@ -148,6 +173,9 @@ put(np_service *svc, np_rpc_call *call, const np_http_req *r)
                      (spec->flags & NP_CFG_SECRET) ? ", secret" : "");
         } else if (json_is_null(v)) {
             ch[i].reset = true;
+        } else if (old && json_is_string(v)) { /* the text form, as in .env, checked below */
+            snprintf(ch[i].value, sizeof(ch[i].value), "%s", json_string_value(v));
+            np_config_check(svc->cfg, key, ch[i].value, reason, sizeof(reason));
         } else if (pool_admin_config_value(spec, v, ch[i].value, sizeof(ch[i].value), reason,
                                            sizeof(reason))) {
             np_config_check(svc->cfg, key, ch[i].value, reason, sizeof(reason));
@@ -224,8 +252,8 @@ pool_admin_config_serve(np_service *svc, np_rpc_call *call, const np_http_req *r
     }
     if (strcmp(r->method, "GET") == 0) {
         reply_list(svc, call);
-    } else if (strcmp(r->method, "PUT") == 0) {
-        put(svc, call, r);
+    } else if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
+        put(svc, call, r, strcmp(r->method, "POST") == 0);
     } else {
         np_http_reply_err(call, NP_ERR_METHOD, NULL);
     }

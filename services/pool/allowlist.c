@@ -2,7 +2,9 @@
  * normalisation, so nothing off the list (login, keystore, token creation...) can slip by. */
 #include "allowlist.h"
 
+#include <jansson.h>
 #include <string.h>
+#include <strings.h>
 
 #define IMG "NOVELAI_IMAGE_BASE"
 #define TXT "NOVELAI_TEXT_BASE"
@@ -24,10 +26,20 @@ static const pool_route routes[] = {
     {"POST", "/oa/v1/chat/completions", "/oa/v1/chat/completions", TXT, POOL_KIND_TEXT, false,
      true},
     {"GET", "/oa/v1/models", "/oa/v1/models", TXT, POOL_KIND_FREE, false, false},
+    {"POST", "/oa/v1/internal/token-count", "/oa/v1/internal/token-count", TXT, POOL_KIND_FREE,
+     false, false},
     {"GET", "/ai/generate-voice", "/ai/generate-voice", API, POOL_KIND_FREE, false, false},
+    {"POST", "/ai/generate-voice", "/ai/generate-voice", API, POOL_KIND_FREE, false, false},
     {"GET", "/models", NULL, NULL, POOL_KIND_MODELS, false, false},
     {"GET", "/user/subscription", NULL, NULL, POOL_KIND_SUBSCRIPTION, false, false},
+    {"GET", "/user/data", NULL, NULL, POOL_KIND_ACCOUNT, false, false},
+    {"GET", "/user/priority", NULL, NULL, POOL_KIND_ACCOUNT, false, false},
+    {"GET", "/user/information", NULL, NULL, POOL_KIND_ACCOUNT, false, false},
 };
+
+/* The old upscale body, on the host that took it. */
+static const pool_route upscale_old = {"POST", "/ai/upscale", "/ai/upscale", API, POOL_KIND_UPSCALE,
+                                       false,  true};
 
 const pool_route *
 pool_route_find(const char *method, const char *path)
@@ -38,4 +50,20 @@ pool_route_find(const char *method, const char *path)
         }
     }
     return NULL;
+}
+
+const pool_route *
+pool_route_for_body(const pool_route *r, const char *ctype, const void *body, size_t len)
+{
+    if (r == NULL || r->kind != POOL_KIND_UPSCALE || len == 0 ||
+        strncasecmp(ctype, "application/json", 16) != 0) {
+        return r;
+    }
+    json_t *j = json_loadb(body, len, 0, NULL);
+    bool old = json_is_object(j) && json_object_get(j, "model") == NULL &&
+               json_is_integer(json_object_get(j, "width")) &&
+               json_is_integer(json_object_get(j, "height")) &&
+               json_is_number(json_object_get(j, "scale"));
+    json_decref(j);
+    return old ? &upscale_old : r;
 }

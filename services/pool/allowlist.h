@@ -5,6 +5,11 @@
 #define POOL_ALLOWLIST_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+/* The longest query string relayed: TTS carries its text in the query (GET
+ * /ai/generate-voice), and 1,000 CJK characters are 9,000 bytes URL-encoded. */
+#define POOL_QUERY_MAX 16384
 
 typedef enum {
     POOL_KIND_IMAGE,        /* generate-image(-stream): the cost rule of NOVELAI.md */
@@ -15,6 +20,8 @@ typedef enum {
     POOL_KIND_FREE,         /* GET routes without a body */
     POOL_KIND_MODELS,       /* answered by the pool: GET /models */
     POOL_KIND_SUBSCRIPTION, /* answered by the pool: GET /user/subscription */
+    POOL_KIND_ACCOUNT,      /* answered by the pool: GET /user/data, /user/priority,
+                             * /user/information (account.h) */
 } pool_route_kind;
 
 typedef struct {
@@ -31,5 +38,11 @@ typedef struct {
 /* pool_route_find returns the route for method and path, or NULL when the pair is not on the
  * allow-list. */
 const pool_route *pool_route_find(const char *method, const char *path);
+
+/* pool_route_for_body returns the route a request on r is sent by, given its body: the old
+ * upscale body {image, width, height, scale} (no model) goes to NOVELAI_API_BASE, where the
+ * clients that still send it sent it; every other request keeps r. Borrows everything. */
+const pool_route *pool_route_for_body(const pool_route *r, const char *ctype, const void *body,
+                                      size_t len);
 
 #endif

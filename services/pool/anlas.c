@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "multipart.h"
+#include "np/json.h"
 
 #define MAX_PIXELS 3145728
 #define MAX_STEPS 50
@@ -104,10 +105,17 @@ static void
 set_unknown(pool_anlas_req *out, const char *words, const char *name)
 {
     if (out->unknown[0] == '\0') {
-        /* cut short on purpose; checking the length keeps optimized builds' -Werror quiet */
-        if (snprintf(out->unknown, sizeof(out->unknown), "%s%.80s", words, name) < 0) {
-            out->unknown[0] = '\0';
+        /* words, then at most 80 bytes of name, cut to fit (copied by hand: release builds
+         * refuse a snprintf that may truncate) */
+        size_t cap = sizeof(out->unknown) - 1;
+        size_t n = strnlen(words, cap);
+        size_t m = strnlen(name, 80);
+        if (m > cap - n) {
+            m = cap - n;
         }
+        memcpy(out->unknown, words, n);
+        memcpy(out->unknown + n, name, m);
+        out->unknown[n + m] = '\0';
     }
 }
 
@@ -333,7 +341,8 @@ read_augment(const json_t *body, pool_anlas_req *out, char *why, size_t whylen)
 }
 
 /* The size of a PNG from its first 24 bytes (signature, IHDR length and type, width,
- * height); false when it is not a PNG. */
+ * height); false, *w and *h untouched, when it is not a PNG or a side is 0 or above
+ * MAX_SIDE (found by cost_fuzz: two 2^32-1 sides overflowed the pixel count). */
 static bool
 png_size(const unsigned char *b, size_t len, int64_t *w, int64_t *h)
 {
@@ -341,9 +350,14 @@ png_size(const unsigned char *b, size_t len, int64_t *w, int64_t *h)
     if (len < 24 || memcmp(b, sig, 8) != 0 || memcmp(b + 12, "IHDR", 4) != 0) {
         return false;
     }
-    *w = ((int64_t)b[16] << 24) | ((int64_t)b[17] << 16) | ((int64_t)b[18] << 8) | b[19];
-    *h = ((int64_t)b[20] << 24) | ((int64_t)b[21] << 16) | ((int64_t)b[22] << 8) | b[23];
-    return *w > 0 && *h > 0;
+    int64_t pw = ((int64_t)b[16] << 24) | ((int64_t)b[17] << 16) | ((int64_t)b[18] << 8) | b[19];
+    int64_t ph = ((int64_t)b[20] << 24) | ((int64_t)b[21] << 16) | ((int64_t)b[22] << 8) | b[23];
+    if (pw <= 0 || ph <= 0 || pw > MAX_SIDE || ph > MAX_SIDE) {
+        return false;
+    }
+    *w = pw;
+    *h = ph;
+    return true;
 }
 
 /* Decodes the first 24 bytes of base64 text s (32 characters) into out. */
@@ -453,6 +467,10 @@ pool_anlas_parse(pool_route_kind kind, const char *ctype, const void *body, size
         json = req->data;
         jlen = req->len;
     }
+    if (!np_json_prescan(json, jlen, why, whylen)) {
+        err = mp != NULL ? NP_ERR_INVALID : NP_ERR_BAD_JSON;
+        goto done;
+    }
     json_error_t jerr;
     j = jlen > 0 ? json_loadb(json, jlen, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     if (!json_is_object(j)) {
@@ -530,6 +548,9 @@ not_free(const pool_anlas_req *r, const pool_key_policy *k, int64_t steps, char 
         snprintf(buf, buflen, "free generation needs an active Opus key");
     } else if (r->v5 && k->v5_negative) {
         snprintf(buf, buflen, "V5 weekly allowance used up");
+    } else if (r->v5 && k->v5_percent <= r->free.v5_margin) {
+        snprintf(buf, buflen, "V5 weekly allowance at %.1f%%, within the %.1f%% margin",
+                 k->v5_percent, r->free.v5_margin);
     } else {
         return NULL;
     }

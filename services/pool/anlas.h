@@ -16,12 +16,15 @@
 #include "np/errors.h"
 
 /* What an Opus key does for free (settings OPUS_MAX_PIXELS, OPUS_MAX_STEPS,
- * OPUS_MAX_SAMPLES). */
+ * OPUS_MAX_SAMPLES), and the margin kept on the V5 allowance (V5_ALLOWANCE_MARGIN_PERCENT):
+ * a key whose last reading of usage.percent (the share of the weekly allowance left) is at
+ * or under it gets no free V5 image, since its owner may spend the rest meanwhile. */
 typedef struct {
     int64_t pixels, steps, samples;
+    double v5_margin;
 } pool_anlas_limits;
 
-#define POOL_ANLAS_LIMITS_DEFAULT ((pool_anlas_limits){1048576, 28, 1})
+#define POOL_ANLAS_LIMITS_DEFAULT ((pool_anlas_limits){1048576, 28, 1, 1.0})
 
 /* What one request asks for. */
 typedef struct {
@@ -46,7 +49,8 @@ typedef struct {
     int tier;
     bool active;
     int64_t anlas;
-    bool v5_negative;
+    bool v5_negative;  /* usage.isNegative: the V5 allowance is used up */
+    double v5_percent; /* usage.percent: the share of it left (0 when never read) */
     bool allow_paid;
     int64_t max_per_request; /* -1: no cap */
     int64_t floor;

@@ -14,6 +14,12 @@
 #include "anlas.h"
 
 static const pool_key_policy opus = {
+    .tier = 3, .active = true, .anlas = 1000, .v5_percent = 64, .max_per_request = -1};
+/* usage.percent 0.5: inside the default 1% margin (the owner may spend the rest meanwhile) */
+static const pool_key_policy opus_v5_low = {
+    .tier = 3, .active = true, .anlas = 1000, .v5_percent = 0.5, .max_per_request = -1};
+/* never read (an import, a probe without usage): no free V5 image */
+static const pool_key_policy opus_v5_unread = {
     .tier = 3, .active = true, .anlas = 1000, .max_per_request = -1};
 static const pool_key_policy opus_v5_out = {
     .tier = 3, .active = true, .anlas = 1000, .v5_negative = true, .max_per_request = -1};
@@ -81,6 +87,11 @@ static const price_case prices[] = {
     {"V5 free with allowance", POOL_KIND_IMAGE, IMG(M5, SZ), &opus, 0, NULL},
     {"V5 x1.5 when the allowance is out", POOL_KIND_IMAGE, IMG(M5, SZ), &opus_v5_out, 30,
      "V5 weekly allowance"},
+    {"V5 billed within the allowance margin", POOL_KIND_IMAGE, IMG(M5, SZ), &opus_v5_low, 30,
+     "within the 1.0% margin"},
+    {"V5 billed when the allowance was never read", POOL_KIND_IMAGE, IMG(M5, SZ), &opus_v5_unread,
+     30, "V5 weekly allowance at 0.0%"},
+    {"V4.5 ignores the V5 allowance", POOL_KIND_IMAGE, IMG(M45, SZ), &opus_v5_low, 0, NULL},
     {"two character references", POOL_KIND_IMAGE,
      IMG(M45, SZ ",\"director_reference_images\":[\"aGk=\",\"aGk=\"]"), &opus, 10, "references"},
     {"cached references, per sample", POOL_KIND_IMAGE,
@@ -145,6 +156,8 @@ static const price_case prices[] = {
      "{\"image\":" PNG_B64 ",\"model\":\"m\",\"declared_blur_sigma\":0}", &opus, 1, "64x64"},
     {"upscale of unknown size: the most", POOL_KIND_UPSCALE, "{\"image\":\"aGk=\",\"model\":\"m\"}",
      &opus, 4, "size unknown"},
+    {"upscale of an absurd PNG size: the most", POOL_KIND_UPSCALE,
+     "{\"image\":\"iVBORw0KGgoAAAANSUhEUv//////////\",\"model\":\"m\"}", &opus, 4, "size unknown"},
     {"encode-vibe", POOL_KIND_VIBE, "{\"image\":\"aGk=\"," M45 ",\"information_extracted\":1}",
      &opus, 2, "vibe encoding"},
 };

@@ -59,8 +59,11 @@ read_policy(const json_t *body, pool_key_patch *p, char *why, size_t whylen)
 static void
 keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
 {
+    /* api_key and verify_now: the earlier pool's names. A key is always probed on upload here,
+     * so verify_now is accepted and has no effect. */
     static const char *const allowed[] = {
-        "token", "note", "allow_paid", "max_anlas_per_request", "anlas_floor", NULL};
+        "token",       "note",    "allow_paid", "max_anlas_per_request",
+        "anlas_floor", "api_key", "verify_now", NULL};
     char why[256] = "";
     json_t *body = NULL, *out = NULL;
     PGconn *c = NULL;
@@ -70,8 +73,18 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     if (err == NP_ERR_OK && !np_json_only_keys(body, allowed, why, sizeof(why))) {
         err = NP_ERR_INVALID;
     }
+    bool verify = true;
+    if (err == NP_ERR_OK) {
+        err = np_json_bool(body, "verify_now", false, &verify, NULL, why, sizeof(why));
+    }
+    if (err == NP_ERR_OK && json_object_get(body, "token") != NULL &&
+        json_object_get(body, "api_key") != NULL) {
+        err = NP_ERR_INVALID;
+        snprintf(why, sizeof(why), "give 'token' or 'api_key', not both");
+    }
     if (err == NP_ERR_OK) {
         const json_t *t = json_object_get(body, "token");
+        t = t != NULL ? t : json_object_get(body, "api_key");
         size_t n = json_is_string(t) ? json_string_length(t) : 0;
         if (!json_is_string(t) || !np_novelai_token_valid(json_string_value(t), n)) {
             err = NP_ERR_INVALID;
@@ -108,10 +121,18 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     np_config_str(a->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
     pool_probe_result probe;
     pool_probe_run(base, token, np_config_int(a->cfg, "PROBE_TIMEOUT_SECONDS") * 1000, &probe);
+    if (probe.status == 200 && probe.sub.tier != 3 && np_config_bool(a->cfg, "REQUIRE_OPUS_TIER")) {
+        err = NP_ERR_INVALID; /* the old pool's rule: only Opus keys generate for free */
+        snprintf(why, sizeof(why),
+                 "this pool accepts Opus keys only (tier 3); this key's subscription is tier %d",
+                 probe.sub.tier);
+        goto done;
+    }
     pool_key_settings set = {.note = p.has_note ? p.note : "",
                              .allow_paid = p.has_allow_paid && p.allow_paid,
                              .max_anlas = p.has_max ? p.max_anlas : -1,
-                             .floor = p.has_floor ? p.floor : 0};
+                             .floor = p.has_floor ? p.floor : 0,
+                             .max_keys = np_config_int(a->cfg, "MAX_CONTRIBUTED_KEYS_PER_USER")};
     int64_t id = 0;
     err = pool_keystore_add(c, a->enc_key, r->user_id, token, strlen(token), fp, &set, &probe, &id);
     if (err == NP_ERR_OK) {
@@ -136,6 +157,10 @@ done:
     json_decref(body);
     if (err == NP_ERR_CONFLICT) {
         reply_json_err(call, err, "this key is already in the pool");
+    } else if (err == NP_ERR_LIMIT) {
+        snprintf(why, sizeof(why), "you already contribute %lld keys, the most allowed",
+                 (long long)np_config_int(a->cfg, "MAX_CONTRIBUTED_KEYS_PER_USER"));
+        reply_json_err(call, err, why);
     } else if (err != NP_ERR_OK) {
         reply_json_err(call, err, why);
     } else {
@@ -143,8 +168,11 @@ done:
     }
 }
 
+/* keys_patch changes a key (PATCH); toggle: the earlier pool's POST /admin/keys/{id}/toggle,
+ * with no body, flips the key's enabled flag. */
 static void
-keys_patch(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t id, bool admin)
+keys_patch(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t id, bool admin,
+           bool toggle)
 {
     static const char *const owner_fields[] = {
         "note", "enabled", "allow_paid", "max_anlas_per_request", "anlas_floor", NULL};
@@ -153,19 +181,32 @@ keys_patch(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t i
     json_t *body = NULL, *out = NULL;
     PGconn *c = NULL;
     pool_key_patch p = {.max_anlas = -1};
-    np_err err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
-    if (err == NP_ERR_OK &&
+    np_err err = NP_ERR_OK;
+    if (toggle && r->body_len > 0 && (r->body_len != 2 || memcmp(r->body, "{}", 2) != 0)) {
+        err = NP_ERR_INVALID;
+        snprintf(why, sizeof(why), "toggle takes no body");
+    } else if (!toggle) {
+        err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
+    }
+    if (err == NP_ERR_OK && !toggle &&
         !np_json_only_keys(body, admin ? admin_fields : owner_fields, why, sizeof(why))) {
         err = NP_ERR_INVALID;
     }
-    if (err == NP_ERR_OK) {
+    if (err == NP_ERR_OK && !toggle) {
         err = np_json_bool(body, "enabled", false, &p.enabled, &p.has_enabled, why, sizeof(why));
     }
-    if (err == NP_ERR_OK && !admin) {
+    if (err == NP_ERR_OK && !admin && !toggle) {
         err = read_policy(body, &p, why, sizeof(why));
     }
     if (err == NP_ERR_OK && (c = np_db_acquire(a->db, 5000)) == NULL) {
         err = NP_ERR_DB;
+    }
+    if (err == NP_ERR_OK && toggle) {
+        json_t *cur = NULL;
+        err = pool_keystore_get(c, id, 0, true, &cur);
+        p.has_enabled = true;
+        p.enabled = err == NP_ERR_OK && !json_is_true(json_object_get(cur, "enabled"));
+        json_decref(cur);
     }
     if (err == NP_ERR_OK) {
         err = pool_keystore_patch(c, id, admin ? 0 : r->user_id, admin, &p, from, to, sizeof(from));
@@ -285,7 +326,7 @@ pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req)
     } else if (strcmp(r.path, "/keys") == 0 && strcmp(r.method, "POST") == 0) {
         keys_add(a, call, &r);
     } else if (np_path_match("/keys/{id}", r.path, &id) && strcmp(r.method, "PATCH") == 0) {
-        keys_patch(a, call, &r, id, false);
+        keys_patch(a, call, &r, id, false, false);
     } else if (np_path_match("/keys/{id}", r.path, &id) && strcmp(r.method, "DELETE") == 0) {
         keys_delete(a, call, &r, id);
     } else if (strncmp(r.path, "/admin/", 7) == 0 && !admin) {
@@ -293,7 +334,10 @@ pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req)
     } else if (strcmp(r.path, "/admin/keys") == 0 && strcmp(r.method, "GET") == 0) {
         keys_list(a, call, 0, true);
     } else if (np_path_match("/admin/keys/{id}", r.path, &id) && strcmp(r.method, "PATCH") == 0) {
-        keys_patch(a, call, &r, id, true);
+        keys_patch(a, call, &r, id, true, false);
+    } else if (np_path_match("/admin/keys/{id}/toggle", r.path, &id) &&
+               strcmp(r.method, "POST") == 0) {
+        keys_patch(a, call, &r, id, true, true);
     } else if (strcmp(r.path, "/admin/stats") == 0 && strcmp(r.method, "GET") == 0) {
         admin_stats(a, call);
     } else {
@@ -312,6 +356,12 @@ pool_api_user_limits(const pool_api *a, np_rpc_call *call, const msgpack_object 
     PGconn *c = np_db_acquire(a->db, 5000);
     pool_user_limits lim;
     np_err err = c != NULL ? pool_user_limits_read(c, a->cfg, uid, &lim) : NP_ERR_DB;
+    /* What is left of the rate now, without spending any (it used to ride in the relay's
+     * /user/subscription, which now carries NovelAI's fields only). */
+    pool_rate_result rate = {0};
+    if (err == NP_ERR_OK && lim.rpm > 0) {
+        err = pool_rate_take(c, uid, lim.rpm, false, &rate);
+    }
     np_db_release(a->db, c);
     if (err != NP_ERR_OK) {
         np_rpc_reply_error(call, err, NULL);
@@ -319,10 +369,12 @@ pool_api_user_limits(const pool_api *a, np_rpc_call *call, const msgpack_object 
     }
     np_wire_writer w;
     np_wire_writer_init(&w);
-    np_wire_begin(&w, 3);
+    np_wire_begin(&w, 5);
     np_wire_int(&w, "rpm_limit", lim.rpm);
     np_wire_int(&w, "contributed_keys", lim.contributed);
     np_wire_int(&w, "healthy_keys", lim.healthy);
+    np_wire_int(&w, "rate_remaining", lim.rpm > 0 ? rate.remaining : 0);
+    np_wire_int(&w, "rate_reset_s", lim.rpm > 0 ? rate.reset_s : 0);
     np_rpc_reply(call, &w);
     np_wire_writer_fini(&w);
 }

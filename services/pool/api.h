@@ -27,7 +27,8 @@ typedef struct {
 void pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req);
 
 /* pool_api_user_limits answers user.limits {uid} -> {rpm_limit, contributed_keys,
- * healthy_keys}. */
+ * healthy_keys, rate_remaining, rate_reset_s}: the rate left now (nothing spent) and the seconds
+ * until it is full again. */
 void pool_api_user_limits(const pool_api *a, np_rpc_call *call, const msgpack_object *req);
 
 #endif

@@ -175,6 +175,7 @@ load(PGresult *res, pool_ring_key **out, int *nout)
                     .active = PQgetvalue(res, i, 2)[0] == 't',
                     .anlas = strtoll(PQgetvalue(res, i, 3), NULL, 10),
                     .v5_negative = PQgetvalue(res, i, 4)[0] == 't',
+                    .v5_percent = strtod(PQgetvalue(res, i, 13), NULL),
                     .allow_paid = PQgetvalue(res, i, 5)[0] == 't',
                     .max_per_request = strtoll(PQgetvalue(res, i, 6), NULL, 10),
                     .floor = strtoll(PQgetvalue(res, i, 7), NULL, 10),
@@ -230,7 +231,8 @@ pool_keyring_refresh(pool_keyring *kr, PGconn *c, bool force)
         "coalesce(k.v5_negative, false), k.allow_paid, coalesce(k.max_anlas_per_request, -1), "
         "k.anlas_floor, k.fail_streak, k.state = 'active', coalesce(ceil(extract(epoch FROM "
         "(k.cooldown_until - now())) * 1000), 0)::bigint, row_number() OVER (ORDER BY "
-        "k.last_used_at NULLS FIRST, k.id), k.ciphertext FROM upstream_keys k "
+        "k.last_used_at NULLS FIRST, k.id), k.ciphertext, coalesce(k.v5_percent, 0) "
+        "FROM upstream_keys k "
         "WHERE k.enabled AND k.ciphertext IS NOT NULL AND k.state IN ('active', 'cooling') "
         "ORDER BY k.allow_paid DESC, k.tier DESC NULLS LAST, k.anlas DESC NULLS LAST, k.id",
         0, NULL, &res);

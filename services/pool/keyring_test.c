@@ -17,7 +17,7 @@
 static const uint8_t enc_key[NP_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 
 static const pool_key_policy opus = {
-    .tier = 3, .active = true, .anlas = 1000, .max_per_request = -1};
+    .tier = 3, .active = true, .anlas = 1000, .v5_percent = 64, .max_per_request = -1};
 static const pool_key_policy scroll = {
     .tier = 2, .active = true, .anlas = 1000, .max_per_request = -1};
 

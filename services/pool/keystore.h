@@ -18,6 +18,7 @@ typedef struct {
     bool allow_paid;
     int64_t max_anlas; /* -1: no cap */
     int64_t floor;
+    int64_t max_keys; /* keys one user (not an admin) may contribute; 0: no cap */
 } pool_key_settings;
 
 /* The optional fields of a PATCH; a field is applied when its has_ flag is set. */
@@ -37,7 +38,9 @@ void pool_keystore_fingerprint(const uint8_t fp_key[NP_KEY_LEN], const char *tok
 np_err pool_keystore_exists(PGconn *c, const uint8_t fp[NP_HMAC_LEN], bool *exists);
 
 /* pool_keystore_add inserts the key in one transaction: the row first, then the token sealed
- * with the row's id as associated data. NP_ERR_CONFLICT when the fingerprint is taken. */
+ * with the row's id as associated data. NP_ERR_CONFLICT when the fingerprint is taken,
+ * NP_ERR_LIMIT when a user already holds set->max_keys keys (the owner's row is locked first,
+ * so parallel adds cannot pass the count together). */
 np_err pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner,
                          const char *token, size_t n, const uint8_t fp[NP_HMAC_LEN],
                          const pool_key_settings *set, const pool_probe_result *probe, int64_t *id);

@@ -13,6 +13,8 @@ pool_cooldowns_read(const np_config *cfg, pool_cooldowns *out)
     out->max = (int)np_config_int(cfg, "COOLDOWN_MAX_SECONDS");
     out->locked = (int)np_config_int(cfg, "COOLDOWN_LOCKED_SECONDS");
     out->cancel = (int)np_config_int(cfg, "COOLDOWN_CANCEL_SECONDS");
+    out->dynamic = !np_config_has(cfg, "DYNAMIC_COOLDOWN_ENABLED") ||
+                   np_config_bool(cfg, "DYNAMIC_COOLDOWN_ENABLED");
 }
 
 void

@@ -11,6 +11,7 @@
 
 typedef struct {
     int base_409, base_429, base_5xx, base_402, max, locked, cancel; /* seconds */
+    bool dynamic; /* DYNAMIC_COOLDOWN_ENABLED: cooldowns double with the failure streak */
 } pool_cooldowns;
 
 typedef struct {

@@ -182,6 +182,8 @@ refresh_main(void *arg)
     return NULL;
 }
 
+static void import_env(pool_proxies *p);
+
 np_err
 pool_proxies_open(pool_proxies **out, np_service *svc)
 {
@@ -192,6 +194,7 @@ pool_proxies_open(pool_proxies **out, np_service *svc)
     p->svc = svc;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    import_env(p);
     refresh(p);
     if (pthread_create(&p->thread, NULL, refresh_main, p) != 0) {
         free_proxies(p->proxies, p->nproxies);
@@ -438,6 +441,89 @@ emit(pool_proxies *p, const char *type, const np_http_req *r, int64_t id, const 
 }
 
 /* write creates (id 0) or changes a proxy from the request body. */
+/* import_env brings the old pool's UPSTREAM_PROXIES (comma separated URLs) into the proxy
+ * table when the table holds none of them, in one transaction under an advisory lock so two
+ * instances starting together import once. A URL that does not parse is named (by position,
+ * never by its text: it may carry credentials) and skipped. */
+static void
+import_env(pool_proxies *p)
+{
+    char *list = np_config_has(p->svc->cfg, "UPSTREAM_PROXIES")
+                     ? np_config_strdup(p->svc->cfg, "UPSTREAM_PROXIES")
+                     : NULL;
+    PGconn *c = NULL;
+    if (list == NULL || list[0] == '\0') {
+        goto done;
+    }
+    c = np_db_acquire(p->svc->db, 5000);
+    np_err err = c != NULL ? np_db_exec(c, "BEGIN", 0, NULL, NULL) : NP_ERR_DB;
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "SELECT pg_advisory_xact_lock(hashtext('naipool.proxy_import'))", 0,
+                         NULL, NULL);
+    }
+    int pos = 0, added = 0, held = 0;
+    char *save = NULL;
+    for (char *url = strtok_r(list, ",", &save); err == NP_ERR_OK && url != NULL;
+         url = strtok_r(NULL, ",", &save)) {
+        while (*url == ' ' || *url == '\t') {
+            url++;
+        }
+        size_t n = strlen(url);
+        while (n > 0 && (url[n - 1] == ' ' || url[n - 1] == '\t')) {
+            url[--n] = '\0';
+        }
+        pos++;
+        np_proxy_url u;
+        char why[200];
+        if (n == 0 || !np_proxy_url_parse(url, &u, why, sizeof(why))) {
+            np_log_warn("pool", "UPSTREAM_PROXIES entry %d is not a proxy URL; skipped", pos);
+            continue;
+        }
+        PGresult *r = NULL;
+        const char *params[] = {u.display};
+        err = np_db_exec(c, "SELECT 1 FROM proxies WHERE display = $1", 1, params, &r);
+        bool known = err == NP_ERR_OK && PQntuples(r) > 0;
+        PQclear(r);
+        if (known) {
+            held++;
+            continue;
+        }
+        r = NULL;
+        const char *ins[] = {u.scheme, u.host, u.display};
+        err = np_db_exec(c,
+                         "INSERT INTO proxies (scheme, host, port, display, note, enabled, state) "
+                         "VALUES ($1, $2, 1, $3, 'UPSTREAM_PROXIES', true, 'pending') "
+                         "RETURNING id",
+                         3, ins, &r);
+        int64_t id = err == NP_ERR_OK ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+        PQclear(r);
+        if (err == NP_ERR_OK) {
+            err = store_url(p, c, id, url, &u);
+            added++;
+        }
+    }
+    if (err == NP_ERR_OK && held > 0 && added > 0) {
+        err = NP_ERR_CONFLICT; /* the table holds some of them already: import nothing */
+    }
+    if (c != NULL) {
+        np_db_exec(c, err == NP_ERR_OK ? "COMMIT" : "ROLLBACK", 0, NULL, NULL);
+    }
+    if (err == NP_ERR_OK && added > 0) {
+        np_log_info("pool", "UPSTREAM_PROXIES: %d proxies imported into /admin/proxies", added);
+    } else if (err == NP_ERR_CONFLICT || (err == NP_ERR_OK && held > 0)) {
+        np_log_info("pool", "UPSTREAM_PROXIES: the proxy table already holds them; nothing "
+                            "imported");
+    } else if (err != NP_ERR_OK) {
+        np_log_warn("pool", "UPSTREAM_PROXIES could not be imported: %s", np_err_message(err));
+    }
+done:
+    np_db_release(p->svc->db, c);
+    if (list != NULL) {
+        np_wipe(list, strlen(list));
+    }
+    free(list);
+}
+
 static void
 write_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r, int64_t id)
 {
@@ -544,13 +630,16 @@ bool
 pool_proxies_serve(pool_proxies *p, np_rpc_call *call, const np_http_req *r)
 {
     int64_t id = 0;
-    bool collection = strcmp(r->path, "/admin/proxies") == 0;
+    /* GET /admin/proxy-pool: the earlier pool's name for the list. */
+    bool collection =
+        strcmp(r->path, "/admin/proxies") == 0 || strcmp(r->path, "/admin/proxy-pool") == 0;
     if (!collection && !np_path_match("/admin/proxies/{id}", r->path, &id)) {
         return false;
     }
     const char *m = r->method;
-    bool ok = collection ? (strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0)
-                         : (strcmp(m, "PATCH") == 0 || strcmp(m, "DELETE") == 0);
+    bool ok = strcmp(r->path, "/admin/proxy-pool") == 0 ? strcmp(m, "GET") == 0
+              : collection ? (strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0)
+                           : (strcmp(m, "PATCH") == 0 || strcmp(m, "DELETE") == 0);
     if (!ok) {
         np_http_reply_err(call, NP_ERR_METHOD, NULL);
         return true;

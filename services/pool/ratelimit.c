@@ -35,6 +35,15 @@ pool_rpm_compute(const np_config *cfg, int64_t override, int64_t healthy)
     return rpm < max ? rpm : max;
 }
 
+bool
+pool_rate_needs_contribution(const np_config *cfg, const pool_user_limits *lim)
+{
+    char mode[16];
+    np_config_str(cfg, "RATE_LIMIT_MODE", mode, sizeof(mode));
+    return strcmp(mode, "manual") != 0 && np_config_bool(cfg, "BASE_RPM_CONTRIBUTOR_ONLY") &&
+           lim->healthy == 0 && lim->rpm <= 0;
+}
+
 /* The inputs of the rate rule: the user's override (-1: none) and keys. */
 static np_err
 read_inputs(PGconn *c, int64_t uid, int64_t *override, int64_t *contributed, int64_t *healthy)

@@ -28,6 +28,10 @@ typedef struct {
 /* pool_rpm_compute: the rate rule, pure. override < 0 means none. */
 int64_t pool_rpm_compute(const np_config *cfg, int64_t override, int64_t healthy);
 
+/* pool_rate_needs_contribution: whether the gate of the old pool refuses this user: auto
+ * mode, BASE_RPM only for contributors, and no healthy contributed key, so no rate at all. */
+bool pool_rate_needs_contribution(const np_config *cfg, const pool_user_limits *lim);
+
 /* pool_user_limits_read reads the user's override and keys and computes the rate.
  * NP_ERR_NOT_FOUND for an unknown user; NP_ERR_DB. */
 np_err pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid, pool_user_limits *out);

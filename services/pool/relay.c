@@ -33,12 +33,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "account.h"
 #include "allowlist.h"
 #include "anlas.h"
+#include "defaults.h"
 #include "np/buf.h"
 #include "np/crypto.h"
 #include "np/log.h"
 #include "np/novelai.h"
+#include "np/proxy.h"
 #include "np/wire.h"
 
 #define RREQ_MAGIC 0x52524551u
@@ -54,14 +57,31 @@ typedef struct {
     int64_t requests, errors;
 } minute_count;
 
+/* Refusals before the rate check spend nothing of the user's rate, so each one writing a
+ * usage row would let a client fill the logs for free: a user gets REFUSALS_LOGGED_PER_MINUTE
+ * such rows a minute from this pool instance (one slot per user id, modulo the table; a
+ * collision only restarts the count), the rest are answered and not recorded. The route a
+ * refused request asked for is stored cut to ROUTE_LOGGED_MAX bytes. */
+#define REFUSAL_SLOTS 1024
+#define REFUSALS_LOGGED_PER_MINUTE 30
+#define ROUTE_LOGGED_MAX 128
+
+typedef struct {
+    int64_t uid;
+    int64_t minute;
+    int count;
+} refusal_slot;
+
 struct pool_relay {
     pool_relay_deps d;
+    refusal_slot refusals[REFUSAL_SLOTS]; /* under mu */
     pool_limits_cache *limits;
     pthread_mutex_t mu; /* the streams table and the counters */
     rreq *table[TABLE_BUCKETS];
     int streams;
     rreq *rids[RID_BUCKETS]; /* admitted requests not finished yet, by request id */
     atomic_llong next_sid;
+    atomic_llong body_bytes; /* bodies held by admitted requests (QUEUE_BODY_BYTES_MAX) */
     minute_count minutes[MINUTES];
 };
 
@@ -82,13 +102,15 @@ struct rreq {
     const pool_route *route;
     pool_anlas_req need;
     char method[8];
-    char url[3200];
+    char url[1024 + 128 + POOL_QUERY_MAX]; /* base + route + query */
     char hdr_lines[4][512];
     const char *hdr_ptrs[5];
-    char *body;
-    size_t body_len;
+    pool_body *body; /* shared with the transfers */
+    size_t body_len; /* counted in rl->body_bytes */
+    char *filled;    /* the client's body with defaults filled in (NOVELAI_DEFAULT_MODEL) */
     int64_t started_ms;
     pool_rate_result rate;
+    bool rate_spent; /* the rate check ran: a refusal from here on is always recorded */
 
     /* the scheduler */
     pool_waiter w;
@@ -98,6 +120,12 @@ struct rreq {
     int64_t key_id;   /* the key of the last attempt, for the usage event */
     int64_t proxy_id; /* the egress proxy of the last attempt; 0: direct */
     int64_t cost;
+    /* A key that answered this request with a 5xx, judged once another key has answered it:
+     * the same 5xx again means the request is at fault, and neither key is harmed (NOVELAI.md,
+     * "Answers that are the client's fault"); anything else gives it its strike after all. */
+    bool suspect;
+    pool_lease suspect_lease; /* slot -1, no token: applied as a leaseless release */
+    pool_release_info suspect_info;
 
     /* answers */
     np_rpc_call *open_call, *next_call;
@@ -106,7 +134,7 @@ struct rreq {
     /* the upstream transfer of the current attempt */
     pool_xfer *x;
     int status;
-    char ctype[160], cenc[64];
+    char ctype[160], cenc[64], cdisp[160], retry[32];
     bool passing, stream_mode, paused, up_done, broken, cancelled, finished, slot_left;
     bool aborted; /* relay.abort: the client left before relay.open was answered */
     np_buf buf;
@@ -144,7 +172,9 @@ rreq_unref(rreq *q)
     np_wipe(q->w.lease.token, sizeof(q->w.lease.token));
     np_buf_fini(&q->buf);
     np_buf_fini(&q->errbody);
-    free(q->body);
+    atomic_fetch_sub(&q->rl->body_bytes, (long long)q->body_len);
+    pool_body_unref(q->body);
+    free(q->filled);
     pthread_mutex_destroy(&q->mu);
     q->magic = 0;
     free(q);
@@ -244,13 +274,15 @@ rids_remove(pool_relay *rl, rreq *q)
     pthread_mutex_unlock(&rl->mu);
 }
 
-/* rids_take finds the unfinished request rid and returns it with a reference, or NULL. */
+/* rids_take finds user uid's unfinished request rid and returns it with a reference, or
+ * NULL. The gateway makes every id; the user is checked as well, so that one user can never
+ * name another's request. */
 static rreq *
-rids_take(pool_relay *rl, const char *rid)
+rids_take(pool_relay *rl, const char *rid, int64_t uid)
 {
     pthread_mutex_lock(&rl->mu);
     rreq *q = rl->rids[rid_bucket(rid)];
-    while (q != NULL && strcmp(q->rid, rid) != 0) {
+    while (q != NULL && (q->uid != uid || strcmp(q->rid, rid) != 0)) {
         q = q->rnext;
     }
     if (q != NULL) {
@@ -371,6 +403,8 @@ reply_open_ok(rreq *q, size_t chunk)
     hdrs h = {.n = 0};
     hdr_add(&h, "content-type", q->ctype);
     hdr_add(&h, "content-encoding", q->cenc);
+    hdr_add(&h, "content-disposition", q->cdisp);
+    hdr_add(&h, "retry-after", q->retry);
     hdr_rate(&h, &q->rate);
     q->last_touch_ms = now_ms();
     if (more) {
@@ -429,10 +463,21 @@ emit_usage(rreq *q)
 {
     pool_relay *rl = q->rl;
     count_minute(rl, q->final_status);
+    /* The route asked for, cut to ROUTE_LOGGED_MAX bytes on a UTF-8 character boundary. */
+    char asked[ROUTE_LOGGED_MAX + 1];
+    size_t alen = strnlen(q->path, ROUTE_LOGGED_MAX + 1);
+    if (alen > ROUTE_LOGGED_MAX) {
+        alen = ROUTE_LOGGED_MAX;
+        while (alen > 0 && ((unsigned char)q->path[alen] & 0xC0) == 0x80) {
+            alen--;
+        }
+    }
+    memcpy(asked, q->path, alen);
+    asked[alen] = '\0';
     json_t *ev = json_pack(
         "{s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:s, s:i, s:s}",
         "user_id", (json_int_t)q->uid, "relay_key_id", (json_int_t)q->kid, "route",
-        q->route != NULL ? q->route->path : q->path, "model", q->need.model, "width",
+        q->route != NULL ? q->route->path : asked, "model", q->need.model, "width",
         (json_int_t)q->need.width, "height", (json_int_t)q->need.height, "steps",
         (json_int_t)q->need.steps, "n_samples", (json_int_t)q->need.n_samples, "cost",
         (json_int_t)q->cost, "status", q->final_status, "error", q->error_class, "latency_ms",
@@ -464,7 +509,7 @@ leave_slot(rreq *q)
 {
     if (!q->slot_left) {
         q->slot_left = true;
-        pool_inflight_leave(q->rl->d.inflight, q->uid);
+        pool_waiter_give_running(&q->w);
     }
 }
 
@@ -481,9 +526,29 @@ finish(rreq *q)
     emit_usage(q);
 }
 
+/* refusal_recorded tells whether one more refusal of uid before the rate check may write a
+ * usage row, and counts it. */
+static bool
+refusal_recorded(pool_relay *rl, int64_t uid)
+{
+    int64_t minute = now_ms() / 60000;
+    pthread_mutex_lock(&rl->mu);
+    refusal_slot *s = &rl->refusals[(uint64_t)uid % REFUSAL_SLOTS];
+    if (s->uid != uid || s->minute != minute) {
+        *s = (refusal_slot){.uid = uid, .minute = minute};
+    }
+    bool ok = s->count < REFUSALS_LOGGED_PER_MINUTE;
+    if (ok) {
+        s->count++;
+    }
+    pthread_mutex_unlock(&rl->mu);
+    return ok;
+}
+
 /* refused answers relay.open for a request refused before it was queued (q was never
  * admitted: no in-flight slot), with the X-RateLimit-* figures once the rate was spent, and
- * records it like any other request (when the envelope named a user). */
+ * records it like any other request (when the envelope named a user; before the rate check,
+ * only within the user's refusal budget). */
 static void
 refused(rreq *q, np_rpc_call *call, np_err err, const char *why, int retry_after)
 {
@@ -496,7 +561,7 @@ refused(rreq *q, np_rpc_call *call, np_err err, const char *why, int retry_after
     hdr_rate(&h, &q->rate); /* nothing before the rate check: the figures are not known */
     reply_error_h(call, err, why, &h);
     q->open_call = NULL;
-    if (q->uid > 0) {
+    if (q->uid > 0 && (q->rate_spent || refusal_recorded(q->rl, q->uid))) {
         q->final_status = np_err_status(err);
         snprintf(q->error_class, sizeof(q->error_class), "%s", np_err_code(err));
         emit_usage(q);
@@ -525,6 +590,8 @@ on_headers(void *arg, pool_xfer *x)
     q->status = pool_xfer_status(x);
     snprintf(q->ctype, sizeof(q->ctype), "%s", pool_xfer_content_type(x));
     snprintf(q->cenc, sizeof(q->cenc), "%s", pool_xfer_content_encoding(x));
+    snprintf(q->cdisp, sizeof(q->cdisp), "%s", pool_xfer_content_disposition(x));
+    snprintf(q->retry, sizeof(q->retry), "%s", pool_xfer_retry_after(x));
     np_novelai_outcome o = np_novelai_classify(q->status, NULL, 0);
     q->passing = o == NP_NAI_OK || o == NP_NAI_CLIENT;
     q->stream_mode = strncmp(q->ctype, "text/event-stream", 17) == 0 ||
@@ -574,13 +641,130 @@ on_body(void *arg, const char *p, size_t n)
 static void on_grant(void *arg, pool_waiter *w);
 static void on_timeout(void *arg, pool_waiter *w);
 
+/* ---- the V5 allowance check (curl thread) ----
+ *
+ * NovelAI does not refuse a V5 image once a key's weekly allowance is gone: it bills Anlas.
+ * So after every V5 image a key served, its lease is held until GET /user/subscription has
+ * been read with its token, and the release stores usage.isNegative and usage.percent: the
+ * next request that could get the key is priced on the allowance as it is after this one.
+ * A reading that fails counts as "used up" (fail closed) until the key's next probe. */
+
+#define V5CHECK_BODY_MAX 65536
+
+typedef struct {
+    pool_relay *rl;
+    pool_lease lease; /* its token is wiped once the transfer has its own copy */
+    pool_release_info info;
+    pool_xfer *x;
+    int status;
+    np_buf body;
+} v5check;
+
+/* v5check_end releases the lease with what the check read, and frees c. */
+static void
+v5check_end(v5check *c, bool ok)
+{
+    np_novelai_sub sub;
+    bool read = ok && c->status == 200 && np_novelai_sub_parse(c->body.data, c->body.len, &sub);
+    c->info.v5_read = true;
+    c->info.v5_negative = read ? sub.v5_negative : true;
+    c->info.v5_percent = read ? sub.v5_percent : 0.0;
+    if (!read) {
+        np_log_write(NP_LOG_WARN, "pool", c->info.rid,
+                     "key %lld: its V5 allowance could not be read after a V5 image (HTTP %d); "
+                     "no free V5 image on it until its next probe",
+                     (long long)c->lease.key_id, c->status);
+    } else if (c->info.v5_negative) {
+        np_log_write(NP_LOG_INFO, "pool", c->info.rid,
+                     "key %lld: V5 allowance used up; it serves no more free V5 images",
+                     (long long)c->lease.key_id);
+    }
+    pool_sched_release(c->rl->d.sched, &c->lease, &c->info, NULL);
+    pool_xfer_release(c->x);
+    np_buf_fini(&c->body);
+    free(c);
+}
+
+static void
+v5check_on_headers(void *arg, pool_xfer *x)
+{
+    ((v5check *)arg)->status = pool_xfer_status(x);
+}
+
+static size_t
+v5check_on_body(void *arg, const char *p, size_t n)
+{
+    v5check *c = arg;
+    size_t room = V5CHECK_BODY_MAX - c->body.len;
+    np_buf_append(&c->body, p, n < room ? n : room);
+    return n;
+}
+
+static void
+v5check_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
+{
+    (void)x;
+    (void)maybe_sent;
+    v5check_end(arg, result == NP_ERR_OK);
+}
+
+/* v5check_start reads the allowance of lease's key (consumed: it is released when the check
+ * ends, with info). */
+static void
+v5check_start(pool_relay *rl, pool_lease *lease, const pool_release_info *info)
+{
+    static const pool_xfer_cb cb = {v5check_on_headers, v5check_on_body, v5check_on_done};
+    static const char *const headers[] = {"accept: application/json", NULL};
+    v5check *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        pool_release_info closed = *info;
+        closed.v5_read = true;
+        closed.v5_negative = true; /* fail closed */
+        pool_sched_release(rl->d.sched, lease, &closed, NULL);
+        return;
+    }
+    c->rl = rl;
+    c->lease = *lease;
+    np_wipe(lease->token, sizeof(lease->token));
+    c->info = *info;
+    np_buf_init(&c->body, V5CHECK_BODY_MAX);
+    char base[1024], url[1100], proxy[1100] = "";
+    np_config_str(rl->d.cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
+    snprintf(url, sizeof(url), "%s/user/subscription", base);
+    int64_t proxy_id = 0;
+    np_err err = rl->d.proxies != NULL ? pool_proxies_for_key(rl->d.proxies, c->lease.key_id,
+                                                              &proxy_id, proxy, sizeof(proxy))
+                                       : NP_ERR_OK;
+    long timeout_ms = (long)np_config_int(rl->d.cfg, "UPSTREAM_CONNECT_TIMEOUT_SECONDS") * 1000;
+    pool_xfer_spec spec = {
+        .method = "GET",
+        .url = url,
+        .headers = headers,
+        .token = c->lease.token,
+        .connect_timeout_ms = timeout_ms,
+        .timeout_ms = 2 * timeout_ms,
+        .idle_timeout_s = timeout_ms / 1000,
+        .proxy = proxy,
+    };
+    c->x = err == NP_ERR_OK ? pool_xfer_new(&spec, &cb, c) : NULL;
+    np_wipe(proxy, sizeof(proxy));
+    np_wipe(c->lease.token, sizeof(c->lease.token));
+    if (c->x == NULL || pool_upstream_start(rl->d.up, c->x) != NP_ERR_OK) {
+        v5check_end(c, false); /* nothing was asked: what is known is not enough */
+    }
+}
+
+/* ---- the upstream's answer (curl thread) ---- */
+
 /* The answer once no other key will be tried after a key-level failure. */
 static void
 answer_failure(rreq *q, np_novelai_outcome o, np_err result)
 {
     switch (o) {
+    case NP_NAI_CLIENT:
     case NP_NAI_SERVER:
-        /* NovelAI's own 5xx, as it sent it */
+        /* NovelAI's own answer (a 5xx, or a client fault such as 403 "Model not allowed for
+         * user tier"), as it sent it */
         q->passing = true;
         np_buf_reset(&q->buf);
         np_buf_append(&q->buf, q->errbody.data != NULL ? q->errbody.data : "", q->errbody.len);
@@ -602,6 +786,49 @@ answer_failure(rreq *q, np_novelai_outcome o, np_err result)
         break;
     }
     }
+}
+
+/* take_suspect (q->mu held): the deferred 5xx of an earlier key, to be applied (after
+ * unlocking) because no second 5xx showed the request was at fault; false when none. */
+static bool
+take_suspect(rreq *q, pool_lease *lease, pool_release_info *info)
+{
+    if (!q->suspect) {
+        return false;
+    }
+    q->suspect = false;
+    *lease = q->suspect_lease;
+    *info = q->suspect_info;
+    return true;
+}
+
+/* unlock_settling unlocks q->mu and applies the deferred 5xx of an earlier key, if any (the
+ * request ends without a second 5xx that would have cleared it). */
+static void
+unlock_settling(rreq *q)
+{
+    pool_lease lease;
+    pool_release_info info;
+    bool sus = take_suspect(q, &lease, &info);
+    pthread_mutex_unlock(&q->mu);
+    if (sus) {
+        pool_sched_release(q->rl->d.sched, &lease, &info, NULL);
+    }
+}
+
+/* defer_strike (q->mu held): the 5xx q's current key gave is judged when another key has
+ * answered; meanwhile that key goes back unharmed (info becomes a plain use). */
+static void
+defer_strike(rreq *q, pool_release_info *info)
+{
+    q->suspect = true;
+    q->suspect_lease = q->lease;
+    np_wipe(q->suspect_lease.token, sizeof(q->suspect_lease.token));
+    q->suspect_lease.slot = -1;
+    q->suspect_info = *info;
+    q->suspect_info.used = false; /* the use is counted now */
+    info->action = (pool_outcome_action){0};
+    info->error[0] = '\0';
 }
 
 static void
@@ -641,11 +868,26 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         pool_outcome_decide(o, maybe_sent || q->opened, q->cost == 0, &cd, &info.action);
         snprintf(info.error, sizeof(info.error), "%s (HTTP %d)", np_novelai_outcome_name(o),
                  q->status);
+        if (o == NP_NAI_CLIENT) {
+            info.error[0] = '\0'; /* the request's fault: not the key's last error */
+        }
+        if (o == NP_NAI_SERVER && q->suspect && !proxy_failed) {
+            /* a second key gave the same 5xx: the request is at fault, neither key is */
+            np_log_write(NP_LOG_INFO, "pool", q->rid,
+                         "key %lld answered HTTP %d as key %lld did: the request's fault, no "
+                         "key is struck",
+                         (long long)q->key_id, q->status, (long long)q->suspect_lease.key_id);
+            q->suspect = false;
+            info.action = (pool_outcome_action){0};
+            info.error[0] = '\0';
+        }
         if (proxy_failed) {
             /* The key's egress failed, not the key: the key moves to another healthy proxy
              * at once and keeps its state; a request that surely did not leave may try again
              * (the same key is fine: its next transfer takes the other proxy). */
-            pool_proxies_report_failure(rl->d.proxies, q->proxy_id);
+            if (np_proxy_failure_counts(rl->d.cfg, pool_xfer_proxy_code(x))) {
+                pool_proxies_report_failure(rl->d.proxies, q->proxy_id);
+            }
             np_log_write(NP_LOG_WARN, "pool", q->rid, "proxy %lld failed; key %lld moves on",
                          (long long)q->proxy_id, (long long)q->key_id);
             info.action = (pool_outcome_action){.retry = !(maybe_sent || q->opened)};
@@ -660,6 +902,9 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
                    q->w.ntried < POOL_MAX_TRIED) {
             if (!proxy_failed) {
                 q->w.tried[q->w.ntried++] = q->key_id;
+            }
+            if (o == NP_NAI_SERVER && !proxy_failed) {
+                defer_strike(q, &info);
             }
             int64_t floor = now_ms() + 5000;
             q->w.deadline_ms = q->w.deadline_ms > floor ? q->w.deadline_ms : floor;
@@ -689,6 +934,9 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
     q->leased = false;
     pool_lease lease = q->lease;
     np_wipe(q->lease.token, sizeof(q->lease.token));
+    /* a V5 image that may have been made (a 2xx, even if cut short) used up some allowance */
+    bool v5_check = was_leased && retry == NULL && q->need.v5 && q->need.kind == POOL_KIND_IMAGE &&
+                    q->status >= 200 && q->status < 300;
     if (retry != NULL) {
         /* the next attempt starts clean */
         pool_xfer_release(q->x);
@@ -718,13 +966,18 @@ on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
     }
     if (retry == NULL) {
         finish(q);
+        unlock_settling(q);
+    } else {
+        pthread_mutex_unlock(&q->mu);
     }
-    pthread_mutex_unlock(&q->mu);
-    if (was_leased) {
+    if (v5_check) {
+        v5check_start(rl, &lease, &info);
+    } else if (was_leased) {
         pool_sched_release(rl->d.sched, &lease, &info, retry);
     } else if (retry != NULL) {
         on_timeout(q, retry);
     }
+    np_wipe(lease.token, sizeof(lease.token));
     if (retry == NULL) {
         rreq_unref(q); /* the request's reference, which the transfer carried */
     }
@@ -755,7 +1008,7 @@ on_grant(void *arg, pool_waiter *w)
         leave_slot(q);
         reply_client_closed(q);
         finish(q);
-        pthread_mutex_unlock(&q->mu);
+        unlock_settling(q);
         pool_sched_release(rl->d.sched, &lease, &info, NULL);
         rreq_unref(q); /* the request's own */
         return;
@@ -766,7 +1019,6 @@ on_grant(void *arg, pool_waiter *w)
         .method = q->method,
         .url = q->url,
         .body = q->body,
-        .body_len = q->body_len,
         .headers = q->hdr_ptrs,
         .token = q->lease.token,
         .connect_timeout_ms = np_config_int(rl->d.cfg, "UPSTREAM_CONNECT_TIMEOUT_SECONDS") * 1000,
@@ -785,7 +1037,9 @@ on_grant(void *arg, pool_waiter *w)
     pool_xfer_release(q->x);
     q->x = perr == NP_ERR_OK ? pool_xfer_new(&spec, &cb, q) : NULL;
     np_wipe(proxy, sizeof(proxy));
-    np_wipe(q->lease.token, sizeof(q->lease.token)); /* the transfer has its own copy */
+    if (!q->need.v5 || q->need.kind != POOL_KIND_IMAGE) {
+        np_wipe(q->lease.token, sizeof(q->lease.token)); /* the transfer has its own copy */
+    } /* else kept until on_done, for the V5 allowance check */
     /* The request's reference now rides with the transfer until on_done. */
     np_err err = perr != NP_ERR_OK ? perr
                  : q->x != NULL    ? pool_upstream_start(rl->d.up, q->x)
@@ -802,7 +1056,7 @@ on_grant(void *arg, pool_waiter *w)
     leave_slot(q);
     reply_open_error(q, err == NP_ERR_CLOSED ? NP_ERR_CLOSED : NP_ERR_UPSTREAM, NULL, 0);
     finish(q);
-    pthread_mutex_unlock(&q->mu);
+    unlock_settling(q);
     pool_sched_release(rl->d.sched, &lease, &info, NULL);
     rreq_unref(q); /* the request's own */
 }
@@ -823,8 +1077,8 @@ on_timeout(void *arg, pool_waiter *w)
                          5);
     }
     finish(q);
-    pthread_mutex_unlock(&q->mu);
-    rreq_unref(q); /* the request's own */
+    unlock_settling(q); /* no other key answered: an earlier 5xx stays its key's */
+    rreq_unref(q);      /* the request's own */
 }
 
 /* ---- relay.open (rpc worker) ---- */
@@ -839,6 +1093,17 @@ query_ok(const char *q, size_t n)
         }
     }
     return true;
+}
+
+/* Whether body is one JSON object (duplicate keys refused): what the free POST routes
+ * (TTS, token count) take. */
+static bool
+json_object_body(const void *body, size_t len)
+{
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    bool ok = json_is_object(j);
+    json_decref(j);
+    return ok;
 }
 
 /* Whether name is in the comma-separated list setting. */
@@ -889,23 +1154,38 @@ reply_local_json(np_rpc_call *call, json_t *body, const pool_rate_result *rate)
     free(text);
 }
 
+/* answer_models: the earlier pool's shape, a JSON list of model ids, unless the query asks
+ * for detail=1 (or detail=true): then {"models": [{id, type}]}. */
 static void
-answer_models(pool_relay *rl, np_rpc_call *call)
+answer_models(pool_relay *rl, np_rpc_call *call, const char *query, size_t qlen)
 {
+    bool detail = false;
+    for (size_t i = 0; i < qlen && !detail; i++) {
+        if (i == 0 || query[i - 1] == '&') {
+            size_t rest = qlen - i;
+            detail = (rest >= 8 && strncmp(query + i, "detail=1", 8) == 0 &&
+                      (rest == 8 || query[i + 8] == '&')) ||
+                     (rest >= 11 && strncmp(query + i, "detail=true", 11) == 0 &&
+                      (rest == 11 || query[i + 11] == '&'));
+        }
+    }
     char list[2048];
     np_config_str(rl->d.cfg, "NOVELAI_MODELS", list, sizeof(list));
     json_t *models = json_array();
     char *save = NULL;
     for (char *t = strtok_r(list, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
-        json_array_append_new(models,
-                              json_pack("{s:s, s:s}", "id", t, "type",
-                                        strncmp(t, "nai-diffusion", 13) == 0 ? "image" : "text"));
+        json_array_append_new(
+            models, detail ? json_pack("{s:s, s:s}", "id", t, "type",
+                                       strncmp(t, "nai-diffusion", 13) == 0 ? "image" : "text")
+                           : json_string(t));
     }
-    reply_local_json(call, json_pack("{s:o}", "models", models), NULL);
+    reply_local_json(call, detail ? json_pack("{s:o}", "models", models) : models, NULL);
 }
 
+/* The account routes (account.h), synthesized without spending the rate; the rate rides in the
+ * X-RateLimit headers (and on GET /auth/me), never in NovelAI's bodies. */
 static void
-answer_subscription(pool_relay *rl, np_rpc_call *call, int64_t uid)
+answer_account(pool_relay *rl, np_rpc_call *call, int64_t uid, const char *path)
 {
     PGconn *c = np_db_acquire(rl->d.db, 5000);
     pool_user_limits lim;
@@ -921,15 +1201,9 @@ answer_subscription(pool_relay *rl, np_rpc_call *call, int64_t uid)
         np_rpc_reply_error(call, err, NULL);
         return;
     }
-    time_t now = time(NULL);
-    json_t *body = json_pack(
-        "{s:i, s:b, s:I, s:{s:b, s:b, s:b, s:i}, s:{s:i, s:i}, s:{s:I, s:I, s:I}}", "tier", 3,
-        "active", 1, "expiresAt", (json_int_t)(now + 30 * 86400), "perks",
-        "unlimitedImageGeneration", 1, "unlimitedMaxPriority", 1, "imageGeneration", 1,
-        "contextTokens", 8192, "trainingStepsLeft", "fixedTrainingStepsLeft", 0,
-        "purchasedTrainingSteps", 0, "rate", "limit", (json_int_t)lim.rpm, "remaining",
-        (json_int_t)(lim.rpm > 0 ? rate.remaining : 0), "reset", (json_int_t)rate.reset_s);
-    reply_local_json(call, body, lim.rpm > 0 ? &rate : NULL);
+    pool_account_free f = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
+                           np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES")};
+    reply_local_json(call, pool_account_answer(path, time(NULL), &f), lim.rpm > 0 ? &rate : NULL);
 }
 
 /* The Anlas guard before any upstream call: is there a key that may serve this at all? It
@@ -1042,24 +1316,45 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
         snprintf(why, sizeof(why), "the request has two Content-Type headers");
         goto refuse;
     }
-    if (qlen > 2048 || !query_ok(query, qlen)) {
+    if (qlen > POOL_QUERY_MAX || !query_ok(query, qlen)) {
         err = NP_ERR_INVALID;
         snprintf(why, sizeof(why), "the query string is too long or badly encoded");
         goto refuse;
     }
     if (q->route->kind == POOL_KIND_MODELS) {
-        answer_models(rl, call);
+        answer_models(rl, call, query, qlen);
         rreq_unref(q);
         return;
     }
-    if (q->route->kind == POOL_KIND_SUBSCRIPTION) {
-        answer_subscription(rl, call, q->uid);
+    if (q->route->kind == POOL_KIND_SUBSCRIPTION || q->route->kind == POOL_KIND_ACCOUNT) {
+        answer_account(rl, call, q->uid, q->path);
         rreq_unref(q);
         return;
+    }
+    q->route = pool_route_for_body(q->route, ctype, body, blen);
+    if (q->route->kind == POOL_KIND_FREE && blen > 0 && !json_object_body(body, blen)) {
+        err = NP_ERR_INVALID;
+        snprintf(why, sizeof(why), "the body of %s %.200s must be one JSON object", q->method,
+                 q->path);
+        goto refuse;
+    }
+    if (q->route->kind == POOL_KIND_IMAGE) {
+        char model[96];
+        np_config_str(rl->d.cfg, "NOVELAI_DEFAULT_MODEL", model, sizeof(model));
+        size_t filled_len = 0;
+        err = pool_default_model(ctype, body, blen, model, &q->filled, &filled_len);
+        if (err != NP_ERR_OK) {
+            goto refuse;
+        }
+        if (q->filled != NULL) { /* the body with the model is what is priced and sent */
+            body = q->filled;
+            blen = filled_len;
+        }
     }
     pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),
-                                  np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES")};
+                                  np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES"),
+                                  (double)np_config_int(rl->d.cfg, "V5_ALLOWANCE_MARGIN_PERCENT")};
     err =
         pool_anlas_parse(q->route->kind, ctype, body, blen, &free_lim, &q->need, why, sizeof(why));
     if (err != NP_ERR_OK) {
@@ -1092,6 +1387,11 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (err != NP_ERR_OK) {
         goto refuse;
     }
+    if (pool_rate_needs_contribution(rl->d.cfg, &lim)) {
+        err = NP_ERR_CONTRIBUTION_REQUIRED; /* the old pool's gate, in its words */
+        why[0] = '\0';
+        goto refuse;
+    }
     if (lim.rpm <= 0) {
         err = NP_ERR_RATE_LIMITED;
         snprintf(why, sizeof(why),
@@ -1103,6 +1403,7 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (err != NP_ERR_OK) {
         goto refuse;
     }
+    q->rate_spent = true;
     if (!q->rate.allowed) {
         np_db_release(rl->d.db, c);
         snprintf(why, sizeof(why), "rate limit of %lld requests per minute reached",
@@ -1118,45 +1419,53 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (err != NP_ERR_OK) {
         goto refuse;
     }
+    /* The cap counts running requests only: the rest wait their turn (USER_QUEUE_MAX). */
     int64_t conc = np_config_int(rl->d.cfg, "USER_MAX_CONCURRENCY");
-    if (conc <= 0) {
-        conc = lim.healthy > 1 ? lim.healthy : 1;
-    }
-    if (!pool_inflight_enter(rl->d.inflight, q->uid, conc)) {
-        err = NP_ERR_RATE_LIMITED;
-        snprintf(why, sizeof(why), "at most %lld requests of yours may run at once",
-                 (long long)conc);
-        goto refuse;
-    }
+    q->w.running = rl->d.inflight;
+    q->w.max_running = conc > 0 ? conc : lim.healthy > 1 ? lim.healthy : 1;
 
     /* 3. the upstream request and a place in the queue */
     char base[1024];
     np_config_str(rl->d.cfg, q->route->base, base, sizeof(base));
     snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", base, q->route->upstream, qlen ? "?" : "",
              (int)qlen, query);
+    /* Every admitted request keeps its body until it ends (a retry on another key sends it
+     * again): the instance's bodies together stay within QUEUE_BODY_BYTES_MAX. */
+    long long budget = (long long)np_config_int(rl->d.cfg, "QUEUE_BODY_BYTES_MAX");
+    if (blen > 0 && atomic_fetch_add(&rl->body_bytes, (long long)blen) + (long long)blen > budget) {
+        atomic_fetch_sub(&rl->body_bytes, (long long)blen);
+        err = NP_ERR_NO_KEY;
+        snprintf(why, sizeof(why),
+                 "the pool holds as many request bodies as it may (QUEUE_BODY_BYTES_MAX); "
+                 "try again shortly");
+        goto refuse;
+    }
     if (blen > 0) {
-        q->body = malloc(blen);
+        q->body = pool_body_new(body, blen);
         if (q->body == NULL) {
-            pool_inflight_leave(rl->d.inflight, q->uid);
+            atomic_fetch_sub(&rl->body_bytes, (long long)blen);
             err = NP_ERR_NOMEM;
             goto refuse;
         }
-        memcpy(q->body, body, blen);
         q->body_len = blen;
+        free(q->filled); /* copied: body is not read again */
+        q->filled = NULL;
     }
     q->w.deadline_ms = now_ms() + np_config_int(rl->d.cfg, "QUEUE_TIMEOUT_SECONDS") * 1000;
     q->w.on_grant = on_grant;
     q->w.on_timeout = on_timeout;
     q->w.arg = q;
     rids_add(rl, q);
-    if (q->w.leaseless && pool_keyring_pick(rl->d.keyring, &q->w)) {
-        on_grant(q, &q->w);
-        return; /* the request's reference now rides with the transfer */
+    if (q->w.leaseless && pool_waiter_take_running(&q->w)) {
+        if (pool_keyring_pick(rl->d.keyring, &q->w)) {
+            on_grant(q, &q->w);
+            return; /* the request's reference now rides with the transfer */
+        }
+        pool_waiter_give_running(&q->w); /* it waits like the others */
     }
     err = pool_sched_enqueue(rl->d.sched, &q->w);
     if (err != NP_ERR_OK) {
         rids_remove(rl, q);
-        pool_inflight_leave(rl->d.inflight, q->uid);
         if (err == NP_ERR_RATE_LIMITED) {
             snprintf(why, sizeof(why), "too many of your requests are waiting for a key");
         }
@@ -1256,11 +1565,13 @@ void
 pool_relay_abort(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
 {
     char rid[64];
-    if (!np_wire_get_cstr(req, "rid", rid, sizeof(rid))) {
-        np_rpc_reply_error(call, NP_ERR_WIRE, "relay.abort needs rid");
+    int64_t uid = 0;
+    if (!np_wire_get_cstr(req, "rid", rid, sizeof(rid)) || !np_wire_get_int(req, "uid", &uid) ||
+        uid <= 0) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "relay.abort needs rid and uid");
         return;
     }
-    rreq *q = rids_take(rl, rid);
+    rreq *q = rids_take(rl, rid, uid);
     if (q != NULL) {
         pthread_mutex_lock(&q->mu);
         if (!q->finished && !q->opened && !q->aborted) {
@@ -1355,6 +1666,7 @@ pool_relay_new(pool_relay **out, const pool_relay_deps *d)
     }
     pthread_mutex_init(&rl->mu, NULL);
     atomic_init(&rl->next_sid, 0);
+    atomic_init(&rl->body_bytes, 0);
     *out = rl;
     return NP_ERR_OK;
 }

@@ -112,6 +112,25 @@ pool_sched_fits(const pool_waiter *w, const pool_key_policy *k, int64_t *cost, c
     }
 }
 
+bool
+pool_waiter_take_running(pool_waiter *w)
+{
+    if (w->running == NULL || w->counted) {
+        return true;
+    }
+    w->counted = pool_inflight_enter(w->running, w->user_id, w->max_running);
+    return w->counted;
+}
+
+void
+pool_waiter_give_running(pool_waiter *w)
+{
+    if (w->counted) {
+        w->counted = false;
+        pool_inflight_leave(w->running, w->user_id);
+    }
+}
+
 /* ---- queue (under s->mu) ---- */
 
 static user_q *
@@ -265,7 +284,7 @@ only_a_use(const pool_lease *lease, const pool_release_info *info, const pool_wa
     const pool_outcome_action *a = &info->action;
     return lease->slot < 0 && lease->settled && retry == NULL && a->cooldown_s == 0 && !a->strike &&
            (a->state == NULL || strcmp(a->state, "active") == 0) && info->spent == 0 &&
-           info->error[0] == '\0';
+           info->error[0] == '\0' && !info->v5_read;
 }
 
 void
@@ -353,10 +372,15 @@ pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
 
 /* A release that changes what the keyrings hold (state, cooldown, streak) says so: the
  * NOTIFY payload 'k' makes every instance reload its copy. */
-#define KEY_CHANGED "(old.state <> k.state OR old.fail_streak <> k.fail_streak OR $6::integer > 0)"
+#define KEY_CHANGED                                                                                \
+    "(old.state <> k.state OR old.fail_streak <> k.fail_streak OR $6::integer > 0 OR "             \
+    "$10::boolean IS NOT NULL)"
 
 #define RELEASE_SQL                                                                                \
     "WITH l AS (DELETE FROM key_leases WHERE key_id = $1 AND slot = $2 AND holder = $3), "         \
+    "sp AS (INSERT INTO key_spend (key_id, day, anlas, paid_requests) SELECT $1, current_date, "   \
+    "$7::bigint, 1 WHERE $7::bigint > 0 ON CONFLICT (key_id, day) DO UPDATE SET anlas = "          \
+    "key_spend.anlas + EXCLUDED.anlas, paid_requests = key_spend.paid_requests + 1), "             \
     "old AS (SELECT id, state, fail_streak FROM upstream_keys WHERE id = $1 FOR UPDATE) "          \
     "UPDATE upstream_keys k SET "                                                                  \
     "state = CASE WHEN $4::text IS NULL THEN k.state "                                             \
@@ -367,11 +391,15 @@ pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
     "cooldown_until = CASE WHEN $6::integer > 0 THEN greatest(coalesce(k.cooldown_until, "         \
     "now()), now() + $6::integer * interval '1 second') ELSE k.cooldown_until END, "               \
     "anlas = CASE WHEN k.anlas IS NULL THEN NULL ELSE greatest(k.anlas - $7::bigint, 0) END, "     \
+    "spent_since_check = k.spent_since_check + $7::bigint, "                                       \
     "last_used_at = now(), "                                                                       \
     "uses_today = CASE WHEN $8::integer = 0 THEN k.uses_today WHEN k.uses_day = "                  \
     "current_date THEN k.uses_today + 1 ELSE 1 END, "                                              \
     "uses_day = CASE WHEN $8::integer = 0 THEN k.uses_day ELSE current_date END, "                 \
-    "last_error = coalesce($9, k.last_error) "                                                     \
+    "last_error = coalesce($9, k.last_error), "                                                    \
+    "v5_negative = CASE WHEN $10::boolean IS NULL THEN k.v5_negative ELSE $10::boolean END, "      \
+    "v5_percent = CASE WHEN $10::boolean IS NULL THEN k.v5_percent ELSE $11::double precision "    \
+    "END "                                                                                         \
     "FROM old WHERE k.id = old.id "                                                                \
     "RETURNING old.state, k.state, pg_notify('pool_keys', CASE WHEN " KEY_CHANGED                  \
     " THEN 'k' ELSE '' END)::text, " KEY_CHANGED
@@ -392,7 +420,7 @@ sched_conn(pool_sched *s)
         np_log_warn("pool", "scheduler cannot connect: %s", why);
     } else {
         /* prepared now: releases are pipelined, where preparing on demand cannot be */
-        PGresult *r = PQprepare(s->conn, "pool_release", RELEASE_SQL, 9, NULL);
+        PGresult *r = PQprepare(s->conn, "pool_release", RELEASE_SQL, 11, NULL);
         if (np_err_from_pg(r) != NP_ERR_OK) {
             np_log_warn("pool", "scheduler cannot prepare its statements");
             PQfinish(s->conn);
@@ -412,14 +440,15 @@ release_send(pool_sched *s, PGconn *c, const rel *r)
     const pool_outcome_action *a = &r->info.action;
     pool_cooldowns cd;
     pool_cooldowns_read(s->cfg, &cd);
-    int cool = a->cooldown_s > 0
-                   ? pool_cooldown_seconds(a->cooldown_s, r->lease.fail_streak, a->backoff, cd.max)
-                   : 0;
-    char key_s[24], slot_s[16], cool_s[16], spent_s[24];
+    int cool = a->cooldown_s > 0 ? pool_cooldown_seconds(a->cooldown_s, r->lease.fail_streak,
+                                                         a->backoff && cd.dynamic, cd.max)
+                                 : 0;
+    char key_s[24], slot_s[16], cool_s[16], spent_s[24], pct_s[32];
     snprintf(key_s, sizeof(key_s), "%lld", (long long)r->lease.key_id);
     snprintf(slot_s, sizeof(slot_s), "%d", r->lease.slot);
     snprintf(cool_s, sizeof(cool_s), "%d", cool);
     snprintf(spent_s, sizeof(spent_s), "%lld", (long long)r->info.spent);
+    snprintf(pct_s, sizeof(pct_s), "%.6f", r->info.v5_percent);
     const char *params[] = {
         key_s,
         slot_s,
@@ -432,8 +461,10 @@ release_send(pool_sched *s, PGconn *c, const rel *r)
         spent_s,
         r->info.used ? "1" : "0",
         r->info.error[0] ? r->info.error : NULL,
+        r->info.v5_read ? (r->info.v5_negative ? "true" : "false") : NULL,
+        r->info.v5_read ? pct_s : NULL,
     };
-    return PQsendQueryPrepared(c, "pool_release", 9, params, NULL, NULL, 0) == 1 &&
+    return PQsendQueryPrepared(c, "pool_release", 11, params, NULL, NULL, 0) == 1 &&
            PQpipelineSync(c) == 1;
 }
 
@@ -482,7 +513,7 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
         "coalesce(k.v5_negative, false), k.allow_paid, coalesce(k.max_anlas_per_request, -1), "
         "k.anlas_floor, k.fail_streak, k.ciphertext, $1::integer - (SELECT count(*) FROM "
         "key_leases l WHERE l.key_id = k.id AND l.expires_at > now()) AS free, "
-        "k.state = 'active' "
+        "k.state = 'active', coalesce(k.v5_percent, 0) "
         "FROM upstream_keys k WHERE k.enabled AND k.ciphertext IS NOT NULL AND k.state IN "
         "('active', 'cooling') AND (k.cooldown_until IS NULL OR k.cooldown_until <= now()) "
         "ORDER BY k.last_used_at NULLS FIRST, k.id",
@@ -506,6 +537,7 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
         x->policy.active = PQgetvalue(res, i, 2)[0] == 't';
         x->policy.anlas = strtoll(PQgetvalue(res, i, 3), NULL, 10);
         x->policy.v5_negative = PQgetvalue(res, i, 4)[0] == 't';
+        x->policy.v5_percent = strtod(PQgetvalue(res, i, 12), NULL);
         x->policy.allow_paid = PQgetvalue(res, i, 5)[0] == 't';
         x->policy.max_per_request = strtoll(PQgetvalue(res, i, 6), NULL, 10);
         x->policy.floor = strtoll(PQgetvalue(res, i, 7), NULL, 10);
@@ -669,7 +701,15 @@ grant_pass(pool_sched *s)
             break;
         }
         for (int i = 0; i < k; i++) {
-            turns[i].granted = grant_one(s, c, cs, order, n, turns[i].w);
+            pool_waiter *w = turns[i].w;
+            bool was_counted = w->counted;
+            if (!pool_waiter_take_running(w)) {
+                continue; /* its user runs as many as allowed: it waits, the others go on */
+            }
+            turns[i].granted = grant_one(s, c, cs, order, n, w);
+            if (!turns[i].granted && !was_counted) {
+                pool_waiter_give_running(w);
+            }
             any = any || turns[i].granted;
         }
         pthread_mutex_lock(&s->mu);

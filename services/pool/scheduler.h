@@ -27,6 +27,7 @@
 #include "np/db.h"
 #include "np/events.h"
 #include "outcome.h"
+#include "ratelimit.h"
 
 #define POOL_MAX_TRIED 8
 #define POOL_TOKEN_MAX 160
@@ -56,11 +57,23 @@ struct pool_waiter {
     int64_t tried[POOL_MAX_TRIED]; /* keys that failed this request: not again */
     int ntried;
     int64_t deadline_ms; /* monotonic */
-    pool_lease lease;    /* filled before on_grant */
+    /* A cap on the user's running requests (USER_MAX_CONCURRENCY): a waiter is granted only
+     * while running holds fewer than max_running of them; the grant counts it (counted) and
+     * its owner gives the count back (pool_waiter_give_running) when the request ends. A
+     * retry keeps its count. running NULL: no cap. */
+    pool_inflight *running;
+    int64_t max_running;
+    bool counted;
+    pool_lease lease; /* filled before on_grant */
     pool_waiter_fn on_grant, on_timeout;
     void *arg;
     pool_waiter *next; /* scheduler-internal */
 };
+
+/* pool_waiter_take_running counts w as running unless its user is at the cap (false);
+ * pool_waiter_give_running gives a count back, once. */
+bool pool_waiter_take_running(pool_waiter *w);
+void pool_waiter_give_running(pool_waiter *w);
 
 /* How a lease ended. */
 typedef struct {
@@ -69,6 +82,9 @@ typedef struct {
     bool used;       /* counts as a use of the key today */
     char error[128]; /* last_error to record; "" keeps the old one */
     char rid[64];    /* the request, for the key.state event */
+    bool v5_read;    /* the V5 allowance was read after the request: store the two below */
+    bool v5_negative;
+    double v5_percent;
 } pool_release_info;
 
 /* pool_sched_open starts the scheduler and its LISTEN thread (a dedicated connection to

@@ -75,6 +75,10 @@ const np_cfg_spec pool_config[] = {
      "most steps of an image an Opus key generates for free", NULL},
     {"OPUS_MAX_SAMPLES", NP_CFG_INT, "1", 0, 8, RT,
      "samples of one request an Opus key generates for free (the others are billed)", NULL},
+    {"V5_ALLOWANCE_MARGIN_PERCENT", NP_CFG_INT, "1", 0, 100, RT,
+     "a key whose V5 weekly allowance left (usage.percent) is at or under this gets no free "
+     "V5 image",
+     NULL},
     {"UPSTREAM_TIMEOUT_SECONDS", NP_CFG_INT, "120", 5, 3600, RT,
      "deadline for a whole upstream response", NULL},
     {"UPSTREAM_CONNECT_TIMEOUT_SECONDS", NP_CFG_INT, "10", 1, 120, RT,
@@ -87,6 +91,8 @@ const np_cfg_spec pool_config[] = {
      "largest piece of a response sent to the gateway at once", NULL},
     {"STREAM_BUFFER_BYTES", NP_CFG_INT, "1048576", 65536, 67108864, RT,
      "bytes held per response before the upstream transfer pauses", NULL},
+    {"MAX_CONTRIBUTED_KEYS_PER_USER", NP_CFG_INT, "20", 0, 100000, RT,
+     "NovelAI keys one user (not an admin) may contribute (0: no cap)", NULL},
     {"PROBE_TIMEOUT_SECONDS", NP_CFG_INT, "15", 1, 120, RT,
      "deadline for the subscription probe of a new key", NULL},
     {"KEY_MAX_CONCURRENCY", NP_CFG_INT, "1", 1, 64, RT,
@@ -97,6 +103,10 @@ const np_cfg_spec pool_config[] = {
      "requests one user may have waiting for a key (429 beyond)", NULL},
     {"QUEUE_TIMEOUT_SECONDS", NP_CFG_INT, "60", 1, 600, RT,
      "how long a request waits for a key before 503 no_key_available", NULL},
+    {"QUEUE_BODY_BYTES_MAX", NP_CFG_INT, "268435456", 1048576, 17179869184, RT,
+     "request bodies this pool instance holds for requests waiting for a key or upstream "
+     "(503 no_key_available beyond)",
+     NULL},
     {"COOLDOWN_409_BASE_SECONDS", NP_CFG_INT, "3", 0, 86400, RT,
      "first cooldown after a 409 (doubles with the failure streak)", NULL},
     {"COOLDOWN_429_BASE_SECONDS", NP_CFG_INT, "8", 0, 86400, RT,
@@ -114,14 +124,23 @@ const np_cfg_spec pool_config[] = {
      "other keys tried after a key-level failure, where safe", NULL},
     {"RATE_LIMIT_MODE", NP_CFG_STR, "auto", 0, 0, RT,
      "auto (rate earned by contributed keys) or manual (MANUAL_GLOBAL_RPM)", NULL},
-    {"BASE_RPM", NP_CFG_INT, "5", 0, 100000, RT, "requests per minute everyone gets (auto)", NULL},
+    {"BASE_RPM", NP_CFG_INT, "0", 0, 100000, RT, "requests per minute everyone gets (auto)", NULL},
     {"PER_KEY_RPM", NP_CFG_INT, "10", 0, 100000, RT,
      "requests per minute added per healthy key contributed (auto)", NULL},
-    {"MAX_RPM", NP_CFG_INT, "60", 0, 1000000, RT, "highest rate in auto mode", NULL},
-    {"BASE_RPM_CONTRIBUTOR_ONLY", NP_CFG_BOOL, "false", 0, 0, RT,
-     "BASE_RPM only for users with a healthy contributed key", NULL},
-    {"MANUAL_GLOBAL_RPM", NP_CFG_INT, "10", 0, 1000000, RT,
+    {"MAX_RPM", NP_CFG_INT, "120", 0, 1000000, RT, "highest rate in auto mode", NULL},
+    {"BASE_RPM_CONTRIBUTOR_ONLY", NP_CFG_BOOL, "true", 0, 0, RT,
+     "BASE_RPM only for users with a healthy contributed key; with BASE_RPM 0 the others are "
+     "refused (403 contribution_required)",
+     NULL},
+    {"MANUAL_GLOBAL_RPM", NP_CFG_INT, "0", 0, 1000000, RT,
      "requests per minute of every user in manual mode", NULL},
+    {"DYNAMIC_COOLDOWN_ENABLED", NP_CFG_BOOL, "true", 0, 0, RT,
+     "true: a key's cooldown doubles with its failure streak; false: every cooldown is its base",
+     NULL},
+    {"NOVELAI_DEFAULT_MODEL", NP_CFG_STR, "nai-diffusion-4-5-full", 0, 0, RT,
+     "the model of a generate-image body that names none", NULL},
+    {"REQUIRE_OPUS_TIER", NP_CFG_BOOL, "true", 0, 0, RT,
+     "true: a contributed key whose subscription is not Opus (tier 3) is refused (400)", NULL},
     {"USER_MAX_CONCURRENCY", NP_CFG_INT, "0", 0, 10000, RT,
      "requests one user may run at once (0: the user's healthy keys, at least 1)", NULL},
     {"POOL_RPC_CONTEXTS", NP_CFG_INT, "4096", 16, 65536, 0,
@@ -157,7 +176,8 @@ serve_settings(pool_service *s, np_rpc_call *call, const msgpack_object *req)
 {
     np_http_req r;
     if (np_http_req_read(req, &r) != NP_ERR_OK ||
-        (strcmp(r.path, "/admin/config") != 0 && strncmp(r.path, "/admin/proxies", 14) != 0)) {
+        (strcmp(r.path, "/admin/config") != 0 && strncmp(r.path, "/admin/proxies", 14) != 0 &&
+         strcmp(r.path, "/admin/proxy-pool") != 0)) {
         return false;
     }
     if (np_http_refuse_relay_key(call, &r)) {
@@ -305,6 +325,7 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_mutex_init(&s->kmu, NULL);
+    np_service_no_core_dumps("pool"); /* decrypted tokens and ENCRYPTION_KEY live here */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     np_err err = np_service_open(&s->base, "pool", cfg, why, whylen);
     if (err == NP_ERR_OK) {

@@ -19,7 +19,7 @@ struct pool_xfer {
     atomic_int refs;
     CURL *easy;
     struct curl_slist *headers;
-    char *body;
+    pool_body *body;
     pool_xfer_cb cb;
     void *arg;
     /* curl thread only */
@@ -29,9 +29,12 @@ struct pool_xfer {
     bool done;
     bool via_proxy;    /* a proxy was set */
     bool proxy_failed; /* the transfer failed at that proxy (map_result) */
+    long proxy_code;   /* the proxy's answer to CONNECT then (0: none) */
     int status;
     char ctype[160];
     char cenc[64];
+    char cdisp[160]; /* Content-Disposition (a file name for downloads) */
+    char retry[32];  /* Retry-After */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -51,6 +54,46 @@ struct pool_upstream {
     bool stopping;
     pool_xfer *running; /* curl thread only */
 };
+
+struct pool_body {
+    atomic_int refs;
+    size_t len;
+    char data[];
+};
+
+pool_body *
+pool_body_new(const void *data, size_t len)
+{
+    pool_body *b = malloc(sizeof(*b) + len);
+    if (b == NULL) {
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    memcpy(b->data, data, len);
+    return b;
+}
+
+pool_body *
+pool_body_ref(pool_body *b)
+{
+    atomic_fetch_add(&b->refs, 1);
+    return b;
+}
+
+void
+pool_body_unref(pool_body *b)
+{
+    if (b != NULL && atomic_fetch_sub(&b->refs, 1) == 1) {
+        free(b);
+    }
+}
+
+size_t
+pool_body_len(const pool_body *b)
+{
+    return b != NULL ? b->len : 0;
+}
 
 static void
 xfer_ref(pool_xfer *x)
@@ -75,7 +118,7 @@ pool_xfer_release(pool_xfer *x)
     curl_easy_cleanup(x->easy);
     wipe_slist(x->headers);
     curl_slist_free_all(x->headers);
-    free(x->body);
+    pool_body_unref(x->body);
     x->magic = 0;
     free(x);
 }
@@ -121,11 +164,15 @@ on_header(char *p, size_t size, size_t n, void *arg)
     size_t len = size * n;
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
         /* A new response (after a 100 Continue, say): forget the previous one's headers. */
-        x->ctype[0] = x->cenc[0] = '\0';
+        x->ctype[0] = x->cenc[0] = x->cdisp[0] = x->retry[0] = '\0';
     } else if (len > 13 && strncasecmp(p, "content-type:", 13) == 0) {
         copy_value(x->ctype, sizeof(x->ctype), p + 13, len - 13);
     } else if (len > 17 && strncasecmp(p, "content-encoding:", 17) == 0) {
         copy_value(x->cenc, sizeof(x->cenc), p + 17, len - 17);
+    } else if (len > 20 && strncasecmp(p, "content-disposition:", 20) == 0) {
+        copy_value(x->cdisp, sizeof(x->cdisp), p + 20, len - 20);
+    } else if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+        copy_value(x->retry, sizeof(x->retry), p + 12, len - 12);
     }
     return len;
 }
@@ -151,12 +198,8 @@ pool_xfer_new(const pool_xfer_spec *spec, const pool_xfer_cb *cb, void *arg)
     x->arg = arg;
     x->easy = curl_easy_init();
     bool ok = x->easy != NULL;
-    if (ok && spec->body_len > 0) {
-        x->body = malloc(spec->body_len);
-        ok = x->body != NULL;
-        if (ok) {
-            memcpy(x->body, spec->body, spec->body_len);
-        }
+    if (ok && spec->body != NULL) {
+        x->body = pool_body_ref(spec->body);
     }
     for (int i = 0; ok && spec->headers != NULL && spec->headers[i] != NULL; i++) {
         struct curl_slist *l = curl_slist_append(x->headers, spec->headers[i]);
@@ -192,8 +235,8 @@ pool_xfer_new(const pool_xfer_spec *spec, const pool_xfer_cb *cb, void *arg)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)spec->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body->data : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)pool_body_len(x->body));
         if (strcmp(spec->method, "POST") != 0) {
             curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, spec->method);
         }
@@ -224,6 +267,12 @@ pool_xfer_proxy_failed(const pool_xfer *x)
     return x->proxy_failed;
 }
 
+long
+pool_xfer_proxy_code(const pool_xfer *x)
+{
+    return x->proxy_code;
+}
+
 int
 pool_xfer_status(const pool_xfer *x)
 {
@@ -240,6 +289,18 @@ const char *
 pool_xfer_content_encoding(const pool_xfer *x)
 {
     return x->cenc;
+}
+
+const char *
+pool_xfer_content_disposition(const pool_xfer *x)
+{
+    return x->cdisp;
+}
+
+const char *
+pool_xfer_retry_after(const pool_xfer *x)
+{
+    return x->retry;
 }
 
 static np_err
@@ -400,6 +461,10 @@ map_result(pool_xfer *x, CURLcode rc, np_err *err, bool *maybe_sent)
         *maybe_sent = false;
     }
     x->proxy_failed = x->via_proxy && proxy_failure(x, rc);
+    if (x->proxy_failed &&
+        curl_easy_getinfo(x->easy, CURLINFO_HTTP_CONNECTCODE, &x->proxy_code) != CURLE_OK) {
+        x->proxy_code = 0;
+    }
     /* The message names the host at most; never a header. */
     np_log_warn("pool", "upstream transfer failed: %s (%s)", curl_easy_strerror(rc),
                 x->errbuf[0] ? x->errbuf : "-");

@@ -35,11 +35,20 @@ typedef struct {
     void (*on_done)(void *arg, pool_xfer *x, np_err result, bool maybe_sent);
 } pool_xfer_cb;
 
+/* A request body shared by a relayed request and each of its transfers (a retry on another
+ * key sends it again), so that the pool holds one copy of it. pool_body_new copies data once
+ * and returns it with one reference, NULL on no memory; pool_body_ref adds a reference and
+ * returns b; pool_body_unref drops one (NULL accepted) and frees the body with the last. */
+typedef struct pool_body pool_body;
+pool_body *pool_body_new(const void *data, size_t len);
+pool_body *pool_body_ref(pool_body *b);
+void pool_body_unref(pool_body *b);
+size_t pool_body_len(const pool_body *b);
+
 typedef struct {
     const char *method; /* "GET" or "POST" */
     const char *url;
-    const void *body; /* copied */
-    size_t body_len;
+    pool_body *body; /* NULL: none; the transfer keeps a reference until it is released */
     const char *const *headers; /* "Name: value" lines, NULL-terminated; copied */
     const char *token;          /* sent as Authorization: Bearer; wiped from memory after */
     long connect_timeout_ms;
@@ -72,9 +81,15 @@ void pool_upstream_cancel(pool_upstream *u, pool_xfer *x);
 /* pool_xfer_proxy_failed: the transfer went through a proxy and failed at the proxy
  * (unresolvable, unreachable, handshake failed, tunnel refused); read it from on_done. */
 bool pool_xfer_proxy_failed(const pool_xfer *x);
+/* pool_xfer_proxy_code: the proxy's answer to CONNECT when it failed (0: none). */
+long pool_xfer_proxy_code(const pool_xfer *x);
 /* Set before on_headers; read them from on_headers on or later. */
 int pool_xfer_status(const pool_xfer *x);
 const char *pool_xfer_content_type(const pool_xfer *x);     /* "" when absent */
 const char *pool_xfer_content_encoding(const pool_xfer *x); /* "" when absent */
+/* The two other headers passed back to the client (NOVELAI.md); "" when absent, cut at 159
+ * and 31 bytes. */
+const char *pool_xfer_content_disposition(const pool_xfer *x);
+const char *pool_xfer_retry_after(const pool_xfer *x);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "np/buf.h"
+#include "np/config_alias.h"
 
 typedef struct {
     const np_cfg_spec *spec;
@@ -235,10 +236,10 @@ read_file(const char *path, np_buf *out)
     return err;
 }
 
-np_err
-np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen)
+/* load_dotenv reads the .env file at path (absent: nothing) into kv. */
+static np_err
+load_dotenv(const char *dotenv_path, kvlist *kv, char *why, size_t whylen)
 {
-    kvlist kv = {0};
     np_err err = NP_ERR_OK;
     if (dotenv_path != NULL) {
         np_buf text;
@@ -249,13 +250,30 @@ np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen
             err = NP_ERR_CONFIG;
         } else if (rerr == NP_ERR_OK) {
             int bad = 0;
-            if (!np_dotenv_parse(text.data ? text.data : "", text.len, kv_add, &kv, &bad)) {
+            if (!np_dotenv_parse(text.data ? text.data : "", text.len, kv_add, kv, &bad)) {
                 snprintf(why, whylen, "%s: line %d is not KEY=VALUE", dotenv_path, bad);
                 err = NP_ERR_CONFIG;
             }
         }
         np_buf_fini(&text);
     }
+    return err;
+}
+
+/* A name's raw value: the environment, else .env. */
+static const char *
+raw_value(void *arg, const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL ? v : kv_get(arg, name);
+}
+
+np_err
+np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen)
+{
+    kvlist kv = {0};
+    np_err err = load_dotenv(dotenv_path, &kv, why, whylen);
+    char old[1024];
     pthread_rwlock_wrlock(&cfg->lock);
     for (size_t i = 0; err == NP_ERR_OK && i < cfg->n; i++) {
         entry *e = &cfg->entries[i];
@@ -263,6 +281,11 @@ np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen
         np_cfg_source src = NP_CFG_SRC_ENV;
         if (v == NULL) {
             v = kv_get(&kv, e->spec->name);
+        }
+        if (v == NULL && np_cfg_alias_value(e->spec->name, raw_value, &kv, old, sizeof(old))) {
+            v = old; /* the earlier pool's name for it */
+        } else if (v != NULL && np_cfg_old_value(e->spec->name, v, old, sizeof(old))) {
+            v = old;
         }
         np_buf from_file;
         np_buf_init(&from_file, 64 * 1024);
@@ -318,6 +341,41 @@ np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen
     pthread_rwlock_unlock(&cfg->lock);
     kv_free(&kv);
     return err;
+}
+
+void
+np_config_old_names(const char *dotenv_path, np_config_old_fn fn, void *arg)
+{
+    kvlist kv = {0};
+    char why[256], line[512];
+    if (load_dotenv(dotenv_path, &kv, why, sizeof(why)) == NP_ERR_OK) {
+        const char *last = NULL;
+        for (const np_cfg_alias *a = np_cfg_aliases; a->old != NULL; a++) {
+            const char *v = raw_value(&kv, a->old);
+            if (v == NULL || (last != NULL && strcmp(last, a->old) == 0)) {
+                continue; /* an old name with several targets is named once */
+            }
+            last = a->old;
+            bool warn = np_cfg_alias_describe(a, v, line, sizeof(line));
+            for (const np_cfg_alias *b = a + 1; b->old != NULL && strcmp(b->old, a->old) == 0;
+                 b++) {
+                size_t n = strlen(line);
+                snprintf(line + n, sizeof(line) - n, ", %s", b->name);
+            }
+            fn(arg, line, warn);
+        }
+        const char *url = raw_value(&kv, "DATABASE_URL");
+        char *rewritten = calloc(1, url != NULL ? strlen(url) + 1 : 1);
+        if (rewritten != NULL && url != NULL &&
+            np_cfg_old_value("DATABASE_URL", url, rewritten, strlen(url) + 1)) {
+            fn(arg, "DATABASE_URL: the driver suffix (+asyncpg) of the old pool is dropped", false);
+        }
+        if (rewritten != NULL) {
+            memset(rewritten, 0, strlen(rewritten));
+        }
+        free(rewritten);
+    }
+    kv_free(&kv);
 }
 
 np_err

@@ -13,6 +13,7 @@
  *      its slot is freed, which moves the window forward and wakes the sender.
  */
 #include "np/events.h"
+#include "np/wire_mac.h"
 
 #include "np/dialset.h"
 
@@ -48,6 +49,7 @@ struct np_events {
     char svc[32];
     char id[NP_EVENTS_ID_MAX];
     nng_socket pub, sub;
+    np_wire_guard *guard;              /* acknowledgements must carry the INTERNAL_SECRET MAC */
     np_dialset *pub_dials, *sub_dials; /* every audit instance, followed over time */
     bool pub_open, sub_open;
     pthread_t sender, acker;
@@ -167,8 +169,10 @@ collect(np_events *ev, int64_t now, nng_msg **out, int64_t *due_ms)
     if (n == 0) {
         return false;
     }
+    /* The envelope (map, version, producer id, array header) and each event's array header
+     * and seq fit in the 16 bytes counted per event plus this margin: the body never grows. */
     nng_msg *msg;
-    if (nng_msg_alloc(&msg, 0) != 0) {
+    if (np_pub_msg_new(&msg, bytes + strlen(ev->id) + 64) != NP_ERR_OK) {
         *due_ms = now + 100; /* no memory now: try again shortly */
         return false;
     }
@@ -205,6 +209,18 @@ collect(np_events *ev, int64_t now, nng_msg **out, int64_t *due_ms)
     return true;
 }
 
+np_err
+np_pub_msg_new(nng_msg **out, size_t cap)
+{
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, cap) != 0) {
+        return NP_ERR_NOMEM;
+    }
+    nng_msg_clear(msg); /* keeps the allocated capacity */
+    *out = msg;
+    return NP_ERR_OK;
+}
+
 static void *
 sender_main(void *arg)
 {
@@ -218,7 +234,8 @@ sender_main(void *arg)
             pthread_mutex_unlock(&ev->mu);
             /* A failed send (no memory, socket closing) is like a drop on the wire: the
              * events stay in the outbox and go out again when due. */
-            if (nng_sendmsg(ev->pub, msg, NNG_FLAG_NONBLOCK) != 0) {
+            if (np_wire_seal(msg) != NP_ERR_OK ||
+                nng_sendmsg(ev->pub, msg, NNG_FLAG_NONBLOCK) != 0) {
                 nng_msg_free(msg);
             }
             pthread_mutex_lock(&ev->mu);
@@ -318,7 +335,9 @@ acker_main(void *arg)
         if (rv != 0) {
             continue;
         }
-        on_ack(ev, nng_msg_body(msg), nng_msg_len(msg));
+        if (np_wire_open(ev->guard, msg) == NP_ERR_OK) {
+            on_ack(ev, nng_msg_body(msg), nng_msg_len(msg));
+        }
         nng_msg_free(msg);
     }
     return NULL;
@@ -338,6 +357,10 @@ np_events_open(np_events **out, const char *svc, const np_config *cfg)
 {
     np_events *ev = calloc(1, sizeof(*ev));
     if (ev == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    if ((ev->guard = np_wire_guard_new()) == NULL) {
+        free(ev);
         return NP_ERR_NOMEM;
     }
     snprintf(ev->svc, sizeof(ev->svc), "%s", svc);
@@ -432,6 +455,11 @@ np_events_close(np_events *ev)
         np_log_warn(ev->svc, "events producer %s stopping with %llu unacknowledged events", ev->id,
                     (unsigned long long)lost);
     }
+    /* The sender ends before the pub socket closes: a message handed to a pub pipe while the
+     * socket closes it can be lost inside NNG 1.5.2 (see np_pub_msg_new). */
+    if (ev->sender_started) {
+        pthread_join(ev->sender, NULL);
+    }
     np_dialset_close(ev->pub_dials); /* no new dialers while the sockets close */
     np_dialset_close(ev->sub_dials);
     if (ev->pub_open) {
@@ -439,9 +467,6 @@ np_events_close(np_events *ev)
     }
     if (ev->sub_open) {
         nng_close(ev->sub); /* unblocks the ack thread */
-    }
-    if (ev->sender_started) {
-        pthread_join(ev->sender, NULL);
     }
     if (ev->acker_started) {
         pthread_join(ev->acker, NULL);
@@ -453,6 +478,7 @@ np_events_close(np_events *ev)
     pthread_mutex_destroy(&ev->mu);
     pthread_cond_destroy(&ev->wake);
     pthread_cond_destroy(&ev->drained);
+    np_wire_guard_free(ev->guard);
     free(ev);
 }
 

@@ -4,12 +4,58 @@
 #include <stdio.h>
 #include <string.h>
 
+bool
+np_json_prescan(const void *body, size_t len, char *why, size_t whylen)
+{
+    const unsigned char *p = body;
+    size_t values = 0;
+    int depth = 0;
+    bool in_str = false, in_lit = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        if (in_str) {
+            if (c == '\\') {
+                i++; /* the escaped character cannot end the string */
+            } else if (c == '"') {
+                in_str = false;
+            }
+            continue;
+        }
+        bool lit = !(c == '"' || c == '[' || c == ']' || c == '{' || c == '}' || c == ',' ||
+                     c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r');
+        if (lit && !in_lit) {
+            values++; /* a number or literal begins */
+        }
+        in_lit = lit;
+        if (c == '"') {
+            in_str = true;
+            values++;
+        } else if (c == '[' || c == '{') {
+            values++;
+            if (++depth > NP_JSON_MAX_DEPTH) {
+                snprintf(why, whylen, "the JSON nests deeper than %d levels", NP_JSON_MAX_DEPTH);
+                return false;
+            }
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+        if (values > NP_JSON_MAX_VALUES) {
+            snprintf(why, whylen, "the JSON holds more than %u values", NP_JSON_MAX_VALUES);
+            return false;
+        }
+    }
+    return true;
+}
+
 np_err
 np_json_parse_object(const void *body, size_t len, json_t **out, char *why, size_t whylen)
 {
     json_error_t jerr;
     if (body == NULL || len == 0) {
         snprintf(why, whylen, "the body is empty; a JSON object is expected");
+        return NP_ERR_BAD_JSON;
+    }
+    if (!np_json_prescan(body, len, why, whylen)) {
         return NP_ERR_BAD_JSON;
     }
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);

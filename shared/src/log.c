@@ -3,8 +3,10 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +27,54 @@ np_log_setup(const char *level)
     }
 }
 
+static bool
+token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+size_t
+np_log_redact(char *s, size_t len, int *found)
+{
+    static const char mark[] = "[redacted]";
+    static const char *const prefixes[] = {"pst-", "np-"};
+    size_t out = 0, i = 0;
+    int n = 0;
+    while (i < len) {
+        size_t plen = 0;
+        bool boundary = i == 0 || !((s[i - 1] >= 'a' && s[i - 1] <= 'z') ||
+                                    (s[i - 1] >= 'A' && s[i - 1] <= 'Z') ||
+                                    (s[i - 1] >= '0' && s[i - 1] <= '9'));
+        for (int k = 0; boundary && k < 2 && plen == 0; k++) {
+            size_t pl = strlen(prefixes[k]);
+            if (len - i >= pl && strncasecmp(s + i, prefixes[k], pl) == 0) {
+                plen = pl;
+            }
+        }
+        size_t run = 0;
+        while (plen > 0 && i + plen + run < len && token_char(s[i + plen + run])) {
+            run++;
+        }
+        if (plen > 0 && run >= NP_LOG_TOKEN_MIN) {
+            memmove(s + out, s + i, plen);
+            memcpy(s + out + plen, mark, sizeof(mark) - 1); /* shorter than run: in place */
+            out += plen + sizeof(mark) - 1;
+            i += plen + run;
+            n++;
+            continue;
+        }
+        s[out++] = s[i++];
+    }
+    if (out < len) {
+        s[out] = '\0';
+    }
+    if (found != NULL) {
+        *found = n;
+    }
+    return out;
+}
+
 void
 np_log_write(np_log_level lvl, const char *svc, const char *rid, const char *fmt, ...)
 {
@@ -40,6 +90,7 @@ np_log_write(np_log_level lvl, const char *svc, const char *rid, const char *fmt
         return;
     }
     size_t mlen = (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
+    mlen = np_log_redact(msg, mlen, NULL); /* no token in a log line, whoever wrote it */
 
     struct timespec ts;
     struct tm tm;

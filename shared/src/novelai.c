@@ -90,7 +90,12 @@ np_novelai_classify(int status, const void *body, size_t len)
     switch (status) {
     case 401: return NP_NAI_INVALID;
     case 402: return NP_NAI_EXHAUSTED;
-    case 403: return NP_NAI_FORBIDDEN;
+    case 403:
+        /* /oa/v1: the model needs a higher tier, which is the request's doing, not the key's
+         * (NOVELAI.md, "Answers that are the client's fault") */
+        return body != NULL && memmem(body, len, "not allowed for user tier", 25) != NULL
+                   ? NP_NAI_CLIENT
+                   : NP_NAI_FORBIDDEN;
     case 409: return NP_NAI_CONFLICT;
     case 429:
         /* NovelAI's own lock answer names it; a Cloudflare 429 does not. */

@@ -96,6 +96,11 @@ test_classify(void **state)
     assert_int_equal(np_novelai_classify(401, NULL, 0), NP_NAI_INVALID);
     assert_int_equal(np_novelai_classify(402, NULL, 0), NP_NAI_EXHAUSTED);
     assert_int_equal(np_novelai_classify(403, NULL, 0), NP_NAI_FORBIDDEN);
+    static const char tier[] =
+        "{\"statusCode\":403,\"message\":\"Model not allowed for user tier\"}";
+    static const char ban[] = "{\"statusCode\":403,\"message\":\"Forbidden\"}";
+    assert_int_equal(np_novelai_classify(403, tier, sizeof(tier) - 1), NP_NAI_CLIENT);
+    assert_int_equal(np_novelai_classify(403, ban, sizeof(ban) - 1), NP_NAI_FORBIDDEN);
     assert_int_equal(np_novelai_classify(409, NULL, 0), NP_NAI_CONFLICT);
     assert_int_equal(np_novelai_classify(429, lock, sizeof(lock) - 1), NP_NAI_LOCKED);
     assert_int_equal(np_novelai_classify(429, cf, sizeof(cf) - 1), NP_NAI_RATE);

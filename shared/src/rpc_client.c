@@ -21,11 +21,13 @@
 #include "np/dialset.h"
 #include "np/log.h"
 #include "np/rpc.h"
+#include "np/wire_mac.h"
 
 struct np_rpc_client {
     nng_socket sock;
     np_dialset *dials; /* every instance behind the address, followed as they come and go */
     int send_timeout_ms;
+    np_wire_guard *guard; /* answers must carry a valid INTERNAL_SECRET MAC */
     atomic_int pipes; /* live connections (pipe notifications) */
 };
 
@@ -65,8 +67,10 @@ np_rpc_client_open(np_rpc_client **out, const char *url, const np_rpc_opts *opts
     }
     c->send_timeout_ms = opts && opts->send_timeout_ms ? opts->send_timeout_ms : 1000;
     size_t recv_max = opts && opts->recv_max ? opts->recv_max : (1u << 20);
-    int rv = nng_req0_open(&c->sock);
+    c->guard = np_wire_guard_new();
+    int rv = c->guard == NULL ? NNG_ENOMEM : nng_req0_open(&c->sock);
     if (rv != 0) {
+        np_wire_guard_free(c->guard);
         free(c);
         return np_err_from_nng(rv);
     }
@@ -80,6 +84,7 @@ np_rpc_client_open(np_rpc_client **out, const char *url, const np_rpc_opts *opts
     np_err err = np_dialset_open(&c->dials, c->sock, url, resolve < 0 ? 0 : resolve, tune_dialer);
     if (err != NP_ERR_OK) {
         nng_close(c->sock);
+        np_wire_guard_free(c->guard);
         free(c);
         return err;
     }
@@ -95,6 +100,7 @@ np_rpc_client_close(np_rpc_client *c)
     }
     np_dialset_close(c->dials); /* no new dialers while the socket closes */
     nng_close(c->sock);
+    np_wire_guard_free(c->guard);
     free(c);
 }
 
@@ -105,7 +111,8 @@ make_msg(const np_wire_writer *req, nng_msg **out)
     if (nng_msg_alloc(&msg, 0) != 0) {
         return NP_ERR_NOMEM;
     }
-    if (nng_msg_append(msg, req->sbuf.data, req->sbuf.size) != 0) {
+    if (nng_msg_append(msg, req->sbuf.data, req->sbuf.size) != 0 ||
+        np_wire_seal(msg) != NP_ERR_OK) {
         nng_msg_free(msg);
         return NP_ERR_NOMEM;
     }
@@ -153,6 +160,11 @@ np_rpc_client_call(np_rpc_client *c, const np_wire_writer *req, int timeout_ms, 
         goto out;
     }
     *reply = nng_aio_get_msg(aio);
+    if (np_wire_open(c->guard, *reply) != NP_ERR_OK) {
+        nng_msg_free(*reply);
+        *reply = NULL;
+        err = NP_ERR_PEER_LOST; /* an answer nobody with the secret wrote */
+    }
 out:
     nng_ctx_close(ctx);
     nng_aio_free(aio);
@@ -202,7 +214,13 @@ on_async(void *arg)
         finish(a, rv == NNG_ETIMEDOUT ? NP_ERR_TIMEOUT : NP_ERR_PEER_LOST, NULL);
         return;
     }
-    finish(a, NP_ERR_OK, nng_aio_get_msg(a->aio));
+    nng_msg *reply = nng_aio_get_msg(a->aio);
+    if (np_wire_open(a->client->guard, reply) != NP_ERR_OK) {
+        nng_msg_free(reply);
+        finish(a, NP_ERR_PEER_LOST, NULL);
+        return;
+    }
+    finish(a, NP_ERR_OK, reply);
 }
 
 np_err

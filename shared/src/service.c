@@ -3,9 +3,20 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "np/config_watch.h"
 #include "np/log.h"
+
+void
+np_service_no_core_dumps(const char *name)
+{
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        np_log_warn(name, "cannot turn core dumps off: a crash could write secrets to disk");
+    }
+}
 
 np_err
 np_service_open(np_service *s, const char *name, np_config *cfg, char *why, size_t whylen)
@@ -60,6 +71,13 @@ reply_metrics(np_service *s, np_rpc_call *call)
     np_buf b;
     np_buf_init(&b, 1u << 20);
     np_events_metrics_render(s->events, s->name, s->node, &b);
+    np_buf_printf(&b,
+                  "# HELP naipool_%s_rpc_unauthenticated_total requests dropped unanswered for "
+                  "lacking a valid INTERNAL_SECRET MAC\n"
+                  "# TYPE naipool_%s_rpc_unauthenticated_total counter\n"
+                  "naipool_%s_rpc_unauthenticated_total{node=\"%s\"} %llu\n",
+                  s->name, s->name, s->name, s->node,
+                  (unsigned long long)np_rpc_server_dropped(s->rpc));
     if (s->metrics != NULL) {
         s->metrics(s->metrics_arg, &b);
     }

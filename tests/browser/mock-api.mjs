@@ -128,8 +128,11 @@ export async function startMock({ port = 0, delayMs = 0 } = {}) {
       if (!body.name) return fail(res, 400, 'bad_request', 'name is required');
       const key = `np-${crypto.randomBytes(24).toString('base64url')}`;
       const k = { id: ++st.seq, user_id: u.id, name: body.name, prefix: key.slice(0, 10), enabled: true, created_at: new Date().toISOString(), last_used_at: null };
+      // rotate: the caller's other relay keys are revoked (as the suite does)
+      const others = body.rotate === true ? st.clientKeys.filter((x) => x.user_id === u.id) : [];
+      st.clientKeys = st.clientKeys.filter((x) => !others.includes(x));
       st.clientKeys.push(k);
-      return send(res, 201, { id: k.id, name: k.name, key, prefix: k.prefix, created_at: k.created_at });
+      return send(res, 201, { id: k.id, name: k.name, key, prefix: k.prefix, created_at: k.created_at, ...(body.rotate === true ? { revoked: others.length } : {}) });
     }
     if (p.startsWith('/client-keys/')) {
       const k = st.clientKeys.find((x) => x.id === id && x.user_id === u.id);
@@ -165,6 +168,24 @@ export async function startMock({ port = 0, delayMs = 0 } = {}) {
       if (url.searchParams.get('route')) rows = rows.filter((l) => l.route === url.searchParams.get('route'));
       const limit = Math.min(200, Number(url.searchParams.get('limit')) || 50);
       return send(res, 200, rows.slice(0, limit).map(({ owner_id: _o, ...r }) => ({ ...r, cursor: String(r.id) })));
+    }
+    if (m === 'GET' && p === '/v1/novelai/models') {
+      const ids = ['nai-diffusion-4-5-full', 'nai-diffusion-4-5-curated', 'glm-4-6'];
+      return send(res, 200, url.searchParams.get('detail') ? { models: ids.map((id) => ({ id, type: id.startsWith('nai-diffusion') ? 'image' : 'text' })) } : ids);
+    }
+    if (m === 'GET' && p === '/admin/logs') {
+      let rows = st.logs.slice();
+      const before = url.searchParams.get('before');
+      if (before) rows = rows.filter((l) => l.id < Number(before));
+      if (url.searchParams.get('user')) rows = rows.filter((l) => l.owner_id === Number(url.searchParams.get('user')));
+      if (url.searchParams.get('since')) rows = rows.filter((l) => l.time >= url.searchParams.get('since'));
+      if (url.searchParams.get('until')) rows = rows.filter((l) => l.time <= url.searchParams.get('until'));
+      const limit = Math.min(500, Number(url.searchParams.get('limit')) || 50);
+      return send(res, 200, rows.slice(0, limit).map(({ owner_id: o, ...r }) => ({ ...r, user_id: o, relay_key_id: 1, upstream_key_id: 2, ip: '203.0.113.7', cursor: String(r.id) })));
+    }
+    if (m === 'POST' && p === '/admin/health-check') {
+      for (const k of st.keys) k.last_checked_at = new Date().toISOString();
+      return send(res, 200, { checked: st.keys.length, failed: 0, keys: st.keys.map(pub) });
     }
     if (m === 'GET' && p === '/logs/stats') {
       // audit's shape: {days, since, total, ok, errors, by_day:[{day,total,ok,errors}], by_status}

@@ -23,11 +23,11 @@ const COMPOSE = path.join(root, "deploy/compose/docker-compose.yml");
 
 // What each service reads from a Secret, and who calls whom on which port (HACKING.md).
 const SECRETS = {
-  gateway: [],
-  auth: ["SECRET_KEY", "DATABASE_URL", "ADMIN_PASSWORD"],
-  pool: ["SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL"],
-  audit: ["DATABASE_URL"],
-  health: ["ENCRYPTION_KEY", "DATABASE_URL"],
+  gateway: ["INTERNAL_SECRET"],
+  auth: ["SECRET_KEY", "DATABASE_URL", "ADMIN_PASSWORD", "INTERNAL_SECRET"],
+  pool: ["SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "INTERNAL_SECRET"],
+  audit: ["DATABASE_URL", "INTERNAL_SECRET"],
+  health: ["ENCRYPTION_KEY", "DATABASE_URL", "INTERNAL_SECRET"],
 };
 const SERVICES = Object.keys(SECRETS);
 const LISTENS = { gateway: [5002], auth: [7101], pool: [7102], audit: [7103, 7105, 7106], health: [7104] };
@@ -251,7 +251,7 @@ test("network policies let through exactly the calls the suite makes, in and out
   assert.equal(allowed(pols, { app: "other" }, "out", { external: "public" }, 443), false);
 });
 
-test("each back-end reads only its own Secret, as files; the gateway none", () => {
+test("each service reads only its own Secret, as files (the gateway INTERNAL_SECRET only)", () => {
   const example = parseAll(readFileSync(path.join(K8S, "secret.example.yaml"), "utf8"));
   for (const d of byKind(objects(K8S), "Deployment")) {
     const svc = svcOf(d);

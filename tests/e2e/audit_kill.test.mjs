@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { NAIPOOL, Proc, createDatabase, freePort, sleep, psql } from './harness.mjs';
+import { NAIPOOL, LSAN_OPTIONS, Proc, createDatabase, freePort, sleep, psql } from './harness.mjs';
 
 const PRODUCER = join(dirname(dirname(NAIPOOL)), 'tests/service/audit/event-producer');
 
@@ -17,8 +17,10 @@ function commonEnv(db) {
     MULTI_NODE_ENABLED: 'true',
     SECRET_KEY: randomBytes(36).toString('base64url'),
     ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+    INTERNAL_SECRET: randomBytes(36).toString('base64url'),
     LOG_LEVEL: 'info',
     ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=23',
+    LSAN_OPTIONS,
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
   };
 }
@@ -31,12 +33,24 @@ async function addrs() {
   };
 }
 
-async function startAudit(name, env, a) {
-  const p = new Proc(name, NAIPOOL, ['audit'], {
-    ...env, NODE_ID: name, EVENTS_LISTEN: a.events, ACKS_LISTEN: a.acks, AUDIT_RPC_LISTEN: a.rpc,
-  });
-  await p.waitFor(/receiving events on/);
-  return p;
+// startAudit starts an audit instance on the addresses a. freePort's port can be taken by
+// another process before audit binds it (a busy machine runs many tests): a start that fails
+// with "Address in use" is tried again on fresh ports, written back into a, unless the
+// addresses are fixed (a restart that producers already dial).
+async function startAudit(name, env, a, { fixed = false } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    const p = new Proc(name, NAIPOOL, ['audit'], {
+      ...env, NODE_ID: name, EVENTS_LISTEN: a.events, ACKS_LISTEN: a.acks, AUDIT_RPC_LISTEN: a.rpc,
+    });
+    try {
+      await p.waitFor(/receiving events on/);
+      return p;
+    } catch (e) {
+      await p.stop('SIGKILL');
+      if (fixed || attempt === 5 || !/Address in use/.test(p.out + p.err)) throw e;
+      Object.assign(a, await addrs());
+    }
+  }
 }
 
 function startProducer(name, env, audits, count) {
@@ -88,7 +102,7 @@ test('audit killed with SIGKILL during 10,000 events: all stored exactly once', 
     assert.ok(atKill < 10000, 'the kill happened inside the stream');
     // The stream goes on while audit is down; the producers keep the events in their outbox.
     await producers[1].waitFor(/emitted 3000/);
-    audit = await startAudit('audit-1b', env, a);
+    audit = await startAudit('audit-1b', env, a, { fixed: true });
     const results = await Promise.all(producers.map((p) => waitExit(p)));
     for (const [i, r] of results.entries()) {
       assert.equal(r.code, 0, `producer ${i + 1} drained: ${producers[i].out}${producers[i].err}`);
@@ -112,9 +126,10 @@ test('two audit instances side by side, one killed: still exactly once', { timeo
   const a1 = await addrs();
   const a2 = await addrs();
   const first = await startAudit('audit-a', env, a1);
-  const second = await startAudit('audit-b', env, a2);
-  const producers = [startProducer('prod-a', env, [a1, a2], 5000), startProducer('prod-b', env, [a1, a2], 5000)];
+  let second, producers = [];
   try {
+    second = await startAudit('audit-b', env, a2);
+    producers = [startProducer('prod-a', env, [a1, a2], 5000), startProducer('prod-b', env, [a1, a2], 5000)];
     await producers[0].waitFor(/emitted 2000/);
     first.child.kill('SIGKILL');
     const results = await Promise.all(producers.map((p) => waitExit(p)));
@@ -125,7 +140,7 @@ test('two audit instances side by side, one killed: still exactly once', { timeo
   } finally {
     for (const p of producers) await p.stop('SIGKILL');
     await first.stop('SIGKILL');
-    await second.stop();
+    await second?.stop();
   }
   assert.equal(second.sanitizerReport(), null);
 });

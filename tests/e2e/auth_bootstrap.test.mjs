@@ -2,7 +2,7 @@
 // closed registration, across restarts of the suite on one database.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -19,7 +19,19 @@ async function run(extra) {
   dirs.push(dir);
   const proc = new Proc('naipool', NAIPOOL, ['all'], { ...base, PORT: '0', DATA_DIR: dir, ...extra });
   const m = await proc.waitFor(/serving http:\/\/127\.0\.0\.1:(\d+)\//, 60000);
-  return { proc, url: `http://127.0.0.1:${m[1]}` };
+  return { proc, dir, url: `http://127.0.0.1:${m[1]}` };
+}
+
+/** generatedPassword reads the password a start generated: stdout is no terminal here, so it
+ * names DATA_DIR/admin-password (mode 0600) and never prints the password itself. */
+function generatedPassword(s, line) {
+  const m = line.match(/^Admin login: admin, password in (\S+)$/);
+  assert.ok(m, line);
+  assert.equal(m[1], join(s.dir, 'admin-password'));
+  assert.equal(statSync(m[1]).mode & 0o777, 0o600);
+  const pw = readFileSync(m[1], 'utf8').trim();
+  assert.ok(!s.proc.out.includes(pw) && !s.proc.err.includes(pw), 'the password is not in the output');
+  return pw;
 }
 
 async function stop(s) {
@@ -34,13 +46,11 @@ const adminLines = (out) => out.split('\n').filter((l) => l.startsWith('Admin lo
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
 test('first admin, closed registration, ADMIN_PASSWORD and ADMIN_FORCE_RESET across restarts', async () => {
-  // 1. A fresh database and no ADMIN_PASSWORD: one plain line on stdout, never in the log.
+  // 1. A fresh database and no ADMIN_PASSWORD: one plain line on stdout naming the file.
   let s = await run({});
   const lines = adminLines(s.proc.out);
   assert.equal(lines.length, 1, s.proc.out);
-  const m = lines[0].match(/^Admin login: admin \/ (\S+)$/);
-  assert.ok(m, lines[0]);
-  const generated = m[1];
+  const generated = generatedPassword(s, lines[0]);
   assert.ok(generated.length >= 12);
   assert.ok(!s.proc.err.includes(generated), 'the password is not in the log');
   let r = await login(s.url, 'admin', generated);
@@ -74,7 +84,7 @@ test('first admin, closed registration, ADMIN_PASSWORD and ADMIN_FORCE_RESET acr
   s = await run({ ADMIN_FORCE_RESET: 'true' });
   const again = adminLines(s.proc.out);
   assert.equal(again.length, 1);
-  const pw2 = again[0].split(' / ')[1];
+  const pw2 = generatedPassword(s, again[0]);
   assert.notEqual(pw2, generated);
   assert.equal((await login(s.url, 'admin', pw2)).status, 200);
   await stop(s);

@@ -4,7 +4,7 @@
 // its multipart "request" part, and a body two readers could read differently is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { poolStack, pstToken, contributor, imageBody } from './pool_helpers.mjs';
+import { poolStack, pstToken, contributor, imageBody, multipart } from './pool_helpers.mjs';
 
 const key = pstToken();
 let stack, user, keyId;
@@ -22,14 +22,6 @@ const policy = async (json) => {
   assert.equal(r.status, 200, r.text);
 };
 
-/** multipart builds a form-data body from [name, content] pairs with the given boundary. */
-function multipart(boundary, parts) {
-  let s = '';
-  for (const [name, content] of parts) {
-    s += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${content}\r\n`;
-  }
-  return s + `--${boundary}--\r\n`;
-}
 
 const encoded = Buffer.from('an encoded vibe, not an image').toString('base64');
 

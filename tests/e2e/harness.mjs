@@ -148,11 +148,23 @@ export async function startFake({ tokens = [], latencyMs = 0, eventDelayMs = 0 }
   return fake;
 }
 
-/** The environment every naipool process of one stack shares. */
+/** LeakSanitizer settings for every process a test starts: the project's suppressions. */
+export const LSAN_OPTIONS = `suppressions=${join(ROOT, 'tests/lsan.supp')}:print_suppressions=0`;
+
+/**
+ * The rates most tests were written against: everyone may generate a little without a key.
+ * The shipped defaults are the old pool's (BASE_RPM 0, contributors only; compat_defaults
+ * tests them): a test passes `null` for a setting to leave it at its shipped default.
+ */
+const TEST_RATES = { BASE_RPM: '5', BASE_RPM_CONTRIBUTOR_ONLY: 'false', MAX_RPM: '60', MANUAL_GLOBAL_RPM: '10' };
+
+/** The environment every naipool process of one stack shares (null values are left out). */
 export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
-  return {
+  const env = {
     DATABASE_URL: databaseUrl,
     SECRET_KEY: randomBytes(36).toString('base64url'),
+    INTERNAL_SECRET: randomBytes(36).toString('base64url'),
+    METRICS_CACHE_SECONDS: '0', // tests read figures right after causing them
     ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     NOVELAI_IMAGE_BASE: fakeUrl,
     NOVELAI_TEXT_BASE: fakeUrl,
@@ -162,10 +174,13 @@ export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
     BIND_ADDRESS: '127.0.0.1',
     LOG_LEVEL: 'info',
     ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=23',
-    LSAN_OPTIONS: `suppressions=${join(ROOT, 'tests/lsan.supp')}:print_suppressions=0`,
+    LSAN_OPTIONS,
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+    ...TEST_RATES,
     ...extra,
   };
+  for (const k of Object.keys(env)) if (env[k] === null) delete env[k];
+  return env;
 }
 
 /**

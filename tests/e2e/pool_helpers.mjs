@@ -49,6 +49,15 @@ export function imageBody(params = {}, extra = {}) {
   };
 }
 
+/** multipart builds a form-data body from [name, content] pairs with the given boundary. */
+export function multipart(boundary, parts) {
+  let s = '';
+  for (const [name, content] of parts) {
+    s += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${content}\r\n`;
+  }
+  return s + `--${boundary}--\r\n`;
+}
+
 export function sha256(buf) {
   return createHash('sha256').update(buf).digest('hex');
 }
@@ -76,5 +85,19 @@ export function assertNoToken(texts, tokens) {
       assert.ok(!t.includes(tok), 'a token leaked: ' + t.slice(0, 200));
       assert.ok(!t.includes(tok.slice(4, 24)), 'part of a token leaked: ' + t.slice(0, 200));
     }
+  }
+}
+
+/** scenario runs fn on a fresh stack whose fake knows tokens (so no other key interferes). */
+export async function scenario(tokens, opts, fn) {
+  const seen = new Seen();
+  const stack = seen.wrap(await poolStack({ tokens: tokens.map((token) => ({ token })), ...opts }));
+  try {
+    await fn(stack);
+    assert.equal((await stack.fake.stats()).lock_violations, 0);
+  } finally {
+    const logs = stack.proc.out + stack.proc.err;
+    await stack.stop();
+    assertNoToken([...seen.bodies, logs], tokens);
   }
 }

@@ -20,6 +20,7 @@ before(async () => {
       { token: revoked, behaviour: 'invalid' },
       { token: tablet, tier: 1 },
     ],
+    env: { REQUIRE_OPUS_TIER: 'false' }, // Tablet keys may join (compat_settings tests the default)
   }));
 });
 after(async () => {

@@ -6,21 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newUser, sleep } from './harness.mjs';
-import { poolStack, pstToken, contributor, imageBody, keyOf, Seen, assertNoToken } from './pool_helpers.mjs';
-
-/** scenario runs fn on a fresh stack whose fake knows tokens (so no other key interferes). */
-async function scenario(tokens, opts, fn) {
-  const seen = new Seen();
-  const stack = seen.wrap(await poolStack({ tokens: tokens.map((token) => ({ token })), ...opts }));
-  try {
-    await fn(stack);
-    assert.equal((await stack.fake.stats()).lock_violations, 0);
-  } finally {
-    const logs = stack.proc.out + stack.proc.err;
-    await stack.stop();
-    assertNoToken([...seen.bodies, logs], tokens);
-  }
-}
+import { pstToken, contributor, imageBody, keyOf, scenario } from './pool_helpers.mjs';
 
 const gen = (stack, user, params, extra, headers) =>
   stack.api('POST', '/v1/novelai/ai/generate-image', { token: user.token, json: imageBody(params, extra), headers });
@@ -115,7 +101,7 @@ test('the Anlas guard refuses with its reason before any upstream call', async (
     const cases = [
       [{ steps: 40, width: 1024, height: 1024 }, {}, 'steps 40 > 28'],
       [{ width: 1216, height: 1216 }, {}, '1216x1216 exceeds 1048576 pixels'],
-      [{ n_samples: 2 }, {}, 'n_samples 2: extra samples are billed'],
+      [{ n_samples: 2 }, {}, 'n_samples 2: samples beyond 1 are billed'],
     ];
     for (const [params, extra, reason] of cases) {
       const r = await gen(stack, u, params, extra);
@@ -182,17 +168,17 @@ test('a client that asks again the moment it hears the answer finds its slot fre
   });
 });
 
-test('in-flight cap per user, and the queue deadline answers 503 with Retry-After', async () => {
+test('running cap per user (the next request waits), and the queue deadline answers 503 with Retry-After', async () => {
   const [a] = [pstToken()];
   await scenario([a], { latencyMs: 2500, env: { QUEUE_TIMEOUT_SECONDS: '1' } }, async (stack) => {
     const u = await contributor(stack, [a]);
     const other = await newUser(stack, 'waiter');
     const first = gen(stack, u);
     while ((await stack.fake.stats()).in_flight === 0) await sleep(20);
-    // u has one healthy key: one request at a time
+    // u has one healthy key: one request at a time; the next one waits, here past the deadline
     let r = await gen(stack, u, { seed: 2 });
-    assert.equal(r.status, 429);
-    assert.match(r.json.message, /at once/);
+    assert.equal(r.status, 503);
+    assert.equal(r.json.error, 'no_key_available');
     // another user waits for the busy key past the deadline
     r = await gen(stack, other, { seed: 3 });
     assert.equal(r.status, 503);

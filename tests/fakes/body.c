@@ -1,4 +1,6 @@
-/* Reads a NovelAI request body: plain JSON, or multipart/form-data whose "request" part is JSON. */
+/* Reads a NovelAI request body: plain JSON, or multipart/form-data whose "request" part is JSON,
+ * read as a server that keeps fields in a dictionary reads it (NOVELAI.md, web-protocol
+ * requests): its own reading, independent of the pool's strict reader. */
 #include "body.h"
 
 #include <stdbool.h>
@@ -8,45 +10,65 @@
 
 #define MAX_BOUNDARY 200
 
-/* Finds the boundary parameter of a multipart Content-Type; false if absent or too long. */
+/* Finds the boundary parameter of a multipart Content-Type the way a server that reads the
+ * parameters into a dictionary does: parameters split on ';', the name compared whole and
+ * case-insensitively (so "xboundary" is not "boundary"), a quoted value unquoted, the last
+ * of two wins. False if absent or too long. */
 static bool
 find_boundary(const char *ct, size_t ct_len, char *out, size_t outlen)
 {
-    static const char key[] = "boundary=";
-    for (size_t i = 0; i + sizeof(key) - 1 <= ct_len; i++) {
-        if (strncasecmp(ct + i, key, sizeof(key) - 1) != 0) {
-            continue;
+    const char *p = memchr(ct, ';', ct_len);
+    const char *end = ct + ct_len;
+    bool found = false;
+    while (p != NULL && p < end) {
+        p++; /* past ';' */
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
         }
-        const char *v = ct + i + sizeof(key) - 1;
-        const char *end = ct + ct_len;
+        const char *eq = p;
+        while (eq < end && *eq != '=' && *eq != ';') {
+            eq++;
+        }
+        const char *v = eq < end && *eq == '=' ? eq + 1 : eq;
+        size_t n = 0;
         bool quoted = v < end && *v == '"';
         if (quoted) {
             v++;
         }
-        size_t n = 0;
         while (v + n < end && (quoted ? v[n] != '"' : v[n] != ';' && v[n] != ' ')) {
             n++;
         }
-        if (n == 0 || n >= outlen) {
-            return false;
+        if ((size_t)(eq - p) == 8 && strncasecmp(p, "boundary", 8) == 0 && n > 0 && n < outlen) {
+            memcpy(out, v, n);
+            out[n] = '\0';
+            found = true;
         }
-        memcpy(out, v, n);
-        out[n] = '\0';
-        return true;
+        p = memchr(v + n, ';', (size_t)(end - (v + n)));
     }
-    return false;
+    return found;
 }
 
-/* Whether a part's header block names it "request" (Content-Disposition: form-data; name=...). */
+/* Whether a part's header block names it "request": only its Content-Disposition header
+ * counts (form-data; name="request"), not the text of any other header. */
 static bool
 part_is_request(const char *headers, size_t len)
 {
+    static const char cd[] = "content-disposition:";
     static const char needle[] = "name=\"request\"";
-    for (size_t i = 0; i + sizeof(needle) - 1 <= len; i++) {
-        if (memcmp(headers + i, needle, sizeof(needle) - 1) == 0 &&
-            (i == 0 || headers[i - 1] == ' ' || headers[i - 1] == ';')) {
-            return true;
+    const char *p = headers, *end = headers + len;
+    while (p < end) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        const char *line_end = eol != NULL ? eol : end;
+        size_t n = (size_t)(line_end - p);
+        if (n > sizeof(cd) - 1 && strncasecmp(p, cd, sizeof(cd) - 1) == 0) {
+            for (size_t i = sizeof(cd) - 1; i + sizeof(needle) - 1 <= n; i++) {
+                if (memcmp(p + i, needle, sizeof(needle) - 1) == 0 &&
+                    (p[i - 1] == ' ' || p[i - 1] == ';')) {
+                    return true;
+                }
+            }
         }
+        p = line_end + 2;
     }
     return false;
 }
@@ -84,8 +106,10 @@ parse_multipart(const char *boundary, const char *body, size_t len, size_t *part
             break;
         }
         (*parts)++;
-        if (request == NULL && part_is_request(p, (size_t)(hdr_end - p))) {
+        if (part_is_request(p, (size_t)(hdr_end - p))) {
+            /* a dictionary of fields keeps the last "request" part */
             json_error_t jerr;
+            json_decref(request);
             request = json_loadb(content, (size_t)(content_end - content), 0, &jerr);
             if (request == NULL) {
                 snprintf(err, errlen, "request part: %s", jerr.text);

@@ -65,6 +65,27 @@ test_multipart_without_request(void **state)
         body_parse(CT("multipart/form-data"), body, sizeof(body) - 1, &parts, err, sizeof(err)));
 }
 
+static void
+test_multipart_read_like_a_dictionary(void **state)
+{
+    (void)state;
+    /* xboundary is another parameter: the boundary is BBB; of two request parts the last wins */
+    static const char body[] = "--AAA\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n"
+                               "{\"steps\":1}\r\n--AAA--\r\n"
+                               "--BBB\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n"
+                               "{\"steps\":2}\r\n"
+                               "--BBB\r\nX-Note: name=\"request\"\r\n"
+                               "Content-Disposition: form-data; name=\"request\"\r\n\r\n"
+                               "{\"steps\":50}\r\n--BBB--\r\n";
+    size_t parts = 0;
+    char err[128];
+    json_t *v = body_parse(CT("multipart/form-data; xboundary=AAA; Boundary=BBB"), body,
+                           sizeof(body) - 1, &parts, err, sizeof(err));
+    assert_non_null(v);
+    assert_int_equal(json_integer_value(json_object_get(v, "steps")), 50);
+    json_decref(v);
+}
+
 int
 main(void)
 {
@@ -72,6 +93,7 @@ main(void)
         cmocka_unit_test(test_json_body),
         cmocka_unit_test(test_multipart_request_part),
         cmocka_unit_test(test_multipart_without_request),
+        cmocka_unit_test(test_multipart_read_like_a_dictionary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
-/* Test-only control endpoints (/__tokens, /__reset, /__config, /__stats, /__last); they need
- * no token and are not counted in the stats. */
+/* Test-only control endpoints (/__tokens, /__reset, /__config, /__stats, /__last, /__force); they
+ * need no token and are not counted in the stats. */
+#include <stdio.h>
 #include <string.h>
 
 #include "reply.h"
@@ -95,6 +96,59 @@ show_last(struct fake *f, h2o_req_t *req)
     reply_json(req, 200, json_incref(rec));
 }
 
+/* POST /__force {"route", "status", "message", "times"}: the next `times` (default 1)
+ * requests to route answer status with NovelAI's error shape; times 0 clears it. */
+static void
+set_forced(struct fake *f, h2o_req_t *req)
+{
+    json_t *v = load_body(req);
+    if (v == NULL) {
+        return;
+    }
+    const char *route = json_string_value(json_object_get(v, "route"));
+    const char *message = json_string_value(json_object_get(v, "message"));
+    const json_t *status = json_object_get(v, "status");
+    const json_t *times = json_object_get(v, "times");
+    if (route == NULL || strlen(route) >= sizeof(f->forced[0].route) || !json_is_integer(status) ||
+        json_integer_value(status) < 400 || json_integer_value(status) > 599 ||
+        (times != NULL && (!json_is_integer(times) || json_integer_value(times) < 0 ||
+                           json_integer_value(times) > 1000))) {
+        json_decref(v);
+        reply_error(req, 400, "route (string), status (400..599) and times (0..1000) expected");
+        return;
+    }
+    struct forced_answer *slot = NULL;
+    for (int i = 0; i < FAKE_FORCED_MAX; i++) {
+        if (strcmp(f->forced[i].route, route) == 0 || (slot == NULL && f->forced[i].times == 0)) {
+            slot = &f->forced[i];
+        }
+    }
+    if (slot == NULL) {
+        json_decref(v);
+        reply_error(req, 400, "too many forced answers at once");
+        return;
+    }
+    snprintf(slot->route, sizeof(slot->route), "%s", route);
+    snprintf(slot->message, sizeof(slot->message), "%s",
+             message != NULL ? message : "Internal server error");
+    slot->status = (int)json_integer_value(status);
+    slot->times = times != NULL ? (unsigned)json_integer_value(times) : 1;
+    json_decref(v);
+    reply_json(req, 200, json_pack("{s:b}", "ok", true));
+}
+
+const struct forced_answer *
+control_forced(struct fake *f, const char *route)
+{
+    for (int i = 0; i < FAKE_FORCED_MAX; i++) {
+        if (f->forced[i].times > 0 && strcmp(f->forced[i].route, route) == 0) {
+            f->forced[i].times--;
+            return &f->forced[i];
+        }
+    }
+    return NULL;
+}
+
 void
 control_handle(struct fake *f, h2o_req_t *req)
 {
@@ -111,6 +165,8 @@ control_handle(struct fake *f, h2o_req_t *req)
         reply_json(req, 200, tokens_to_json(&f->tokens));
     } else if (is(req, "POST", "/__tokens")) {
         add_tokens(f, req);
+    } else if (is(req, "POST", "/__force")) {
+        set_forced(f, req);
     } else if (is(req, "GET", "/__last")) {
         show_last(f, req);
     } else {

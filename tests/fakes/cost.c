@@ -33,6 +33,15 @@ cost_first_sample_free(const struct token *tok, const struct image_cost_input *i
            (uint64_t)in->width * in->height <= 1048576 && !(in->v5 && tok->v5_negative);
 }
 
+void
+cost_use_v5_allowance(struct token *tok, const struct image_cost_input *in)
+{
+    if (in->v5 && tok->v5_allowance > 0 && cost_first_sample_free(tok, in)) {
+        tok->v5_allowance--;
+        tok->v5_negative = tok->v5_allowance == 0;
+    }
+}
+
 int64_t
 cost_image(const struct token *tok, const struct image_cost_input *in)
 {
@@ -41,5 +50,6 @@ cost_image(const struct token *tok, const struct image_cost_input *in)
     if (billed > 0 && cost_first_sample_free(tok, in)) {
         billed--;
     }
-    return billed * per + (int64_t)in->refs * 5 * in->n_samples;
+    int64_t vibes = !in->v3 && in->vibes > 4 ? (int64_t)(in->vibes - 4) * 2 : 0;
+    return billed * per + (int64_t)in->refs * 5 * in->n_samples + vibes;
 }

@@ -80,6 +80,19 @@ test_references_always_billed(void **state)
     assert_int_equal(cost_image(&opus, &in), 10);
 }
 
+static void
+test_vibes_beyond_four_billed_on_v4(void **state)
+{
+    (void)state;
+    struct image_cost_input in = portrait(28, 1);
+    in.vibes = 4;
+    assert_int_equal(cost_image(&opus, &in), 0);
+    in.vibes = 6;
+    assert_int_equal(cost_image(&opus, &in), 4);
+    in.v3 = true;
+    assert_int_equal(cost_image(&opus, &in), 0);
+}
+
 int
 main(void)
 {
@@ -89,6 +102,7 @@ main(void)
         cmocka_unit_test(test_multipliers_and_minimum),
         cmocka_unit_test(test_v5_needs_allowance),
         cmocka_unit_test(test_references_always_billed),
+        cmocka_unit_test(test_vibes_beyond_four_billed_on_v4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,8 +43,13 @@ route_subscription(struct call *c)
                         (json_int_t)t->expires_at, "perks", perks, "paymentProcessorData",
                         "trainingStepsLeft", "fixedTrainingStepsLeft", (json_int_t)t->anlas,
                         "purchasedTrainingSteps", 0, "accountType", 0, "isGracePeriod", false,
-                        "usage", "percent", t->v5_negative ? 100.0 : 12.5, "isNegative",
-                        t->v5_negative, "timeUntilNextPercent", 3600));
+                        "usage", "percent",
+                        t->v5_allowance_of > 0 ? (t->v5_negative ? 0.0
+                                                                 : 100.0 * (double)t->v5_allowance /
+                                                                       (double)t->v5_allowance_of)
+                        : t->v5_negative       ? 100.0
+                                               : 12.5,
+                        "isNegative", t->v5_negative, "timeUntilNextPercent", 3600));
 }
 
 /* Reads an optional integer parameter in [min, max]; false when present but invalid. */
@@ -118,15 +123,29 @@ parse_image_request(struct call *c, struct image_request *ir)
     in->v5 = strncmp(ir->model, "nai-diffusion-5", 15) == 0;
     in->strength = 1.0;
     const char *action = json_string_value(json_object_get(body, "action"));
-    if (action != NULL && (strcmp(action, "img2img") == 0 || strcmp(action, "infill") == 0)) {
-        const json_t *s = json_object_get(params, "strength");
-        in->strength = json_is_number(s) ? json_number_value(s) : 0.7;
+    /* An inpaint (a mask is present) is scaled by inpaintImg2ImgStrength, default 1, and
+     * not by strength; img2img by strength. */
+    bool mask = json_object_get(params, "mask") != NULL;
+    const char *scale_by = mask ? "inpaintImg2ImgStrength" : "strength";
+    if (mask ||
+        (action != NULL && (strcmp(action, "img2img") == 0 || strcmp(action, "infill") == 0))) {
+        const json_t *s = json_object_get(params, scale_by);
+        in->strength = json_is_number(s) ? json_number_value(s) : mask ? 1.0 : 0.7;
         if (in->strength < 0.01 || in->strength > 1.0) {
             call_error(c, 400, "strength must be between 0.01 and 1");
             return false;
         }
     }
-    in->refs = (unsigned)json_array_size(json_object_get(params, "director_reference_images"));
+    /* The web client sends references and vibes as *_cached entries: NovelAI bills both. */
+    in->refs =
+        (unsigned)(json_array_size(json_object_get(params, "director_reference_images")) +
+                   json_array_size(json_object_get(params, "director_reference_images_cached")));
+    in->vibes =
+        (unsigned)(json_array_size(json_object_get(params, "reference_image_multiple")) +
+                   json_array_size(json_object_get(params, "reference_image_multiple_cached")));
+    in->v3 = strcmp(ir->model, "nai-diffusion-3") == 0 ||
+             strncmp(ir->model, "nai-diffusion-furry-3", 21) == 0 ||
+             strncmp(ir->model, "nai-diffusion-3-", 16) == 0;
     return true;
 }
 
@@ -206,6 +225,7 @@ route_generate_image(struct call *c)
     if (!gen_check_funds(c, cost, false)) {
         return;
     }
+    cost_use_v5_allowance(c->tok, &ir.cost);
     answer_images(c, cost, ir.seed, ir.cost.n_samples);
 }
 
@@ -322,6 +342,7 @@ route_generate_image_stream(struct call *c)
     if (!gen_check_funds(c, cost, false)) {
         return;
     }
+    cost_use_v5_allowance(c->tok, &ir.cost);
 
     /* Per sample: three intermediate previews, then the final image. */
     enum { EVENTS_PER_SAMPLE = 4 };
@@ -368,8 +389,13 @@ route_generate_image_stream(struct call *c)
 void
 route_augment_image(struct call *c)
 {
-    static const char *const types[] = {"bg-removal", "colorize", "lineart",
-                                        "sketch",     "emotion",  "declutter"};
+    static const char *const types[] = {"bg-removal",
+                                        "colorize",
+                                        "lineart",
+                                        "sketch",
+                                        "emotion",
+                                        "declutter",
+                                        "declutter-keep-bubbles"};
     const char *req_type = json_string_value(json_object_get(c->body, "req_type"));
     size_t i = 0;
     while (req_type != NULL && i < sizeof(types) / sizeof(types[0]) &&
@@ -379,7 +405,7 @@ route_augment_image(struct call *c)
     if (req_type == NULL || i == sizeof(types) / sizeof(types[0])) {
         call_error(c, 400,
                    "req_type must be one of bg-removal, colorize, lineart, sketch, "
-                   "emotion, declutter");
+                   "emotion, declutter, declutter-keep-bubbles");
         return;
     }
     struct image_cost_input in = {.n_samples = 1, .steps = 28, .strength = 1.0};
@@ -388,8 +414,10 @@ route_augment_image(struct call *c)
         call_error(c, 400, "width and height are required");
         return;
     }
-    /* Background removal is billed even on Opus; the other tools follow the free rule. */
-    int64_t cost = strcmp(req_type, "bg-removal") == 0 ? cost_sample(&in) : cost_image(c->tok, &in);
+    /* A V3 image at 28 steps of that size; background removal is billed even on Opus, at
+     * three times that plus 5 (65 at 832x1216); the other tools follow the free rule. */
+    int64_t cost =
+        strcmp(req_type, "bg-removal") == 0 ? 3 * cost_sample(&in) + 5 : cost_image(c->tok, &in);
     if (!gen_check_funds(c, cost, false)) {
         return;
     }
@@ -410,7 +438,9 @@ route_upscale(struct call *c)
         call_error(c, 400, "image is required");
         return;
     }
-    int64_t cost = 1; /* NOVELAI.md: upscale is always billed, about 1 Anlas */
+    /* Never free: 1 / 2 / 3 / 4 Anlas by the source's pixels. */
+    uint64_t px = (uint64_t)width * height;
+    int64_t cost = px <= 1048576 ? 1 : px <= 1747627 ? 2 : px <= 2446678 ? 3 : 4;
     if (!gen_check_funds(c, cost, false)) {
         return;
     }
@@ -458,6 +488,13 @@ route_suggest_tags(struct call *c)
     char prompt[128];
     if (!call_query(c, "prompt", prompt, sizeof(prompt)) || prompt[0] == '\0') {
         snprintf(prompt, sizeof(prompt), "blue");
+    }
+    if (strcmp(prompt, "FAKE_UNAVAILABLE") == 0) {
+        /* NovelAI down for maintenance, with a hint when to come back (a relay test). */
+        h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       H2O_STRLIT("17"));
+        call_error(c, 503, "Service Unavailable");
+        return;
     }
     json_t *tags = json_array();
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {

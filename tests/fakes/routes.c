@@ -37,6 +37,8 @@ static const struct route routes[] = {
     {"POST", "/oa/v1/chat/completions", ROUTE_GENERATION, route_oa_chat_completions},
     {"GET", "/oa/v1/models", 0, route_oa_models},
     {"GET", "/ai/generate-voice", 0, route_generate_voice},
+    {"POST", "/ai/generate-voice", 0, route_generate_voice},
+    {"POST", "/oa/v1/internal/token-count", 0, route_token_count},
 };
 
 #define MAX_KEY 256 /* longest token or path kept as a stats key */
@@ -50,6 +52,7 @@ fake_init(struct fake *f, h2o_loop_t *loop, unsigned latency_ms, unsigned event_
     f->latency_ms = latency_ms;
     f->event_delay_ms = event_delay_ms;
     f->gen_ids = 0;
+    memset(f->forced, 0, sizeof(f->forced));
 }
 
 void
@@ -67,9 +70,15 @@ iov_eq(h2o_iovec_t v, const char *s)
     return v.len == n && memcmp(v.base, s, n) == 0;
 }
 
+/* The route of path for method, else the first of path (answered 404 for the method). */
 static const struct route *
-route_find(h2o_iovec_t path)
+route_find(h2o_iovec_t method, h2o_iovec_t path)
 {
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (iov_eq(path, routes[i].path) && iov_eq(method, routes[i].method)) {
+            return &routes[i];
+        }
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (iov_eq(path, routes[i].path)) {
             return &routes[i];
@@ -165,7 +174,7 @@ fake_handle(struct fake *f, h2o_req_t *req)
         return 0;
     }
 
-    const struct route *route = route_find(path);
+    const struct route *route = route_find(req->method, path);
     char token[MAX_KEY];
     char route_key[MAX_KEY];
     bearer_token(req, token, sizeof(token));
@@ -181,6 +190,11 @@ fake_handle(struct fake *f, h2o_req_t *req)
     c.tok = tokens_find(&f->tokens, token, strlen(token));
     if (c.tok == NULL || c.tok->behaviour == BEHAVE_INVALID) {
         call_error(&c, 401, "Invalid accessToken.");
+        return 0;
+    }
+    const struct forced_answer *forced = control_forced(f, route_key);
+    if (forced != NULL) {
+        call_error(&c, forced->status, forced->message);
         return 0;
     }
     if ((route->flags & ROUTE_GENERATION) != 0) {

@@ -11,6 +11,15 @@
 #include "stream.h"
 #include "tokens.h"
 
+/* An answer forced by POST /__force: the next `times` requests to route (any token) get it. */
+#define FAKE_FORCED_MAX 8
+struct forced_answer {
+    char route[128];
+    int status;
+    char message[256];
+    unsigned times;
+};
+
 struct fake {
     struct token_table tokens;
     struct stats stats;
@@ -18,6 +27,7 @@ struct fake {
     unsigned latency_ms;     /* how long a generation holds its answer (and the lock) */
     unsigned event_delay_ms; /* gap between streamed events */
     uint64_t gen_ids;
+    struct forced_answer forced[FAKE_FORCED_MAX];
 };
 
 /* One request on its way through a route handler. */
@@ -67,7 +77,10 @@ void route_oa_completions(struct call *c);
 void route_oa_chat_completions(struct call *c);
 void route_oa_models(struct call *c);
 void route_generate_voice(struct call *c);
+void route_token_count(struct call *c);
 /* control_handle: the test-only /__* endpoints (control.c). */
 void control_handle(struct fake *f, h2o_req_t *req);
+/* control_forced: the forced answer due for route (one use of it is spent), or NULL. */
+const struct forced_answer *control_forced(struct fake *f, const char *route);
 
 #endif

@@ -246,13 +246,30 @@ route_oa_models(struct call *c)
 void
 route_generate_voice(struct call *c)
 {
-    char text[1024];
+    /* GET carries the text in the query (1,000 CJK characters are 3,000 bytes decoded), POST
+     * in a JSON body {text, seed, voice, opus, version}. */
+    char text[4096];
     char opus[8];
-    if (!call_query(c, "text", text, sizeof(text)) || text[0] == '\0') {
+    bool webm;
+    if (c->body != NULL) {
+        const char *t = json_string_value(json_object_get(c->body, "text"));
+        snprintf(text, sizeof(text), "%s", t != NULL ? t : "");
+        webm = json_is_true(json_object_get(c->body, "opus"));
+    } else if (!call_query(c, "text", text, sizeof(text))) {
+        text[0] = '\0';
+    }
+    if (text[0] == '\0') {
         call_error(c, 400, "text is required");
         return;
     }
-    bool webm = call_query(c, "opus", opus, sizeof(opus)) && strcmp(opus, "true") == 0;
+    if (c->body == NULL) {
+        webm = call_query(c, "opus", opus, sizeof(opus)) && strcmp(opus, "true") == 0;
+    }
+    /* A download name, so a relay test can see Content-Disposition come back. */
+    static const char mp3[] = "attachment; filename=\"voice.mp3\"";
+    static const char weba[] = "attachment; filename=\"voice.webm\"";
+    h2o_add_header_by_str(&c->req->pool, &c->req->res.headers, H2O_STRLIT("content-disposition"), 0,
+                          NULL, webm ? weba : mp3, webm ? sizeof(weba) - 1 : sizeof(mp3) - 1);
 
     /* Twenty silent 128 kbit/s MPEG-1 layer III frames, or a WebM header with filler. */
     enum { FRAME = 417, FRAMES = 20 };
@@ -274,4 +291,20 @@ route_generate_voice(struct call *c)
                                .chunks = chunk,
                                .nchunks = 1};
     call_later(c, &spec);
+}
+
+void
+route_token_count(struct call *c)
+{
+    /* The text model's tokenizer, roughly: one token per four bytes of the prompt. */
+    const char *prompt = json_string_value(json_object_get(c->body, "prompt"));
+    if (prompt == NULL) {
+        prompt = json_string_value(json_object_get(c->body, "text"));
+    }
+    if (prompt == NULL) {
+        call_error(c, 400, "prompt is required");
+        return;
+    }
+    size_t n = strlen(prompt);
+    call_json(c, 200, json_pack("{s:I}", "length", (json_int_t)((n + 3) / 4)));
 }

@@ -107,6 +107,13 @@ load_one(struct token_table *t, const json_t *o, char *err, size_t errlen)
     e->active = active != NULL ? json_is_true(active) : true;
     e->anlas = json_is_integer(anlas) ? json_integer_value(anlas) : 1000;
     e->v5_negative = json_is_true(json_object_get(o, "v5_negative"));
+    const json_t *v5a = json_object_get(o, "v5_allowance");
+    e->v5_allowance =
+        json_is_integer(v5a) && json_integer_value(v5a) >= 0 ? json_integer_value(v5a) : -1;
+    e->v5_allowance_of = e->v5_allowance;
+    if (e->v5_allowance == 0) {
+        e->v5_negative = true;
+    }
     e->behaviour = behaviour;
     e->expires_at =
         json_is_integer(expires) ? json_integer_value(expires) : (int64_t)time(NULL) + 30 * 86400;

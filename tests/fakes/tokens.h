@@ -22,6 +22,8 @@ struct token {
     bool active;
     int64_t anlas;
     bool v5_negative;
+    int64_t v5_allowance;    /* free V5 images left ("v5_allowance"); -1: not counted */
+    int64_t v5_allowance_of; /* the allowance it started from (usage.percent = left / of) */
     enum behaviour behaviour;
     int64_t expires_at;
     /* Run-time state, kept when the entry is replaced through /__tokens. */

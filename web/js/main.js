@@ -32,6 +32,7 @@ const routes = {
   '/admin/pool': { page: adminPool, title: 'nav.admin_pool', admin: true, nav: 'admin' },
   '/admin/proxies': { page: adminProxies, title: 'nav.admin_proxies', admin: true, nav: 'admin' },
   '/admin/config': { page: adminConfig, title: 'nav.admin_config', admin: true, nav: 'admin' },
+  '/admin/logs': { page: logs, title: 'nav.admin_logs', admin: true, nav: 'admin', params: { mode: 'admin' } },
   '/admin/audit': { page: adminAudit, title: 'nav.admin_audit', admin: true, nav: 'admin' },
   '/admin/nodes': { page: adminNodes, title: 'nav.admin_nodes', admin: true, nav: 'admin' },
   '/admin/stats': { page: adminStats, title: 'nav.admin_stats', admin: true, nav: 'admin' },

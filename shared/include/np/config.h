@@ -49,6 +49,12 @@ void np_config_free(np_config *cfg);
  * writes one line naming the setting into why and returns NP_ERR_CONFIG. */
 np_err np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen);
 
+/* np_config_old_names calls fn once for each setting name of the earlier Python pool that
+ * the environment or .env sets, with a sentence saying what it became (config_alias.h);
+ * warn: it has no effect an operator may have counted on. */
+typedef void (*np_config_old_fn)(void *arg, const char *sentence, bool warn);
+void np_config_old_names(const char *dotenv_path, np_config_old_fn fn, void *arg);
+
 /* np_config_set validates and sets one value from the given source (runtime changes). */
 np_err np_config_set(np_config *cfg, const char *name, const char *value, np_cfg_source src,
                      char *why, size_t whylen);

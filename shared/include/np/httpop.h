@@ -15,6 +15,13 @@
 #include "np/rpc.h"
 #include "np/wire.h"
 
+/* The body limit of every REST route (everything but the relay under /v1/novelai, which takes
+ * MAX_BODY_BYTES): the gateway answers 413 beyond it. NP_HTTP_RECV_MAX is the NNG receive
+ * limit of the services that only answer REST and small operations (auth, audit, health):
+ * the body plus the envelope (path, query, principal). */
+#define NP_HTTP_BODY_MAX (64u * 1024u)
+#define NP_HTTP_RECV_MAX (NP_HTTP_BODY_MAX + 16u * 1024u)
+
 typedef struct {
     char method[8];
     char path[512];

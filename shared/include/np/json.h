@@ -13,6 +13,16 @@
 /* np_json_parse_object parses body as one JSON object (UTF-8, no duplicate keys, no NUL).
  * NP_ERR_BAD_JSON with a sentence in why otherwise. *out is the caller's (json_decref). */
 np_err np_json_parse_object(const void *body, size_t len, json_t **out, char *why, size_t whylen);
+/* A parsed JSON value costs jansson some 50-100 bytes however short its text ("0," is two
+ * bytes), so a body is pre-scanned before it is parsed: at most NP_JSON_MAX_VALUES values
+ * (strings, numbers, literals, arrays, objects; object keys count) and NP_JSON_MAX_DEPTH
+ * levels of nesting. A parse then costs at most the body's size plus a bounded tree; long
+ * strings (base64 images) count as one value each. */
+#define NP_JSON_MAX_VALUES 100000u
+#define NP_JSON_MAX_DEPTH 64
+/* np_json_prescan counts the values and the nesting of body without allocating; false with a
+ * sentence in why when either exceeds its cap. It does not validate (the parser does). */
+bool np_json_prescan(const void *body, size_t len, char *why, size_t whylen);
 /* np_json_only_keys fails naming the first key of obj not in the NULL-terminated allowed. */
 bool np_json_only_keys(const json_t *obj, const char *const *allowed, char *why, size_t whylen);
 

@@ -38,7 +38,7 @@ typedef enum {
     NP_NAI_CLIENT,    /* 400 and other 4xx the client caused: pass through, key unharmed */
     NP_NAI_INVALID,   /* 401: token revoked or wrong */
     NP_NAI_EXHAUSTED, /* 402: no subscription or not enough Anlas */
-    NP_NAI_FORBIDDEN, /* 403: banned or model not allowed for the tier */
+    NP_NAI_FORBIDDEN, /* 403: banned (403 "Model not allowed for user tier" is NP_NAI_CLIENT) */
     NP_NAI_CONFLICT,  /* 409: transient */
     NP_NAI_LOCKED,    /* 429 "Concurrent generation is locked": the account is busy */
     NP_NAI_RATE,      /* 429 otherwise (Cloudflare) */

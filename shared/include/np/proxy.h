@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "np/config.h"
+
 typedef struct {
     char scheme[8]; /* "http", "https", "socks5" or "socks5h" */
     char host[256];
@@ -30,5 +32,10 @@ int64_t np_proxy_pick(int64_t key_id, const int64_t *ids, size_t n, int64_t curr
  * failure beyond the threshold (streak capped at cap), at most max. */
 int64_t np_proxy_cooldown(int64_t base, int64_t streak, int64_t threshold, int64_t cap,
                           int64_t max);
+
+/* np_proxy_failure_counts: whether a failure seen through a proxy counts against it, by the
+ * switches UPSTREAM_PROXY_HANDLE_429, _5XX and _NETWORK_ERRORS. connect_code is the proxy's
+ * answer to CONNECT (0: none, a network error). */
+bool np_proxy_failure_counts(const np_config *cfg, long connect_code);
 
 #endif

@@ -13,6 +13,7 @@
 #include <nng/nng.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "np/errors.h"
 #include "np/wire.h"
@@ -42,6 +43,10 @@ np_err np_rpc_server_open(np_rpc_server **out, const char *url, const np_rpc_opt
  * deferred call must have been answered before (answers after close are dropped safely
  * only while the server still exists). NULL is accepted. */
 void np_rpc_server_close(np_rpc_server *s);
+
+/* np_rpc_server_dropped returns how many requests were dropped unanswered for lacking a valid
+ * INTERNAL_SECRET MAC (np/wire_mac.h). */
+uint64_t np_rpc_server_dropped(np_rpc_server *s);
 
 /* np_rpc_reply sends the writer's bytes as the answer; the call is gone afterwards. */
 void np_rpc_reply(np_rpc_call *call, const np_wire_writer *w);

@@ -28,6 +28,10 @@ typedef struct {
 /* np_service_open connects to DATABASE_URL, opens the events producer, starts the
  * heartbeat (nodes table) and joins the process's runtime-config watcher. */
 np_err np_service_open(np_service *s, const char *name, np_config *cfg, char *why, size_t whylen);
+/* np_service_no_core_dumps turns core dumps off for the whole process (RLIMIT_CORE 0, soft
+ * and hard, and PR_SET_DUMPABLE 0): pool and health hold decrypted tokens and
+ * ENCRYPTION_KEY in memory, which a core file would write to disk. */
+void np_service_no_core_dumps(const char *name);
 /* np_service_listen starts answering on the address in the setting listen_setting. Two
  * operations are answered here for every service: "events.stats"
  * (np_service_reply_events_stats) and "metrics" -> {t: Prometheus text} (the events producer's

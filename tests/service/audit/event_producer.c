@@ -1,5 +1,5 @@
 /* A test producer: emits N relay.finished events through np_events (settings from the
- * environment: EVENTS_URL, ACKS_URL, EVENTS_*), printing progress, then waits until audit
+ * environment: EVENTS_URL, ACKS_URL, EVENTS_*, INTERNAL_SECRET), printing progress, then waits until audit
  * has acknowledged every one. Exit 0 when all were acknowledged and none dropped.
  * Usage: event-producer COUNT [EVENTS_PER_TICK [TICK_MS [USER_BASE]]] */
 #include <stdio.h>
@@ -10,6 +10,7 @@
 
 #include "np/events.h"
 #include "np/log.h"
+#include "np/wire_mac.h"
 
 static void
 sleep_ms(int ms)
@@ -37,6 +38,14 @@ main(int argc, char **argv)
         return 2;
     }
     np_log_setup("warn");
+    /* Speak like a service: seal every message when INTERNAL_SECRET is given. */
+    char *secret = np_config_strdup(cfg, "INTERNAL_SECRET");
+    if (secret != NULL && secret[0] != '\0' && np_wire_auth_setup(secret) != NP_ERR_OK) {
+        fprintf(stderr, "event-producer: INTERNAL_SECRET unusable\n");
+        free(secret);
+        return 2;
+    }
+    free(secret);
     np_events *ev = NULL;
     if (np_events_open(&ev, "testprod", cfg) != NP_ERR_OK) {
         fprintf(stderr, "event-producer: cannot open the producer\n");

@@ -1,5 +1,5 @@
-// Admin: every contributed key (masked) with its owner and state; force a check, enable or
-// disable.
+// Admin: every contributed key (masked) with its owner and state; force a check of one key or
+// of all of them, enable or disable.
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { get, patch, post } from '../api.js';
@@ -7,7 +7,7 @@ import { listOf, ownerOf } from '../adapters.js';
 import { fmtNum } from '../format.js';
 import { card, load, table, paged, badge, field, busy, toast, pageHeader, empty } from '../ui.js';
 import { KEY_STATES } from './dashboard.js';
-import { stateCell, checkCell, isDisabled, accountCell } from './keys.js';
+import { stateCell, checkCell, isDisabled, accountCell, spentCell } from './keys.js';
 
 export function render(root) {
   const box = h('div');
@@ -26,6 +26,19 @@ export function render(root) {
       } catch (e) { toast(e.message, 'error'); }
     });
   }
+
+  // checkAll probes every key now (POST /admin/health-check), one after the other.
+  async function checkAll(btn) {
+    await busy(btn, async () => {
+      try {
+        const r = await post('/admin/health-check', {});
+        toast(t('pool.checked_all', { n: r?.checked ?? 0, failed: r?.failed ?? 0 }));
+        refresh();
+      } catch (e) { toast(e.message, 'error'); }
+    });
+  }
+  const checkAllBtn = h('button', { type: 'button', class: 'btn', text: t('pool.check_all'), attrs: { 'data-action': 'check-all' } });
+  checkAllBtn.addEventListener('click', () => checkAll(checkAllBtn));
 
   async function toggle(k, btn) {
     const enable = isDisabled(k);
@@ -46,6 +59,7 @@ export function render(root) {
       { label: t('keys.account'), cell: accountCell },
       { label: t('keys.paid'), cell: (k) => (k.allow_paid ? t('keys.paid_yes', { max: k.max_anlas_per_request ?? '∞', floor: k.anlas_floor ?? 0 }) : t('keys.paid_no')) },
       { label: t('keys.uses_today'), cell: (k) => fmtNum(k.uses_today), class: 'num' },
+      { label: t('keys.spent'), cell: spentCell, class: 'num' },
       { label: t('keys.last_check'), cell: checkCell },
       {
         label: t('common.actions'), class: 'actions', cell: (k) => {
@@ -74,7 +88,7 @@ export function render(root) {
   }
   stateSel.addEventListener('change', () => listBox.replaceChildren(draw()));
   search.addEventListener('input', () => listBox.replaceChildren(draw()));
-  root.append(pageHeader(t('nav.admin_pool'), t('pool.intro'), h('button', { type: 'button', class: 'btn', text: t('common.refresh'), on: { click: () => refresh() } })),
+  root.append(pageHeader(t('nav.admin_pool'), t('pool.intro'), checkAllBtn, h('button', { type: 'button', class: 'btn', text: t('common.refresh'), on: { click: () => refresh() } })),
     card(null, h('div', { class: 'filters' }, field(t('keys.state'), stateSel), field(t('pool.search_label'), search)), box));
   refresh();
 }

@@ -1,7 +1,7 @@
 // Admin: users, their usage and contribution; change role, disable, override the rate.
 import { h, uid } from '../dom.js';
 import { t } from '../i18n.js';
-import { get, patch, query } from '../api.js';
+import { get, patch, del, query } from '../api.js';
 import { listOf } from '../adapters.js';
 import { fmtTime, fmtNum } from '../format.js';
 import * as session from '../session.js';
@@ -83,7 +83,15 @@ export function render(root) {
           });
           const ov = h('button', { type: 'button', class: 'btn btn-sm', text: t('users.override_button') });
           ov.addEventListener('click', async () => { if (await overrideDialog(u)) { toast(t('common.saved')); refresh(); } });
-          return h('div', { class: 'btn-row' }, ov, dis);
+          // After a takeover: the keys someone minted with a stolen password must go.
+          const rk = h('button', { type: 'button', class: 'btn btn-sm btn-danger-ghost', text: t('users.revoke_keys'), disabled: !u.relay_keys });
+          rk.addEventListener('click', async () => {
+            if (!(await confirmDialog({ title: t('users.revoke_keys_title'), message: t('users.revoke_keys_message', { name: u.username }), confirm: t('users.revoke_keys') }))) return;
+            await busy(rk, async () => {
+              try { await del(`/admin/users/${encodeURIComponent(u.id)}/relay-keys`); toast(t('common.deleted')); refresh(); } catch (e) { toast(e.message, 'error'); }
+            });
+          });
+          return h('div', { class: 'btn-row' }, ov, rk, dis);
         },
       },
     ], rows, { caption: t('nav.admin_users') });

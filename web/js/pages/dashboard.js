@@ -76,6 +76,20 @@ function chartCard() {
   return card(t('dash.chart_title'), box);
 }
 
+// modelsCard: what the pool serves (GET /v1/novelai/models?detail=1, answered by the pool
+// itself: no NovelAI call, no rate spent).
+function modelsCard() {
+  const box = h('div');
+  load(box, () => get('/v1/novelai/models?detail=1'), (resp) => {
+    const models = Array.isArray(resp) ? resp.map((id) => ({ id })) : listOf(resp, 'models');
+    if (!models.length) return empty(t('dash.models_none'));
+    return h('ul', { class: 'mini-list', attrs: { 'data-list': 'models' } }, models.map((m) => h('li', null,
+      h('code', { class: 'mono', text: String(m.id) }),
+      m.type ? h('span', { class: 'muted mini-note', text: m.type === 'image' ? t('dash.model_image') : t('dash.model_text') }) : null)));
+  });
+  return card(t('dash.models_title'), box);
+}
+
 function howToCard() {
   const base = `${location.origin}/v1/novelai`;
   const curl = [
@@ -104,6 +118,7 @@ export function render(root) {
     pageHeader(t('dash.title'), t('dash.hello', { name: me.username })),
     h('div', { class: 'grid grid-2' }, rateBox, h('div', { class: 'grid-item' }, keysCard())),
     chartCard(),
+    modelsCard(),
     howToCard());
   // The cached /auth/me may be stale (keys added since): show it, then refresh it.
   replace(rateBox, rateCard(me));

@@ -115,6 +115,15 @@ export function accountCell(k) {
     h('dt', { text: t('keys.v5') }), h('dd', { text: fmtAllowance(k.v5_allowance) }));
 }
 
+// spentCell is what the key spent through the pool: the Anlas estimate today and over 30 days,
+// with the paid requests behind each (free requests spend nothing).
+export function spentCell(k) {
+  const s = k.spent || {};
+  return h('dl', { class: 'mini-kv' },
+    h('dt', { text: t('keys.spent_today') }), h('dd', { text: t('keys.spent_value', { anlas: fmtNum(s.today_anlas ?? 0), n: fmtNum(s.today_paid_requests ?? 0) }) }),
+    h('dt', { text: t('keys.spent_30d') }), h('dd', { text: t('keys.spent_value', { anlas: fmtNum(s.days30_anlas ?? 0), n: fmtNum(s.days30_paid_requests ?? 0) }) }));
+}
+
 // checkCell is the last probe's time with the last error under it.
 export function checkCell(k) {
   return h('div', null,
@@ -191,6 +200,7 @@ export function render(root) {
         { label: t('keys.account'), cell: accountCell },
         { label: t('keys.paid'), cell: (k) => (k.allow_paid ? t('keys.paid_yes', { max: k.max_anlas_per_request ?? '∞', floor: k.anlas_floor ?? 0 }) : t('keys.paid_no')) },
         { label: t('keys.uses_today'), cell: (k) => fmtNum(k.uses_today), class: 'num' },
+        { label: t('keys.spent'), cell: spentCell, class: 'num' },
         { label: t('keys.last_check'), cell: checkCell },
         {
           label: t('common.actions'), class: 'actions', cell: (k) => {

@@ -1,4 +1,5 @@
-// Relay keys (np-...): create (the full key shown once), list, rename, enable/disable, delete.
+// Relay keys (np-...): create (the full key shown once), rotate (create and revoke all the
+// others), list, rename, enable/disable, delete.
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
 import { get, post, patch, del } from '../api.js';
@@ -12,22 +13,27 @@ export function render(root) {
   const name = h('input', { type: 'text', class: 'input', maxLength: 64, required: true, placeholder: t('rk.name_placeholder') });
   const err = formError();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', text: t('rk.create') });
-  const form = h('form', { class: 'inline-form' }, field(t('rk.name'), name), submit);
+  const rotateBtn = h('button', { type: 'button', class: 'btn', text: t('rk.rotate'), attrs: { 'data-action': 'rotate' } });
+  const form = h('form', { class: 'inline-form' }, field(t('rk.name'), name), submit, rotateBtn);
 
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
+  async function create(btn, rotate) {
     err.show(null);
     const n = name.value.trim();
     if (!n) { err.show({ message: t('rk.name_required') }); name.focus(); return; }
-    await busy(submit, async () => {
+    if (rotate && !(await confirmDialog({ title: t('rk.rotate_title'), message: t('rk.rotate_message'), confirm: t('rk.rotate') }))) return;
+    await busy(btn, async () => {
       try {
-        const k = await post('/client-keys', { name: n });
+        const k = await post('/client-keys', { name: n, rotate });
         name.value = '';
         showOnce(k);
+        if (rotate) toast(t('rk.rotated_toast', { n: k.revoked ?? 0 }));
         refresh();
       } catch (e2) { err.show(e2); }
     });
-  });
+  }
+
+  form.addEventListener('submit', (e) => { e.preventDefault(); create(submit, false); });
+  rotateBtn.addEventListener('click', () => create(rotateBtn, true));
 
   function showOnce(k) {
     const keyText = h('code', { class: 'secret-key', text: k.key, attrs: { tabindex: '0' } });
