@@ -305,13 +305,26 @@ static void on_open_gone(gw_call *call);
 
 static void write_headers(np_wire_writer *w, h2o_req_t *req);
 
+/* relay_path_start: where the NovelAI path begins in req's path of plen bytes. A client whose
+ * base URL ends in a slash (".../v1/novelai/") sends "//ai/...": the path starts at the last of
+ * the leading slashes. Nothing else in the path is rewritten. */
+static size_t
+relay_path_start(const h2o_req_t *req, size_t plen)
+{
+    size_t skip = strlen(RELAY_PREFIX);
+    while (skip + 1 < plen && req->path.base[skip] == '/' && req->path.base[skip + 1] == '/') {
+        skip++;
+    }
+    return skip;
+}
+
 /* write_open writes the relay.open envelope of r into w (send_open checked the path). */
 static void
 write_open(np_wire_writer *w, gw_request *r, const open_ctx *o)
 {
     h2o_req_t *req = r->req;
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    size_t skip = strlen(RELAY_PREFIX);
+    size_t skip = relay_path_start(req, plen);
     np_wire_begin(w, 9);
     np_wire_str(w, "op", "relay.open");
     np_wire_strn(w, "m", req->method.base, req->method.len);
@@ -461,12 +474,7 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     h2o_req_t *req = r->req;
     (void)route;
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    size_t skip = strlen(RELAY_PREFIX);
-    /* A client whose base URL ends in a slash (".../v1/novelai/") sends "//ai/...": the NovelAI
-     * path starts at the last of the leading slashes. Nothing else in the path is rewritten. */
-    while (skip + 1 < plen && req->path.base[skip] == '/' && req->path.base[skip + 1] == '/') {
-        skip++;
-    }
+    size_t skip = relay_path_start(req, plen);
     size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
     if (plen - skip > 1024 || qlen > RELAY_QUERY_MAX) {
         gw_respond_error(r, 414, "uri_too_long", "the path or query is too long");
