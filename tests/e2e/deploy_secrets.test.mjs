@@ -17,6 +17,7 @@ test('each back-end starts with only its own secrets, read from files', async ()
     ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     DATABASE_URL: createDatabase(),
     ADMIN_PASSWORD: 'admin-' + randomBytes(9).toString('base64url'),
+    INTERNAL_SECRET: randomBytes(36).toString('base64url'),
   };
   for (const [k, v] of Object.entries(secrets)) writeFileSync(join(dir, k), v + '\n', { mode: 0o600 });
   const files = (...names) => Object.fromEntries(names.map((n) => [`${n}_FILE`, join(dir, n)]));
@@ -41,16 +42,16 @@ test('each back-end starts with only its own secrets, read from files', async ()
   };
   try {
     // Without a secret it uses, a service refuses to start and names the setting only.
-    const bad = new Proc('auth-bad', NAIPOOL, ['auth'], { ...env, ...files('DATABASE_URL', 'ADMIN_PASSWORD') });
+    const bad = new Proc('auth-bad', NAIPOOL, ['auth'], { ...env, ...files('DATABASE_URL', 'ADMIN_PASSWORD', 'INTERNAL_SECRET') });
     const r = await bad.exited;
     assert.notEqual(r.code, 0);
-    assert.match(bad.out + bad.err, /SECRET_KEY: required when MULTI_NODE_ENABLED=true/);
+    assert.match(bad.out + bad.err, /SECRET_KEY: required/);
 
-    await start('audit', ['DATABASE_URL']);
-    await start('pool', ['SECRET_KEY', 'ENCRYPTION_KEY', 'DATABASE_URL']);
-    await start('auth', ['SECRET_KEY', 'DATABASE_URL', 'ADMIN_PASSWORD']);
-    await start('health', ['ENCRYPTION_KEY', 'DATABASE_URL']);
-    const gw = await start('gateway', []);
+    await start('audit', ['DATABASE_URL', 'INTERNAL_SECRET']);
+    await start('pool', ['SECRET_KEY', 'ENCRYPTION_KEY', 'DATABASE_URL', 'INTERNAL_SECRET']);
+    await start('auth', ['SECRET_KEY', 'DATABASE_URL', 'ADMIN_PASSWORD', 'INTERNAL_SECRET']);
+    await start('health', ['ENCRYPTION_KEY', 'DATABASE_URL', 'INTERNAL_SECRET']);
+    const gw = await start('gateway', ['INTERNAL_SECRET']);
     const url = `http://127.0.0.1:${gw.out.match(/serving http:\/\/127\.0\.0\.1:(\d+)\//)[1]}`;
     // The admin's password came from its file: signing in works.
     const token = await login(url, 'admin', secrets.ADMIN_PASSWORD);
