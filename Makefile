@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build run test bench deps clean fuzz
+.PHONY: all build run test bench deps clean fuzz deploy-test
 
 all: build
 
@@ -21,6 +21,10 @@ run: build
 test:
 	@scripts/deps test
 	@scripts/test
+
+# The image, the compose stack on podman and its faults (scripts/deploy-test; not all done yet).
+deploy-test:
+	@scripts/deploy-test
 
 bench: build
 	@scripts/deps bench

@@ -180,11 +180,15 @@ gw_peers_get(gw_peers *p, const gw_peer *avoid)
 {
     pthread_mutex_lock(&p->mu);
     gw_peer *chosen = NULL;
-    for (int pass = 0; pass < 2 && chosen == NULL; pass++) {
+    /* Passes: a connected instance other than avoid; any connected one; then, when none has
+     * a live connection (start-up, or every instance down), as before without that test. An
+     * instance with no live NNG connection is never sent a request while another has one, so
+     * a dead instance costs no send timeout; it is chosen again once its connection is back. */
+    for (int pass = 0; pass < 4 && chosen == NULL; pass++) {
         for (int k = 0; k < p->n && chosen == NULL; k++) {
             gw_peer *peer = p->list[(p->next + (unsigned)k) % (unsigned)p->n];
-            /* first pass: a live instance other than avoid; second: anything live */
-            if (!peer->gone && (pass == 1 || peer != avoid)) {
+            bool connected = pass >= 2 || np_rpc_client_pipes(peer->client) > 0;
+            if (!peer->gone && connected && (pass % 2 == 1 || peer != avoid)) {
                 chosen = peer;
             }
         }

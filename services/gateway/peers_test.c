@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <time.h>
 
 #include "gateway.h"
 #include "peers.h"
@@ -45,9 +48,90 @@ test_instances_come_and_go(void **state)
     np_config_free(cfg);
 }
 
+/* wait_pipes waits up to 5 s until the instance's client has want live connections. */
+static bool
+wait_pipes(gw_peer *peer, int want)
+{
+    for (int i = 0; i < 500; i++) {
+        if (np_rpc_client_pipes(gw_peer_client(peer)) == want) {
+            return true;
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+static nng_socket
+listen_rep(const char *url)
+{
+    nng_socket s;
+    assert_int_equal(nng_rep0_open(&s), 0);
+    assert_int_equal(nng_listen(s, url, NULL, 0), 0);
+    return s;
+}
+
+/* An instance that died (no live connection) is not lent while another is connected, so no
+ * request waits out a send timeout on it; it is lent again once its connection is back. */
+static void
+test_dead_instance_skipped(void **state)
+{
+    (void)state;
+    static const np_cfg_spec *const tables[] = {gw_config, NULL};
+    np_config *cfg = np_config_new(tables);
+    char why[256] = "";
+    assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);
+    nng_socket a = listen_rep("tcp://127.0.0.1:47311");
+    nng_socket b = listen_rep("tcp://127.0.0.1:47312");
+    gw_peers p;
+    memset(&p, 0, sizeof(p));
+    np_rpc_opts opts = {0};
+    assert_int_equal(gw_peers_open(&p, cfg, "tcp://127.0.0.1:47311,tcp://127.0.0.1:47312", &opts,
+                                   why, sizeof(why)),
+                     NP_ERR_OK);
+    gw_peer *pa = gw_peers_get(&p, NULL);
+    gw_peer *pb = gw_peers_get(&p, pa);
+    assert_ptr_not_equal(pa, pb);
+    gw_peers_put(&p, pa);
+    gw_peers_put(&p, pb);
+    assert_true(wait_pipes(pa, 1) && wait_pipes(pb, 1));
+    /* the instance behind the second listener dies */
+    gw_peer *dead = NULL;
+    nng_close(b);
+    for (int i = 0; i < 500 && dead == NULL; i++) {
+        if (np_rpc_client_pipes(gw_peer_client(pa)) == 0) {
+            dead = pa;
+        } else if (np_rpc_client_pipes(gw_peer_client(pb)) == 0) {
+            dead = pb;
+        } else {
+            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        }
+    }
+    assert_non_null(dead);
+    for (int i = 0; i < 10; i++) { /* never lent while the other is connected, retry or not */
+        gw_peer *z = gw_peers_get(&p, i % 2 ? NULL : (dead == pa ? pb : pa));
+        assert_ptr_not_equal(z, dead);
+        gw_peers_put(&p, z);
+    }
+    /* it comes back: lent again */
+    b = listen_rep("tcp://127.0.0.1:47312");
+    assert_true(wait_pipes(dead, 1));
+    bool seen = false;
+    for (int i = 0; i < 4; i++) {
+        gw_peer *z = gw_peers_get(&p, NULL);
+        seen = seen || z == dead;
+        gw_peers_put(&p, z);
+    }
+    assert_true(seen);
+    gw_peers_close(&p);
+    nng_close(a);
+    nng_close(b);
+    np_config_free(cfg);
+}
+
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_instances_come_and_go)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_instances_come_and_go),
+                                       cmocka_unit_test(test_dead_instance_skipped)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

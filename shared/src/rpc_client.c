@@ -10,6 +10,7 @@
  * (NP_ERR_PEER_LOST here) rather than sending it again to the next peer, which could run it
  * twice; rpc_test.c pins that behaviour.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,23 @@ struct np_rpc_client {
     np_dialset *dials; /* every instance behind the address, followed as they come and go */
     int send_timeout_ms;
     np_wire_guard *guard; /* answers must carry a valid INTERNAL_SECRET MAC */
+    atomic_int pipes; /* live connections (pipe notifications) */
 };
+
+/* on_pipe counts the socket's live connections: a peer that died has none. */
+static void
+on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    (void)pipe;
+    np_rpc_client *c = arg;
+    atomic_fetch_add(&c->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+}
+
+int
+np_rpc_client_pipes(np_rpc_client *c)
+{
+    return atomic_load(&c->pipes);
+}
 
 /* tune_dialer sets each new dialer's options: keepalive on tcp, quick reconnects. */
 static void
@@ -57,6 +74,9 @@ np_rpc_client_open(np_rpc_client **out, const char *url, const np_rpc_opts *opts
         free(c);
         return np_err_from_nng(rv);
     }
+    atomic_init(&c->pipes, 0);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, on_pipe, c);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, on_pipe, c);
     /* A dead peer must not make a request run twice: no resend, ever. */
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max);

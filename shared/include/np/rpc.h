@@ -57,6 +57,9 @@ typedef struct np_rpc_client np_rpc_client;
 /* np_rpc_client_open dials url (comma separated for several peers; a tcp host name stands for
  * every address it resolves to, followed over time: np/dialset.h) without waiting. */
 np_err np_rpc_client_open(np_rpc_client **out, const char *url, const np_rpc_opts *opts);
+/* np_rpc_client_pipes returns how many live connections the client has (0: no peer answers,
+ * e.g. the one instance behind it died; it counts again when a connection comes back). */
+int np_rpc_client_pipes(np_rpc_client *c);
 void np_rpc_client_close(np_rpc_client *c);
 
 /* np_rpc_call sends req and waits up to timeout_ms for the answer, which the caller
