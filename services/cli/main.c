@@ -7,6 +7,7 @@
 
 #include "boot.h"
 #include "import.h"
+#include "np/config_alias.h"
 #include "np/crypto.h"
 #include "np/pgboot.h"
 #include "run.h"
@@ -114,6 +115,17 @@ print_docs(void)
                        ? (range[0] || (s->flags & NP_CFG_RUNTIME) ? ", secret" : "secret")
                        : "",
                    s->doc);
+        }
+    }
+    printf("\n## Names of the earlier Python pool\n\n"
+           "Read when today's name is not set (today's wins); start-up and `naipool config check`\n"
+           "name each one seen. See docs/MIGRATION.\n\n| old name | here |\n|---|---|\n");
+    for (const np_cfg_alias *a = np_cfg_aliases; a->old != NULL; a++) {
+        if (a->name != NULL) {
+            printf("| `%s` | `%s`%s |\n", a->old, a->name,
+                   a->map != NULL ? " (value translated)" : "");
+        } else {
+            printf("| `%s` | %s |\n", a->old, a->note);
         }
     }
 }
