@@ -103,3 +103,17 @@ test('inpaint is priced by inpaintImg2ImgStrength, not strength: not billed unde
   });
   assert.equal(await spent(), 0);
 });
+
+test('a vibe sent as an image is encoded and billed: refused on a free-only key, 2 on a paid one', async () => {
+  const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+  const body = imageBody({ reference_image_multiple: [png], reference_strength_multiple: [0.6] });
+  const r = await relay('POST', '/ai/generate-image', { json: body });
+  assert.equal(r.status, 402, r.text);
+  assert.equal(await spent(), 0);
+  const before = await spent();
+  await paid(10, async () => {
+    const p = await relay('POST', '/ai/generate-image', { json: body });
+    assert.equal(p.status, 200, p.text);
+  });
+  assert.equal(await spent() - before, 2, 'the fake billed the encoding the guard priced');
+});

@@ -51,5 +51,6 @@ cost_image(const struct token *tok, const struct image_cost_input *in)
         billed--;
     }
     int64_t vibes = !in->v3 && in->vibes > 4 ? (int64_t)(in->vibes - 4) * 2 : 0;
-    return billed * per + (int64_t)in->refs * 5 * in->n_samples + vibes;
+    return billed * per + (int64_t)in->refs * 5 * in->n_samples + vibes +
+           (int64_t)in->raw_vibes * 2;
 }

@@ -15,6 +15,7 @@ struct image_cost_input {
     unsigned refs;   /* character / precise references, 5 Anlas each per sample */
     unsigned vibes;  /* vibe transfer images (plain and cached); V4+ bills each beyond the 4th 2 */
     bool v3;         /* nai-diffusion-3 / furry-3: vibes carry no surcharge */
+    unsigned raw_vibes; /* vibes sent as images, not encodings: each is encoded (2 Anlas) */
 };
 
 /* cost_sample: the billed price of one sample, before any free allowance. */

@@ -143,6 +143,20 @@ parse_image_request(struct call *c, struct image_request *ir)
     in->vibes =
         (unsigned)(json_array_size(json_object_get(params, "reference_image_multiple")) +
                    json_array_size(json_object_get(params, "reference_image_multiple_cached")));
+    /* A vibe that is an image (PNG, JPEG, WebP or GIF in base64, or a data URL) rather than an
+     * encoding is encoded first, which NovelAI bills like /ai/encode-vibe. */
+    const json_t *plain = json_object_get(params, "reference_image_multiple");
+    static const char *const image_starts[] = {"iVBORw0KGgo", "/9j/",        "UklGR",
+                                               "R0lGOD",      "data:image/", NULL};
+    for (size_t i = 0; i < json_array_size(plain); i++) {
+        const char *v = json_string_value(json_array_get(plain, i));
+        for (int k = 0; v != NULL && image_starts[k] != NULL; k++) {
+            if (strncmp(v, image_starts[k], strlen(image_starts[k])) == 0) {
+                in->raw_vibes++;
+                break;
+            }
+        }
+    }
     in->v3 = strcmp(ir->model, "nai-diffusion-3") == 0 ||
              strncmp(ir->model, "nai-diffusion-furry-3", 21) == 0 ||
              strncmp(ir->model, "nai-diffusion-3-", 16) == 0;
