@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NAIPOOL, Proc, psql, until } from './harness.mjs';
+import { NAIPOOL, ROOT, Proc, psql, until } from './harness.mjs';
 import { poolStack, pstToken, contributor, imageBody } from './pool_helpers.mjs';
 
 test('config check reads an old .env and names each old setting with what it became', () => {
@@ -90,5 +90,26 @@ test('old settings with effect: UPSTREAM_PROXIES imported once, default model, O
     assert.deepEqual(psql(stack.db, 'SELECT count(*) FROM proxies'), [['2']]);
   } finally {
     await stack.stop();
+  }
+});
+
+test('.env.example names only settings that exist, and each with a valid value', () => {
+  const text = readFileSync(join(ROOT, '.env.example'), 'utf8');
+  const lines = text.split('\n').filter((l) => /^# [A-Z][A-Z0-9_]*=/.test(l)).map((l) => l.slice(2));
+  assert.ok(lines.length > 40, 'the example lists the settings an operator may want');
+  const dir = mkdtempSync(join(tmpdir(), 'np-example-'));
+  try {
+    // every example value, uncommented, passes config check (secrets and the URL left out)
+    const keep = lines.filter((l) => !/^(SECRET_KEY|ENCRYPTION_KEY|INTERNAL_SECRET|DATABASE_URL)=/.test(l));
+    writeFileSync(join(dir, '.env'), keep.join('\n') + '\n');
+    const r = spawnSync(NAIPOOL, ['config', 'check'], { cwd: dir, env: { PATH: process.env.PATH, ASAN_OPTIONS: 'detect_leaks=0' }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const l of keep) {
+      const name = l.slice(0, l.indexOf('='));
+      assert.match(r.stdout, new RegExp(`^${name}\\s`, 'm'), `${name} is a setting`);
+    }
+    assert.ok(!r.stdout.includes('# old setting'), 'the example uses today\'s names only');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
