@@ -60,6 +60,14 @@ test('old settings with effect: UPSTREAM_PROXIES imported once, default model, O
     assert.equal(px.status, 200, px.text);
     assert.deepEqual(px.json.map((p) => p.url).sort(), ['http://alice:****@127.0.0.1:9', 'socks5://127.0.0.1:1080']);
     assert.ok(!stack.output().includes('secret@'));
+    // the proxy page's settings form (web/js/pages/admin-proxies.js: PROXY_* and UPSTREAM_PROXY*)
+    // offers the sensitivity switches and the keepalive (probe) settings, editable online
+    const cfg = await stack.api('GET', '/admin/config', { token: admin });
+    const editable = Object.fromEntries(cfg.json.settings.map((x) => [x.key, x.editable]));
+    for (const k of ['UPSTREAM_PROXY_HANDLE_429', 'UPSTREAM_PROXY_HANDLE_5XX', 'UPSTREAM_PROXY_HANDLE_NETWORK_ERRORS',
+      'PROXY_CHECK_ENABLED', 'PROXY_CHECK_INTERVAL_SECONDS', 'PROXY_CHECK_URL', 'PROXY_CHECK_TIMEOUT_SECONDS']) {
+      assert.equal(editable[k], true, k);
+    }
 
     // REQUIRE_OPUS_TIER (default true, as in the old pool): a Tablet key is refused 400
     const u = await contributor(stack, [opus]);
