@@ -105,6 +105,36 @@ test_cooldown(void **state)
     assert_int_equal(np_proxy_cooldown(30, 1, 3, 10, 900), 30);
 }
 
+/* UPSTREAM_PROXY_HANDLE_*: which failures seen through a proxy count against it. */
+static void
+test_failure_counts(void **state)
+{
+    (void)state;
+    static const np_cfg_spec specs[] = {
+        {"UPSTREAM_PROXY_HANDLE_429", NP_CFG_BOOL, "true", 0, 0, 0, "", NULL},
+        {"UPSTREAM_PROXY_HANDLE_5XX", NP_CFG_BOOL, "true", 0, 0, 0, "", NULL},
+        {"UPSTREAM_PROXY_HANDLE_NETWORK_ERRORS", NP_CFG_BOOL, "true", 0, 0, 0, "", NULL},
+        NP_CFG_END,
+    };
+    const np_cfg_spec *tables[] = {specs, NULL};
+    np_config *cfg = np_config_new(tables);
+    char why[128];
+    assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);
+    assert_true(np_proxy_failure_counts(cfg, 429));
+    assert_true(np_proxy_failure_counts(cfg, 502));
+    assert_true(np_proxy_failure_counts(cfg, 0));
+    np_config_set(cfg, "UPSTREAM_PROXY_HANDLE_429", "false", NP_CFG_SRC_DB, why, sizeof(why));
+    assert_false(np_proxy_failure_counts(cfg, 429));
+    assert_true(np_proxy_failure_counts(cfg, 503));
+    np_config_set(cfg, "UPSTREAM_PROXY_HANDLE_5XX", "false", NP_CFG_SRC_DB, why, sizeof(why));
+    assert_false(np_proxy_failure_counts(cfg, 407)); /* any refusal of the tunnel but 429 */
+    assert_true(np_proxy_failure_counts(cfg, 0));
+    np_config_set(cfg, "UPSTREAM_PROXY_HANDLE_NETWORK_ERRORS", "false", NP_CFG_SRC_DB, why,
+                  sizeof(why));
+    assert_false(np_proxy_failure_counts(cfg, 0));
+    np_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -113,6 +143,7 @@ main(void)
         cmocka_unit_test(test_bad_urls),
         cmocka_unit_test(test_pick_sticks_and_spreads),
         cmocka_unit_test(test_cooldown),
+        cmocka_unit_test(test_failure_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
