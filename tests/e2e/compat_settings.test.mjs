@@ -121,3 +121,27 @@ test('.env.example names only settings that exist, and each with a valid value',
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('HEALTH_CHECK_ENABLED=false stops periodic probes of active keys; true starts them again', async () => {
+  const token = pstToken();
+  const stack = await poolStack({ tokens: [{ token }], env: {
+    HEALTH_CHECK_ENABLED: 'false', HEALTH_CHECK_INTERVAL_SECONDS: '1', HEALTH_CHECK_FAIL_THRESHOLD: '1' } });
+  try {
+    const admin = await stack.login(stack.admin.username, stack.admin.password);
+    const u = await contributor(stack, [token]); // probed on upload: active
+    const id = u.keys[0].id;
+    const state = () => psql(stack.db, `SELECT state FROM upstream_keys WHERE id = ${id}`)[0][0];
+    assert.equal(state(), 'active');
+    await stack.fake.addTokens([{ token, behaviour: 'invalid' }]);
+    const probes = async () => (await stack.fake.stats()).requests[token]?.['/user/subscription'] ?? 0;
+    const before = await probes();
+    await new Promise((res) => setTimeout(res, 3500)); // three intervals: no periodic probe
+    assert.equal(await probes(), before);
+    assert.equal(state(), 'active');
+    const r = await stack.api('PUT', '/admin/config', { token: admin, json: { HEALTH_CHECK_ENABLED: true } });
+    assert.equal(r.status, 200, r.text);
+    await until('a periodic probe takes the revoked key down', () => state() === 'invalid');
+  } finally {
+    await stack.stop();
+  }
+});
