@@ -89,6 +89,14 @@ pool_outcome_cancelled(const pool_cooldowns *cd, pool_outcome_action *out)
 }
 
 int
+pool_cooldown_for(const pool_outcome_action *a, int streak, const pool_cooldowns *cd)
+{
+    return a->cooldown_s > 0
+               ? pool_cooldown_seconds(a->cooldown_s, streak, a->backoff && cd->dynamic, cd->max)
+               : 0;
+}
+
+int
 pool_cooldown_seconds(int base, int streak, bool backoff, int max)
 {
     long long s = base;

@@ -37,5 +37,8 @@ void pool_outcome_cancelled(const pool_cooldowns *cd, pool_outcome_action *out);
 
 /* pool_cooldown_seconds: base doubled per earlier failure in the streak, capped at max. */
 int pool_cooldown_seconds(int base, int streak, bool backoff, int max);
+/* pool_cooldown_for: the cooldown an action gives a key whose streak is streak: its base,
+ * doubled per failure when the action backs off and DYNAMIC_COOLDOWN_ENABLED (cd->dynamic). */
+int pool_cooldown_for(const pool_outcome_action *a, int streak, const pool_cooldowns *cd);
 
 #endif

@@ -74,6 +74,13 @@ test_backoff(void **state)
     assert_int_equal(pool_cooldown_seconds(15, 5, true, 300), 300);
     assert_int_equal(pool_cooldown_seconds(15, 60, true, 300), 300);
     assert_int_equal(pool_cooldown_seconds(3, 5, false, 300), 3);
+    /* DYNAMIC_COOLDOWN_ENABLED=false: every cooldown is its base */
+    pool_outcome_action a = {.cooldown_s = 15, .backoff = true};
+    pool_cooldowns dyn = {.max = 300, .dynamic = true}, flat = {.max = 300, .dynamic = false};
+    assert_int_equal(pool_cooldown_for(&a, 3, &dyn), 120);
+    assert_int_equal(pool_cooldown_for(&a, 3, &flat), 15);
+    a.cooldown_s = 0;
+    assert_int_equal(pool_cooldown_for(&a, 3, &dyn), 0);
 }
 
 int

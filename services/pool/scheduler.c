@@ -440,9 +440,7 @@ release_send(pool_sched *s, PGconn *c, const rel *r)
     const pool_outcome_action *a = &r->info.action;
     pool_cooldowns cd;
     pool_cooldowns_read(s->cfg, &cd);
-    int cool = a->cooldown_s > 0 ? pool_cooldown_seconds(a->cooldown_s, r->lease.fail_streak,
-                                                         a->backoff && cd.dynamic, cd.max)
-                                 : 0;
+    int cool = pool_cooldown_for(a, r->lease.fail_streak, &cd);
     char key_s[24], slot_s[16], cool_s[16], spent_s[24], pct_s[32];
     snprintf(key_s, sizeof(key_s), "%lld", (long long)r->lease.key_id);
     snprintf(slot_s, sizeof(slot_s), "%d", r->lease.slot);
