@@ -28,7 +28,7 @@ struct np_rpc_client {
     np_dialset *dials; /* every instance behind the address, followed as they come and go */
     int send_timeout_ms;
     np_wire_guard *guard; /* answers must carry a valid INTERNAL_SECRET MAC */
-    atomic_int pipes; /* live connections (pipe notifications) */
+    atomic_int pipes;     /* live connections (pipe notifications) */
 };
 
 /* on_pipe counts the socket's live connections: a peer that died has none. */
@@ -182,12 +182,17 @@ typedef struct {
     void *arg;
 } async_call;
 
+/* finish ends an async call. After NNG_ECLOSED the socket is closing and closes its contexts
+ * itself: closing ours as well races with the socket's teardown (NNG 1.5.2 panicked on a freed
+ * mutex in nng_ctx_close when a client closed with calls outstanding). */
 static void
 finish(async_call *a, np_err err, nng_msg *reply)
 {
     np_rpc_done done = a->done;
     void *arg = a->arg;
-    nng_ctx_close(a->ctx);
+    if (nng_aio_result(a->aio) != NNG_ECLOSED) {
+        nng_ctx_close(a->ctx);
+    }
     nng_aio_reap(a->aio);
     free(a);
     done(arg, err, reply);
