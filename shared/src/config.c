@@ -114,8 +114,8 @@ parse_int(const char *s, int64_t *out)
     return true;
 }
 
-static bool
-parse_bool(const char *s, bool *out)
+bool
+np_cfg_parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"1", "true", "yes", "on"};
     static const char *const no[] = {"0", "false", "no", "off"};
@@ -150,7 +150,7 @@ validate(const np_cfg_spec *spec, const char *value, char *why, size_t whylen)
         }
     } else if (spec->type == NP_CFG_BOOL) {
         bool b;
-        if (!parse_bool(value, &b)) {
+        if (!np_cfg_parse_bool(value, &b)) {
             snprintf(reason, sizeof(reason), "'%.40s' is not a switch (true/false)", value);
             ok = false;
         }
@@ -496,7 +496,7 @@ np_config_bool(const np_config *cfg, const char *name)
     bool v = false;
     pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
     if (e->value != NULL) {
-        parse_bool(e->value, &v);
+        np_cfg_parse_bool(e->value, &v);
     }
     pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
     return v;

@@ -3,32 +3,15 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
-static bool
-is_true(const char *v, bool *out)
-{
-    static const char *const yes[] = {"1", "true", "yes", "on", NULL};
-    static const char *const no[] = {"0", "false", "no", "off", NULL};
-    for (int i = 0; yes[i] != NULL; i++) {
-        if (strcasecmp(v, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcasecmp(v, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
+#include "np/config.h"
 
 /* AUTO_QUOTA_ENABLED: true is the auto rate, false the manual one. */
 static bool
 quota_mode(const char *v, char *out, size_t outlen)
 {
     bool b;
-    if (!is_true(v, &b)) {
+    if (!np_cfg_parse_bool(v, &b)) {
         return false;
     }
     snprintf(out, outlen, "%s", b ? "auto" : "manual");
@@ -40,7 +23,7 @@ static bool
 switch_value(const char *v, char *out, size_t outlen)
 {
     bool b;
-    if (!is_true(v, &b)) {
+    if (!np_cfg_parse_bool(v, &b)) {
         return false;
     }
     snprintf(out, outlen, "%s", b ? "true" : "false");

@@ -92,6 +92,9 @@ const np_cfg_spec *np_config_spec(const np_config *cfg, const char *name);
 typedef void (*np_dotenv_fn)(void *arg, const char *key, const char *value);
 bool np_dotenv_parse(const char *text, size_t len, np_dotenv_fn fn, void *arg, int *bad_line);
 
+/* np_cfg_parse_bool reads a switch (1/true/yes/on, 0/false/no/off, any case); false if neither. */
+bool np_cfg_parse_bool(const char *s, bool *out);
+
 /* Shared value checks usable as np_cfg_spec.check. */
 bool np_cfg_check_b64key32(const char *value, char *why, size_t whylen);
 bool np_cfg_check_secret(const char *value, char *why, size_t whylen);
