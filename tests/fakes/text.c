@@ -250,7 +250,7 @@ route_generate_voice(struct call *c)
      * in a JSON body {text, seed, voice, opus, version}. */
     char text[4096];
     char opus[8];
-    bool webm;
+    bool webm = false;
     if (c->body != NULL) {
         const char *t = json_string_value(json_object_get(c->body, "text"));
         snprintf(text, sizeof(text), "%s", t != NULL ? t : "");
