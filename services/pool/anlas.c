@@ -100,6 +100,18 @@ in(const char *const *list, const char *s)
     return false;
 }
 
+/* The length of s, at most cap (a loop: gcc's -O3 flags strnlen bounds that exceed the
+ * caller's array even when the string ends inside it). */
+static size_t
+len_at_most(const char *s, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap && s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
 /* Records what the model does not know (the first thing only): words, then name. */
 static void
 set_unknown(pool_anlas_req *out, const char *words, const char *name)
@@ -108,8 +120,8 @@ set_unknown(pool_anlas_req *out, const char *words, const char *name)
         /* words, then at most 80 bytes of name, cut to fit (copied by hand: release builds
          * refuse a snprintf that may truncate) */
         size_t cap = sizeof(out->unknown) - 1;
-        size_t n = strnlen(words, cap);
-        size_t m = strnlen(name, 80);
+        size_t n = len_at_most(words, cap);
+        size_t m = len_at_most(name, 80);
         if (m > cap - n) {
             m = cap - n;
         }
