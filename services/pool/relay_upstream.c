@@ -11,6 +11,7 @@
 #include "np/log.h"
 #include "np/novelai.h"
 #include "np/proxy.h"
+#include "relay_decide.h"
 
 /* ---- upstream callbacks (curl thread) ---- */
 
@@ -95,20 +96,63 @@ unlock_settling(rreq *q)
 }
 
 /* defer_strike (q->mu held): the 5xx q's current key gave is judged when another key has
- * answered; meanwhile that key goes back unharmed (info becomes a plain use). */
+ * answered (deferred is what it would have done to the key); info is what the key gets now. */
 static void
-defer_strike(rreq *q, pool_release_info *info)
+defer_strike(rreq *q, const pool_outcome_action *deferred, const pool_release_info *info,
+             np_novelai_outcome o)
 {
     q->suspect = true;
     q->suspect_lease = q->lease;
     np_wipe(q->suspect_lease.token, sizeof(q->suspect_lease.token));
     q->suspect_lease.slot = -1;
     q->suspect_info = *info;
+    q->suspect_info.action = *deferred;
+    snprintf(q->suspect_info.error, sizeof(q->suspect_info.error), "%s (HTTP %d)",
+             np_novelai_outcome_name(o), q->status);
     q->suspect_info.used = false; /* the use is counted now */
-    info->action = (pool_outcome_action){0};
-    info->error[0] = '\0';
 }
 
+/* facts_of (q->mu held): what relay_decide needs to know about the attempt that ended. */
+static relay_facts
+facts_of(rreq *q, pool_xfer *x, np_err result, bool maybe_sent, np_novelai_outcome o)
+{
+    pool_relay *rl = q->rl;
+    return (relay_facts){
+        .result = result,
+        .maybe_sent = maybe_sent,
+        .o = o,
+        .status = q->status,
+        .passing = q->passing,
+        .opened = q->opened,
+        .locks = q->route->locks,
+        .free_request = q->cost == 0,
+        .proxy_failed = q->proxy_id > 0 && pool_xfer_proxy_failed(x),
+        .suspect = q->suspect,
+        .retries_left =
+            q->attempts <= np_config_int(rl->d.cfg, "MAX_RETRIES") && q->w.ntried < POOL_MAX_TRIED,
+        .leased = q->leased,
+        .v5_image = q->need.v5 && q->need.kind == POOL_KIND_IMAGE,
+    };
+}
+
+/* release_info: the key's release as d says, for q's attempt that ended with outcome o. */
+static pool_release_info
+release_info(const rreq *q, const relay_decision *d, np_novelai_outcome o)
+{
+    pool_release_info info = {.action = d->action, .used = d->used};
+    snprintf(info.rid, sizeof(info.rid), "%s", q->rid);
+    info.spent = d->spend ? q->cost : 0;
+    if (d->note == RELAY_NOTE_OUTCOME) {
+        snprintf(info.error, sizeof(info.error), "%s (HTTP %d)", np_novelai_outcome_name(o),
+                 q->status);
+    } else if (d->note == RELAY_NOTE_CANCELLED) {
+        snprintf(info.error, sizeof(info.error), "cancelled by the client");
+    }
+    return info;
+}
+
+/* 5. DONE (curl thread): the transfer of the current attempt ended. First what happens next
+ * (relay_decide: another key, or the end), then the answer, then the key's release. */
 void
 relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
 {
@@ -116,87 +160,50 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
     pool_relay *rl = q->rl;
     pool_cooldowns cd;
     pool_cooldowns_read(rl->d.cfg, &cd);
-    pool_release_info info = {.used = true};
-    snprintf(info.rid, sizeof(info.rid), "%s", q->rid);
     pool_waiter *retry = NULL;
-    bool failed = false;
 
     pthread_mutex_lock(&q->mu);
-    q->up_done = true;
     np_novelai_outcome o = result == NP_ERR_OK
                                ? np_novelai_classify(q->status, q->errbody.data, q->errbody.len)
                                : NP_NAI_NETWORK;
-    /* First what happens next (another key, or the end), then the answer. */
-    if (result == NP_ERR_CANCELED) {
-        /* 6: the client left mid-generation (or the service is stopping); only a generation
-         * keeps NovelAI busy after that */
-        if (q->route->locks) {
-            pool_outcome_cancelled(&cd, &info.action);
-            snprintf(info.error, sizeof(info.error), "cancelled by the client");
+    relay_facts f = facts_of(q, x, result, maybe_sent, o);
+    relay_decision d;
+    relay_decide(&f, &cd, &d);
+    q->up_done = true;
+    pool_release_info info = release_info(q, &d, o);
+    if (d.clear_suspect) {
+        np_log_write(NP_LOG_INFO, "pool", q->rid,
+                     "key %lld answered HTTP %d as key %lld did: the request's fault, no "
+                     "key is struck",
+                     (long long)q->key_id, q->status, (long long)q->suspect_lease.key_id);
+        q->suspect = false;
+    }
+    if (f.proxy_failed) {
+        /* the key moves to another healthy proxy at once (its next transfer takes it) */
+        if (np_proxy_failure_counts(rl->d.cfg, pool_xfer_proxy_code(x))) {
+            pool_proxies_report_failure(rl->d.proxies, q->proxy_id);
         }
+        np_log_write(NP_LOG_WARN, "pool", q->rid, "proxy %lld failed; key %lld moves on",
+                     (long long)q->proxy_id, (long long)q->key_id);
+    }
+    switch (d.next) {
+    case RELAY_NEXT_RETRY: {
+        if (d.mark_tried) {
+            q->w.tried[q->w.ntried++] = q->key_id;
+        }
+        if (d.defer) {
+            defer_strike(q, &d.deferred, &info, o);
+        }
+        int64_t floor = now_ms() + 5000;
+        q->w.deadline_ms = q->w.deadline_ms > floor ? q->w.deadline_ms : floor;
+        retry = &q->w;
+        np_log_write(NP_LOG_INFO, "pool", q->rid, "key %lld answered %s; trying another key",
+                     (long long)q->key_id, np_novelai_outcome_name(o));
+        break;
+    }
+    case RELAY_NEXT_CANCELLED:
         q->broken = true;
-    } else if (result == NP_ERR_OK && q->passing) {
-        pool_outcome_decide(o, true, q->cost == 0, &cd, &info.action);
-        info.spent = o == NP_NAI_OK ? q->cost : 0;
-        if (o != NP_NAI_OK) {
-            snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
-        }
-    } else {
-        bool proxy_failed = q->proxy_id > 0 && pool_xfer_proxy_failed(x);
-        pool_outcome_decide(o, maybe_sent || q->opened, q->cost == 0, &cd, &info.action);
-        snprintf(info.error, sizeof(info.error), "%s (HTTP %d)", np_novelai_outcome_name(o),
-                 q->status);
-        if (o == NP_NAI_CLIENT) {
-            info.error[0] = '\0'; /* the request's fault: not the key's last error */
-        }
-        if (o == NP_NAI_SERVER && q->suspect && !proxy_failed) {
-            /* a second key gave the same 5xx: the request is at fault, neither key is */
-            np_log_write(NP_LOG_INFO, "pool", q->rid,
-                         "key %lld answered HTTP %d as key %lld did: the request's fault, no "
-                         "key is struck",
-                         (long long)q->key_id, q->status, (long long)q->suspect_lease.key_id);
-            q->suspect = false;
-            info.action = (pool_outcome_action){0};
-            info.error[0] = '\0';
-        }
-        if (proxy_failed) {
-            /* The key's egress failed, not the key: the key moves to another healthy proxy
-             * at once and keeps its state; a request that surely did not leave may try again
-             * (the same key is fine: its next transfer takes the other proxy). */
-            if (np_proxy_failure_counts(rl->d.cfg, pool_xfer_proxy_code(x))) {
-                pool_proxies_report_failure(rl->d.proxies, q->proxy_id);
-            }
-            np_log_write(NP_LOG_WARN, "pool", q->rid, "proxy %lld failed; key %lld moves on",
-                         (long long)q->proxy_id, (long long)q->key_id);
-            info.action = (pool_outcome_action){.retry = !(maybe_sent || q->opened)};
-            info.error[0] = '\0';
-            info.used = false;
-        }
-        if (q->opened) {
-            /* 5: a stream broke after its status went out: the client sees a short body */
-            q->broken = true;
-            snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
-        } else if (info.action.retry && q->attempts <= np_config_int(rl->d.cfg, "MAX_RETRIES") &&
-                   q->w.ntried < POOL_MAX_TRIED) {
-            if (!proxy_failed) {
-                q->w.tried[q->w.ntried++] = q->key_id;
-            }
-            if (o == NP_NAI_SERVER && !proxy_failed) {
-                defer_strike(q, &info);
-            }
-            int64_t floor = now_ms() + 5000;
-            q->w.deadline_ms = q->w.deadline_ms > floor ? q->w.deadline_ms : floor;
-            retry = &q->w;
-            np_log_write(NP_LOG_INFO, "pool", q->rid, "key %lld answered %s; trying another key",
-                         (long long)q->key_id, np_novelai_outcome_name(o));
-        } else {
-            failed = true;
-        }
-    }
-    if (retry == NULL) {
         relay_leave_slot(q);
-    }
-    if (result == NP_ERR_CANCELED) {
         if (q->aborted) {
             relay_reply_client_closed(q);
         } else {
@@ -205,16 +212,28 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
             }
             snprintf(q->error_class, sizeof(q->error_class), "cancelled");
         }
-    } else if (failed) {
+        break;
+    case RELAY_NEXT_ANSWER:
+        if (o != NP_NAI_OK) {
+            snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
+        }
+        relay_leave_slot(q);
+        break;
+    case RELAY_NEXT_BROKEN:
+        /* a stream broke after its status went out: the client sees a short body */
+        q->broken = true;
+        snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
+        relay_leave_slot(q);
+        break;
+    case RELAY_NEXT_FAIL:
+        relay_leave_slot(q);
         answer_failure(q, o, result);
+        break;
     }
     bool was_leased = q->leased;
     q->leased = false;
     pool_lease lease = q->lease;
     np_wipe(q->lease.token, sizeof(q->lease.token));
-    /* a V5 image that may have been made (a 2xx, even if cut short) used up some allowance */
-    bool v5_check = was_leased && retry == NULL && q->need.v5 && q->need.kind == POOL_KIND_IMAGE &&
-                    q->status >= 200 && q->status < 300;
     if (retry != NULL) {
         /* the next attempt starts clean */
         pool_xfer_release(q->x);
@@ -248,7 +267,7 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
     } else {
         pthread_mutex_unlock(&q->mu);
     }
-    if (v5_check) {
+    if (d.v5_check) {
         relay_v5check_start(rl, &lease, &info);
     } else if (was_leased) {
         pool_sched_release(rl->d.sched, &lease, &info, retry);
