@@ -1,37 +1,91 @@
-/* The relay, pool side.
+/* The relay, pool side: the life of a relayed request (one rreq), its references and the
+ * tables that find it; the other relay_*.c files hold the steps (relay_int.h lists them).
  *
- * State flow of one relayed request (one rreq):
- *   1. OPEN (rpc worker): the envelope, the allow-list, the query and the body are checked
- *      (400/404, nothing else touched); the user's rate is spent (429 with X-RateLimit-*);
- *      the Anlas guard finds at least one key that may serve it (402 naming the reason, or
- *      503 when the pool has no usable key); the in-flight cap admits it (429); it is queued
- *      in the scheduler (429 when the user's queue is full). The relay.open call is kept.
- *      A route NovelAI runs without its generation lock takes a key from the keyring at once
- *      instead (no lease), and queues only when none is usable right now.
- *   2. GRANTED (scheduler thread, or the rpc worker for a leaseless pick): a key; the
- *      transfer starts on the curl thread. TIMEOUT instead: 503 no_key_available.
- *   3. HEADERS (curl thread): a 2xx or a client error (400...) is passed to the client
- *      ("passing"); a key-level error (401/402/403/409/429/5xx) is buffered to be judged.
- *   4. BYTES (curl thread): passing bytes collect in buf; relay.open is answered with the
- *      status, headers and first chunk as soon as there is an event (msgpack/SSE) or a full
- *      chunk or the end; later bytes answer a parked relay.next. Above the buffer cap the
- *      transfer pauses until relay.next drains it.
- *   5. DONE (curl thread): the lease is released with the outcome (state, cooldown, streak).
- *      A key-level failure that is safe to retry goes back to 2 on another key (at most
- *      MAX_RETRIES times, never a request that may have been billed); otherwise the error is
- *      answered. The usage event is emitted once.
- *   6. STREAM: relay.next drains buf (unpausing curl), parks when empty, answers more=false
- *      at the end; relay.cancel or the reaper aborts the transfer (the key then cools down).
+ * State flow of one relayed request (relay_state.h; the thread that makes each move):
+ *   1. ADMITTING (rpc worker, relay_admit.c): the envelope, the allow-list, the query and the
+ *      body are checked (400/404, nothing else touched); the user's rate is spent (429 with
+ *      X-RateLimit-*); the Anlas guard finds at least one key that may serve it (402 naming
+ *      the reason, or 503 when the pool has no usable key); it is queued in the scheduler
+ *      (429 when the user's queue is full). A refusal ends it: DONE. The relay.open call is
+ *      kept. A route NovelAI runs without its generation lock takes a key from the keyring
+ *      at once instead (no lease), and queues only when none is usable right now.
+ *   2. QUEUED -> RUNNING (scheduler thread, or the rpc worker for a leaseless pick): a key
+ *      (the in-flight cap counts it); the transfer starts on the curl thread. A timeout, an
+ *      abort or a transfer that cannot start instead: DONE (503 no_key_available, ...).
+ *   3. RUNNING -> PASSING or JUDGING (curl thread, on_headers): a 2xx or a client error
+ *      (400...) is passed to the client; a key-level error (401/402/403/409/429/5xx) is
+ *      buffered to be judged.
+ *   4. PASSING -> STREAMING (curl thread, relay_stream.c): passing bytes collect in buf;
+ *      relay.open is answered with the status, headers and first chunk as soon as there is
+ *      an event (msgpack/SSE) or a full chunk; later bytes answer a parked relay.next. Above
+ *      the buffer cap the transfer pauses until relay.next drains it.
+ *   5. SETTLING (curl thread, on_done): the transfer ended; relay_decide says what follows.
+ *      A key-level failure that is safe to retry goes back to QUEUED for another key (at
+ *      most MAX_RETRIES times, never a request that may have been billed); otherwise the
+ *      answer or the error goes out, the lease is released with the outcome (state,
+ *      cooldown, streak) and the usage event is emitted once: DRAINING when relay.next
+ *      still has bytes or the end to take, else DONE.
+ *   6. DRAINING -> DONE (rpc worker; the scheduler thread for the reaper): relay.next drains
+ *      buf (unpausing curl), parks when empty, answers more=false at the end; relay.cancel
+ *      or the reaper ends a stream (and aborts its transfer if it still runs: the key then
+ *      cools down).
  * An rreq is reference counted: the request itself, the upstream transfer's callbacks and
- * the streams table each hold one; the last to let go frees it. */
+ * the streams table each hold one; the last to let go frees it (in DONE).
+ *
+ * Locks, in the only order they are taken:
+ *   1. q->mu, one request's fields (its state, buffers, deferred calls, lease). The thread
+ *      that moves the request holds it: an rpc worker (relay.open's leaseless pick,
+ *      relay.next, relay.cancel, relay.abort), the curl thread (on_headers, on_body,
+ *      on_done) or the scheduler thread (on_grant, on_timeout, the reaper).
+ *   2. rl->mu, the relay's tables (streams by sid, admitted requests by rid), counters and
+ *      refusal budget; taken under q->mu (relay_table_add, relay_rids_remove, the counts of
+ *      relay_emit_usage) or alone. Nobody locks a q->mu while holding rl->mu: the reaper
+ *      and pool_relay_close take references under it and let go before locking a request.
+ *   3. the leaf locks of other modules, taken under q->mu, which never call the relay back:
+ *      the scheduler's (pool_sched_abort), the upstream's job queue (pool_upstream_start,
+ *      _resume, _cancel), the in-flight counts (pool_waiter_give_running), the proxies, the
+ *      settings, the events producer and the rpc server (replies).
+ * What may call the relay back runs with no q->mu held: pool_sched_release (it may run
+ * on_timeout at once for a retry), pool_sched_enqueue and the leaseless pick (on_grant), and
+ * every relay_table_remove and relay_unref (they may drop the last reference). The
+ * scheduler and the curl thread call the relay's callbacks with none of their own locks
+ * held. */
 #include "relay_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "np/crypto.h"
 #include "np/log.h"
+
+/* ---- checks: the magic number and the state ---- */
+
+rreq *
+relay_rreq_of(void *arg, const char *where)
+{
+    rreq *q = arg;
+    if (q == NULL || q->magic != RREQ_MAGIC) {
+        np_log_write(NP_LOG_ERROR, "pool", NULL,
+                     "%s: not a live relayed request (%p); the call is dropped", where, arg);
+        assert(!"relay: a callback's argument is not a live rreq");
+        return NULL;
+    }
+    return q;
+}
+
+void
+relay_set_state(rreq *q, relay_state to)
+{
+    if (!relay_state_allowed(q->state, to)) {
+        np_log_write(NP_LOG_ERROR, "pool", q->rid,
+                     "relayed request moved from %s to %s: not a move the relay makes",
+                     relay_state_name(q->state), relay_state_name(to));
+        assert(!"relay: a state move relay_state_allowed refuses");
+    }
+    q->state = to;
+}
 
 /* ---- reference counting ---- */
 
@@ -46,6 +100,11 @@ relay_unref(rreq *q)
 {
     if (atomic_fetch_sub(&q->refs, 1) != 1) {
         return;
+    }
+    if (q->state != RELAY_DONE) {
+        np_log_write(NP_LOG_ERROR, "pool", q->rid, "relayed request freed while %s",
+                     relay_state_name(q->state));
+        assert(!"relay: an rreq freed before it was done");
     }
     pool_xfer_release(q->x);
     np_wipe(q->lease.token, sizeof(q->lease.token));
@@ -200,7 +259,6 @@ relay_reply_open_error(rreq *q, np_err err, const char *message, int retry_after
     relay_hdr_rate(&h, &q->rate);
     relay_reply_error_h(q->open_call, err, message, &h);
     q->open_call = NULL;
-    q->opened = true;
     q->final_status = np_err_status(err);
     snprintf(q->error_class, sizeof(q->error_class), "%s", np_err_code(err));
 }
@@ -276,14 +334,13 @@ relay_leave_slot(rreq *q)
     }
 }
 
-/* finish runs once per admitted request: the in-flight slot, then the usage event. */
 void
-relay_finish(rreq *q)
+relay_finish(rreq *q, relay_state to)
 {
-    if (q->finished) {
+    if (q->state == RELAY_DRAINING || q->state == RELAY_DONE) {
         return;
     }
-    q->finished = true;
+    relay_set_state(q, to);
     relay_rids_remove(q->rl, q);
     relay_leave_slot(q);
     relay_emit_usage(q);
@@ -301,10 +358,10 @@ pool_relay_abort(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     rreq *q = relay_rids_take(rl, rid, uid);
     if (q != NULL) {
         pthread_mutex_lock(&q->mu);
-        if (!q->finished && !q->opened && !q->aborted) {
+        if (relay_awaits_answer(q) && !q->aborted) {
             q->aborted = true;
             np_log_write(NP_LOG_INFO, "pool", q->rid, "the client left before the answer");
-            if (q->x != NULL && !q->up_done) {
+            if (relay_attempt_running(q)) {
                 /* running: as relay.cancel does (on_done answers) */
                 q->cancelled = true;
                 pool_upstream_cancel(rl->d.up, q->x);

@@ -117,6 +117,17 @@ guard(pool_relay *rl, PGconn *c, const pool_waiter *w, char *why, size_t whylen)
     return err;
 }
 
+/* refused_done: a request that was never queued (refused, or answered by the pool itself) is
+ * done; the request's own reference goes. */
+static void
+refused_done(rreq *q)
+{
+    pthread_mutex_lock(&q->mu); /* relay.abort may have found it, between rids_add and _remove */
+    relay_set_state(q, RELAY_DONE);
+    pthread_mutex_unlock(&q->mu);
+    relay_unref(q);
+}
+
 void
 pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
 {
@@ -169,12 +180,12 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     }
     if (q->route->kind == POOL_KIND_MODELS) {
         relay_answer_models(rl, call, query, qlen);
-        relay_unref(q);
+        refused_done(q);
         return;
     }
     if (q->route->kind == POOL_KIND_SUBSCRIPTION || q->route->kind == POOL_KIND_ACCOUNT) {
         relay_answer_account(rl, call, q->uid, q->path);
-        relay_unref(q);
+        refused_done(q);
         return;
     }
     q->route = pool_route_for_body(q->route, ctype, body, blen);
@@ -256,7 +267,7 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
                  (long long)lim.rpm);
         relay_refused(q, call, NP_ERR_RATE_LIMITED, why,
                       q->rate.retry_after_s > 0 ? (int)q->rate.retry_after_s : 1);
-        relay_unref(q);
+        refused_done(q);
         return;
     }
     err = guard(rl, c, &q->w, why, sizeof(why));
@@ -301,6 +312,7 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     q->w.on_grant = relay_on_grant;
     q->w.on_timeout = relay_on_timeout;
     q->w.arg = q;
+    relay_set_state(q, RELAY_QUEUED); /* not published yet: no lock needed */
     relay_rids_add(rl, q);
     if (q->w.leaseless && pool_waiter_take_running(&q->w)) {
         if (pool_keyring_pick(rl->d.keyring, &q->w)) {
@@ -325,5 +337,5 @@ refuse:
                   err == NP_ERR_NO_KEY         ? 30
                   : err == NP_ERR_RATE_LIMITED ? 60
                                                : 0);
-    relay_unref(q);
+    refused_done(q);
 }

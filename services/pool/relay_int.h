@@ -1,13 +1,19 @@
 /* The relay's internals, shared by its files (relay.h is the public side):
- *   relay.c          lifecycle: an rreq's references, the streams and request-id tables,
- *                    finishing (the usage event), relay.abort, tick, stats, new/close
+ *   relay.c          lifecycle: an rreq's references, its state moves, the streams and
+ *                    request-id tables, finishing (the usage event), relay.abort, stats
  *   relay_admit.c    relay.open: the checks before a request is queued, refusals
  *   relay_local.c    answers the pool gives itself (models, account routes)
  *   relay_upstream.c one attempt on one key: grant, the transfer's status, the outcome
+ *   relay_decide.c   what follows an attempt (pure: relay_decide.h)
+ *   relay_state.c    the states and their allowed moves (pure: relay_state.h)
  *   relay_v5check.c  the V5 allowance read after a V5 image
  *   relay_stream.c   the streaming buffer, relay.next / relay.cancel, the reaper
  *   relay_wire.c     every msgpack read and write of the relay's messages
- * Nothing here is for other modules. */
+ * Nothing here is for other modules.
+ *
+ * Lock order (relay.c says more): q->mu, then rl->mu, then other modules' leaf locks; never
+ * a q->mu under rl->mu, and nothing that may call the relay back (pool_sched_release,
+ * relay_table_remove, relay_unref) under q->mu. */
 #ifndef POOL_RELAY_INT_H
 #define POOL_RELAY_INT_H
 
@@ -21,6 +27,7 @@
 
 #include "anlas.h"
 #include "np/buf.h"
+#include "relay_state.h"
 
 #define RREQ_MAGIC 0x52524551u
 #define ERRBODY_MAX 65536
@@ -64,9 +71,10 @@ struct pool_relay {
 };
 
 struct rreq {
-    unsigned magic;
+    unsigned magic; /* RREQ_MAGIC while alive: every callback checks it (relay_rreq_of) */
     pool_relay *rl;
     pthread_mutex_t mu;
+    relay_state state; /* under mu; moved only by relay_set_state */
     atomic_int refs;
     int64_t sid;
     rreq *hnext; /* streams table chain (under rl->mu) */
@@ -93,7 +101,6 @@ struct rreq {
     /* the scheduler */
     pool_waiter w;
     int attempts;
-    bool leased;
     pool_lease lease;
     int64_t key_id;   /* the key of the last attempt, for the usage event */
     int64_t proxy_id; /* the egress proxy of the last attempt; 0: direct */
@@ -107,14 +114,18 @@ struct rreq {
 
     /* answers */
     np_rpc_call *open_call, *next_call;
-    bool opened;
 
     /* the upstream transfer of the current attempt */
     pool_xfer *x;
     int status;
     char ctype[160], cenc[64], cdisp[160], retry[32];
-    bool passing, stream_mode, paused, up_done, broken, cancelled, finished, slot_left;
-    bool aborted; /* relay.abort: the client left before relay.open was answered */
+    /* Facts, not states (the state is in state): */
+    bool stream_mode; /* the answer is an event stream (SSE, msgpack): each piece goes at once */
+    bool paused;      /* curl holds the transfer paused until relay.next drains buf */
+    bool broken;      /* the answer was cut short after its status went out */
+    bool cancelled;   /* relay.cancel, the reaper or relay.abort stopped the transfer */
+    bool slot_left;   /* the user's in-flight slot was given back (relay_leave_slot) */
+    bool aborted;     /* relay.abort: the client left before relay.open was answered */
     np_buf buf;
     np_buf errbody;
     int64_t last_touch_ms;
@@ -138,6 +149,12 @@ typedef struct {
 } hdrs;
 
 /* ---- relay.c: lifecycle ---- */
+/* relay_rreq_of: the request behind a callback's void *arg, checked (RREQ_MAGIC): NULL, after
+ * an error in the log, when arg is not a live request (and an assert in debug builds). */
+rreq *relay_rreq_of(void *arg, const char *where);
+/* relay_set_state moves q to to (q->mu held, or q not yet published); a move that
+ * relay_state_allowed refuses is logged (and asserts in debug builds). */
+void relay_set_state(rreq *q, relay_state to);
 void relay_ref(rreq *q);
 void relay_unref(rreq *q);
 /* the streams table (sid -> rreq, one reference) */
@@ -153,7 +170,35 @@ void relay_reply_open_error(rreq *q, np_err err, const char *message, int retry_
 void relay_reply_client_closed(rreq *q);
 void relay_emit_usage(rreq *q);
 void relay_leave_slot(rreq *q);
-void relay_finish(rreq *q);
+/* relay_finish runs once per admitted request: the in-flight slot, the usage event, and the
+ * move to to (RELAY_DRAINING while relay.next has bytes or the end to take, else RELAY_DONE). */
+void relay_finish(rreq *q, relay_state to);
+
+/* What the state says (q->mu held). */
+/* a transfer of q is under way on a key it holds */
+static inline bool
+relay_attempt_running(const rreq *q)
+{
+    return q->state >= RELAY_RUNNING && q->state <= RELAY_STREAMING;
+}
+/* the upstream's bytes go to the client (not kept to be judged) */
+static inline bool
+relay_passing(const rreq *q)
+{
+    return q->state == RELAY_PASSING || q->state == RELAY_STREAMING;
+}
+/* no more bytes will come from upstream (the transfer ended, or none will run) */
+static inline bool
+relay_upstream_ended(const rreq *q)
+{
+    return q->state >= RELAY_SETTLING;
+}
+/* relay.open is still to be answered and the request is not finished: relay.abort applies */
+static inline bool
+relay_awaits_answer(const rreq *q)
+{
+    return q->state <= RELAY_PASSING;
+}
 
 /* ---- relay_admit.c ---- */
 void relay_refused(rreq *q, np_rpc_call *call, np_err err, const char *why, int retry_after);
@@ -175,7 +220,9 @@ void relay_v5check_start(pool_relay *rl, pool_lease *lease, const pool_release_i
 size_t relay_chunk_bytes(const pool_relay *rl);
 size_t relay_buffer_cap(const pool_relay *rl);
 size_t relay_on_body(void *arg, const char *p, size_t n);
-void relay_reply_open_ok(rreq *q, size_t chunk);
+/* relay_reply_open_ok answers relay.open with up to one chunk; true when more is to come (the
+ * stream is in the table). */
+bool relay_reply_open_ok(rreq *q, size_t chunk);
 bool relay_reply_next(rreq *q, np_rpc_call *call, size_t chunk);
 void relay_abort_stream(pool_relay *rl, rreq *q);
 

@@ -9,12 +9,11 @@
 
 #include "np/log.h"
 
-/* Answers relay.open with the upstream status and up to one chunk of buf. */
-void
+bool
 relay_reply_open_ok(rreq *q, size_t chunk)
 {
     size_t n = q->buf.len < chunk ? q->buf.len : chunk;
-    bool more = !(q->up_done && n == q->buf.len);
+    bool more = !(relay_upstream_ended(q) && n == q->buf.len);
     hdrs h = {.n = 0};
     relay_hdr_add(&h, "content-type", q->ctype);
     relay_hdr_add(&h, "content-encoding", q->cenc);
@@ -28,13 +27,16 @@ relay_reply_open_ok(rreq *q, size_t chunk)
     }
     relay_wire_open(q->open_call, q->status, &h, q->buf.data, n, more, q->sid);
     q->open_call = NULL;
-    q->opened = true;
     q->final_status = q->status;
     if (n > 0) {
         memmove(q->buf.data, q->buf.data + n, q->buf.len - n);
         q->buf.len -= n;
     }
     q->last_touch_ms = now_ms();
+    if (more && q->state == RELAY_PASSING) {
+        relay_set_state(q, RELAY_STREAMING); /* (once settling, relay_on_done moves it on) */
+    }
+    return more;
 }
 
 /* Answers the parked relay.next with up to one chunk; returns true when it was the last. */
@@ -42,7 +44,7 @@ bool
 relay_reply_next(rreq *q, np_rpc_call *call, size_t chunk)
 {
     size_t n = q->buf.len < chunk ? q->buf.len : chunk;
-    bool more = !(q->up_done && !q->broken && n == q->buf.len);
+    bool more = !(relay_upstream_ended(q) && !q->broken && n == q->buf.len);
     relay_wire_next(call, q->buf.data, n, more);
     if (n > 0) {
         memmove(q->buf.data, q->buf.data + n, q->buf.len - n);
@@ -67,10 +69,13 @@ relay_buffer_cap(const pool_relay *rl)
 size_t
 relay_on_body(void *arg, const char *p, size_t n)
 {
-    rreq *q = arg;
+    rreq *q = relay_rreq_of(arg, "relay_on_body");
+    if (q == NULL) {
+        return 0; /* aborts the transfer */
+    }
     pool_relay *rl = q->rl;
     pthread_mutex_lock(&q->mu);
-    if (!q->passing) {
+    if (!relay_passing(q)) {
         size_t room = ERRBODY_MAX - q->errbody.len;
         np_buf_append(&q->errbody, p, n < room ? n : room);
         pthread_mutex_unlock(&q->mu);
@@ -123,17 +128,20 @@ pool_relay_next(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     q->last_touch_ms = now_ms();
     if (q->next_call != NULL) {
         np_rpc_reply_error(call, NP_ERR_CONFLICT, "a relay.next is already waiting");
-    } else if (q->buf.len > 0 || (q->up_done && !q->broken)) {
+    } else if (q->buf.len > 0 || (relay_upstream_ended(q) && !q->broken)) {
         last = relay_reply_next(q, call, relay_chunk_bytes(rl));
         if (q->paused && q->buf.len < relay_buffer_cap(rl) / 2) {
             q->paused = false;
             pool_upstream_resume(rl->d.up, q->x);
         }
-    } else if (q->up_done) {
+    } else if (relay_upstream_ended(q)) {
         np_rpc_reply_error(call, NP_ERR_UPSTREAM, "the upstream stream broke");
         last = true;
     } else {
         q->next_call = call; /* 6: answered when bytes come or the transfer ends */
+    }
+    if (last && q->state == RELAY_DRAINING) {
+        relay_set_state(q, RELAY_DONE); /* (settling: relay_on_done, which answered, decides) */
     }
     pthread_mutex_unlock(&q->mu);
     if (last) {
@@ -152,8 +160,10 @@ relay_abort_stream(pool_relay *rl, rreq *q)
         np_rpc_reply_error(q->next_call, NP_ERR_CANCELED, NULL);
         q->next_call = NULL;
     }
-    if (!q->up_done && q->x != NULL) {
-        pool_upstream_cancel(rl->d.up, q->x);
+    if (relay_attempt_running(q)) {
+        pool_upstream_cancel(rl->d.up, q->x); /* relay_on_done ends it */
+    } else if (q->state == RELAY_DRAINING) {
+        relay_set_state(q, RELAY_DONE);
     }
     pthread_mutex_unlock(&q->mu);
     relay_table_remove(rl, q);

@@ -18,7 +18,10 @@
 void
 relay_on_headers(void *arg, pool_xfer *x)
 {
-    rreq *q = arg;
+    rreq *q = relay_rreq_of(arg, "relay_on_headers");
+    if (q == NULL) {
+        return;
+    }
     pthread_mutex_lock(&q->mu);
     q->status = pool_xfer_status(x);
     snprintf(q->ctype, sizeof(q->ctype), "%s", pool_xfer_content_type(x));
@@ -26,7 +29,8 @@ relay_on_headers(void *arg, pool_xfer *x)
     snprintf(q->cdisp, sizeof(q->cdisp), "%s", pool_xfer_content_disposition(x));
     snprintf(q->retry, sizeof(q->retry), "%s", pool_xfer_retry_after(x));
     np_novelai_outcome o = np_novelai_classify(q->status, NULL, 0);
-    q->passing = o == NP_NAI_OK || o == NP_NAI_CLIENT;
+    /* 3: a 2xx or a client error passes; a key-level error is kept to be judged */
+    relay_set_state(q, o == NP_NAI_OK || o == NP_NAI_CLIENT ? RELAY_PASSING : RELAY_JUDGING);
     q->stream_mode = strncmp(q->ctype, "text/event-stream", 17) == 0 ||
                      strncmp(q->ctype, "application/msgpack", 19) == 0;
     pthread_mutex_unlock(&q->mu);
@@ -43,7 +47,6 @@ answer_failure(rreq *q, np_novelai_outcome o, np_err result)
     case NP_NAI_SERVER:
         /* NovelAI's own answer (a 5xx, or a client fault such as 403 "Model not allowed for
          * user tier"), as it sent it */
-        q->passing = true;
         np_buf_reset(&q->buf);
         np_buf_append(&q->buf, q->errbody.data != NULL ? q->errbody.data : "", q->errbody.len);
         q->bytes = q->errbody.len;
@@ -122,15 +125,15 @@ facts_of(rreq *q, pool_xfer *x, np_err result, bool maybe_sent, np_novelai_outco
         .maybe_sent = maybe_sent,
         .o = o,
         .status = q->status,
-        .passing = q->passing,
-        .opened = q->opened,
+        .passing = relay_passing(q),
+        .opened = q->state == RELAY_STREAMING,
         .locks = q->route->locks,
         .free_request = q->cost == 0,
         .proxy_failed = q->proxy_id > 0 && pool_xfer_proxy_failed(x),
         .suspect = q->suspect,
         .retries_left =
             q->attempts <= np_config_int(rl->d.cfg, "MAX_RETRIES") && q->w.ntried < POOL_MAX_TRIED,
-        .leased = q->leased,
+        .leased = relay_attempt_running(q), /* the key is held while its transfer runs */
         .v5_image = q->need.v5 && q->need.kind == POOL_KIND_IMAGE,
     };
 }
@@ -156,7 +159,10 @@ release_info(const rreq *q, const relay_decision *d, np_novelai_outcome o)
 void
 relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
 {
-    rreq *q = arg;
+    rreq *q = relay_rreq_of(arg, "relay_on_done");
+    if (q == NULL) {
+        return;
+    }
     pool_relay *rl = q->rl;
     pool_cooldowns cd;
     pool_cooldowns_read(rl->d.cfg, &cd);
@@ -169,7 +175,9 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
     relay_facts f = facts_of(q, x, result, maybe_sent, o);
     relay_decision d;
     relay_decide(&f, &cd, &d);
-    q->up_done = true;
+    /* the stream's last answer is still due (to a relay.next not yet asked) unless cancelled */
+    bool drain = q->state == RELAY_STREAMING && !q->cancelled;
+    relay_set_state(q, RELAY_SETTLING);
     pool_release_info info = release_info(q, &d, o);
     if (d.clear_suspect) {
         np_log_write(NP_LOG_INFO, "pool", q->rid,
@@ -230,8 +238,7 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         answer_failure(q, o, result);
         break;
     }
-    bool was_leased = q->leased;
-    q->leased = false;
+    bool was_leased = f.leased;
     pool_lease lease = q->lease;
     np_wipe(q->lease.token, sizeof(q->lease.token));
     if (retry != NULL) {
@@ -239,13 +246,13 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         pool_xfer_release(q->x);
         q->x = NULL;
         q->status = 0;
-        q->passing = q->stream_mode = q->paused = q->up_done = false;
+        q->stream_mode = q->paused = false;
         np_buf_reset(&q->errbody);
         np_buf_reset(&q->buf);
         q->bytes = 0;
     } else if (q->open_call != NULL) {
         /* 4: the whole answer fitted (or was empty), or its first chunk goes now */
-        relay_reply_open_ok(q, relay_chunk_bytes(rl));
+        drain = relay_reply_open_ok(q, relay_chunk_bytes(rl));
     } else if (q->next_call != NULL) {
         np_rpc_call *c = q->next_call;
         q->next_call = NULL;
@@ -255,6 +262,7 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         } else {
             last = relay_reply_next(q, c, relay_chunk_bytes(rl));
         }
+        drain = !last;
         if (last) {
             pthread_mutex_unlock(&q->mu);
             relay_table_remove(rl, q);
@@ -262,9 +270,10 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         }
     }
     if (retry == NULL) {
-        relay_finish(q);
+        relay_finish(q, drain ? RELAY_DRAINING : RELAY_DONE);
         unlock_settling(q);
     } else {
+        relay_set_state(q, RELAY_QUEUED);
         pthread_mutex_unlock(&q->mu);
     }
     if (d.v5_check) {
@@ -285,12 +294,14 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
 void
 relay_on_grant(void *arg, pool_waiter *w)
 {
-    rreq *q = arg;
+    rreq *q = relay_rreq_of(arg, "relay_on_grant");
+    if (q == NULL) {
+        return;
+    }
     pool_relay *rl = q->rl;
     static const pool_xfer_cb cb = {relay_on_headers, relay_on_body, relay_on_done};
     pthread_mutex_lock(&q->mu);
     q->attempts++;
-    q->leased = true;
     q->lease = w->lease;
     np_wipe(w->lease.token, sizeof(w->lease.token));
     q->key_id = q->lease.key_id;
@@ -301,10 +312,9 @@ relay_on_grant(void *arg, pool_waiter *w)
         snprintf(info.rid, sizeof(info.rid), "%s", q->rid);
         pool_lease lease = q->lease;
         np_wipe(q->lease.token, sizeof(q->lease.token));
-        q->leased = false;
         relay_leave_slot(q);
         relay_reply_client_closed(q);
-        relay_finish(q);
+        relay_finish(q, RELAY_DONE);
         unlock_settling(q);
         pool_sched_release(rl->d.sched, &lease, &info, NULL);
         relay_unref(q); /* the request's own */
@@ -342,6 +352,7 @@ relay_on_grant(void *arg, pool_waiter *w)
                  : q->x != NULL    ? pool_upstream_start(rl->d.up, q->x)
                                    : NP_ERR_NOMEM;
     if (err == NP_ERR_OK) {
+        relay_set_state(q, RELAY_RUNNING); /* (on_headers waits for the lock) */
         pthread_mutex_unlock(&q->mu);
         return;
     }
@@ -349,10 +360,9 @@ relay_on_grant(void *arg, pool_waiter *w)
     pool_release_info info = {.used = false};
     snprintf(info.rid, sizeof(info.rid), "%s", q->rid);
     pool_lease lease = q->lease;
-    q->leased = false;
     relay_leave_slot(q);
     relay_reply_open_error(q, err == NP_ERR_CLOSED ? NP_ERR_CLOSED : NP_ERR_UPSTREAM, NULL, 0);
-    relay_finish(q);
+    relay_finish(q, RELAY_DONE);
     unlock_settling(q);
     pool_sched_release(rl->d.sched, &lease, &info, NULL);
     relay_unref(q); /* the request's own */
@@ -361,8 +371,11 @@ relay_on_grant(void *arg, pool_waiter *w)
 void
 relay_on_timeout(void *arg, pool_waiter *w)
 {
-    rreq *q = arg;
+    rreq *q = relay_rreq_of(arg, "relay_on_timeout");
     (void)w;
+    if (q == NULL) {
+        return;
+    }
     pthread_mutex_lock(&q->mu);
     relay_leave_slot(q);
     if (q->aborted) {
@@ -374,7 +387,7 @@ relay_on_timeout(void *arg, pool_waiter *w)
                                    : "every eligible key stayed busy; try again shortly",
                                5);
     }
-    relay_finish(q);
+    relay_finish(q, RELAY_DONE);
     unlock_settling(q); /* no other key answered: an earlier 5xx stays its key's */
     relay_unref(q);     /* the request's own */
 }

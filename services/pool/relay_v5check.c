@@ -1,6 +1,7 @@
 /* The V5 allowance read after a V5 image (curl thread); see the comment below. */
 #include "relay_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,10 @@
  * A reading that fails counts as "used up" (fail closed) until the key's next probe. */
 
 #define V5CHECK_BODY_MAX 65536
+#define V5CHECK_MAGIC 0x56354348u
 
 typedef struct {
+    unsigned magic; /* V5CHECK_MAGIC while alive: every callback checks it (v5check_of) */
     pool_relay *rl;
     pool_lease lease; /* its token is wiped once the transfer has its own copy */
     pool_release_info info;
@@ -50,19 +53,41 @@ v5check_end(v5check *c, bool ok)
     pool_sched_release(c->rl->d.sched, &c->lease, &c->info, NULL);
     pool_xfer_release(c->x);
     np_buf_fini(&c->body);
+    c->magic = 0;
     free(c);
+}
+
+/* v5check_of: the check behind a callback's arg; NULL (logged, asserted in debug builds)
+ * when arg is not a live one. */
+static v5check *
+v5check_of(void *arg, const char *where)
+{
+    v5check *c = arg;
+    if (c == NULL || c->magic != V5CHECK_MAGIC) {
+        np_log_write(NP_LOG_ERROR, "pool", NULL,
+                     "%s: not a live V5 allowance check (%p); the call is dropped", where, arg);
+        assert(!"relay: a callback's argument is not a live v5check");
+        return NULL;
+    }
+    return c;
 }
 
 static void
 v5check_on_headers(void *arg, pool_xfer *x)
 {
-    ((v5check *)arg)->status = pool_xfer_status(x);
+    v5check *c = v5check_of(arg, "v5check_on_headers");
+    if (c != NULL) {
+        c->status = pool_xfer_status(x);
+    }
 }
 
 static size_t
 v5check_on_body(void *arg, const char *p, size_t n)
 {
-    v5check *c = arg;
+    v5check *c = v5check_of(arg, "v5check_on_body");
+    if (c == NULL) {
+        return 0; /* aborts the transfer */
+    }
     size_t room = V5CHECK_BODY_MAX - c->body.len;
     np_buf_append(&c->body, p, n < room ? n : room);
     return n;
@@ -73,7 +98,10 @@ v5check_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
 {
     (void)x;
     (void)maybe_sent;
-    v5check_end(arg, result == NP_ERR_OK);
+    v5check *c = v5check_of(arg, "v5check_on_done");
+    if (c != NULL) {
+        v5check_end(c, result == NP_ERR_OK);
+    }
 }
 
 /* v5check_start reads the allowance of lease's key (consumed: it is released when the check
@@ -91,6 +119,7 @@ relay_v5check_start(pool_relay *rl, pool_lease *lease, const pool_release_info *
         pool_sched_release(rl->d.sched, lease, &closed, NULL);
         return;
     }
+    c->magic = V5CHECK_MAGIC;
     c->rl = rl;
     c->lease = *lease;
     np_wipe(lease->token, sizeof(lease->token));
