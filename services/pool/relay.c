@@ -87,7 +87,27 @@ relay_set_state(rreq *q, relay_state to)
     q->state = to;
 }
 
-/* ---- reference counting ---- */
+/* ---- a request's life: made by relay.open, freed by its last reference ---- */
+
+rreq *
+relay_rreq_new(pool_relay *rl, np_rpc_call *open_call)
+{
+    rreq *q = calloc(1, sizeof(*q));
+    if (q == NULL) {
+        return NULL;
+    }
+    q->magic = RREQ_MAGIC;
+    q->rl = rl;
+    q->state = RELAY_ADMITTING;
+    atomic_init(&q->refs, 1);
+    pthread_mutex_init(&q->mu, NULL);
+    np_buf_init(&q->buf, 0);
+    np_buf_init(&q->errbody, ERRBODY_MAX);
+    q->started_ms = now_ms();
+    q->sid = atomic_fetch_add(&rl->next_sid, 1) + 1;
+    q->open_call = open_call;
+    return q;
+}
 
 void
 relay_ref(rreq *q)

@@ -128,186 +128,217 @@ refused_done(rreq *q)
     relay_unref(q);
 }
 
-void
-pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
-{
-    char why[320] = "", ctype[400];
-    const void *body;
+/* What relay.open carries beyond what q keeps, and what a refusal says. */
+typedef struct {
+    const void *body; /* the client's, or q->filled */
+    size_t blen;
     const char *query;
-    size_t blen, qlen;
-    rreq *q = calloc(1, sizeof(*q));
-    if (q == NULL) {
-        np_rpc_reply_error(call, NP_ERR_NOMEM, NULL);
-        return;
-    }
-    q->magic = RREQ_MAGIC;
-    q->rl = rl;
-    atomic_init(&q->refs, 1);
-    pthread_mutex_init(&q->mu, NULL);
-    np_buf_init(&q->buf, 0);
-    np_buf_init(&q->errbody, ERRBODY_MAX);
-    q->started_ms = now_ms();
-    q->sid = atomic_fetch_add(&rl->next_sid, 1) + 1;
-    q->open_call = call;
-    PGconn *c = NULL;
-    np_err err = NP_ERR_OK;
+    size_t qlen;
+    char ctype[400];
+    char why[320];   /* the reason of a refusal ("": the error's own message) */
+    int retry_after; /* seconds for Retry-After; -1: what the error usually says */
+    PGconn *c;       /* held from check_user to check_keys */
+    pool_user_limits lim;
+} admission;
 
-    /* 1. the request itself: nothing is spent on a bad one */
-    if (!relay_read_envelope(q, req, &body, &blen, &query, &qlen, ctype, sizeof(ctype), why,
-                             sizeof(why))) {
-        err = NP_ERR_WIRE;
-        goto refuse;
-    }
+/* ---- the checks, in order: each returns NP_ERR_OK or the refusal with a->why ---- */
+
+/* 1. the request itself: nothing is spent on a bad one */
+static np_err
+check_envelope(rreq *q, const msgpack_object *req, admission *a)
+{
+    return relay_read_envelope(q, req, &a->body, &a->blen, &a->query, &a->qlen, a->ctype,
+                               sizeof(a->ctype), a->why, sizeof(a->why))
+               ? NP_ERR_OK
+               : NP_ERR_WIRE;
+}
+
+static np_err
+check_route(const rreq *q, admission *a)
+{
     if (q->route == NULL) {
-        err = NP_ERR_NOT_ALLOWED;
-        snprintf(why, sizeof(why), "%s /v1/novelai%.200s is not a NovelAI route this relay serves",
-                 q->method, q->path);
-        goto refuse;
+        snprintf(a->why, sizeof(a->why),
+                 "%s /v1/novelai%.200s is not a NovelAI route this relay serves", q->method,
+                 q->path);
+        return NP_ERR_NOT_ALLOWED;
     }
-    int nctype = 0; /* two Content-Types: upstream could read the other one than was priced */
+    return NP_ERR_OK;
+}
+
+/* Two Content-Types: upstream could read the other one than was priced. */
+static np_err
+check_headers(const rreq *q, admission *a)
+{
+    int nctype = 0;
     for (int i = 0; q->hdr_ptrs[i] != NULL; i++) {
         nctype += strncmp(q->hdr_ptrs[i], "content-type:", 13) == 0;
     }
     if (nctype > 1) {
-        err = NP_ERR_INVALID;
-        snprintf(why, sizeof(why), "the request has two Content-Type headers");
-        goto refuse;
+        snprintf(a->why, sizeof(a->why), "the request has two Content-Type headers");
+        return NP_ERR_INVALID;
     }
-    if (qlen > POOL_QUERY_MAX || !query_ok(query, qlen)) {
-        err = NP_ERR_INVALID;
-        snprintf(why, sizeof(why), "the query string is too long or badly encoded");
-        goto refuse;
+    return NP_ERR_OK;
+}
+
+static np_err
+check_query(admission *a)
+{
+    if (a->qlen > POOL_QUERY_MAX || !query_ok(a->query, a->qlen)) {
+        snprintf(a->why, sizeof(a->why), "the query string is too long or badly encoded");
+        return NP_ERR_INVALID;
     }
-    if (q->route->kind == POOL_KIND_MODELS) {
-        relay_answer_models(rl, call, query, qlen);
-        refused_done(q);
-        return;
-    }
-    if (q->route->kind == POOL_KIND_SUBSCRIPTION || q->route->kind == POOL_KIND_ACCOUNT) {
-        relay_answer_account(rl, call, q->uid, q->path);
-        refused_done(q);
-        return;
-    }
-    q->route = pool_route_for_body(q->route, ctype, body, blen);
-    if (q->route->kind == POOL_KIND_FREE && blen > 0 && !json_object_body(body, blen)) {
-        err = NP_ERR_INVALID;
-        snprintf(why, sizeof(why), "the body of %s %.200s must be one JSON object", q->method,
+    return NP_ERR_OK;
+}
+
+/* The route as the body makes it; a free route's body is one JSON object; an image without a
+ * model gets NOVELAI_DEFAULT_MODEL (the body with it is what is priced and sent). */
+static np_err
+check_body(pool_relay *rl, rreq *q, admission *a)
+{
+    q->route = pool_route_for_body(q->route, a->ctype, a->body, a->blen);
+    if (q->route->kind == POOL_KIND_FREE && a->blen > 0 && !json_object_body(a->body, a->blen)) {
+        snprintf(a->why, sizeof(a->why), "the body of %s %.200s must be one JSON object", q->method,
                  q->path);
-        goto refuse;
+        return NP_ERR_INVALID;
     }
     if (q->route->kind == POOL_KIND_IMAGE) {
         char model[96];
         np_config_str(rl->d.cfg, "NOVELAI_DEFAULT_MODEL", model, sizeof(model));
         size_t filled_len = 0;
-        err = pool_default_model(ctype, body, blen, model, &q->filled, &filled_len);
+        np_err err = pool_default_model(a->ctype, a->body, a->blen, model, &q->filled, &filled_len);
         if (err != NP_ERR_OK) {
-            goto refuse;
+            return err;
         }
-        if (q->filled != NULL) { /* the body with the model is what is priced and sent */
-            body = q->filled;
-            blen = filled_len;
+        if (q->filled != NULL) {
+            a->body = q->filled;
+            a->blen = filled_len;
         }
     }
+    return NP_ERR_OK;
+}
+
+/* What the request needs of a key (pool_anlas_parse), from a model this pool serves. */
+static np_err
+check_price(pool_relay *rl, rreq *q, admission *a)
+{
     pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),
                                   np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES"),
                                   (double)np_config_int(rl->d.cfg, "V5_ALLOWANCE_MARGIN_PERCENT")};
-    err =
-        pool_anlas_parse(q->route->kind, ctype, body, blen, &free_lim, &q->need, why, sizeof(why));
+    np_err err = pool_anlas_parse(q->route->kind, a->ctype, a->body, a->blen, &free_lim, &q->need,
+                                  a->why, sizeof(a->why));
     if (err != NP_ERR_OK) {
-        goto refuse;
+        return err;
     }
     if (q->need.model[0] != '\0' && !in_list(rl->d.cfg, "NOVELAI_MODELS", q->need.model)) {
-        err = NP_ERR_INVALID;
-        snprintf(why, sizeof(why),
+        snprintf(a->why, sizeof(a->why),
                  "model %.64s is not served by this pool (GET /v1/novelai/models)", q->need.model);
-        goto refuse;
+        return NP_ERR_INVALID;
     }
     q->w.need = &q->need;
     q->w.need_opus =
         q->need.kind == POOL_KIND_TEXT && in_list(rl->d.cfg, "NOVELAI_OPUS_MODELS", q->need.model);
     q->w.user_id = q->uid;
     q->w.leaseless = !q->route->locks;
+    return NP_ERR_OK;
+}
 
-    /* 2. the user's rate, then the Anlas guard, then the in-flight cap */
-    c = np_db_acquire(rl->d.db, 5000);
-    if (c == NULL) {
-        err = NP_ERR_DB;
-        goto refuse;
+/* 2. the user: known, past the contribution gate, with a request rate */
+static np_err
+check_user(pool_relay *rl, rreq *q, admission *a)
+{
+    a->c = np_db_acquire(rl->d.db, 5000);
+    if (a->c == NULL) {
+        return NP_ERR_DB;
     }
-    pool_user_limits lim;
-    err = pool_user_limits_cached(rl->limits, c, rl->d.cfg, q->uid,
-                                  pool_keyring_version(rl->d.keyring), &lim);
-    if (err == NP_ERR_NOT_FOUND) {
-        err = NP_ERR_UNAUTHORIZED;
-    }
+    np_err err = pool_user_limits_cached(rl->limits, a->c, rl->d.cfg, q->uid,
+                                         pool_keyring_version(rl->d.keyring), &a->lim);
     if (err != NP_ERR_OK) {
-        goto refuse;
+        return err == NP_ERR_NOT_FOUND ? NP_ERR_UNAUTHORIZED : err;
     }
-    if (pool_rate_needs_contribution(rl->d.cfg, &lim)) {
-        err = NP_ERR_CONTRIBUTION_REQUIRED; /* the old pool's gate, in its words */
-        why[0] = '\0';
-        goto refuse;
+    if (pool_rate_needs_contribution(rl->d.cfg, &a->lim)) {
+        a->why[0] = '\0'; /* the old pool's gate, in its words */
+        return NP_ERR_CONTRIBUTION_REQUIRED;
     }
-    if (lim.rpm <= 0) {
-        err = NP_ERR_RATE_LIMITED;
-        snprintf(why, sizeof(why),
+    if (a->lim.rpm <= 0) {
+        snprintf(a->why, sizeof(a->why),
                  "your account has no request rate yet: contribute a NovelAI "
                  "key (POST /keys) to earn one");
-        goto refuse;
+        return NP_ERR_RATE_LIMITED;
     }
-    err = pool_rate_take(c, q->uid, lim.rpm, true, &q->rate);
+    return NP_ERR_OK;
+}
+
+/* The user's rate is spent: from here on every refusal is recorded. */
+static np_err
+check_rate(rreq *q, admission *a)
+{
+    np_err err = pool_rate_take(a->c, q->uid, a->lim.rpm, true, &q->rate);
     if (err != NP_ERR_OK) {
-        goto refuse;
+        return err;
     }
     q->rate_spent = true;
     if (!q->rate.allowed) {
-        np_db_release(rl->d.db, c);
-        snprintf(why, sizeof(why), "rate limit of %lld requests per minute reached",
-                 (long long)lim.rpm);
-        relay_refused(q, call, NP_ERR_RATE_LIMITED, why,
-                      q->rate.retry_after_s > 0 ? (int)q->rate.retry_after_s : 1);
-        refused_done(q);
-        return;
+        snprintf(a->why, sizeof(a->why), "rate limit of %lld requests per minute reached",
+                 (long long)a->lim.rpm);
+        a->retry_after = q->rate.retry_after_s > 0 ? (int)q->rate.retry_after_s : 1;
+        return NP_ERR_RATE_LIMITED;
     }
-    err = guard(rl, c, &q->w, why, sizeof(why));
-    np_db_release(rl->d.db, c);
-    c = NULL;
+    return NP_ERR_OK;
+}
+
+/* The Anlas guard: a key that may serve it at all; then the user's in-flight cap, which
+ * counts running requests only (the rest wait their turn, USER_QUEUE_MAX). */
+static np_err
+check_keys(pool_relay *rl, rreq *q, admission *a)
+{
+    np_err err = guard(rl, a->c, &q->w, a->why, sizeof(a->why));
     if (err != NP_ERR_OK) {
-        goto refuse;
+        return err;
     }
-    /* The cap counts running requests only: the rest wait their turn (USER_QUEUE_MAX). */
     int64_t conc = np_config_int(rl->d.cfg, "USER_MAX_CONCURRENCY");
     q->w.running = rl->d.inflight;
-    q->w.max_running = conc > 0 ? conc : lim.healthy > 1 ? lim.healthy : 1;
+    q->w.max_running = conc > 0 ? conc : a->lim.healthy > 1 ? a->lim.healthy : 1;
+    return NP_ERR_OK;
+}
 
-    /* 3. the upstream request and a place in the queue */
+/* 3. the upstream request. Every admitted request keeps its body until it ends (a retry on
+ * another key sends it again): the instance's bodies together stay within
+ * QUEUE_BODY_BYTES_MAX. */
+static np_err
+hold_body(pool_relay *rl, rreq *q, admission *a)
+{
     char base[1024];
     np_config_str(rl->d.cfg, q->route->base, base, sizeof(base));
-    snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", base, q->route->upstream, qlen ? "?" : "",
-             (int)qlen, query);
-    /* Every admitted request keeps its body until it ends (a retry on another key sends it
-     * again): the instance's bodies together stay within QUEUE_BODY_BYTES_MAX. */
+    snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", base, q->route->upstream, a->qlen ? "?" : "",
+             (int)a->qlen, a->query);
     long long budget = (long long)np_config_int(rl->d.cfg, "QUEUE_BODY_BYTES_MAX");
-    if (blen > 0 && atomic_fetch_add(&rl->body_bytes, (long long)blen) + (long long)blen > budget) {
-        atomic_fetch_sub(&rl->body_bytes, (long long)blen);
-        err = NP_ERR_NO_KEY;
-        snprintf(why, sizeof(why),
+    long long blen = (long long)a->blen;
+    if (blen > 0 && atomic_fetch_add(&rl->body_bytes, blen) + blen > budget) {
+        atomic_fetch_sub(&rl->body_bytes, blen);
+        snprintf(a->why, sizeof(a->why),
                  "the pool holds as many request bodies as it may (QUEUE_BODY_BYTES_MAX); "
                  "try again shortly");
-        goto refuse;
+        return NP_ERR_NO_KEY;
     }
     if (blen > 0) {
-        q->body = pool_body_new(body, blen);
+        q->body = pool_body_new(a->body, a->blen);
         if (q->body == NULL) {
-            atomic_fetch_sub(&rl->body_bytes, (long long)blen);
-            err = NP_ERR_NOMEM;
-            goto refuse;
+            atomic_fetch_sub(&rl->body_bytes, blen);
+            return NP_ERR_NOMEM;
         }
-        q->body_len = blen;
+        q->body_len = a->blen;
         free(q->filled); /* copied: body is not read again */
         q->filled = NULL;
     }
+    return NP_ERR_OK;
+}
+
+/* A place in the queue, or a key at once for a leaseless route; NP_ERR_OK: the request's
+ * reference now rides with the waiter or the transfer. */
+static np_err
+queue(pool_relay *rl, rreq *q, admission *a)
+{
     q->w.deadline_ms = now_ms() + np_config_int(rl->d.cfg, "QUEUE_TIMEOUT_SECONDS") * 1000;
     q->w.on_grant = relay_on_grant;
     q->w.on_timeout = relay_on_timeout;
@@ -317,25 +348,87 @@ pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     if (q->w.leaseless && pool_waiter_take_running(&q->w)) {
         if (pool_keyring_pick(rl->d.keyring, &q->w)) {
             relay_on_grant(q, &q->w);
-            return; /* the request's reference now rides with the transfer */
+            return NP_ERR_OK;
         }
         pool_waiter_give_running(&q->w); /* it waits like the others */
     }
-    err = pool_sched_enqueue(rl->d.sched, &q->w);
+    np_err err = pool_sched_enqueue(rl->d.sched, &q->w);
     if (err != NP_ERR_OK) {
         relay_rids_remove(rl, q);
         if (err == NP_ERR_RATE_LIMITED) {
-            snprintf(why, sizeof(why), "too many of your requests are waiting for a key");
+            snprintf(a->why, sizeof(a->why), "too many of your requests are waiting for a key");
         }
-        goto refuse;
     }
-    return; /* the request's reference now rides with the waiter */
+    return err;
+}
 
-refuse:
-    np_db_release(rl->d.db, c);
-    relay_refused(q, call, err, why,
-                  err == NP_ERR_NO_KEY         ? 30
-                  : err == NP_ERR_RATE_LIMITED ? 60
-                                               : 0);
+/* answer_locally: the routes the pool answers itself, without a key or the rate. */
+static bool
+answer_locally(pool_relay *rl, rreq *q, np_rpc_call *call, const admission *a)
+{
+    if (q->route->kind == POOL_KIND_MODELS) {
+        relay_answer_models(rl, call, a->query, a->qlen);
+        return true;
+    }
+    if (q->route->kind == POOL_KIND_SUBSCRIPTION || q->route->kind == POOL_KIND_ACCOUNT) {
+        relay_answer_account(rl, call, q->uid, q->path);
+        return true;
+    }
+    return false;
+}
+
+void
+pool_relay_open(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
+{
+    rreq *q = relay_rreq_new(rl, call);
+    if (q == NULL) {
+        np_rpc_reply_error(call, NP_ERR_NOMEM, NULL);
+        return;
+    }
+    admission a = {.retry_after = -1};
+    np_err err = check_envelope(q, req, &a);
+    if (err == NP_ERR_OK) {
+        err = check_route(q, &a);
+    }
+    if (err == NP_ERR_OK) {
+        err = check_headers(q, &a);
+    }
+    if (err == NP_ERR_OK) {
+        err = check_query(&a);
+    }
+    if (err == NP_ERR_OK && answer_locally(rl, q, call, &a)) {
+        refused_done(q);
+        return;
+    }
+    if (err == NP_ERR_OK) {
+        err = check_body(rl, q, &a);
+    }
+    if (err == NP_ERR_OK) {
+        err = check_price(rl, q, &a);
+    }
+    if (err == NP_ERR_OK) {
+        err = check_user(rl, q, &a);
+    }
+    if (err == NP_ERR_OK) {
+        err = check_rate(q, &a);
+    }
+    if (err == NP_ERR_OK) {
+        err = check_keys(rl, q, &a);
+    }
+    np_db_release(rl->d.db, a.c);
+    if (err == NP_ERR_OK) {
+        err = hold_body(rl, q, &a);
+    }
+    if (err == NP_ERR_OK) {
+        err = queue(rl, q, &a);
+    }
+    if (err == NP_ERR_OK) {
+        return; /* the request's reference rides with the waiter or the transfer */
+    }
+    int retry_after = a.retry_after >= 0           ? a.retry_after
+                      : err == NP_ERR_NO_KEY       ? 30
+                      : err == NP_ERR_RATE_LIMITED ? 60
+                                                   : 0;
+    relay_refused(q, call, err, a.why, retry_after);
     refused_done(q);
 }

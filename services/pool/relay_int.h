@@ -149,6 +149,9 @@ typedef struct {
 } hdrs;
 
 /* ---- relay.c: lifecycle ---- */
+/* relay_rreq_new: a request for relay.open's call (kept to be answered), ADMITTING, with one
+ * reference (the request's own); NULL on no memory. */
+rreq *relay_rreq_new(pool_relay *rl, np_rpc_call *open_call);
 /* relay_rreq_of: the request behind a callback's void *arg, checked (RREQ_MAGIC): NULL, after
  * an error in the log, when arg is not a live request (and an assert in debug builds). */
 rreq *relay_rreq_of(void *arg, const char *where);
