@@ -739,6 +739,57 @@ test_sid_and_abort(void **state)
     np_wire_writer_fini(&w);
 }
 
+/* A mixed-version deployment: what the writers write reads with the plain getters the
+ * gateway and the pool used before the contract (np_wire_get_*), and the hand-written maps of
+ * those versions read with the contract's readers (test_open_refusals, test_chunk_refusals). */
+static void
+test_earlier_readers(void **state)
+{
+    (void)state;
+    np_relay_open in;
+    fill_open(&in);
+    assert_true(np_relay_open_add_header(&in, NP_RELAY_REQH_ACCEPT, "*/*", 3));
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_relay_open_write(&w, &in);
+    np_wire_msg m;
+    parse(&m, &w);
+    char method[8], path[1100], ip[64], rid[64];
+    const char *q;
+    size_t qlen, blen;
+    const void *b;
+    int64_t uid, kid;
+    const msgpack_object *u = np_wire_get_map(m.root, "u"), *h = np_wire_get_map(m.root, "h");
+    assert_true(np_wire_get_cstr(m.root, "m", method, sizeof(method)) &&
+                np_wire_get_cstr(m.root, "p", path, sizeof(path)) &&
+                np_wire_get_str(m.root, "q", &q, &qlen) &&
+                np_wire_get_bin(m.root, "b", &b, &blen) &&
+                np_wire_get_cstr(m.root, "ip", ip, sizeof(ip)) &&
+                np_wire_get_cstr(m.root, "rid", rid, sizeof(rid)) && u != NULL && h != NULL &&
+                np_wire_get_int(u, "id", &uid) && np_wire_get_int(u, "kid", &kid));
+    assert_string_equal(path, "/ai/generate-image");
+    assert_int_equal(uid, 7);
+    assert_int_equal(h->via.map.size, 1);
+    np_wire_msg_fini(&m);
+    np_wire_writer_fini(&w);
+
+    np_relay_chunk c = {.status = 201, .data = "ab", .len = 2, .more = true, .sid = 5};
+    assert_true(np_relay_chunk_add_header(&c, NP_RELAY_RESH_CONTENT_TYPE, "text/plain"));
+    np_wire_writer_init(&w);
+    np_relay_chunk_write(&w, &c, true);
+    parse(&m, &w);
+    int64_t status, sid;
+    bool more;
+    assert_int_equal(np_wire_reply_error(m.root, NULL, 0), NP_ERR_OK);
+    assert_true(np_wire_get_int(m.root, "s", &status) && np_wire_get_bin(m.root, "b", &b, &blen) &&
+                np_wire_get_bool(m.root, "more", &more) && np_wire_get_int(m.root, "sid", &sid));
+    assert_int_equal(status, 201);
+    assert_int_equal(sid, 5);
+    assert_int_equal(np_wire_get_map(m.root, "h")->via.map.size, 1);
+    np_wire_msg_fini(&m);
+    np_wire_writer_fini(&w);
+}
+
 int
 main(void)
 {
@@ -746,7 +797,7 @@ main(void)
         cmocka_unit_test(test_open_round_trip), cmocka_unit_test(test_header_lists),
         cmocka_unit_test(test_open_refusals),   cmocka_unit_test(test_chunk_round_trip),
         cmocka_unit_test(test_chunk_error),     cmocka_unit_test(test_chunk_refusals),
-        cmocka_unit_test(test_sid_and_abort),
+        cmocka_unit_test(test_sid_and_abort),   cmocka_unit_test(test_earlier_readers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
