@@ -8,12 +8,13 @@
  *   relay.abort  {v, op, rid, uid}  ->  {v}   (rid: the gateway's own id of the request)
  *
  * Writers count the entries of every map as they write them (never by hand). Readers check
- * every field's type and size and return NP_ERR_WIRE for a missing or malformed one; keys
- * they do not know are ignored, so one side may add a field before the other reads it (a
- * mixed-version deployment keeps working). What a reader returns borrows from the message:
- * it lives as long as the parsed message does. A header whose name is not on its list is
- * dropped by the reader, as is a request header whose value is unfit to send upstream
- * (np_relay_req_value_ok): it is the client's, not a malformed message. */
+ * every field's type and size and return NP_ERR_WIRE for a missing or malformed one, a key
+ * that is no string, or a known key given twice; keys they do not know are ignored, so one
+ * side may add a field before the other reads it (a mixed-version deployment keeps working:
+ * the keys and shapes are those of the hand-written maps before this contract). What a reader
+ * returns borrows from the message: it lives as long as the parsed message does. A header whose
+ * name is not on its list is dropped by the reader, as is a request header whose value is unfit to
+ * send upstream (np_relay_req_value_ok): it is the client's, not a malformed message. */
 #ifndef NP_RELAYMSG_H
 #define NP_RELAYMSG_H
 
