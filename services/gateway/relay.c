@@ -1,6 +1,6 @@
 /* The relay, gateway side.
  *
- * State flow of one relayed request:
+ * The messages are np/relaymsg.h's. State flow of one relayed request:
  *   1. authorize; send relay.open {m, p, q, b, h, ip, rid, u}.
  *   2. answer {s, h, b, more, sid}: without more, a whole response; with more, start a
  *      streamed response and send the first chunk.
@@ -24,12 +24,10 @@
 #include "clientip.h"
 #include "forward.h"
 #include "np/log.h"
+#include "np/relaymsg.h"
 #include "respond.h"
 
 #define RELAY_PREFIX "/v1/novelai"
-/* The longest query passed on: TTS sends its text in the query, and 1,000 CJK characters are
- * 9,000 bytes once URL-encoded (H2O itself takes request heads far larger). */
-#define RELAY_QUERY_MAX 16384
 
 typedef struct {
     h2o_generator_t gen; /* first: H2O hands it back to proceed and stop */
@@ -42,10 +40,6 @@ typedef struct {
     bool req_gone; /* the request's pool was disposed */
 } relay_stream;
 
-/* Request headers a NovelAI client may send upstream (NOVELAI.md); nothing else goes. */
-static const char *const forward_headers[] = {"content-type", "accept", "x-correlation-id",
-                                              "x-initiated-at", NULL};
-
 static void
 on_cancel_done(void *arg, np_err err, nng_msg *reply)
 {
@@ -57,11 +51,10 @@ on_cancel_done(void *arg, np_err err, nng_msg *reply)
 static void
 send_cancel(np_rpc_client *pool, int64_t sid)
 {
+    np_relay_sid s = {.sid = sid};
     np_wire_writer w;
     np_wire_writer_init(&w);
-    np_wire_begin(&w, 2);
-    np_wire_str(&w, "op", "relay.cancel");
-    np_wire_int(&w, "sid", sid);
+    np_relay_cancel_write(&w, &s);
     np_rpc_client_call_async(pool, &w, 2000, on_cancel_done, NULL);
     np_wire_writer_fini(&w);
 }
@@ -111,12 +104,9 @@ on_next(gw_call *call)
 {
     relay_stream *st = call->data;
     st->call_out = false;
-    const void *data = NULL;
-    size_t len = 0;
-    bool more = false;
-    if (call->err != NP_ERR_OK || np_wire_reply_error(call->msg.root, NULL, 0) != NP_ERR_OK ||
-        !np_wire_get_bin(call->msg.root, "b", &data, &len) ||
-        !np_wire_get_bool(call->msg.root, "more", &more)) {
+    np_relay_chunk c;
+    if (call->err != NP_ERR_OK || np_relay_chunk_read(call->msg.root, false, &c) != NP_ERR_OK ||
+        c.err != NP_ERR_OK) {
         /* The status line is gone already: end the body early; the client sees a
          * truncated transfer. */
         np_log_write(NP_LOG_WARN, "gateway", call->r->rid,
@@ -126,7 +116,7 @@ on_next(gw_call *call)
         h2o_send(call->r->req, NULL, 0, H2O_SEND_STATE_ERROR);
         return;
     }
-    send_chunk(st, call->r->req, data, len, more);
+    send_chunk(st, call->r->req, c.data, c.len, c.more);
 }
 
 static void
@@ -153,11 +143,10 @@ on_proceed(h2o_generator_t *gen, h2o_req_t *req)
         return;
     }
     st->call_out = true;
+    np_relay_sid s = {.sid = st->sid};
     np_wire_writer w;
     np_wire_writer_init(&w);
-    np_wire_begin(&w, 2);
-    np_wire_str(&w, "op", "relay.next");
-    np_wire_int(&w, "sid", st->sid);
+    np_relay_next_write(&w, &s);
     gw_call_start(call, gw_peer_client(st->peer), &w,
                   (int)np_config_int(st->gw->cfg, "RELAY_TIMEOUT_MS"));
     np_wire_writer_fini(&w);
@@ -221,12 +210,11 @@ struct open_ctx {
 static void
 send_abort(np_rpc_client *pool, const char *rid, int64_t uid)
 {
+    np_relay_abort a = {.user_id = uid};
+    snprintf(a.rid, sizeof(a.rid), "%s", rid);
     np_wire_writer w;
     np_wire_writer_init(&w);
-    np_wire_begin(&w, 3);
-    np_wire_str(&w, "op", "relay.abort");
-    np_wire_str(&w, "rid", rid);
-    np_wire_int(&w, "uid", uid);
+    np_relay_abort_write(&w, &a);
     np_rpc_client_call_async(pool, &w, 2000, on_cancel_done, NULL);
     np_wire_writer_fini(&w);
 }
@@ -303,8 +291,6 @@ open_ctx_free(gw_gateway *gw, open_ctx *o, bool keep_peer)
 static void on_open(gw_call *call);
 static void on_open_gone(gw_call *call);
 
-static void write_headers(np_wire_writer *w, h2o_req_t *req);
-
 /* relay_path_start: where the NovelAI path begins in req's path of plen bytes. A client whose
  * base URL ends in a slash (".../v1/novelai/") sends "//ai/...": the path starts at the last of
  * the leading slashes. Nothing else in the path is rewritten. */
@@ -318,32 +304,48 @@ relay_path_start(const h2o_req_t *req, size_t plen)
     return skip;
 }
 
-/* write_open writes the relay.open envelope of r into w (send_open checked the path). */
+/* write_open writes the relay.open envelope of r into w (send_open checked the path): the
+ * request headers of the contract's list, in the client's order. */
 static void
 write_open(np_wire_writer *w, gw_request *r, const open_ctx *o)
 {
     h2o_req_t *req = r->req;
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     size_t skip = relay_path_start(req, plen);
-    np_wire_begin(w, 9);
-    np_wire_str(w, "op", "relay.open");
-    np_wire_strn(w, "m", req->method.base, req->method.len);
-    np_wire_strn(w, "p", req->path.base + skip, plen - skip);
+    np_relay_open m = {
+        .method = req->method.base,
+        .method_len = req->method.len,
+        .path = req->path.base + skip,
+        .path_len = plen - skip,
+        .body = req->entity.base,
+        .body_len = req->entity.base ? req->entity.len : 0,
+        .user_id = o->who.user_id,
+        .relay_key_id = o->who.relay_key_id,
+    };
     if (req->query_at != SIZE_MAX) {
-        np_wire_strn(w, "q", req->path.base + plen + 1, req->path.len - plen - 1);
-    } else {
-        np_wire_str(w, "q", "");
+        m.query = req->path.base + plen + 1;
+        m.query_len = req->path.len - plen - 1;
     }
-    np_wire_bin(w, "b", req->entity.base ? req->entity.base : "",
-                req->entity.base ? req->entity.len : 0);
-    write_headers(w, req);
-    np_wire_str(w, "ip", o->ip);
-    np_wire_str(w, "rid", r->rid);
-    np_wire_key(w, "u");
-    msgpack_pack_map(&w->pk, 3);
-    np_wire_int(w, "id", o->who.user_id);
-    np_wire_str(w, "role", o->who.role);
-    np_wire_int(w, "kid", o->who.relay_key_id);
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        int id = np_relay_req_header_id(h->name->base, h->name->len);
+        if (id >= 0) {
+            (void)np_relay_open_add_header(&m, id, h->value.base, h->value.len);
+        }
+    }
+    snprintf(m.ip, sizeof(m.ip), "%s", o->ip);
+    snprintf(m.rid, sizeof(m.rid), "%s", r->rid);
+    snprintf(m.role, sizeof(m.role), "%s", o->who.role);
+    np_relay_open_write(w, &m);
+}
+
+/* apply_headers adds the pool's response headers to r's response. */
+static void
+apply_headers(gw_request *r, const np_relay_chunk *c)
+{
+    for (int i = 0; i < c->nh; i++) {
+        gw_add_header(r, np_relay_res_headers[c->h[i].name], c->h[i].value, c->h[i].len);
+    }
 }
 
 /* open_start sends o's request to its instance; on_open answers. The envelope is written
@@ -392,41 +394,38 @@ on_open(gw_call *call)
                                                    : "the pool service is unavailable");
         return;
     }
-    char message[256];
-    np_err err = np_wire_reply_error(call->msg.root, message, sizeof(message));
-    if (err != NP_ERR_OK) {
-        open_ctx_free(gw, o, false);
-        gw_apply_headers(r, np_wire_get_map(call->msg.root, "h"));
-        gw_respond_err(r, err, message);
-        return;
-    }
-    int64_t status, sid = 0;
-    const void *body;
-    size_t len;
-    bool more = false;
-    if (!np_wire_get_int(call->msg.root, "s", &status) || status < 100 || status > 599 ||
-        !np_wire_get_bin(call->msg.root, "b", &body, &len) ||
-        !np_wire_get_bool(call->msg.root, "more", &more) ||
-        (more && !np_wire_get_int(call->msg.root, "sid", &sid))) {
+    np_relay_chunk c;
+    if (np_relay_chunk_read(call->msg.root, true, &c) != NP_ERR_OK) {
         open_ctx_free(gw, o, false);
         gw_respond_err(r, NP_ERR_WIRE, NULL);
         return;
     }
-    h2o_req_t *req = r->req;
-    req->res.status = (int)status;
-    req->res.reason = gw_status_reason((int)status);
-    gw_common_headers(r);
-    gw_apply_headers(r, np_wire_get_map(call->msg.root, "h"));
-    gw_observe(r, (int)status);
-    if (!more) {
+    if (c.err != NP_ERR_OK) {
+        /* a message too long for the answer gives way to the error's own */
+        char message[256] = "";
+        if (c.message_len < sizeof(message)) {
+            snprintf(message, sizeof(message), "%.*s", (int)c.message_len, c.message);
+        }
         open_ctx_free(gw, o, false);
-        req->res.content_length = len;
-        h2o_send_inline(req, len ? body : "", len);
+        apply_headers(r, &c);
+        gw_respond_err(r, c.err, message);
+        return;
+    }
+    h2o_req_t *req = r->req;
+    req->res.status = c.status;
+    req->res.reason = gw_status_reason(c.status);
+    gw_common_headers(r);
+    apply_headers(r, &c);
+    gw_observe(r, c.status);
+    if (!c.more) {
+        open_ctx_free(gw, o, false);
+        req->res.content_length = c.len;
+        h2o_send_inline(req, c.len ? c.data : "", c.len);
         return;
     }
     gw_peer *peer = o->peer;
     open_ctx_free(gw, o, true); /* the stream takes the instance over */
-    start_stream(r, peer, sid, body, len);
+    start_stream(r, peer, c.sid, c.data, c.len);
 }
 
 static void
@@ -434,37 +433,12 @@ on_open_gone(gw_call *call)
 {
     /* The client left before the answer: a stream that was opened must be cancelled. */
     open_ctx *o = call->data;
-    bool more = false;
-    int64_t sid;
-    if (call->err == NP_ERR_OK && np_wire_get_bool(call->msg.root, "more", &more) && more &&
-        np_wire_get_int(call->msg.root, "sid", &sid)) {
-        send_cancel(gw_peer_client(o->peer), sid);
+    np_relay_chunk c;
+    if (call->err == NP_ERR_OK && np_relay_chunk_read(call->msg.root, true, &c) == NP_ERR_OK &&
+        c.err == NP_ERR_OK && c.more) {
+        send_cancel(gw_peer_client(o->peer), c.sid);
     }
     open_ctx_free(call->th->gw, o, false);
-}
-
-static void
-write_headers(np_wire_writer *w, h2o_req_t *req)
-{
-    uint32_t n = 0;
-    for (size_t i = 0; i < req->headers.size; i++) {
-        for (int k = 0; forward_headers[k] != NULL; k++) {
-            n += h2o_memis(req->headers.entries[i].name->base, req->headers.entries[i].name->len,
-                           forward_headers[k], strlen(forward_headers[k]));
-        }
-    }
-    np_wire_key(w, "h");
-    msgpack_pack_map(&w->pk, n);
-    for (size_t i = 0; i < req->headers.size; i++) {
-        const h2o_header_t *h = &req->headers.entries[i];
-        for (int k = 0; forward_headers[k] != NULL; k++) {
-            if (h2o_memis(h->name->base, h->name->len, forward_headers[k],
-                          strlen(forward_headers[k]))) {
-                np_wire_strn(w, NULL, forward_headers[k], strlen(forward_headers[k]));
-                np_wire_strn(w, NULL, h->value.base, h->value.len);
-            }
-        }
-    }
 }
 
 static void
@@ -476,7 +450,7 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     size_t skip = relay_path_start(req, plen);
     size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
-    if (plen - skip > 1024 || qlen > RELAY_QUERY_MAX) {
+    if (plen - skip > NP_RELAY_PATH_MAX || qlen > NP_RELAY_QUERY_MAX) {
         gw_respond_error(r, 414, "uri_too_long", "the path or query is too long");
         return;
     }

@@ -274,7 +274,7 @@ relay_reply_open_error(rreq *q, np_err err, const char *message, int retry_after
     char v[16];
     if (retry_after > 0) {
         snprintf(v, sizeof(v), "%d", retry_after);
-        relay_hdr_add(&h, "retry-after", v);
+        relay_hdr_add(&h, NP_RELAY_RESH_RETRY_AFTER, v);
     }
     relay_hdr_rate(&h, &q->rate);
     relay_reply_error_h(q->open_call, err, message, &h);

@@ -40,7 +40,7 @@ relay_refused(rreq *q, np_rpc_call *call, np_err err, const char *why, int retry
     char v[16];
     if (retry_after > 0) {
         snprintf(v, sizeof(v), "%d", retry_after);
-        relay_hdr_add(&h, "retry-after", v);
+        relay_hdr_add(&h, NP_RELAY_RESH_RETRY_AFTER, v);
     }
     relay_hdr_rate(&h, &q->rate); /* nothing before the rate check: the figures are not known */
     relay_reply_error_h(call, err, why, &h);

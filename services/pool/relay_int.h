@@ -8,7 +8,7 @@
  *   relay_state.c    the states and their allowed moves (pure: relay_state.h)
  *   relay_v5check.c  the V5 allowance read after a V5 image
  *   relay_stream.c   the streaming buffer, relay.next / relay.cancel, the reaper
- *   relay_wire.c     every msgpack read and write of the relay's messages
+ *   relay_wire.c     every msgpack read and write of the relay's messages (np/relaymsg.h)
  * Nothing here is for other modules.
  *
  * Lock order (relay.c says more): q->mu, then rl->mu, then other modules' leaf locks; never
@@ -27,6 +27,7 @@
 
 #include "anlas.h"
 #include "np/buf.h"
+#include "np/relaymsg.h"
 #include "relay_state.h"
 
 #define RREQ_MAGIC 0x52524551u
@@ -142,9 +143,10 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The response headers of an answer (names from np/relaymsg.h's list). */
 typedef struct {
-    const char *name[8];
-    char value[8][160];
+    np_relay_resh name[NP_RELAY_RESH_COUNT];
+    char value[NP_RELAY_RESH_COUNT][160];
     int n;
 } hdrs;
 
@@ -230,7 +232,7 @@ bool relay_reply_next(rreq *q, np_rpc_call *call, size_t chunk);
 void relay_abort_stream(pool_relay *rl, rreq *q);
 
 /* ---- relay_wire.c: the relay's messages (msgpack) ---- */
-void relay_hdr_add(hdrs *h, const char *name, const char *value);
+void relay_hdr_add(hdrs *h, np_relay_resh name, const char *value);
 void relay_hdr_rate(hdrs *h, const pool_rate_result *r);
 /* relay.open's envelope into q; false with a sentence when a field is missing or malformed */
 bool relay_read_envelope(rreq *q, const msgpack_object *req, const void **body, size_t *blen,

@@ -18,7 +18,7 @@ reply_local_json(np_rpc_call *call, json_t *body, const pool_rate_result *rate)
         return;
     }
     hdrs h = {.n = 0};
-    relay_hdr_add(&h, "content-type", "application/json");
+    relay_hdr_add(&h, NP_RELAY_RESH_CONTENT_TYPE, "application/json");
     if (rate != NULL) {
         relay_hdr_rate(&h, rate);
     }

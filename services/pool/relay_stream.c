@@ -15,10 +15,10 @@ relay_reply_open_ok(rreq *q, size_t chunk)
     size_t n = q->buf.len < chunk ? q->buf.len : chunk;
     bool more = !(relay_upstream_ended(q) && n == q->buf.len);
     hdrs h = {.n = 0};
-    relay_hdr_add(&h, "content-type", q->ctype);
-    relay_hdr_add(&h, "content-encoding", q->cenc);
-    relay_hdr_add(&h, "content-disposition", q->cdisp);
-    relay_hdr_add(&h, "retry-after", q->retry);
+    relay_hdr_add(&h, NP_RELAY_RESH_CONTENT_TYPE, q->ctype);
+    relay_hdr_add(&h, NP_RELAY_RESH_CONTENT_ENCODING, q->cenc);
+    relay_hdr_add(&h, NP_RELAY_RESH_CONTENT_DISPOSITION, q->cdisp);
+    relay_hdr_add(&h, NP_RELAY_RESH_RETRY_AFTER, q->retry);
     relay_hdr_rate(&h, &q->rate);
     q->last_touch_ms = now_ms();
     if (more) {

@@ -1,16 +1,17 @@
-/* Every msgpack read and write of the relay's messages (relay.open, relay.next,
- * relay.cancel, relay.abort and their answers); nothing else in the relay touches msgpack. */
+/* Every read and write of the relay's messages (relay.open, relay.next, relay.cancel,
+ * relay.abort and their answers), through the shared contract np/relaymsg.h; nothing else in
+ * the relay touches msgpack. */
 #include "relay_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "np/wire.h"
+#include "np/relaymsg.h"
 
 void
-relay_hdr_add(hdrs *h, const char *name, const char *value)
+relay_hdr_add(hdrs *h, np_relay_resh name, const char *value)
 {
-    if (h->n < 8 && value != NULL && value[0] != '\0') {
+    if (h->n < NP_RELAY_RESH_COUNT && value != NULL && value[0] != '\0') {
         h->name[h->n] = name;
         snprintf(h->value[h->n], sizeof(h->value[h->n]), "%s", value);
         h->n++;
@@ -25,79 +26,77 @@ relay_hdr_rate(hdrs *h, const pool_rate_result *r)
         return;
     }
     snprintf(v, sizeof(v), "%lld", (long long)r->limit);
-    relay_hdr_add(h, "x-ratelimit-limit", v);
+    relay_hdr_add(h, NP_RELAY_RESH_RATELIMIT_LIMIT, v);
     snprintf(v, sizeof(v), "%lld", (long long)r->remaining);
-    relay_hdr_add(h, "x-ratelimit-remaining", v);
+    relay_hdr_add(h, NP_RELAY_RESH_RATELIMIT_REMAINING, v);
     snprintf(v, sizeof(v), "%lld", (long long)r->reset_s);
-    relay_hdr_add(h, "x-ratelimit-reset", v);
+    relay_hdr_add(h, NP_RELAY_RESH_RATELIMIT_RESET, v);
 }
 
+/* reply answers call with c as relay.open's answer (first) or relay.next's. */
 static void
-hdr_write(np_wire_writer *w, const hdrs *h)
-{
-    np_wire_key(w, "h");
-    msgpack_pack_map(&w->pk, (uint32_t)h->n);
-    for (int i = 0; i < h->n; i++) {
-        np_wire_str(w, h->name[i], h->value[i]);
-    }
-}
-
-/* An error answer {e, m, h} for relay.open (or an "http" op: same envelope). */
-void
-relay_reply_error_h(np_rpc_call *call, np_err err, const char *message, const hdrs *h)
+reply(np_rpc_call *call, const np_relay_chunk *c, bool first)
 {
     np_wire_writer w;
     np_wire_writer_init(&w);
-    np_wire_begin(&w, 3);
-    np_wire_str(&w, "e", np_err_code(err));
-    np_wire_str(&w, "m", message != NULL && message[0] ? message : np_err_message(err));
-    hdr_write(&w, h);
+    np_relay_chunk_write(&w, c, first);
     np_rpc_reply(call, &w);
     np_wire_writer_fini(&w);
 }
 
-/* Reads the envelope into q; false with a sentence when a field is missing or malformed. */
+static void
+add_headers(np_relay_chunk *c, const hdrs *h)
+{
+    for (int i = 0; i < h->n; i++) {
+        (void)np_relay_chunk_add_header(c, h->name[i], h->value[i]);
+    }
+}
+
+void
+relay_reply_error_h(np_rpc_call *call, np_err err, const char *message, const hdrs *h)
+{
+    np_relay_chunk c = {
+        .err = err,
+        .message = message,
+        .message_len = message != NULL ? strlen(message) : 0,
+    };
+    add_headers(&c, h);
+    reply(call, &c, true);
+}
+
+/* Reads the envelope into q: the request headers of the contract's list, the first four of
+ * them as upstream header lines (ctype: the last Content-Type among those). */
 bool
 relay_read_envelope(rreq *q, const msgpack_object *req, const void **body, size_t *blen,
                     const char **query, size_t *qlen, char *ctype, size_t ctlen, char *why,
                     size_t whylen)
 {
-    const msgpack_object *u = np_wire_get_map(req, "u");
-    const msgpack_object *h = np_wire_get_map(req, "h");
-    if (!np_wire_get_cstr(req, "m", q->method, sizeof(q->method)) ||
-        !np_wire_get_cstr(req, "p", q->path, sizeof(q->path)) ||
-        !np_wire_get_str(req, "q", query, qlen) || !np_wire_get_bin(req, "b", body, blen) ||
-        !np_wire_get_cstr(req, "ip", q->ip, sizeof(q->ip)) ||
-        !np_wire_get_cstr(req, "rid", q->rid, sizeof(q->rid)) || u == NULL || h == NULL ||
-        !np_wire_get_int(u, "id", &q->uid) || !np_wire_get_int(u, "kid", &q->kid) || q->uid <= 0) {
+    np_relay_open o;
+    if (np_relay_open_read(req, &o) != NP_ERR_OK) {
         snprintf(why, whylen, "malformed relay.open envelope");
         return false;
     }
+    snprintf(q->method, sizeof(q->method), "%.*s", (int)o.method_len, o.method);
+    snprintf(q->path, sizeof(q->path), "%.*s", (int)o.path_len, o.path);
+    snprintf(q->ip, sizeof(q->ip), "%s", o.ip);
+    snprintf(q->rid, sizeof(q->rid), "%s", o.rid);
+    q->uid = o.user_id;
+    q->kid = o.relay_key_id;
+    *query = o.query != NULL ? o.query : "";
+    *qlen = o.query_len;
+    *body = o.body;
+    *blen = o.body_len;
     q->route = pool_route_find(q->method, q->path);
     ctype[0] = '\0';
     int nh = 0;
-    for (uint32_t i = 0; i < h->via.map.size; i++) {
-        const msgpack_object *k = &h->via.map.ptr[i].key;
-        const msgpack_object *v = &h->via.map.ptr[i].val;
-        if (k->type != MSGPACK_OBJECT_STR || v->type != MSGPACK_OBJECT_STR ||
-            v->via.str.size >= 400 || memchr(v->via.str.ptr, '\r', v->via.str.size) ||
-            memchr(v->via.str.ptr, '\n', v->via.str.size) ||
-            memchr(v->via.str.ptr, '\0', v->via.str.size)) {
-            continue;
-        }
-        static const char *const allowed[] = {"content-type", "accept", "x-correlation-id",
-                                              "x-initiated-at"};
-        for (int a = 0; a < 4 && nh < 4; a++) {
-            if (k->via.str.size == strlen(allowed[a]) &&
-                memcmp(k->via.str.ptr, allowed[a], k->via.str.size) == 0) {
-                snprintf(q->hdr_lines[nh], sizeof(q->hdr_lines[nh]), "%s: %.*s", allowed[a],
-                         (int)v->via.str.size, v->via.str.ptr);
-                q->hdr_ptrs[nh] = q->hdr_lines[nh];
-                nh++;
-                if (a == 0) {
-                    snprintf(ctype, ctlen, "%.*s", (int)v->via.str.size, v->via.str.ptr);
-                }
-            }
+    for (int i = 0; i < o.nh && nh < 4; i++) {
+        const np_relay_hdr *h = &o.h[i];
+        snprintf(q->hdr_lines[nh], sizeof(q->hdr_lines[nh]), "%s: %.*s",
+                 np_relay_req_headers[h->name], (int)h->len, h->value);
+        q->hdr_ptrs[nh] = q->hdr_lines[nh];
+        nh++;
+        if (h->name == NP_RELAY_REQH_CONTENT_TYPE) {
+            snprintf(ctype, ctlen, "%.*s", (int)h->len, h->value);
         }
     }
     q->hdr_ptrs[nh] = NULL;
@@ -109,7 +108,7 @@ relay_reply_empty(np_rpc_call *call)
 {
     np_wire_writer w;
     np_wire_writer_init(&w);
-    np_wire_begin(&w, 0);
+    np_relay_done_write(&w);
     np_rpc_reply(call, &w);
     np_wire_writer_fini(&w);
 }
@@ -118,42 +117,38 @@ void
 relay_wire_open(np_rpc_call *call, int status, const hdrs *h, const void *b, size_t n, bool more,
                 int64_t sid)
 {
-    np_wire_writer w;
-    np_wire_writer_init(&w);
-    np_wire_begin(&w, more ? 5 : 4);
-    np_wire_int(&w, "s", status);
-    hdr_write(&w, h);
-    np_wire_bin(&w, "b", b != NULL ? b : "", n);
-    np_wire_bool(&w, "more", more);
-    if (more) {
-        np_wire_int(&w, "sid", sid);
-    }
-    np_rpc_reply(call, &w);
-    np_wire_writer_fini(&w);
+    np_relay_chunk c = {.status = status, .data = b, .len = n, .more = more, .sid = sid};
+    add_headers(&c, h);
+    reply(call, &c, true);
 }
 
 void
 relay_wire_next(np_rpc_call *call, const void *b, size_t n, bool more)
 {
-    np_wire_writer w;
-    np_wire_writer_init(&w);
-    np_wire_begin(&w, 2);
-    np_wire_bin(&w, "b", b != NULL ? b : "", n);
-    np_wire_bool(&w, "more", more);
-    np_rpc_reply(call, &w);
-    np_wire_writer_fini(&w);
+    np_relay_chunk c = {.data = b, .len = n, .more = more};
+    reply(call, &c, false);
 }
 
 bool
 relay_read_sid(const msgpack_object *req, int64_t *sid)
 {
-    return np_wire_get_int(req, "sid", sid);
+    np_relay_sid s;
+    if (np_relay_sid_read(req, &s) != NP_ERR_OK) {
+        return false;
+    }
+    *sid = s.sid;
+    return true;
 }
 
 bool
 relay_read_abort(const msgpack_object *req, char *rid, size_t ridlen, int64_t *uid)
 {
+    np_relay_abort a;
     *uid = 0;
-    return np_wire_get_cstr(req, "rid", rid, ridlen) && np_wire_get_int(req, "uid", uid) &&
-           *uid > 0;
+    if (np_relay_abort_read(req, &a) != NP_ERR_OK || strlen(a.rid) >= ridlen) {
+        return false;
+    }
+    snprintf(rid, ridlen, "%s", a.rid);
+    *uid = a.user_id;
+    return true;
 }
