@@ -7,6 +7,7 @@
 
 #include "boot.h"
 #include "import.h"
+#include "memtune.h"
 #include "np/config_alias.h"
 #include "np/crypto.h"
 #include "np/pgboot.h"
@@ -184,6 +185,7 @@ import_command(cli_boot *b, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    cli_malloc_tune();
     const char *cmd = argc > 1 ? argv[1] : "all";
     static const struct {
         const char *name;

@@ -46,8 +46,8 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-free_keys(pool_ring_key *keys, int n)
+void
+pool_ring_keys_free(pool_ring_key *keys, int n)
 {
     for (int i = 0; i < n; i++) {
         if (keys[i].sealed != NULL) {
@@ -77,7 +77,7 @@ pool_keyring_free(pool_keyring *kr)
     if (kr == NULL) {
         return;
     }
-    free_keys(kr->keys, kr->n);
+    pool_ring_keys_free(kr->keys, kr->n);
     free(kr->uses);
     np_wipe(kr->enc_key, sizeof(kr->enc_key));
     pthread_mutex_destroy(&kr->refresh_mu);
@@ -97,7 +97,7 @@ pool_keyring_invalidate(pool_keyring *kr)
     kr->n = 0;
     kr->loaded = false;
     pthread_mutex_unlock(&kr->mu);
-    free_keys(old, nold);
+    pool_ring_keys_free(old, nold);
 }
 
 unsigned
@@ -129,7 +129,7 @@ install(pool_keyring *kr, pool_ring_key *keys, int n, unsigned v, int64_t t)
         kr->seq = (uint64_t)n;
     }
     pthread_mutex_unlock(&kr->mu);
-    free_keys(old, nold);
+    pool_ring_keys_free(old, nold);
 }
 
 void
@@ -145,15 +145,28 @@ fresh_since(const pool_keyring *kr, int64_t not_before)
     return kr->loaded && kr->loaded_version == kr->version && kr->loaded_ms >= not_before;
 }
 
+/* Guard order (the most permissive key first, as the guard names its reason), each key's
+ * rank by last use for the pick order, and its unexpired leases for the scheduler. */
+#define USABLE_KEYS_SQL                                                                            \
+    "SELECT k.id, coalesce(k.tier, 0), coalesce(k.sub_active, false), coalesce(k.anlas, 0), "      \
+    "coalesce(k.v5_negative, false), k.allow_paid, coalesce(k.max_anlas_per_request, -1), "        \
+    "k.anlas_floor, k.fail_streak, k.state = 'active', coalesce(ceil(extract(epoch FROM "          \
+    "(k.cooldown_until - now())) * 1000), 0)::bigint, row_number() OVER (ORDER BY "                \
+    "k.last_used_at NULLS FIRST, k.id), k.ciphertext, coalesce(k.v5_percent, 0), "                 \
+    "(SELECT count(*) FROM key_leases l WHERE l.key_id = k.id AND l.expires_at > now()) "          \
+    "FROM upstream_keys k "                                                                        \
+    "WHERE k.enabled AND k.ciphertext IS NOT NULL AND k.state IN ('active', 'cooling') "           \
+    "ORDER BY k.allow_paid DESC, k.tier DESC NULLS LAST, k.anlas DESC NULLS LAST, k.id"
+
+/* The rows of USABLE_KEYS_SQL as keys; a row whose token cannot be copied is left out. */
 static np_err
-load(PGresult *res, pool_ring_key **out, int *nout)
+parse_rows(PGresult *res, int64_t now, pool_ring_key **out, int *nout)
 {
     int rows = PQntuples(res);
     pool_ring_key *keys = calloc((size_t)(rows > 0 ? rows : 1), sizeof(*keys));
     if (keys == NULL) {
         return NP_ERR_NOMEM;
     }
-    int64_t now = now_ms();
     int n = 0;
     for (int i = 0; i < rows; i++) {
         size_t len = 0;
@@ -164,6 +177,7 @@ load(PGresult *res, pool_ring_key **out, int *nout)
             continue;
         }
         memcpy(sealed, raw, len);
+        np_wipe(raw, len);
         PQfreemem(raw);
         int streak = atoi(PQgetvalue(res, i, 8));
         int64_t cool = strtoll(PQgetvalue(res, i, 10), NULL, 10);
@@ -184,6 +198,7 @@ load(PGresult *res, pool_ring_key **out, int *nout)
             .settled = PQgetvalue(res, i, 9)[0] == 't' && streak == 0,
             .cool_until_ms = cool > 0 ? now + cool : 0,
             .picked = strtoull(PQgetvalue(res, i, 11), NULL, 10),
+            .leased = atoi(PQgetvalue(res, i, 14)),
             .sealed = sealed,
             .sealed_len = len,
         };
@@ -191,6 +206,18 @@ load(PGresult *res, pool_ring_key **out, int *nout)
     *out = keys;
     *nout = n;
     return NP_ERR_OK;
+}
+
+np_err
+pool_usable_keys_read(PGconn *c, pool_ring_key **out, int *n)
+{
+    PGresult *res = NULL;
+    np_err err = pool_db_exec_prepared(c, "pool_usable_keys", USABLE_KEYS_SQL, 0, NULL, &res);
+    if (err == NP_ERR_OK) {
+        err = parse_rows(res, now_ms(), out, n);
+    }
+    PQclear(res);
+    return err;
 }
 
 np_err
@@ -222,26 +249,9 @@ pool_keyring_refresh(pool_keyring *kr, PGconn *c, bool force)
         return NP_ERR_OK;
     }
     int64_t t = now_ms();
-    PGresult *res = NULL;
-    /* Guard order (the most permissive key first, as the guard names its reason), and each
-     * key's rank by last use for the pick order. */
-    np_err err = pool_db_exec_prepared(
-        c, "pool_keyring_load",
-        "SELECT k.id, coalesce(k.tier, 0), coalesce(k.sub_active, false), coalesce(k.anlas, 0), "
-        "coalesce(k.v5_negative, false), k.allow_paid, coalesce(k.max_anlas_per_request, -1), "
-        "k.anlas_floor, k.fail_streak, k.state = 'active', coalesce(ceil(extract(epoch FROM "
-        "(k.cooldown_until - now())) * 1000), 0)::bigint, row_number() OVER (ORDER BY "
-        "k.last_used_at NULLS FIRST, k.id), k.ciphertext, coalesce(k.v5_percent, 0) "
-        "FROM upstream_keys k "
-        "WHERE k.enabled AND k.ciphertext IS NOT NULL AND k.state IN ('active', 'cooling') "
-        "ORDER BY k.allow_paid DESC, k.tier DESC NULLS LAST, k.anlas DESC NULLS LAST, k.id",
-        0, NULL, &res);
     pool_ring_key *keys = NULL;
     int n = 0;
-    if (err == NP_ERR_OK) {
-        err = load(res, &keys, &n);
-    }
-    PQclear(res);
+    np_err err = pool_usable_keys_read(c, &keys, &n);
     if (err == NP_ERR_OK) {
         install(kr, keys, n, v, t);
     }
@@ -274,17 +284,6 @@ pool_keyring_guard(pool_keyring *kr, const pool_waiter *w, char *why, size_t why
     return err;
 }
 
-static bool
-tried(const pool_waiter *w, int64_t id)
-{
-    for (int i = 0; i < w->ntried; i++) {
-        if (w->tried[i] == id) {
-            return true;
-        }
-    }
-    return false;
-}
-
 bool
 pool_keyring_pick(pool_keyring *kr, pool_waiter *w)
 {
@@ -298,7 +297,7 @@ pool_keyring_pick(pool_keyring *kr, pool_waiter *w)
             pool_ring_key *k = &kr->keys[i];
             int64_t cost;
             char why[160];
-            if (k->sealed == NULL || k->cool_until_ms > now || tried(w, k->id) ||
+            if (k->sealed == NULL || k->cool_until_ms > now || pool_waiter_tried(w, k->id) ||
                 (best != NULL && k->picked >= best->picked) ||
                 !pool_sched_fits(w, &k->policy, &cost, why, sizeof(why))) {
                 continue;

@@ -32,9 +32,20 @@ typedef struct {
     bool settled;          /* state 'active' and no failure streak */
     int64_t cool_until_ms; /* monotonic; 0 or past: not cooling down */
     uint64_t picked;       /* pick order: the smallest was picked least recently */
+    int leased;            /* unexpired key_leases rows when it was read */
     unsigned char *sealed; /* the sealed token (keystore.h); owned, wiped when dropped */
     size_t sealed_len;
 } pool_ring_key;
+
+/* pool_usable_keys_read reads the usable keys (enabled, sealed, active or cooling) with c,
+ * the one query of them that the keyring's copy and the scheduler's grant pass share: in
+ * guard order (the most permissive key first: paid use allowed, higher tier, more Anlas),
+ * picked ranking them by last use (1: used least recently), cool_until_ms counted from when
+ * the answer came (monotonic), leased its unexpired lease rows. *out (malloc'd; free with
+ * pool_ring_keys_free) holds *n keys. Blocking SQL. NP_ERR_DB, NP_ERR_NOMEM. */
+np_err pool_usable_keys_read(PGconn *c, pool_ring_key **out, int *n);
+/* pool_ring_keys_free wipes the sealed tokens of keys[0..n) and frees them; NULL accepted. */
+void pool_ring_keys_free(pool_ring_key *keys, int n);
 
 /* pool_keyring_new: an empty copy (loaded on first use); NULL on no memory. */
 pool_keyring *pool_keyring_new(const uint8_t enc_key[NP_KEY_LEN]);

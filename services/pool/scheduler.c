@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +27,6 @@
 #include "np/crypto.h"
 #include "np/log.h"
 #include "prepared.h"
-
-typedef struct user_q {
-    int64_t uid;
-    pool_waiter *head, *tail;
-    int n;
-    struct user_q *next;
-} user_q;
 
 /* A lease of a request still running: only these are renewed, so a lease whose release was
  * lost (a failed connection) lapses at its expiry instead of living as long as the instance. */
@@ -62,8 +56,7 @@ struct pool_sched {
     bool listener_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    user_q *users, *users_tail; /* the round-robin ring, in turn order */
-    int depth;
+    fairq q; /* the waiters (fairq.h) */
     rel *rels, *rels_tail;
     held_lease *held;
     int nheld, held_cap;
@@ -72,16 +65,19 @@ struct pool_sched {
     void *tick_arg;
 };
 
-/* One eligible key of a pass. */
+/* One eligible key of a pass: a usable key (keyring.h) not cooling down. */
 typedef struct {
-    int64_t id;
-    pool_key_policy policy;
-    int streak;
-    bool settled;
+    pool_ring_key *k;
     int free; /* lease slots free (leaseless waiters need none) */
-    unsigned char *sealed;
-    size_t sealed_len;
 } cand;
+
+/* The keys a pass read, and its eligible ones, least recently used first. */
+typedef struct {
+    pool_ring_key *keys;
+    int nkeys;
+    cand *cs;
+    int n;
+} cands;
 
 static int64_t
 now_ms(void)
@@ -122,6 +118,17 @@ pool_waiter_take_running(pool_waiter *w)
     return w->counted;
 }
 
+bool
+pool_waiter_tried(const pool_waiter *w, int64_t key_id)
+{
+    for (int i = 0; i < w->ntried; i++) {
+        if (w->tried[i] == key_id) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void
 pool_waiter_give_running(pool_waiter *w)
 {
@@ -131,68 +138,12 @@ pool_waiter_give_running(pool_waiter *w)
     }
 }
 
-/* ---- queue (under s->mu) ---- */
+/* ---- queue (fairq.h, under s->mu) ---- */
 
-static user_q *
-user_find(pool_sched *s, int64_t uid, bool create)
+static pool_waiter *
+waiter_of(fairq_item *it)
 {
-    for (user_q *u = s->users; u != NULL; u = u->next) {
-        if (u->uid == uid) {
-            return u;
-        }
-    }
-    if (!create) {
-        return NULL;
-    }
-    user_q *u = calloc(1, sizeof(*u));
-    if (u == NULL) {
-        return NULL;
-    }
-    u->uid = uid;
-    if (s->users_tail != NULL) {
-        s->users_tail->next = u;
-    } else {
-        s->users = u;
-    }
-    s->users_tail = u;
-    return u;
-}
-
-static void
-user_unlink(pool_sched *s, user_q *u)
-{
-    user_q *prev = NULL;
-    for (user_q *p = s->users; p != NULL; prev = p, p = p->next) {
-        if (p == u) {
-            if (prev != NULL) {
-                prev->next = u->next;
-            } else {
-                s->users = u->next;
-            }
-            if (s->users_tail == u) {
-                s->users_tail = prev;
-            }
-            u->next = NULL;
-            return;
-        }
-    }
-}
-
-/* After a grant the user goes to the back of the ring; an empty queue leaves it. */
-static void
-user_served(pool_sched *s, user_q *u)
-{
-    user_unlink(s, u);
-    if (u->n == 0) {
-        free(u);
-        return;
-    }
-    if (s->users_tail != NULL) {
-        s->users_tail->next = u;
-    } else {
-        s->users = u;
-    }
-    s->users_tail = u;
+    return (pool_waiter *)(void *)((char *)it - offsetof(pool_waiter, qi));
 }
 
 np_err
@@ -204,28 +155,15 @@ pool_sched_enqueue(pool_sched *s, pool_waiter *w)
         pthread_mutex_unlock(&s->mu);
         return NP_ERR_CLOSED;
     }
-    user_q *u = user_find(s, w->user_id, true);
-    if (u == NULL || u->n >= max) {
-        if (u != NULL && u->n == 0) {
-            user_unlink(s, u);
-            free(u);
-        }
-        pthread_mutex_unlock(&s->mu);
-        return u == NULL ? NP_ERR_NOMEM : NP_ERR_RATE_LIMITED;
+    w->qi.user = w->user_id;
+    w->qi.deadline_ms = w->deadline_ms;
+    np_err err = fairq_push(&s->q, &w->qi, max);
+    if (err == NP_ERR_OK) {
+        s->wake = true;
+        pthread_cond_signal(&s->cv);
     }
-    w->next = NULL;
-    if (u->tail != NULL) {
-        u->tail->next = w;
-    } else {
-        u->head = w;
-    }
-    u->tail = w;
-    u->n++;
-    s->depth++;
-    s->wake = true;
-    pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    return NP_ERR_OK;
+    return err;
 }
 
 /* A retry keeps its place: the head of its user's queue, past the cap. */
@@ -233,20 +171,13 @@ static void
 requeue_front(pool_sched *s, pool_waiter *w)
 {
     pthread_mutex_lock(&s->mu);
-    user_q *u = s->draining ? NULL : user_find(s, w->user_id, true);
-    if (u == NULL) {
-        pthread_mutex_unlock(&s->mu);
-        w->on_timeout(w->arg, w);
-        return;
-    }
-    w->next = u->head;
-    u->head = w;
-    if (u->tail == NULL) {
-        u->tail = w;
-    }
-    u->n++;
-    s->depth++;
+    w->qi.user = w->user_id;
+    w->qi.deadline_ms = w->deadline_ms;
+    bool queued = !s->draining && fairq_push_front(&s->q, &w->qi) == NP_ERR_OK;
     pthread_mutex_unlock(&s->mu);
+    if (!queued) {
+        w->on_timeout(w->arg, w);
+    }
 }
 
 /* held_add / held_remove keep the running leases (under s->mu). */
@@ -335,7 +266,8 @@ pool_sched_abort(pool_sched *s, pool_waiter *w)
     /* Only the scheduler thread unlinks waiters (a pass walks the queue outside the lock):
      * an expired deadline makes it do so. */
     pthread_mutex_lock(&s->mu);
-    w->deadline_ms = 0;
+    w->deadline_ms = 0; /* kept if it is queued again (a retry on its way back) */
+    fairq_abort(&w->qi);
     s->wake = true;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -354,7 +286,7 @@ int
 pool_sched_depth(pool_sched *s)
 {
     pthread_mutex_lock(&s->mu);
-    int d = s->depth;
+    int d = fairq_depth(&s->q);
     pthread_mutex_unlock(&s->mu);
     return d;
 }
@@ -490,66 +422,45 @@ release_done(pool_sched *s, const rel *r, PGresult *res)
 }
 
 static void
-free_cands(cand *cs, int n)
+free_cands(cands *cd)
 {
-    for (int i = 0; i < n; i++) {
-        PQfreemem(cs[i].sealed);
-    }
-    free(cs);
+    pool_ring_keys_free(cd->keys, cd->nkeys);
+    free(cd->cs);
 }
 
-static np_err
-load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
+static int
+by_last_use(const void *a, const void *b)
 {
-    char max_s[16];
-    snprintf(max_s, sizeof(max_s), "%lld", (long long)np_config_int(s->cfg, "KEY_MAX_CONCURRENCY"));
-    const char *params[] = {max_s};
-    PGresult *res = NULL;
-    np_err err = pool_db_exec_prepared(
-        c, "pool_cands",
-        "SELECT k.id, coalesce(k.tier, 0), coalesce(k.sub_active, false), coalesce(k.anlas, 0), "
-        "coalesce(k.v5_negative, false), k.allow_paid, coalesce(k.max_anlas_per_request, -1), "
-        "k.anlas_floor, k.fail_streak, k.ciphertext, $1::integer - (SELECT count(*) FROM "
-        "key_leases l WHERE l.key_id = k.id AND l.expires_at > now()) AS free, "
-        "k.state = 'active', coalesce(k.v5_percent, 0) "
-        "FROM upstream_keys k WHERE k.enabled AND k.ciphertext IS NOT NULL AND k.state IN "
-        "('active', 'cooling') AND (k.cooldown_until IS NULL OR k.cooldown_until <= now()) "
-        "ORDER BY k.last_used_at NULLS FIRST, k.id",
-        1, params, &res);
+    uint64_t x = ((const cand *)a)->k->picked, y = ((const cand *)b)->k->picked;
+    return (x > y) - (x < y);
+}
+
+/* Reads the usable keys and keeps those not cooling down, least recently used first, each
+ * with its free slots. */
+static np_err
+load_cands(pool_sched *s, PGconn *c, cands *out)
+{
+    *out = (cands){0};
+    np_err err = pool_usable_keys_read(c, &out->keys, &out->nkeys);
     if (err != NP_ERR_OK) {
-        PQclear(res);
         return err;
     }
-    int rows = PQntuples(res);
-    cand *cs = calloc((size_t)(rows > 0 ? rows : 1), sizeof(cand));
-    if (cs == NULL) {
-        PQclear(res);
+    int64_t max = np_config_int(s->cfg, "KEY_MAX_CONCURRENCY");
+    int64_t now = now_ms();
+    out->cs = calloc((size_t)(out->nkeys > 0 ? out->nkeys : 1), sizeof(cand));
+    if (out->cs == NULL) {
+        free_cands(out);
         return NP_ERR_NOMEM;
     }
-    int k = 0;
-    for (int i = 0; i < rows; i++) {
-        int free_slots = atoi(PQgetvalue(res, i, 10));
-        cand *x = &cs[k];
-        x->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        x->policy.tier = atoi(PQgetvalue(res, i, 1));
-        x->policy.active = PQgetvalue(res, i, 2)[0] == 't';
-        x->policy.anlas = strtoll(PQgetvalue(res, i, 3), NULL, 10);
-        x->policy.v5_negative = PQgetvalue(res, i, 4)[0] == 't';
-        x->policy.v5_percent = strtod(PQgetvalue(res, i, 12), NULL);
-        x->policy.allow_paid = PQgetvalue(res, i, 5)[0] == 't';
-        x->policy.max_per_request = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-        x->policy.floor = strtoll(PQgetvalue(res, i, 7), NULL, 10);
-        x->streak = atoi(PQgetvalue(res, i, 8));
-        x->settled = PQgetvalue(res, i, 11)[0] == 't' && x->streak == 0;
-        x->free = free_slots > 0 ? free_slots : 0;
-        x->sealed = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 9), &x->sealed_len);
-        if (x->sealed != NULL) {
-            k++;
+    for (int i = 0; i < out->nkeys; i++) {
+        pool_ring_key *k = &out->keys[i];
+        if (k->cool_until_ms > now) {
+            continue;
         }
+        int64_t free_slots = max - k->leased;
+        out->cs[out->n++] = (cand){k, free_slots > 0 ? (int)free_slots : 0};
     }
-    PQclear(res);
-    *out = cs;
-    *n = k;
+    qsort(out->cs, (size_t)out->n, sizeof(cand), by_last_use);
     return NP_ERR_OK;
 }
 
@@ -593,17 +504,6 @@ lease_drop(pool_sched *s, PGconn *c, int64_t id, int slot)
                params, NULL);
 }
 
-static bool
-tried(const pool_waiter *w, int64_t id)
-{
-    for (int i = 0; i < w->ntried; i++) {
-        if (w->tried[i] == id) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Finds and leases a key for w (a leaseless waiter takes no slot); the candidate order is
  * least recently used first, and a key just granted moves to the back. */
 static bool
@@ -612,39 +512,41 @@ grant_one(pool_sched *s, PGconn *c, cand *cs, int *order, int n, pool_waiter *w)
     char why[160];
     for (int oi = 0; oi < n; oi++) {
         cand *x = &cs[order[oi]];
+        pool_ring_key *k = x->k;
         int64_t cost;
-        if ((!w->leaseless && x->free <= 0) || x->sealed == NULL || tried(w, x->id) ||
-            !pool_sched_fits(w, &x->policy, &cost, why, sizeof(why))) {
+        if ((!w->leaseless && x->free <= 0) || k->sealed == NULL || pool_waiter_tried(w, k->id) ||
+            !pool_sched_fits(w, &k->policy, &cost, why, sizeof(why))) {
             continue;
         }
         int slot = -1;
-        if (!w->leaseless && !lease_take(s, c, x->id, &slot)) {
+        if (!w->leaseless && !lease_take(s, c, k->id, &slot)) {
             x->free = 0; /* another instance holds it */
             continue;
         }
-        if (pool_keystore_open(s->enc_key, x->id, x->sealed, x->sealed_len, w->lease.token,
+        if (pool_keystore_open(s->enc_key, k->id, k->sealed, k->sealed_len, w->lease.token,
                                sizeof(w->lease.token)) != NP_ERR_OK) {
             np_log_error("pool", "key %lld does not decrypt (wrong ENCRYPTION_KEY or tampered)",
-                         (long long)x->id);
+                         (long long)k->id);
             if (slot >= 0) {
-                lease_drop(s, c, x->id, slot);
+                lease_drop(s, c, k->id, slot);
             }
-            PQfreemem(x->sealed);
-            x->sealed = NULL;
+            np_wipe(k->sealed, k->sealed_len);
+            free(k->sealed);
+            k->sealed = NULL;
             continue;
         }
         pthread_mutex_lock(&s->mu);
-        bool held = slot < 0 || held_add(s, x->id, slot);
+        bool held = slot < 0 || held_add(s, k->id, slot);
         pthread_mutex_unlock(&s->mu);
         if (!held) {
-            lease_drop(s, c, x->id, slot); /* an untracked lease would lapse mid-generation */
+            lease_drop(s, c, k->id, slot); /* an untracked lease would lapse mid-generation */
             np_wipe(w->lease.token, sizeof(w->lease.token));
             continue;
         }
-        w->lease.key_id = x->id;
+        w->lease.key_id = k->id;
         w->lease.slot = slot;
-        w->lease.fail_streak = x->streak;
-        w->lease.settled = x->settled;
+        w->lease.fail_streak = k->streak;
+        w->lease.settled = k->settled;
         w->lease.cost = cost;
         x->free -= slot >= 0;
         int keep = order[oi];
@@ -655,12 +557,6 @@ grant_one(pool_sched *s, PGconn *c, cand *cs, int *order, int n, pool_waiter *w)
     return false;
 }
 
-typedef struct {
-    user_q *u;
-    pool_waiter *w;
-    bool granted;
-} turn;
-
 static void
 grant_pass(pool_sched *s)
 {
@@ -668,11 +564,12 @@ grant_pass(pool_sched *s)
     if (c == NULL) {
         return;
     }
-    cand *cs = NULL;
-    int n = 0;
-    if (load_cands(s, c, &cs, &n) != NP_ERR_OK) {
+    cands cd;
+    if (load_cands(s, c, &cd) != NP_ERR_OK) {
         return;
     }
+    cand *cs = cd.cs;
+    int n = cd.n;
     int *order = calloc((size_t)(n > 0 ? n : 1), sizeof(int));
     for (int i = 0; order != NULL && i < n; i++) {
         order[i] = i;
@@ -680,99 +577,65 @@ grant_pass(pool_sched *s)
     bool any = order != NULL && n > 0;
     while (any) {
         any = false;
-        /* One round: each waiting user's first request, in ring order. Only this thread
-         * removes waiters or users, so the pointers stay valid outside the lock. */
+        /* One round: each waiting user's first request, in turn order. Only this thread
+         * removes waiters, so the items stay queued (and valid) outside the lock. */
         pthread_mutex_lock(&s->mu);
-        int nu = 0;
-        for (user_q *u = s->users; u != NULL; u = u->next) {
-            nu++;
-        }
-        turn *turns = calloc((size_t)(nu > 0 ? nu : 1), sizeof(turn));
-        int k = 0;
-        for (user_q *u = s->users; turns != NULL && u != NULL; u = u->next) {
-            if (u->head != NULL) {
-                turns[k++] = (turn){u, u->head, false};
-            }
-        }
+        int nu = fairq_users(&s->q);
+        fairq_item **turns = calloc((size_t)(nu > 0 ? nu : 1), sizeof(*turns));
+        bool *granted = calloc((size_t)(nu > 0 ? nu : 1), sizeof(*granted));
+        int k = turns != NULL && granted != NULL ? fairq_round(&s->q, turns, nu) : 0;
         pthread_mutex_unlock(&s->mu);
-        if (turns == NULL) {
+        if (turns == NULL || granted == NULL) {
+            free(turns);
+            free(granted);
             break;
         }
         for (int i = 0; i < k; i++) {
-            pool_waiter *w = turns[i].w;
+            pool_waiter *w = waiter_of(turns[i]);
             bool was_counted = w->counted;
             if (!pool_waiter_take_running(w)) {
                 continue; /* its user runs as many as allowed: it waits, the others go on */
             }
-            turns[i].granted = grant_one(s, c, cs, order, n, w);
-            if (!turns[i].granted && !was_counted) {
+            granted[i] = grant_one(s, c, cs, order, n, w);
+            if (!granted[i] && !was_counted) {
                 pool_waiter_give_running(w);
             }
-            any = any || turns[i].granted;
+            any = any || granted[i];
         }
+        /* the users served go to the back of the ring, in the order they were served */
         pthread_mutex_lock(&s->mu);
         for (int i = 0; i < k; i++) {
-            if (turns[i].granted) {
-                user_q *u = turns[i].u;
-                u->head = turns[i].w->next;
-                if (u->head == NULL) {
-                    u->tail = NULL;
-                }
-                u->n--;
-                s->depth--;
-                user_served(s, u);
+            if (granted[i]) {
+                fairq_served(&s->q, turns[i]);
             }
         }
         pthread_mutex_unlock(&s->mu);
         for (int i = 0; i < k; i++) {
-            if (turns[i].granted) {
-                turns[i].w->next = NULL;
-                turns[i].w->on_grant(turns[i].w->arg, turns[i].w);
+            if (granted[i]) {
+                pool_waiter *w = waiter_of(turns[i]);
+                w->on_grant(w->arg, w);
             }
         }
         free(turns);
+        free(granted);
     }
     free(order);
-    free_cands(cs, n);
+    free_cands(&cd);
 }
 
-/* Waiters past their deadline (all of them when draining) leave the queue. */
+/* Waiters past their deadline, or aborted (all of them when draining), leave the queue. */
 static void
 expire_waiters(pool_sched *s, bool all)
 {
     int64_t now = now_ms();
-    pool_waiter *gone = NULL, **gone_tail = &gone;
     pthread_mutex_lock(&s->mu);
-    user_q *u = s->users;
-    while (u != NULL) {
-        user_q *next_u = u->next;
-        pool_waiter **pp = &u->head, *prev = NULL;
-        while (*pp != NULL) {
-            pool_waiter *w = *pp;
-            if (all || w->deadline_ms <= now) {
-                *pp = w->next;
-                w->next = NULL;
-                *gone_tail = w;
-                gone_tail = &w->next;
-                u->n--;
-                s->depth--;
-            } else {
-                prev = w;
-                pp = &w->next;
-            }
-        }
-        u->tail = prev;
-        if (u->n == 0) {
-            user_unlink(s, u);
-            free(u);
-        }
-        u = next_u;
-    }
+    fairq_item *gone = fairq_expire(&s->q, now, all);
     pthread_mutex_unlock(&s->mu);
     while (gone != NULL) {
-        pool_waiter *w = gone;
-        gone = w->next;
-        w->next = NULL;
+        fairq_item *it = gone;
+        gone = it->next;
+        it->next = NULL;
+        pool_waiter *w = waiter_of(it);
         w->on_timeout(w->arg, w);
     }
 }
@@ -879,7 +742,7 @@ thread_main(void *arg)
         if (!s->wake && s->rels == NULL && !s->stopping) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            long wait_ms = s->depth > 0 ? 200 : 1000;
+            long wait_ms = fairq_depth(&s->q) > 0 ? 200 : 1000;
             ts.tv_nsec += wait_ms * 1000000L;
             ts.tv_sec += ts.tv_nsec / 1000000000L;
             ts.tv_nsec %= 1000000000L;
@@ -995,6 +858,7 @@ pool_sched_open(pool_sched **out, np_db *db, const char *db_url, const np_config
     snprintf(s->holder, sizeof(s->holder), "%s", holder);
     s->db_url = db_url != NULL && db_url[0] ? np_db_url_normalize(db_url) : NULL;
     atomic_init(&s->conn_pid, 0);
+    fairq_init(&s->q);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
@@ -1055,6 +919,7 @@ pool_sched_close(pool_sched *s)
     PQfinish(s->conn);
     np_wipe(s->enc_key, sizeof(s->enc_key));
     free(s->held);
+    fairq_fini(&s->q);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     if (s->db_url != NULL) {

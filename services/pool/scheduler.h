@@ -1,10 +1,10 @@
 /* The scheduler: which key serves which request, and when. Keys are leased in Postgres
  * (key_leases: at most KEY_MAX_CONCURRENCY slots per key, each with an expiry this instance
  * keeps renewing), so two pool instances never run two generations on one key and a crashed
- * instance's leases lapse. Requests wait in a fair queue (round-robin across users, FIFO
- * within a user); one scheduler thread grants leases (least recently used eligible key first),
- * applies releases (key state, cooldowns, streaks) and times waiters out. Other instances'
- * releases wake it through LISTEN/NOTIFY.
+ * instance's leases lapse. Requests wait in a fair queue (fairq.h: round-robin across users,
+ * FIFO within a user); one scheduler thread grants leases (least recently used eligible key
+ * first, from the usable keys of keyring.h), applies releases (key state, cooldowns, streaks)
+ * and times waiters out. Other instances' releases wake it through LISTEN/NOTIFY.
  *
  * State flow of one waiter:
  *   1. pool_sched_enqueue (any thread): queued under its user; the scheduler thread wakes.
@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "anlas.h"
+#include "fairq.h"
 #include "np/config.h"
 #include "np/db.h"
 #include "np/events.h"
@@ -67,13 +68,16 @@ struct pool_waiter {
     pool_lease lease; /* filled before on_grant */
     pool_waiter_fn on_grant, on_timeout;
     void *arg;
-    pool_waiter *next; /* scheduler-internal */
+    fairq_item qi; /* scheduler-internal: its place in the fair queue (user_id and
+                    * deadline_ms are copied into it each time it is queued) */
 };
 
 /* pool_waiter_take_running counts w as running unless its user is at the cap (false);
  * pool_waiter_give_running gives a count back, once. */
 bool pool_waiter_take_running(pool_waiter *w);
 void pool_waiter_give_running(pool_waiter *w);
+/* pool_waiter_tried: whether key_id already failed w (it is not offered again). */
+bool pool_waiter_tried(const pool_waiter *w, int64_t key_id);
 
 /* How a lease ended. */
 typedef struct {
@@ -100,8 +104,8 @@ void pool_sched_drain(pool_sched *s);
  * accepted. Nothing may call the scheduler afterwards. */
 void pool_sched_close(pool_sched *s);
 
-/* pool_sched_enqueue queues w; NP_ERR_RATE_LIMITED when its user already has USER_QUEUE_MAX
- * waiting, NP_ERR_CLOSED when stopping. */
+/* pool_sched_enqueue queues w (fairq.h); NP_ERR_RATE_LIMITED when its user already has
+ * USER_QUEUE_MAX waiting, NP_ERR_CLOSED when stopping. */
 np_err pool_sched_enqueue(pool_sched *s, pool_waiter *w);
 
 /* pool_sched_release ends lease (copied; the caller's token copy is wiped) with info; retry,
