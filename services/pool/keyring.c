@@ -165,13 +165,13 @@ load(PGresult *res, pool_ring_key **out, int *nout)
         }
         memcpy(sealed, raw, len);
         PQfreemem(raw);
-        int streak = atoi(PQgetvalue(res, i, 8));
+        int streak = (int)strtol(PQgetvalue(res, i, 8), NULL, 10);
         int64_t cool = strtoll(PQgetvalue(res, i, 10), NULL, 10);
         keys[n++] = (pool_ring_key){
             .id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
             .policy =
                 {
-                    .tier = atoi(PQgetvalue(res, i, 1)),
+                    .tier = (int)strtol(PQgetvalue(res, i, 1), NULL, 10),
                     .active = PQgetvalue(res, i, 2)[0] == 't',
                     .anlas = strtoll(PQgetvalue(res, i, 3), NULL, 10),
                     .v5_negative = PQgetvalue(res, i, 4)[0] == 't',

@@ -528,10 +528,10 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
     }
     int k = 0;
     for (int i = 0; i < rows; i++) {
-        int free_slots = atoi(PQgetvalue(res, i, 10));
+        int free_slots = (int)strtol(PQgetvalue(res, i, 10), NULL, 10);
         cand *x = &cs[k];
         x->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        x->policy.tier = atoi(PQgetvalue(res, i, 1));
+        x->policy.tier = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
         x->policy.active = PQgetvalue(res, i, 2)[0] == 't';
         x->policy.anlas = strtoll(PQgetvalue(res, i, 3), NULL, 10);
         x->policy.v5_negative = PQgetvalue(res, i, 4)[0] == 't';
@@ -539,7 +539,7 @@ load_cands(pool_sched *s, PGconn *c, cand **out, int *n)
         x->policy.allow_paid = PQgetvalue(res, i, 5)[0] == 't';
         x->policy.max_per_request = strtoll(PQgetvalue(res, i, 6), NULL, 10);
         x->policy.floor = strtoll(PQgetvalue(res, i, 7), NULL, 10);
-        x->streak = atoi(PQgetvalue(res, i, 8));
+        x->streak = (int)strtol(PQgetvalue(res, i, 8), NULL, 10);
         x->settled = PQgetvalue(res, i, 11)[0] == 't' && x->streak == 0;
         x->free = free_slots > 0 ? free_slots : 0;
         x->sealed = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 9), &x->sealed_len);
@@ -576,7 +576,7 @@ lease_take(pool_sched *s, PGconn *c, int64_t id, int *slot)
         4, params, &res);
     bool ok = err == NP_ERR_OK && PQntuples(res) == 1;
     if (ok) {
-        *slot = atoi(PQgetvalue(res, 0, 0));
+        *slot = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
     }
     PQclear(res);
     return ok;

@@ -40,7 +40,7 @@ find_bindir(char *out, size_t n)
     if (d != NULL) {
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
-            int v = atoi(e->d_name);
+            int v = (int)strtol(e->d_name, NULL, 10);
             char probe[300];
             snprintf(probe, sizeof(probe), "/usr/lib/postgresql/%s/bin/pg_ctl", e->d_name);
             if (v > best && access(probe, X_OK) == 0) {
