@@ -16,7 +16,7 @@ const BUILD = process.env.NP_BUILD_DIR
 export const NAIPOOL = join(BUILD, 'services/naipool');
 export const FAKE = join(BUILD, 'tests/fakes/fake-novelai');
 
-const SANITIZER = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:/;
+const SANITIZER = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|runtime error:/;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A random persistent token of NovelAI's shape (pst- + 64 characters). */
@@ -158,6 +158,13 @@ export const LSAN_OPTIONS = `suppressions=${join(ROOT, 'tests/lsan.supp')}:print
  */
 const TEST_RATES = { BASE_RPM: '5', BASE_RPM_CONTRIBUTOR_ONLY: 'false', MAX_RPM: '60', MANUAL_GLOBAL_RPM: '10' };
 
+/**
+ * Under ThreadSanitizer (`make test-tsan` sets NP_TSAN=1) everything runs several times slower,
+ * argon2id most of all (its 19 MiB blocks get shadow memory): calls between services get a
+ * minute instead of 10 s, so a slow hash is not a 503. A test's own setting still wins.
+ */
+const TSAN_ENV = process.env.NP_TSAN === '1' ? { RPC_TIMEOUT_MS: '60000' } : {};
+
 /** The environment every naipool process of one stack shares (null values are left out). */
 export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
   const env = {
@@ -177,6 +184,7 @@ export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
     LSAN_OPTIONS,
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
     ...TEST_RATES,
+    ...TSAN_ENV,
     ...extra,
   };
   for (const k of Object.keys(env)) if (env[k] === null) delete env[k];
