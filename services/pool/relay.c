@@ -127,8 +127,10 @@ struct rreq {
     pool_lease suspect_lease; /* slot -1, no token: applied as a leaseless release */
     pool_release_info suspect_info;
 
-    /* answers */
-    np_rpc_call *open_call, *next_call;
+    /* answers; next_call and last_touch_ms are written under mu and atomic because the
+     * reaper (pool_relay_tick) reads them without it */
+    np_rpc_call *open_call;
+    _Atomic(np_rpc_call *) next_call;
     bool opened;
 
     /* the upstream transfer of the current attempt */
@@ -139,7 +141,7 @@ struct rreq {
     bool aborted; /* relay.abort: the client left before relay.open was answered */
     np_buf buf;
     np_buf errbody;
-    int64_t last_touch_ms;
+    _Atomic int64_t last_touch_ms;
     uint64_t bytes;
     char error_class[40];
     int final_status;
@@ -1603,8 +1605,8 @@ pool_relay_tick(void *arg)
     pthread_mutex_lock(&rl->mu);
     for (int b = 0; b < TABLE_BUCKETS && n < 64; b++) {
         for (rreq *q = rl->table[b]; q != NULL && n < 64; q = q->hnext) {
-            /* last_touch_ms and next_call are read without q->mu: a stale read only delays
-             * the reaping by one tick. */
+            /* last_touch_ms and next_call are read without q->mu (atomics): a stale read
+             * only delays the reaping by one tick. */
             if (q->next_call == NULL && now - q->last_touch_ms > limit) {
                 rreq_ref(q);
                 idle[n++] = q;
