@@ -164,6 +164,8 @@ const TEST_RATES = { BASE_RPM: '5', BASE_RPM_CONTRIBUTOR_ONLY: 'false', MAX_RPM:
  * minute instead of 10 s, so a slow hash is not a 503. A test's own setting still wins.
  */
 const TSAN_ENV = process.env.NP_TSAN === '1' ? { RPC_TIMEOUT_MS: '60000' } : {};
+/** How long a suite may take to start: longer under ThreadSanitizer, for the same reason. */
+const START_MS = process.env.NP_TSAN === '1' ? 180000 : 60000;
 
 /** The environment every naipool process of one stack shares (null values are left out). */
 export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
@@ -203,7 +205,7 @@ export async function startStack({ tokens = [], env = {}, latencyMs = 0, eventDe
   const proc = new Proc('naipool', NAIPOOL, ['all'], fullEnv);
   let m;
   try {
-    m = await proc.waitFor(/serving http:\/\/127\.0\.0\.1:(\d+)\//, 60000);
+    m = await proc.waitFor(/serving http:\/\/127\.0\.0\.1:(\d+)\//, START_MS);
   } catch (e) {
     await proc.stop();
     await fake.stop();
@@ -317,7 +319,7 @@ export async function startCluster({ pools = 2, tokens = [], env = {}, latencyMs
   const start = async (name, svc, extra = {}) => {
     const p = new Proc(name, NAIPOOL, [svc], { ...common, NODE_ID: name, ...extra });
     procs[name] = p;
-    await p.waitFor(svc === 'gateway' ? /serving http:\/\/127\.0\.0\.1:(\d+)\// : /answering on/, 60000);
+    await p.waitFor(svc === 'gateway' ? /serving http:\/\/127\.0\.0\.1:(\d+)\// : /answering on/, START_MS);
     return p;
   };
   const stopAll = async () => {
