@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build run test bench deps clean fuzz deploy-test
+.PHONY: all build run test test-tsan bench deps clean fuzz deploy-test
 
 all: build
 
@@ -21,6 +21,11 @@ run: build
 test:
 	@scripts/deps test
 	@scripts/test
+
+# The ThreadSanitizer build (build-tsan) under the unit, service and e2e tests; a race fails it.
+test-tsan:
+	@scripts/deps test
+	@NP_TSAN=1 scripts/test
 
 # The image, the compose stack on podman and its faults (scripts/deploy-test; not all done yet).
 deploy-test:
@@ -40,7 +45,7 @@ fuzz:
 	@scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 # Runs one e2e case in a loop with the machine kept busy (default: the audit kill case, 50
 # runs): `make soak SOAK_RUNS=100`; see scripts/soak for choosing another case.

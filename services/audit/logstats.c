@@ -89,8 +89,8 @@ audit_logstats_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
     json_t *val;
     json_object_foreach(by_status, key, val)
     {
-        json_array_append_new(status_arr,
-                              json_pack("{s:i, s:O}", "status", atoi(key), "count", val));
+        json_array_append_new(status_arr, json_pack("{s:i, s:O}", "status",
+                                                    (int)strtol(key, NULL, 10), "count", val));
     }
     json_decref(by_status);
     char since[40];

@@ -39,8 +39,22 @@ in_cidr(const unsigned char ip[16], int iplen, const char *cidr, size_t n)
     if (netlen == 0 || netlen != iplen) {
         return false;
     }
-    int bits = slash ? atoi(slash + 1) : netlen;
-    if (bits < 0 || bits > netlen) {
+    /* The prefix length is 1 to 3 digits: "10.0.0.0/" or "/8x" is no network (it used to read
+     * as /0, which trusts every address). */
+    int bits = netlen;
+    if (slash != NULL) {
+        const char *d = slash + 1, *end = cidr + n;
+        if (d == end || end - d > 3) {
+            return false;
+        }
+        for (bits = 0; d < end; d++) {
+            if (*d < '0' || *d > '9') {
+                return false;
+            }
+            bits = bits * 10 + (*d - '0');
+        }
+    }
+    if (bits > netlen) {
         return false;
     }
     int off = netlen == 32 ? 96 : 0;

@@ -28,6 +28,14 @@ test_ip_in_list(void **state)
     assert_true(gw_ip_in_list("203.0.113.7", " 203.0.113.7 , 10.0.0.0/8"));
     /* an IPv4 address never matches an IPv6 network and the reverse */
     assert_false(gw_ip_in_list("::ffff:11.0.0.1", "11.0.0.0/8"));
+    /* a prefix that is not 1 to 3 digits is no network, not /0 */
+    assert_false(gw_ip_in_list("11.0.0.1", "10.0.0.0/"));
+    assert_false(gw_ip_in_list("11.0.0.1", "10.0.0.0/0x"));
+    assert_false(gw_ip_in_list("10.0.0.1", "10.0.0.0/ 8"));
+    assert_false(gw_ip_in_list("10.0.0.1", "10.0.0.0/0008"));
+    assert_false(gw_ip_in_list("10.0.0.1", "10.0.0.0/33"));
+    assert_true(gw_ip_in_list("11.0.0.1", "10.0.0.0/0"));
+    assert_true(gw_ip_in_list("10.0.0.1", "10.0.0.0/8,"));
 }
 
 static void

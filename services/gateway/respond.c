@@ -8,6 +8,7 @@
 
 #include "np/buf.h"
 #include "np/crypto.h"
+#include "np/testing.h"
 
 static uint64_t
 next_random(gw_thread *th)
@@ -21,7 +22,7 @@ next_random(gw_thread *th)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-static bool
+NP_STATIC bool
 valid_rid(const char *s, size_t n)
 {
     if (n == 0 || n > 36) {
@@ -76,7 +77,7 @@ gw_add_header(gw_request *r, const char *name, const char *value, size_t len)
 /* Whether origin is in CORS_ALLOW_ORIGINS: comma separated, blanks around an entry and one
  * trailing slash ignored (browsers send "https://app.example" for a configured
  * "https://app.example/"), "*" allows any. */
-static bool
+NP_STATIC bool
 origin_allowed(const gw_gateway *gw, const char *origin, size_t n)
 {
     if (gw->cors_origins == NULL) {
@@ -215,7 +216,7 @@ gw_respond_err(gw_request *r, np_err err, const char *message)
                      message && message[0] ? message : np_err_message(err));
 }
 
-static bool
+NP_STATIC bool
 header_allowed(const char *name, size_t n)
 {
     static const char *const deny[] = {"connection",

@@ -29,4 +29,12 @@ const char *gw_status_reason(int status);
  * only names a service may set (never hop-by-hop headers or Content-Length). Returns the
  * content type found, or NULL. */
 void gw_apply_headers(gw_request *r, const msgpack_object *h);
+
+#ifdef NP_TESTING
+/* Internals (np/testing.h), for respond_test.c: a client's X-Request-Id worth echoing; an
+ * Origin in CORS_ALLOW_ORIGINS; a header name a service may set on the response. */
+bool valid_rid(const char *s, size_t n);
+bool origin_allowed(const gw_gateway *gw, const char *origin, size_t n);
+bool header_allowed(const char *name, size_t n);
+#endif
 #endif

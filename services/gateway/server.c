@@ -7,11 +7,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -346,10 +348,41 @@ drain_recycled_buffers(void)
     r->cnt = 0;
 }
 
+/* What thread_init hands its loop thread: the thread posts ready once set up. */
+typedef struct {
+    gw_thread *th;
+    sem_t ready;
+} thread_start;
+
+/* set_up makes the thread's loop, context, reply queue and listener on the loop thread itself.
+ * H2O 2.2.5 recycles socket buffers in a per-thread list, and a socket takes the list of the
+ * thread that created it: queues made on the starting thread had every loop thread popping
+ * and pushing that one thread's list without a lock (ThreadSanitizer saw two loops read into
+ * one buffer). */
+static void
+set_up(gw_thread *th)
+{
+    th->loop = h2o_evloop_create();
+    h2o_context_init(&th->ctx, th->loop, &th->gw->h2o);
+    h2o_linklist_init_anchor(&th->conns);
+    th->queue = h2o_multithread_create_queue(th->loop);
+    h2o_multithread_register_receiver(th->queue, &th->replies, gw_on_replies);
+    th->accept.ctx = &th->ctx;
+    th->accept.hosts = th->gw->h2o.hosts;
+    th->listener = h2o_evloop_socket_create(th->loop, th->fd, H2O_SOCKET_FLAG_DONT_READ);
+    th->listener->data = th;
+    h2o_socket_read_start(th->listener, on_accept);
+}
+
+static void thread_fini(gw_thread *th);
+
 static void *
 thread_main(void *arg)
 {
-    gw_thread *th = arg;
+    thread_start *start = arg;
+    gw_thread *th = start->th;
+    set_up(th);
+    sem_post(&start->ready); /* start is gone after this */
     while (!atomic_load(&th->gw->stopping)) {
         h2o_evloop_run(th->loop, 100);
     }
@@ -370,6 +403,14 @@ thread_main(void *arg)
     for (int i = 0; i < 40 && !loop_idle(th); i++) {
         h2o_evloop_run(th->loop, 50);
     }
+    /* Quiet: gw_stop now closes the NNG clients, and the answers of calls still out come back
+     * through this loop's queue; it turns until gw_stop has seen them all, then ends its H2O
+     * objects on the thread that made them (set_up). */
+    atomic_fetch_add(&th->gw->threads_quiet, 1);
+    while (!atomic_load(&th->gw->drained)) {
+        h2o_evloop_run(th->loop, 10);
+    }
+    thread_fini(th);
     drain_recycled_buffers();
     return NULL;
 }
@@ -382,17 +423,16 @@ thread_init(gw_gateway *gw, gw_thread *th, int fd)
     th->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     np_random_bytes(&th->rng, sizeof(th->rng));
     th->rng |= 1;
-    th->loop = h2o_evloop_create();
-    h2o_context_init(&th->ctx, th->loop, &gw->h2o);
-    h2o_linklist_init_anchor(&th->conns);
-    th->queue = h2o_multithread_create_queue(th->loop);
-    h2o_multithread_register_receiver(th->queue, &th->replies, gw_on_replies);
-    th->accept.ctx = &th->ctx;
-    th->accept.hosts = gw->h2o.hosts;
-    th->listener = h2o_evloop_socket_create(th->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    th->listener->data = th;
-    h2o_socket_read_start(th->listener, on_accept);
-    return pthread_create(&th->tid, NULL, thread_main, th);
+    /* returns once the thread has set itself up (set_up), as when this thread did it */
+    thread_start start = {.th = th};
+    if (sem_init(&start.ready, 0, 0) != 0) {
+        return -1;
+    }
+    int rv = pthread_create(&th->tid, NULL, thread_main, &start);
+    while (rv == 0 && sem_wait(&start.ready) != 0 && errno == EINTR) {
+    }
+    sem_destroy(&start.ready);
+    return rv;
 }
 
 static void
@@ -623,23 +663,23 @@ gw_stop(gw_gateway *gw)
     }
     np_heartbeat_close(gw->beat); /* its last call needs the health client */
     atomic_store(&gw->stopping, true);
-    for (int i = 0; i < gw->nthreads; i++) {
-        pthread_join(gw->threads[i].tid, NULL);
+    const struct timespec tick = {0, 10 * 1000 * 1000};
+    while (atomic_load(&gw->threads_quiet) < gw->nthreads) { /* their connections are done */
+        nanosleep(&tick, NULL);
     }
-    /* Close the NNG clients first: outstanding calls complete (with errors) and their
-     * messages wait in the loops' queues, which are drained below. */
+    /* Close the NNG clients: outstanding calls complete (with errors) and their messages go
+     * to the loops' queues, which the loop threads drain (thread_main). */
     np_rpc_client_close(gw->auth);
     np_rpc_client_close(gw->pool);
     gw_peers_close(&gw->pools);
     np_rpc_client_close(gw->audit);
     np_rpc_client_close(gw->health);
     for (int round = 0; round < 200 && atomic_load(&gw->calls_out) > 0; round++) {
-        for (int i = 0; i < gw->nthreads; i++) {
-            h2o_evloop_run(gw->threads[i].loop, 10);
-        }
+        nanosleep(&tick, NULL);
     }
+    atomic_store(&gw->drained, true);
     for (int i = 0; i < gw->nthreads; i++) {
-        thread_fini(&gw->threads[i]);
+        pthread_join(gw->threads[i].tid, NULL);
     }
     free(gw->threads);
     h2o_config_dispose(&gw->h2o);

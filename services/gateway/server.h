@@ -51,6 +51,8 @@ struct gw_gateway {
     gw_thread *threads;
     int nthreads;
     atomic_bool stopping;
+    atomic_int threads_quiet;    /* loop threads done with their connections (gw_stop) */
+    atomic_bool drained;         /* gw_stop: every NNG call came back; the loop threads end */
     atomic_int calls_out;        /* NNG calls not yet delivered to a loop */
     pthread_mutex_t ops_mu;      /* guards the two cached answers */
     gw_ops_answer ready, scrape; /* /readyz for 1 s, merged /metrics for METRICS_CACHE_SECONDS */

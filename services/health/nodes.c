@@ -11,6 +11,22 @@
 #define STR(x) STR_(x)
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
+/* SQL pasted from macros, which clang-format cannot lay out (it moves the pieces on every run). */
+/* clang-format off */
+/* The health leader holds the advisory lock (leader.c); its session's name carries its node. */
+static const char LEADER_SQL[] =
+    "SELECT substr(a.application_name, length('" HEALTH_LEADER_APP "') + 1), "
+    ISO("a.backend_start")
+    " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.classid = " STR(HEALTH_LOCK_CLASS)
+    " AND l.objid = " STR(HEALTH_LOCK_OBJ) " AND l.objsubid = 2 AND l.granted"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+static const char NODES_SQL[] =
+    "SELECT service, node, instance, version, " ISO("started_at") ", " ISO("last_seen")
+    ", last_seen > now() - make_interval(secs => $1::int) FROM nodes ORDER BY service, node";
+/* clang-format on */
+
 np_err
 health_nodes_list(np_db *db, const np_config *cfg, json_t **out)
 {
@@ -23,21 +39,7 @@ health_nodes_list(np_db *db, const np_config *cfg, json_t **out)
     char alive[24];
     snprintf(alive, sizeof(alive), "%lld",
              (long long)np_config_int(cfg, "NODE_HEARTBEAT_SECONDS") * 3);
-    np_err
-        err = np_db_exec(c,
-                         "SELECT substr(a.application_name, length('" HEALTH_LEADER_APP
-                         "') + 1), " ISO(
-                             "a.backend_start") " FROM pg_locks l JOIN pg_stat_activity a ON a.pid "
-                                                "= l.pid "
-                                                "WHERE l.locktype = 'advisory' AND l.classid "
-                                                "= " STR(HEALTH_LOCK_CLASS) " AND l.objid = " STR(
-                                                    HEALTH_LOCK_OBJ) " "
-                                                                     "AND l.objsubid = 2 AND "
-                                                                     "l.granted AND l.database = "
-                                                                     "(SELECT oid FROM pg_database "
-                                                                     "WHERE datname = "
-                                                                     "current_database())",
-                         0, NULL, &lr);
+    np_err err = np_db_exec(c, LEADER_SQL, 0, NULL, &lr);
     if (err == NP_ERR_OK && PQntuples(lr) >= 1) {
         json_decref(leader);
         leader =
@@ -45,11 +47,7 @@ health_nodes_list(np_db *db, const np_config *cfg, json_t **out)
     }
     const char *params[] = {alive};
     if (err == NP_ERR_OK) {
-        err = np_db_exec(c,
-                         "SELECT service, node, instance, version, " ISO("started_at") ", " ISO(
-                             "last_seen") ", last_seen > now() - make_interval(secs => $1::int) "
-                                          "FROM nodes ORDER BY service, node",
-                         1, params, &nr);
+        err = np_db_exec(c, NODES_SQL, 1, params, &nr);
     }
     const char *leader_node =
         json_is_object(leader) ? json_string_value(json_object_get(leader, "node")) : NULL;

@@ -131,14 +131,15 @@ set_unknown(pool_anlas_req *out, const char *words, const char *name)
     }
 }
 
-/* Records the first field of obj that is in none of the lists (prefix names where it is). */
+/* Records the first field of obj that is in none of the lists (prefix names where it is).
+ * obj is not const: jansson iterates only mutable objects. */
 static void
-check_fields(const json_t *obj, const char *prefix, const char *const *a, const char *const *b,
+check_fields(json_t *obj, const char *prefix, const char *const *a, const char *const *b,
              pool_anlas_req *out)
 {
     const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)obj, key, v)
+    json_t *v;
+    json_object_foreach(obj, key, v)
     {
         if (!in(a, key) && (b == NULL || !in(b, key))) {
             char what[96];
@@ -260,7 +261,7 @@ count_array(const json_t *p, const char *key, bool cached, int64_t *n, int64_t *
 }
 
 static np_err
-read_image(const json_t *body, bool mask_part, pool_anlas_req *out, char *why, size_t whylen)
+read_image(json_t *body, bool mask_part, pool_anlas_req *out, char *why, size_t whylen)
 {
     np_err err = read_model(body, true, out, why, whylen);
     if (err != NP_ERR_OK) {
@@ -270,7 +271,7 @@ read_image(const json_t *body, bool mask_part, pool_anlas_req *out, char *why, s
         set_unknown(out, "model ", out->model);
     }
     check_fields(body, "", image_fields, NULL, out);
-    const json_t *p = json_object_get(body, "parameters");
+    json_t *p = json_object_get(body, "parameters");
     if (p != NULL && !json_is_object(p)) {
         snprintf(why, whylen, "parameters must be an object");
         return NP_ERR_INVALID;
@@ -329,7 +330,7 @@ read_image(const json_t *body, bool mask_part, pool_anlas_req *out, char *why, s
 }
 
 static np_err
-read_augment(const json_t *body, pool_anlas_req *out, char *why, size_t whylen)
+read_augment(json_t *body, pool_anlas_req *out, char *why, size_t whylen)
 {
     const char *t = json_string_value(json_object_get(body, "req_type"));
     if (t == NULL || !in(augment_types, t)) {
@@ -397,8 +398,7 @@ b64_head(const char *s, unsigned char *out)
  * the image itself (base64 in the JSON, or the multipart "image" part) when it is a PNG.
  * width stays 0 when the size is unknown (priced at the most). */
 static np_err
-read_upscale(const json_t *body, const pool_mp_part *image, pool_anlas_req *out, char *why,
-             size_t whylen)
+read_upscale(json_t *body, const pool_mp_part *image, pool_anlas_req *out, char *why, size_t whylen)
 {
     np_err err = read_model(body, false, out, why, whylen);
     if (err != NP_ERR_OK) {

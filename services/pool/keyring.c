@@ -179,13 +179,13 @@ parse_rows(PGresult *res, int64_t now, pool_ring_key **out, int *nout)
         memcpy(sealed, raw, len);
         np_wipe(raw, len);
         PQfreemem(raw);
-        int streak = atoi(PQgetvalue(res, i, 8));
+        int streak = (int)strtol(PQgetvalue(res, i, 8), NULL, 10);
         int64_t cool = strtoll(PQgetvalue(res, i, 10), NULL, 10);
         keys[n++] = (pool_ring_key){
             .id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
             .policy =
                 {
-                    .tier = atoi(PQgetvalue(res, i, 1)),
+                    .tier = (int)strtol(PQgetvalue(res, i, 1), NULL, 10),
                     .active = PQgetvalue(res, i, 2)[0] == 't',
                     .anlas = strtoll(PQgetvalue(res, i, 3), NULL, 10),
                     .v5_negative = PQgetvalue(res, i, 4)[0] == 't',
@@ -198,7 +198,7 @@ parse_rows(PGresult *res, int64_t now, pool_ring_key **out, int *nout)
             .settled = PQgetvalue(res, i, 9)[0] == 't' && streak == 0,
             .cool_until_ms = cool > 0 ? now + cool : 0,
             .picked = strtoull(PQgetvalue(res, i, 11), NULL, 10),
-            .leased = atoi(PQgetvalue(res, i, 14)),
+            .leased = (int)strtol(PQgetvalue(res, i, 14), NULL, 10),
             .sealed = sealed,
             .sealed_len = len,
         };

@@ -113,8 +113,10 @@ struct rreq {
     pool_lease suspect_lease; /* slot -1, no token: applied as a leaseless release */
     pool_release_info suspect_info;
 
-    /* answers */
-    np_rpc_call *open_call, *next_call;
+    /* answers; next_call and last_touch_ms are written under mu and atomic because the
+     * reaper (relay_stream.c) reads them without it */
+    np_rpc_call *open_call;
+    _Atomic(np_rpc_call *) next_call;
 
     /* the upstream transfer of the current attempt */
     pool_xfer *x;
@@ -129,7 +131,7 @@ struct rreq {
     bool aborted;     /* relay.abort: the client left before relay.open was answered */
     np_buf buf;
     np_buf errbody;
-    int64_t last_touch_ms;
+    _Atomic int64_t last_touch_ms;
     uint64_t bytes;
     char error_class[40];
     int final_status;

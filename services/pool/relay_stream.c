@@ -196,8 +196,8 @@ pool_relay_tick(void *arg)
     pthread_mutex_lock(&rl->mu);
     for (int b = 0; b < TABLE_BUCKETS && n < 64; b++) {
         for (rreq *q = rl->table[b]; q != NULL && n < 64; q = q->hnext) {
-            /* last_touch_ms and next_call are read without q->mu: a stale read only delays
-             * the reaping by one tick. */
+            /* last_touch_ms and next_call are read without q->mu (atomics): a stale read only
+             * delays the reaping by one tick. */
             if (q->next_call == NULL && now - q->last_touch_ms > limit) {
                 relay_ref(q);
                 idle[n++] = q;

@@ -487,7 +487,7 @@ lease_take(pool_sched *s, PGconn *c, int64_t id, int *slot)
         4, params, &res);
     bool ok = err == NP_ERR_OK && PQntuples(res) == 1;
     if (ok) {
-        *slot = atoi(PQgetvalue(res, 0, 0));
+        *slot = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
     }
     PQclear(res);
     return ok;

@@ -22,7 +22,10 @@ typedef struct {
 } entry;
 
 struct np_config {
-    pthread_rwlock_t lock;
+    /* lock points at lock_storage: readers holding a const np_config * still take the lock,
+     * which is no part of the settings' value. */
+    pthread_rwlock_t *lock;
+    pthread_rwlock_t lock_storage;
     entry *entries;
     size_t n;
 };
@@ -56,7 +59,8 @@ np_config_new(const np_cfg_spec *const *tables)
         free(cfg);
         return NULL;
     }
-    pthread_rwlock_init(&cfg->lock, NULL);
+    cfg->lock = &cfg->lock_storage;
+    pthread_rwlock_init(cfg->lock, NULL);
     for (size_t t = 0; tables[t] != NULL; t++) {
         for (const np_cfg_spec *s = tables[t]; s->name != NULL; s++) {
             if (find(cfg, s->name) != NULL) {
@@ -91,7 +95,7 @@ np_config_free(np_config *cfg)
         }
     }
     free(cfg->entries);
-    pthread_rwlock_destroy(&cfg->lock);
+    pthread_rwlock_destroy(cfg->lock);
     free(cfg);
 }
 
@@ -274,7 +278,7 @@ np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen
     kvlist kv = {0};
     np_err err = load_dotenv(dotenv_path, &kv, why, whylen);
     char old[1024];
-    pthread_rwlock_wrlock(&cfg->lock);
+    pthread_rwlock_wrlock(cfg->lock);
     for (size_t i = 0; err == NP_ERR_OK && i < cfg->n; i++) {
         entry *e = &cfg->entries[i];
         const char *v = getenv(e->spec->name);
@@ -338,7 +342,7 @@ np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen
         e->base = base;
         e->base_src = src;
     }
-    pthread_rwlock_unlock(&cfg->lock);
+    pthread_rwlock_unlock(cfg->lock);
     kv_free(&kv);
     return err;
 }
@@ -398,7 +402,7 @@ np_config_set(np_config *cfg, const char *name, const char *value, np_cfg_source
         free(base);
         return NP_ERR_NOMEM;
     }
-    pthread_rwlock_wrlock(&cfg->lock);
+    pthread_rwlock_wrlock(cfg->lock);
     char *old = e->value;
     char *old_base = NULL;
     e->value = copy;
@@ -408,7 +412,7 @@ np_config_set(np_config *cfg, const char *name, const char *value, np_cfg_source
         e->base = base;
         e->base_src = src;
     }
-    pthread_rwlock_unlock(&cfg->lock);
+    pthread_rwlock_unlock(cfg->lock);
     if (old != NULL && (e->spec->flags & NP_CFG_SECRET)) {
         memset(old, 0, strlen(old));
     }
@@ -427,7 +431,7 @@ np_config_unset(np_config *cfg, const char *name)
     if (e == NULL) {
         return NP_ERR_NOT_FOUND;
     }
-    pthread_rwlock_wrlock(&cfg->lock);
+    pthread_rwlock_wrlock(cfg->lock);
     np_err err = NP_ERR_OK;
     if (e->src == NP_CFG_SRC_DB) {
         const char *b = e->base ? e->base : (e->spec->def ? e->spec->def : "");
@@ -440,7 +444,7 @@ np_config_unset(np_config *cfg, const char *name)
             e->src = e->base ? e->base_src : NP_CFG_SRC_DEFAULT;
         }
     }
-    pthread_rwlock_unlock(&cfg->lock);
+    pthread_rwlock_unlock(cfg->lock);
     return err;
 }
 
@@ -451,9 +455,9 @@ np_config_source(const np_config *cfg, const char *name)
     if (e == NULL) {
         return NP_CFG_SRC_DEFAULT;
     }
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_rdlock(cfg->lock);
     np_cfg_source src = e->src;
-    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_unlock(cfg->lock);
     return src;
 }
 
@@ -481,11 +485,11 @@ np_config_int(const np_config *cfg, const char *name)
 {
     const entry *e = must_find(cfg, name);
     int64_t v = 0;
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_rdlock(cfg->lock);
     if (e->value != NULL) {
         parse_int(e->value, &v);
     }
-    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_unlock(cfg->lock);
     return v;
 }
 
@@ -494,11 +498,11 @@ np_config_bool(const np_config *cfg, const char *name)
 {
     const entry *e = must_find(cfg, name);
     bool v = false;
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_rdlock(cfg->lock);
     if (e->value != NULL) {
         np_cfg_parse_bool(e->value, &v);
     }
-    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_unlock(cfg->lock);
     return v;
 }
 
@@ -506,9 +510,9 @@ char *
 np_config_str(const np_config *cfg, const char *name, char *out, size_t outlen)
 {
     const entry *e = must_find(cfg, name);
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_rdlock(cfg->lock);
     snprintf(out, outlen, "%s", e->value ? e->value : "");
-    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_unlock(cfg->lock);
     return out;
 }
 
@@ -516,9 +520,9 @@ char *
 np_config_strdup(const np_config *cfg, const char *name)
 {
     const entry *e = must_find(cfg, name);
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_rdlock(cfg->lock);
     char *p = strdup(e->value ? e->value : "");
-    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_unlock(cfg->lock);
     return p;
 }
 
@@ -532,9 +536,9 @@ bool
 np_config_is_set(const np_config *cfg, const char *name)
 {
     const entry *e = must_find(cfg, name);
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_rdlock(cfg->lock);
     bool set = e->src != NP_CFG_SRC_DEFAULT && e->value != NULL && e->value[0] != '\0';
-    pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+    pthread_rwlock_unlock(cfg->lock);
     return set;
 }
 
@@ -551,9 +555,9 @@ np_config_each(const np_config *cfg, np_config_each_fn fn, void *arg)
     for (size_t i = 0; i < cfg->n; i++) {
         const entry *e = &cfg->entries[i];
         char *copy;
-        pthread_rwlock_rdlock((pthread_rwlock_t *)&cfg->lock);
+        pthread_rwlock_rdlock(cfg->lock);
         copy = strdup(e->value ? e->value : "");
-        pthread_rwlock_unlock((pthread_rwlock_t *)&cfg->lock);
+        pthread_rwlock_unlock(cfg->lock);
         if (copy == NULL) {
             continue;
         }

@@ -74,11 +74,11 @@ np_json_parse_object(const void *body, size_t len, json_t **out, char *why, size
 }
 
 bool
-np_json_only_keys(const json_t *obj, const char *const *allowed, char *why, size_t whylen)
+np_json_only_keys(json_t *obj, const char *const *allowed, char *why, size_t whylen)
 {
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)obj, key, val)
+    json_object_foreach(obj, key, val)
     {
         bool ok = false;
         for (int i = 0; allowed[i] != NULL && !ok; i++) {

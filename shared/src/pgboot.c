@@ -40,7 +40,7 @@ find_bindir(char *out, size_t n)
     if (d != NULL) {
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
-            int v = atoi(e->d_name);
+            int v = (int)strtol(e->d_name, NULL, 10);
             char probe[300];
             snprintf(probe, sizeof(probe), "/usr/lib/postgresql/%s/bin/pg_ctl", e->d_name);
             if (v > best && access(probe, X_OK) == 0) {
@@ -71,8 +71,20 @@ find_bindir(char *out, size_t n)
 /* run executes argv as the cluster's user, in a new session (so a terminal's Ctrl-C does not
  * reach Postgres before we stop it ourselves), with output to logpath; returns exit code. */
 static int
-run(const np_pgboot *pg, char *const argv[], const char *logpath)
+run(const np_pgboot *pg, const char *const argv[], const char *logpath)
 {
+    /* execv takes writable strings (POSIX kept the old prototype): copies, made before fork. */
+    char words[4096], *args[16];
+    size_t n = 0, used = 0;
+    for (; argv[n] != NULL; n++) {
+        size_t len = strlen(argv[n]) + 1;
+        if (n + 1 >= sizeof(args) / sizeof(args[0]) || len > sizeof(words) - used) {
+            return -1;
+        }
+        args[n] = memcpy(words + used, argv[n], len);
+        used += len;
+    }
+    args[n] = NULL;
     pid_t pid = fork();
     if (pid < 0) {
         return -1;
@@ -95,7 +107,7 @@ run(const np_pgboot *pg, char *const argv[], const char *logpath)
                 _exit(126);
             }
         }
-        execv(argv[0], argv);
+        execv(args[0], args);
         _exit(127);
     }
     int status;
@@ -252,23 +264,23 @@ np_pgboot_start(np_pgboot **out, const char *data_dir, char *url, size_t urllen,
     if (access(version, F_OK) != 0) {
         np_log_info("pgboot", "creating a private Postgres cluster in %s", pg->pgdir);
         snprintf(prog, sizeof(prog), "%s/initdb", pg->bindir);
-        char *argv[] = {prog,    "-D", pg->pgdir, "-U",          "naipool",   "-A",
-                        "trust", "-E", "UTF8",    "--no-locale", "--no-sync", NULL};
+        const char *argv[] = {prog,    "-D", pg->pgdir, "-U",          "naipool",   "-A",
+                              "trust", "-E", "UTF8",    "--no-locale", "--no-sync", NULL};
         if (run(pg, argv, NULL) != 0) {
             snprintf(why, whylen, "private Postgres: initdb failed in %s", pg->pgdir);
             goto fail;
         }
     }
     snprintf(prog, sizeof(prog), "%s/pg_ctl", pg->bindir);
-    char *status_argv[] = {prog, "status", "-D", pg->pgdir, NULL};
+    const char *status_argv[] = {prog, "status", "-D", pg->pgdir, NULL};
     if (run(pg, status_argv, NULL) != 0) {
         char opts[1200];
         snprintf(opts, sizeof(opts),
                  "-c listen_addresses='' -c unix_socket_directories='%s' "
                  "-c unix_socket_permissions=0700 -c max_connections=300 %s",
                  pg->sockdir, getenv("NP_PG_OPTIONS") ? getenv("NP_PG_OPTIONS") : "");
-        char *argv[] = {prog,      "start", "-w",    "-t", "60", "-D",
-                        pg->pgdir, "-l",    logpath, "-o", opts, NULL};
+        const char *argv[] = {prog,      "start", "-w",    "-t", "60", "-D",
+                              pg->pgdir, "-l",    logpath, "-o", opts, NULL};
         if (run(pg, argv, NULL) != 0) {
             snprintf(why, whylen, "private Postgres: pg_ctl start failed (see %s)", logpath);
             goto fail;
@@ -309,7 +321,7 @@ np_pgboot_stop(np_pgboot *pg)
     }
     char prog[300];
     snprintf(prog, sizeof(prog), "%s/pg_ctl", pg->bindir);
-    char *argv[] = {prog, "stop", "-D", pg->pgdir, "-m", "fast", "-w", "-t", "20", NULL};
+    const char *argv[] = {prog, "stop", "-D", pg->pgdir, "-m", "fast", "-w", "-t", "20", NULL};
     if (run(pg, argv, NULL) != 0) {
         np_log_warn("pgboot", "pg_ctl stop did not succeed for %s", pg->pgdir);
     }

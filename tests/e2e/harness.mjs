@@ -16,7 +16,7 @@ const BUILD = process.env.NP_BUILD_DIR
 export const NAIPOOL = join(BUILD, 'services/naipool');
 export const FAKE = join(BUILD, 'tests/fakes/fake-novelai');
 
-const SANITIZER = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:/;
+const SANITIZER = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|runtime error:/;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A random persistent token of NovelAI's shape (pst- + 64 characters). */
@@ -158,6 +158,15 @@ export const LSAN_OPTIONS = `suppressions=${join(ROOT, 'tests/lsan.supp')}:print
  */
 const TEST_RATES = { BASE_RPM: '5', BASE_RPM_CONTRIBUTOR_ONLY: 'false', MAX_RPM: '60', MANUAL_GLOBAL_RPM: '10' };
 
+/**
+ * Under ThreadSanitizer (`make test-tsan` sets NP_TSAN=1) everything runs several times slower,
+ * argon2id most of all (its 19 MiB blocks get shadow memory): calls between services get a
+ * minute instead of 10 s, so a slow hash is not a 503. A test's own setting still wins.
+ */
+const TSAN_ENV = process.env.NP_TSAN === '1' ? { RPC_TIMEOUT_MS: '60000' } : {};
+/** How long a suite may take to start: longer under ThreadSanitizer, for the same reason. */
+const START_MS = process.env.NP_TSAN === '1' ? 180000 : 60000;
+
 /** The environment every naipool process of one stack shares (null values are left out). */
 export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
   const env = {
@@ -177,6 +186,7 @@ export function stackEnv(databaseUrl, fakeUrl, extra = {}) {
     LSAN_OPTIONS,
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
     ...TEST_RATES,
+    ...TSAN_ENV,
     ...extra,
   };
   for (const k of Object.keys(env)) if (env[k] === null) delete env[k];
@@ -195,7 +205,7 @@ export async function startStack({ tokens = [], env = {}, latencyMs = 0, eventDe
   const proc = new Proc('naipool', NAIPOOL, ['all'], fullEnv);
   let m;
   try {
-    m = await proc.waitFor(/serving http:\/\/127\.0\.0\.1:(\d+)\//, 60000);
+    m = await proc.waitFor(/serving http:\/\/127\.0\.0\.1:(\d+)\//, START_MS);
   } catch (e) {
     await proc.stop();
     await fake.stop();
@@ -309,7 +319,7 @@ export async function startCluster({ pools = 2, tokens = [], env = {}, latencyMs
   const start = async (name, svc, extra = {}) => {
     const p = new Proc(name, NAIPOOL, [svc], { ...common, NODE_ID: name, ...extra });
     procs[name] = p;
-    await p.waitFor(svc === 'gateway' ? /serving http:\/\/127\.0\.0\.1:(\d+)\// : /answering on/, 60000);
+    await p.waitFor(svc === 'gateway' ? /serving http:\/\/127\.0\.0\.1:(\d+)\// : /answering on/, START_MS);
     return p;
   };
   const stopAll = async () => {

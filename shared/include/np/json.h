@@ -23,8 +23,9 @@ np_err np_json_parse_object(const void *body, size_t len, json_t **out, char *wh
 /* np_json_prescan counts the values and the nesting of body without allocating; false with a
  * sentence in why when either exceeds its cap. It does not validate (the parser does). */
 bool np_json_prescan(const void *body, size_t len, char *why, size_t whylen);
-/* np_json_only_keys fails naming the first key of obj not in the NULL-terminated allowed. */
-bool np_json_only_keys(const json_t *obj, const char *const *allowed, char *why, size_t whylen);
+/* np_json_only_keys fails naming the first key of obj not in the NULL-terminated allowed (obj
+ * is not const: jansson iterates only mutable objects). */
+bool np_json_only_keys(json_t *obj, const char *const *allowed, char *why, size_t whylen);
 
 /* Typed getters. Each returns NP_ERR_OK and sets *present (may be NULL) when the key is
  * absent and not required; NP_ERR_INVALID with a sentence when the type or range is off. */

@@ -19,7 +19,7 @@
     "'fail_streak', k.fail_streak, 'cooldown_until', k.cooldown_until, 'last_checked_at', "        \
     "k.last_checked_at, 'last_error', k.last_error, 'uses_today', CASE WHEN k.uses_day = "         \
     "current_date THEN k.uses_today ELSE 0 END, 'last_used_at', k.last_used_at, "                  \
-    "'created_at', k.created_at, 'spent', (SELECT json_build_object('today_anlas', "                 \
+    "'created_at', k.created_at, 'spent', (SELECT json_build_object('today_anlas', "               \
     "coalesce(sum(s.anlas) FILTER (WHERE s.day = current_date), 0), 'today_paid_requests', "       \
     "coalesce(sum(s.paid_requests) FILTER (WHERE s.day = current_date), 0), 'days30_anlas', "      \
     "coalesce(sum(s.anlas), 0), 'days30_paid_requests', coalesce(sum(s.paid_requests), 0)) "       \

@@ -106,13 +106,15 @@ make_cfg(const char *url, int tag, int instance, int instances)
     np_config *cfg = np_config_new(tables);
     char why[512];
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);
-    char ev[256] = "", ack[256] = "", rpc[64], one[64];
+    char ev[256] = "", ack[256] = "", rpc[64];
+    size_t evn = 0, ackn = 0;
     for (int i = 1; i <= instances; i++) {
         if (instance == 0 || instance == i) {
-            snprintf(one, sizeof(one), "%sinproc://ev-%d-%d", ev[0] ? "," : "", tag, i);
-            strncat(ev, one, sizeof(ev) - strlen(ev) - 1);
-            snprintf(one, sizeof(one), "%sinproc://ack-%d-%d", ack[0] ? "," : "", tag, i);
-            strncat(ack, one, sizeof(ack) - strlen(ack) - 1);
+            evn += (size_t)snprintf(ev + evn, sizeof(ev) - evn, "%sinproc://ev-%d-%d",
+                                    evn ? "," : "", tag, i);
+            ackn += (size_t)snprintf(ack + ackn, sizeof(ack) - ackn, "%sinproc://ack-%d-%d",
+                                     ackn ? "," : "", tag, i);
+            assert_true(evn < sizeof(ev) && ackn < sizeof(ack));
         }
     }
     snprintf(rpc, sizeof(rpc), "inproc://audit-rpc-%d-%d", tag, instance);
@@ -533,9 +535,9 @@ assert_no_seq_scan(const char *url, const audit_logs_filter *f)
     PGresult *r = PQexecParams(c, sql, q.n, NULL, q.v, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     char plan[8192] = "";
-    for (int i = 0; i < PQntuples(r); i++) {
-        strncat(plan, PQgetvalue(r, i, 0), sizeof(plan) - strlen(plan) - 2);
-        strncat(plan, "\n", sizeof(plan) - strlen(plan) - 1);
+    size_t len = 0;
+    for (int i = 0; i < PQntuples(r) && len < sizeof(plan); i++) {
+        len += (size_t)snprintf(plan + len, sizeof(plan) - len, "%s\n", PQgetvalue(r, i, 0));
     }
     if (strstr(plan, "Seq Scan on usage_logs") != NULL) {
         fail_msg("the user query scans usage_logs sequentially:\n%s", plan);

@@ -1,6 +1,6 @@
 /* A test producer: emits N relay.finished events through np_events (settings from the
- * environment: EVENTS_URL, ACKS_URL, EVENTS_*, INTERNAL_SECRET), printing progress, then waits until audit
- * has acknowledged every one. Exit 0 when all were acknowledged and none dropped.
+ * environment: EVENTS_URL, ACKS_URL, EVENTS_*, INTERNAL_SECRET), printing progress, then waits
+ * until audit has acknowledged every one. Exit 0 when all were acknowledged and none dropped.
  * Usage: event-producer COUNT [EVENTS_PER_TICK [TICK_MS [USER_BASE]]] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +26,10 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: event-producer COUNT [PER_TICK [TICK_MS [USER_BASE]]]\n");
         return 2;
     }
-    long count = atol(argv[1]);
-    long per_tick = argc > 2 ? atol(argv[2]) : 100;
-    int tick_ms = argc > 3 ? atoi(argv[3]) : 10;
-    long user_base = argc > 4 ? atol(argv[4]) : 1;
+    long count = strtol(argv[1], NULL, 10);
+    long per_tick = argc > 2 ? strtol(argv[2], NULL, 10) : 100;
+    int tick_ms = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 10;
+    long user_base = argc > 4 ? strtol(argv[4], NULL, 10) : 1;
     static const np_cfg_spec *const tables[] = {np_config_common, NULL};
     np_config *cfg = np_config_new(tables);
     char why[512];
