@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -39,6 +40,14 @@ push(fairq *q, req *r)
     assert_int_equal(fairq_push(q, &r->it, 100), NP_ERR_OK);
 }
 
+/* Appends name to the space-separated list in buf (cut to fit). */
+static void
+add_name(char *buf, size_t cap, const char *name)
+{
+    size_t n = strlen(buf);
+    snprintf(buf + n, cap - n, "%s%s", n > 0 ? " " : "", name);
+}
+
 /* The names of the current round's heads, space-separated. */
 static const char *
 round_names(const fairq *q, char *buf, size_t cap)
@@ -47,8 +56,7 @@ round_names(const fairq *q, char *buf, size_t cap)
     int k = fairq_round(q, heads, 16);
     buf[0] = '\0';
     for (int i = 0; i < k; i++) {
-        strncat(buf, i > 0 ? " " : "", cap - strlen(buf) - 1);
-        strncat(buf, req_of(heads[i])->name, cap - strlen(buf) - 1);
+        add_name(buf, cap, req_of(heads[i])->name);
     }
     return buf;
 }
@@ -62,8 +70,7 @@ drain_by_rounds(fairq *q, char *buf, size_t cap)
     int k;
     while ((k = fairq_round(q, heads, 16)) > 0) {
         for (int i = 0; i < k; i++) {
-            strncat(buf, buf[0] ? " " : "", cap - strlen(buf) - 1);
-            strncat(buf, req_of(heads[i])->name, cap - strlen(buf) - 1);
+            add_name(buf, cap, req_of(heads[i])->name);
             fairq_served(q, heads[i]);
         }
     }
@@ -77,8 +84,7 @@ drain_one_by_one(fairq *q, char *buf, size_t cap)
     buf[0] = '\0';
     fairq_item *head;
     while (fairq_round(q, &head, 1) == 1) {
-        strncat(buf, buf[0] ? " " : "", cap - strlen(buf) - 1);
-        strncat(buf, req_of(head)->name, cap - strlen(buf) - 1);
+        add_name(buf, cap, req_of(head)->name);
         fairq_served(q, head);
     }
     return buf;
@@ -90,8 +96,7 @@ list_names(fairq_item *it, char *buf, size_t cap)
 {
     buf[0] = '\0';
     for (; it != NULL; it = it->next) {
-        strncat(buf, buf[0] ? " " : "", cap - strlen(buf) - 1);
-        strncat(buf, req_of(it)->name, cap - strlen(buf) - 1);
+        add_name(buf, cap, req_of(it)->name);
     }
     return buf;
 }
