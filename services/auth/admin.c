@@ -33,22 +33,25 @@
     "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
     "  AND l.time > now() - interval '24 hours' AND l.status >= 400)"
 
+/* user_json returns row i as JSON, NULL when a cell is not what the columns promise. */
 static json_t *
 user_json(const PGresult *res, int i)
 {
-    json_t *rpm = PQgetisnull(res, i, 4)
-                      ? json_null()
-                      : json_integer((json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10));
-    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:s, s:I, s:o, s:o, s:I, s:I}", "id",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "username",
-                     PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2), "disabled",
-                     PQgetvalue(res, i, 3)[0] == 't', "rpm_override", rpm, "created_at",
-                     PQgetvalue(res, i, 5), "relay_keys",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 6), NULL, 10), "last_used_at",
-                     auth_json_time(PQgetvalue(res, i, 7)), "locked_until",
-                     auth_json_time(PQgetvalue(res, i, 8)), "requests_24h",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 9), NULL, 10), "errors_24h",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 10), NULL, 10));
+    np_db_row row = np_db_row_at(res, i);
+    bool has_rpm = !np_db_null(&row, 4);
+    json_int_t rpm = has_rpm ? (json_int_t)np_db_int(&row, 4) : 0;
+    json_int_t id = (json_int_t)np_db_int(&row, 0), keys = (json_int_t)np_db_int(&row, 6);
+    json_int_t requests = (json_int_t)np_db_int(&row, 9), errors = (json_int_t)np_db_int(&row, 10);
+    bool disabled = np_db_bool(&row, 3);
+    if (row.err != NP_ERR_OK) {
+        return NULL;
+    }
+    return json_pack(
+        "{s:I, s:s, s:s, s:b, s:o, s:s, s:I, s:o, s:o, s:I, s:I}", "id", id, "username",
+        PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2), "disabled", disabled, "rpm_override",
+        has_rpm ? json_integer(rpm) : json_null(), "created_at", PQgetvalue(res, i, 5),
+        "relay_keys", keys, "last_used_at", auth_json_time(PQgetvalue(res, i, 7)), "locked_until",
+        auth_json_time(PQgetvalue(res, i, 8)), "requests_24h", requests, "errors_24h", errors);
 }
 
 /* caller_is_admin checks the caller against the database, not only the gateway's word. */
@@ -177,10 +180,20 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
         return;
     }
     json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_array_append_new(arr, user_json(res, i));
+    for (int i = 0; arr != NULL && i < PQntuples(res); i++) {
+        json_t *one = user_json(res, i);
+        if (one == NULL) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+        json_array_append_new(arr, one);
     }
     PQclear(res);
+    if (arr == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
     pool_figures(s, arr);
     np_http_reply_json(call, 200, arr, NULL);
 }
@@ -293,8 +306,10 @@ apply(PGconn *c, int64_t id, const change *ch, auth_user *before, PGresult **aft
                          "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled "
                          "AND id <> $1",
                          1, p, &res);
-        if (err == NP_ERR_OK && strtoll(PQgetvalue(res, 0, 0), NULL, 10) == 0) {
-            err = NP_ERR_CONFLICT;
+        if (err == NP_ERR_OK) {
+            np_db_row row = np_db_row_at(res, 0);
+            int64_t others = np_db_int(&row, 0);
+            err = row.err != NP_ERR_OK ? row.err : others == 0 ? NP_ERR_CONFLICT : NP_ERR_OK;
         }
         PQclear(res);
     }
@@ -358,9 +373,14 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
                                                    : NULL);
         return;
     }
-    json_t *arr = json_array();
-    json_array_append_new(arr, user_json(after, 0));
+    json_t *one = user_json(after, 0);
     PQclear(after);
+    if (one == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    json_array_append_new(arr, one);
     pool_figures(s, arr);
     np_http_reply_json(call, 200, json_incref(json_array_get(arr, 0)), NULL);
     json_decref(arr);

@@ -53,13 +53,18 @@ auth_relaykey_hash(const uint8_t hkey[NP_KEY_LEN], const char *cred, size_t len,
     np_wipe(mac, sizeof(mac));
 }
 
+/* key_json returns row i of a KEY_COLUMNS result as JSON, NULL when a cell is bad. */
 static json_t *
 key_json(const PGresult *res, int i)
 {
-    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:o}", "id",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "name",
-                     PQgetvalue(res, i, 1), "prefix", PQgetvalue(res, i, 2), "enabled",
-                     PQgetvalue(res, i, 3)[0] == 't', "created_at",
+    np_db_row row = np_db_row_at(res, i);
+    json_int_t id = (json_int_t)np_db_int(&row, 0);
+    bool enabled = np_db_bool(&row, 3);
+    if (row.err != NP_ERR_OK) {
+        return NULL;
+    }
+    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:o}", "id", id, "name", PQgetvalue(res, i, 1),
+                     "prefix", PQgetvalue(res, i, 2), "enabled", enabled, "created_at",
                      auth_json_time(PQgetvalue(res, i, 4)), "last_used_at",
                      auth_json_time(PQgetvalue(res, i, 5)));
 }
@@ -103,9 +108,12 @@ revoke_others(auth_service *s, PGconn *c, const np_http_req *r, int64_t keep, in
         c, "DELETE FROM relay_keys WHERE user_id = $1 AND id <> $2 RETURNING id", 2, params, &res);
     *n = 0;
     for (int i = 0; err == NP_ERR_OK && i < PQntuples(res); i++) {
-        emit(s, "auth.relay_key_revoked", r->user_id, strtoll(PQgetvalue(res, i, 0), NULL, 10),
-             r->rid);
-        (*n)++;
+        np_db_row row = np_db_row_at(res, i);
+        int64_t gone = np_db_int(&row, 0);
+        if ((err = row.err) == NP_ERR_OK) {
+            emit(s, "auth.relay_key_revoked", r->user_id, gone, r->rid);
+            (*n)++;
+        }
     }
     PQclear(res);
     return err;
@@ -183,6 +191,10 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
         goto done;
     }
     json_t *out = key_json(res, 0);
+    if (out == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        goto done;
+    }
     int64_t kid = json_integer_value(json_object_get(out, "id")), revoked = 0;
     if (rotate && (err = revoke_others(s, c, r, kid, &revoked)) != NP_ERR_OK) {
         json_decref(out);
@@ -222,10 +234,20 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
         return;
     }
     json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_array_append_new(arr, key_json(res, i));
+    for (int i = 0; arr != NULL && i < PQntuples(res); i++) {
+        json_t *one = key_json(res, i);
+        if (one == NULL) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+        json_array_append_new(arr, one);
     }
     PQclear(res);
+    if (arr == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
     np_http_reply_json(call, 200, arr, NULL);
 }
 
@@ -283,7 +305,12 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
         np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "no such relay key" : NULL);
         goto done;
     }
-    np_http_reply_json(call, 200, key_json(res, 0), NULL);
+    json_t *out = key_json(res, 0);
+    if (out == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        goto done;
+    }
+    np_http_reply_json(call, 200, out, NULL);
     if (has_enabled) {
         emit(s, enabled ? "auth.relay_key_enabled" : "auth.relay_key_disabled", r->user_id, id,
              r->rid);
@@ -330,8 +357,10 @@ auth_relaykeys_revoke_all(PGconn *c, int64_t uid, int64_t *n)
                             "WHERE id = $1)",
                             1, params, &res);
     if (err == NP_ERR_OK) {
-        *n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        err = PQgetvalue(res, 0, 1)[0] == 't' ? NP_ERR_OK : NP_ERR_NOT_FOUND;
+        np_db_row row = np_db_row_at(res, 0);
+        *n = np_db_int(&row, 0);
+        bool user = np_db_bool(&row, 1);
+        err = row.err != NP_ERR_OK ? row.err : user ? NP_ERR_OK : NP_ERR_NOT_FOUND;
     }
     PQclear(res);
     return err;

@@ -125,7 +125,12 @@ select_ids(const health_jobs *j, const char *sql, int nparams, const char *const
     int n = 0;
     if (np_db_exec(c, sql, nparams, params, &r) == NP_ERR_OK) {
         for (int i = 0; i < PQntuples(r) && n < max; i++) {
-            ids[n++] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+            np_db_row row = np_db_row_at(r, i);
+            int64_t id = np_db_int(&row, 0);
+            if (row.err != NP_ERR_OK) {
+                break; /* logged; the ids read so far are good */
+            }
+            ids[n++] = id;
         }
     }
     PQclear(r);

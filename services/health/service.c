@@ -117,8 +117,9 @@ check_all(health_service *s, np_rpc_call *call)
     int64_t failed = 0;
     for (int i = 0; i < PQntuples(res); i++) {
         json_t *key = NULL;
-        np_err e =
-            health_keyprobe_run(&s->env, strtoll(PQgetvalue(res, i, 0), NULL, 10), true, &key);
+        np_db_row row = np_db_row_at(res, i);
+        int64_t id = np_db_int(&row, 0);
+        np_err e = row.err != NP_ERR_OK ? row.err : health_keyprobe_run(&s->env, id, true, &key);
         if (e == NP_ERR_OK) {
             json_array_append_new(keys, key);
         } else if (e != NP_ERR_NOT_FOUND) { /* a key withdrawn meanwhile is no failure */

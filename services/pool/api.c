@@ -288,8 +288,11 @@ admin_stats(const pool_api *a, np_rpc_call *call)
         err = np_db_exec(c, "SELECT count(*) FROM key_leases WHERE expires_at > now()", 0, NULL,
                          &res);
         if (err == NP_ERR_OK) {
-            json_object_set_new(out, "leases",
-                                json_integer(strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
+            np_db_row row = np_db_row_at(res, 0);
+            int64_t leases = np_db_int(&row, 0);
+            if ((err = row.err) == NP_ERR_OK) {
+                json_object_set_new(out, "leases", json_integer(leases));
+            }
         }
         PQclear(res);
     }

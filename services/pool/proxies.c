@@ -115,22 +115,29 @@ refresh(pool_proxies *p)
     size_t n = (size_t)PQntuples(pr), na = (size_t)PQntuples(ar);
     cached_proxy *v = calloc(n ? n : 1, sizeof(*v));
     assignment *a = calloc(na ? na : 1, sizeof(*a));
-    for (size_t i = 0; v != NULL && i < n; i++) {
-        v[i].id = strtoll(PQgetvalue(pr, (int)i, 0), NULL, 10);
-        v[i].healthy = strcmp(PQgetvalue(pr, (int)i, 1), "t") == 0;
+    np_err err = NP_ERR_OK;
+    for (size_t i = 0; v != NULL && err == NP_ERR_OK && i < n; i++) {
+        np_db_row row = np_db_row_at(pr, (int)i);
+        v[i].id = np_db_int(&row, 0);
+        v[i].healthy = np_db_bool(&row, 1);
+        if ((err = row.err) != NP_ERR_OK) {
+            break;
+        }
         v[i].url = open_url(p->svc->cfg, v[i].id,
                             PQgetisnull(pr, (int)i, 2) ? NULL : PQgetvalue(pr, (int)i, 2),
                             PQgetvalue(pr, (int)i, 3));
         v[i].healthy = v[i].healthy && v[i].url != NULL;
     }
-    for (size_t i = 0; a != NULL && i < na; i++) {
-        a[i].key_id = strtoll(PQgetvalue(ar, (int)i, 0), NULL, 10);
-        a[i].proxy_id = strtoll(PQgetvalue(ar, (int)i, 1), NULL, 10);
+    for (size_t i = 0; a != NULL && err == NP_ERR_OK && i < na; i++) {
+        np_db_row row = np_db_row_at(ar, (int)i);
+        a[i].key_id = np_db_int(&row, 0);
+        a[i].proxy_id = np_db_int(&row, 1);
+        err = row.err;
     }
     PQclear(pr);
     PQclear(ar);
     np_db_release(p->svc->db, c);
-    if (v == NULL || a == NULL) {
+    if (v == NULL || a == NULL || err != NP_ERR_OK) { /* keep the cache we have */
         free_proxies(v, v ? n : 0);
         free(a);
         return;
@@ -330,13 +337,14 @@ static const char select_cols[] =
                                                                                        "proxie"
                                                                                        "s p";
 
+/* row_json returns row i as JSON, NULL when a cell is not what the columns promise. */
 static json_t *
 row_json(PGresult *r, int i)
 {
+    np_db_row row = np_db_row_at(r, i);
 #define S(col) (PQgetisnull(r, i, col) ? json_null() : json_string(PQgetvalue(r, i, col)))
-#define I(col)                                                                                     \
-    (PQgetisnull(r, i, col) ? json_null() : json_integer(strtoll(PQgetvalue(r, i, col), NULL, 10)))
-#define B(col) json_boolean(strcmp(PQgetvalue(r, i, col), "t") == 0)
+#define I(col) (np_db_null(&row, col) ? json_null() : json_integer(np_db_int(&row, col)))
+#define B(col) json_boolean(np_db_bool(&row, col))
     json_t *recent = json_loads(PQgetvalue(r, i, 11), 0, NULL);
     json_t *o = json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
@@ -349,6 +357,10 @@ row_json(PGresult *r, int i)
 #undef S
 #undef I
 #undef B
+    if (row.err != NP_ERR_OK) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -361,8 +373,11 @@ reply_one(PGconn *c, np_rpc_call *call, int64_t id, int status)
     const char *params[] = {ids};
     PGresult *r = NULL;
     np_err err = np_db_exec(c, sql, 1, params, &r);
-    if (err == NP_ERR_OK && PQntuples(r) == 1) {
-        np_http_reply_json(call, status, row_json(r, 0), NULL);
+    json_t *one = err == NP_ERR_OK && PQntuples(r) == 1 ? row_json(r, 0) : NULL;
+    if (one == NULL && err == NP_ERR_OK && PQntuples(r) == 1) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+    } else if (one != NULL) {
+        np_http_reply_json(call, status, one, NULL);
     } else {
         np_http_reply_err(call, err == NP_ERR_OK ? NP_ERR_NOT_FOUND : err,
                           err == NP_ERR_OK ? "no such proxy" : NULL);
@@ -382,10 +397,20 @@ list(PGconn *c, np_rpc_call *call)
         return;
     }
     json_t *a = json_array();
-    for (int i = 0; i < PQntuples(r); i++) {
-        json_array_append_new(a, row_json(r, i));
+    for (int i = 0; a != NULL && i < PQntuples(r); i++) {
+        json_t *one = row_json(r, i);
+        if (one == NULL) {
+            json_decref(a);
+            a = NULL;
+            break;
+        }
+        json_array_append_new(a, one);
     }
     PQclear(r);
+    if (a == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
     np_http_reply_json(call, 200, a, NULL);
 }
 
@@ -495,7 +520,9 @@ import_env(pool_proxies *p)
                          "VALUES ($1, $2, 1, $3, 'UPSTREAM_PROXIES', true, 'pending') "
                          "RETURNING id",
                          3, ins, &r);
-        int64_t id = err == NP_ERR_OK ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+        np_db_row row = np_db_row_at(r, 0);
+        int64_t id = err == NP_ERR_OK ? np_db_int(&row, 0) : 0;
+        err = err == NP_ERR_OK ? row.err : err;
         PQclear(r);
         if (err == NP_ERR_OK) {
             err = store_url(p, c, id, url, &u);
@@ -565,7 +592,9 @@ write_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r,
                          "'pending' ELSE 'disabled' END) RETURNING id",
                          5, params, &res);
         if (err == NP_ERR_OK) {
-            id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            np_db_row row = np_db_row_at(res, 0);
+            id = np_db_int(&row, 0);
+            err = row.err;
         }
         PQclear(res);
     } else if (err == NP_ERR_OK) {

@@ -63,9 +63,11 @@ read_inputs(PGconn *c, int64_t uid, int64_t *override, int64_t *contributed, int
         err = NP_ERR_NOT_FOUND;
     }
     if (err == NP_ERR_OK) {
-        *override = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        *contributed = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        *healthy = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        np_db_row row = np_db_row_at(res, 0);
+        *override = np_db_int(&row, 0);
+        *contributed = np_db_int(&row, 1);
+        *healthy = np_db_int(&row, 2);
+        err = row.err;
     }
     PQclear(res);
     return err;
@@ -200,8 +202,12 @@ pool_rate_take(PGconn *c, int64_t uid, int64_t rpm, bool consume, pool_rate_resu
     np_err err = consume ? pool_db_exec_prepared(c, "pool_rate_take", TAKE_SQL, 3, params, &res)
                          : pool_db_exec_prepared(c, "pool_rate_peek", PEEK_SQL, 3, params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 1) {
-        bool allowed = PQgetvalue(res, 0, 0)[0] == 't';
-        pool_rate_from_ahead(rpm, strtod(PQgetvalue(res, 0, 1), NULL), allowed, out);
+        np_db_row row = np_db_row_at(res, 0);
+        bool allowed = np_db_bool(&row, 0);
+        double ahead = np_db_num(&row, 1);
+        if ((err = row.err) == NP_ERR_OK) {
+            pool_rate_from_ahead(rpm, ahead, allowed, out);
+        }
     } else if (err == NP_ERR_OK) {
         err = NP_ERR_INTERNAL;
     }

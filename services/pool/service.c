@@ -247,7 +247,8 @@ keys_by_state(pool_service *s, int64_t n[NSTATES])
             for (int r = 0; r < PQntuples(res); r++) {
                 for (size_t i = 0; i < NSTATES; i++) {
                     if (strcmp(PQgetvalue(res, r, 0), key_states[i]) == 0) {
-                        s->keys_n[i] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+                        np_db_row row = np_db_row_at(res, r);
+                        s->keys_n[i] = np_db_int(&row, 1); /* count(*): never NULL */
                     }
                 }
             }
