@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/wire.h"
 
 const char AUDIT_SQL_INSERT_USAGE[] =
@@ -68,14 +69,6 @@ producer_ok(const char *s)
     return true;
 }
 
-static int64_t
-wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* decode_one reads [seq, time_us, type, fields_json]; NULL when malformed. */
 static audit_event *
 decode_one(const msgpack_object *o, const char *producer)
@@ -100,7 +93,7 @@ decode_one(const msgpack_object *o, const char *producer)
     e->seq = (int64_t)a[0].via.u64;
     e->time_us = a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)a[1].via.u64 : 0;
     if (e->time_us < TIME_MIN_US || e->time_us > TIME_MAX_US) {
-        e->time_us = wall_us();
+        e->time_us = np_wall_us();
     }
     memcpy(e->type, a[2].via.str.ptr, a[2].via.str.size);
     json_error_t jerr;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/json.h"
 #include "np/log.h"
 #include "np/proxy.h"
@@ -26,9 +27,7 @@ typedef struct {
 struct pool_proxies {
     np_service *svc;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
-    pthread_t thread;
+    np_ticker *refresher; /* refresh() every 2 s, or at once when kicked */
     cached_proxy *proxies;
     size_t nproxies;
     assignment *assign;
@@ -170,23 +169,11 @@ refresh(pool_proxies *p)
     free_proxies(old, nold);
 }
 
-static void *
-refresh_main(void *arg)
+static int64_t
+refresh_tick(void *arg)
 {
-    pool_proxies *p = arg;
-    pthread_mutex_lock(&p->mu);
-    while (!p->stop) {
-        pthread_mutex_unlock(&p->mu);
-        refresh(p);
-        pthread_mutex_lock(&p->mu);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 2;
-        while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0) {
-        }
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    refresh(arg);
+    return 0;
 }
 
 static void import_env(pool_proxies *p);
@@ -200,14 +187,15 @@ pool_proxies_open(pool_proxies **out, np_service *svc)
     }
     p->svc = svc;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
     import_env(p);
     refresh(p);
-    if (pthread_create(&p->thread, NULL, refresh_main, p) != 0) {
+    np_err err = np_ticker_start(&p->refresher, refresh_tick, p, 2000);
+    if (err != NP_ERR_OK) {
         free_proxies(p->proxies, p->nproxies);
         free(p->assign);
+        pthread_mutex_destroy(&p->mu);
         free(p);
-        return NP_ERR_SYSTEM;
+        return err;
     }
     *out = p;
     return NP_ERR_OK;
@@ -219,15 +207,10 @@ pool_proxies_close(pool_proxies *p)
     if (p == NULL) {
         return;
     }
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    pthread_join(p->thread, NULL);
+    np_ticker_stop(p->refresher);
     free_proxies(p->proxies, p->nproxies);
     free(p->assign);
     pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
     free(p);
 }
 
@@ -300,9 +283,7 @@ pool_proxies_report_failure(pool_proxies *p, int64_t proxy_id)
 static void
 wake(pool_proxies *p)
 {
-    pthread_mutex_lock(&p->mu);
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    np_ticker_kick(p->refresher);
 }
 
 /* ---- REST ---- */

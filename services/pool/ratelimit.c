@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/db.h"
 #include "prepared.h"
 
@@ -119,20 +120,12 @@ pool_limits_cache_free(pool_limits_cache *lc)
     free(lc);
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 np_err
 pool_user_limits_cached(pool_limits_cache *lc, PGconn *c, const np_config *cfg, int64_t uid,
                         unsigned version, pool_user_limits *out)
 {
     limits_entry *e = &lc->slots[((uint64_t)uid * 0x9E3779B97F4A7C15ull) >> 54];
-    int64_t now = mono_ms();
+    int64_t now = np_now_ms();
     pthread_mutex_lock(&lc->mu);
     limits_entry hit = *e;
     pthread_mutex_unlock(&lc->mu);

@@ -11,6 +11,7 @@
 #include "admin_config.h"
 #include "api.h"
 #include "keyring.h"
+#include "np/clock.h"
 #include "np/crypto.h"
 #include "np/httpop.h"
 #include "np/log.h"
@@ -222,21 +223,13 @@ on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
     leave(s);
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* keys_by_state fills n[] with the pool's keys per visible state: one query at most every
  * KEYS_TTL_MS whoever scrapes; false when they were never read (no database). */
 static bool
 keys_by_state(pool_service *s, int64_t n[NSTATES])
 {
     pthread_mutex_lock(&s->kmu);
-    if (s->keys_at_ms == 0 || mono_ms() - s->keys_at_ms > KEYS_TTL_MS) {
+    if (s->keys_at_ms == 0 || np_now_ms() - s->keys_at_ms > KEYS_TTL_MS) {
         PGconn *c = np_db_acquire(s->base.db, 2000);
         PGresult *res = NULL;
         if (c != NULL && np_db_exec(c,
@@ -252,7 +245,7 @@ keys_by_state(pool_service *s, int64_t n[NSTATES])
                     }
                 }
             }
-            s->keys_at_ms = mono_ms();
+            s->keys_at_ms = np_now_ms();
         }
         PQclear(res);
         np_db_release(s->base.db, c);

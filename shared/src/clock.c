@@ -25,6 +25,14 @@ np_wall_ms(void)
     return ms_of(CLOCK_REALTIME);
 }
 
+int64_t
+np_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void
 np_cond_init(pthread_cond_t *cv)
 {

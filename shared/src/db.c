@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/log.h"
 
 struct np_db {
@@ -78,7 +79,7 @@ np_db_open(np_db **out, const char *url, int size, const char *app_name, char *w
         return NP_ERR_NOMEM;
     }
     pthread_mutex_init(&db->mu, NULL);
-    pthread_cond_init(&db->cv, NULL);
+    np_cond_init(&db->cv);
     PGconn *c = np_db_connect(db, NULL, NULL, why, whylen);
     if (c == NULL) {
         np_db_close(db);
@@ -118,17 +119,10 @@ np_db_close(np_db *db)
 PGconn *
 np_db_acquire(np_db *db, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    int64_t deadline = np_deadline_ms(timeout_ms);
     pthread_mutex_lock(&db->mu);
     while (db->nidle == 0 && db->out >= db->size && !db->closing) {
-        if (pthread_cond_timedwait(&db->cv, &db->mu, &deadline) == ETIMEDOUT) {
+        if (np_cond_wait_until(&db->cv, &db->mu, deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&db->mu);
             return NULL;
         }

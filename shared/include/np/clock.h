@@ -17,6 +17,8 @@ int64_t np_now_ms(void);
 /* np_wall_ms returns milliseconds since the Unix epoch (CLOCK_REALTIME): for timestamps that
  * are stored, sent or compared with another host's. */
 int64_t np_wall_ms(void);
+/* np_wall_us is np_wall_ms in microseconds (event and log timestamps). */
+int64_t np_wall_us(void);
 
 /* np_cond_init initialises cv to time out on CLOCK_MONOTONIC (pthread_condattr_setclock);
  * every condvar given to np_cond_wait_until must be made here. */
