@@ -147,7 +147,7 @@ audit_logs_serve(np_db *db, const np_config *cfg, np_rpc_call *call, const np_ht
     char why[300];
     audit_logs_filter f;
     if (audit_logs_filter_parse(r->query, admin, r->user_id, &f, why, sizeof(why)) != NP_ERR_OK) {
-        np_http_reply_error(call, 400, "bad_request", why, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return;
     }
     bool show_ip = admin && np_config_bool(cfg, "LOG_REQUEST_IP");

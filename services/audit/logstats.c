@@ -17,14 +17,14 @@ audit_logstats_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
     audit_query q;
     int64_t days = AUDIT_STATS_DAYS_DEFAULT;
     if (!audit_query_parse(r->query, keys, &q, why, sizeof(why))) {
-        np_http_reply_error(call, 400, "bad_request", why, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return;
     }
     const char *v = audit_query_get(&q, "days");
     if (v != NULL && !audit_parse_int(v, 1, AUDIT_STATS_DAYS_MAX, &days)) {
         snprintf(why, sizeof(why), "days must be a whole number from 1 to %d",
                  AUDIT_STATS_DAYS_MAX);
-        np_http_reply_error(call, 400, "bad_request", why, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return;
     }
     int64_t today = (int64_t)time(NULL) / 86400;

@@ -86,7 +86,7 @@ on_http(audit_service *s, np_rpc_call *call, const msgpack_object *req)
     }
     if (strcmp(r.method, "GET") != 0) {
         const char *allow[] = {"Allow", "GET", NULL};
-        np_http_reply_error(call, 405, "method_not_allowed", "only GET is allowed here", allow);
+        np_http_reply_err_with(call, NP_ERR_METHOD, "only GET is allowed here", allow);
         return;
     }
     /* The gateway authenticates; ownership and roles are still checked here. */

@@ -33,7 +33,7 @@ audit_trail_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
     char why[300];
     audit_query q;
     if (!audit_query_parse(r->query, keys, &q, why, sizeof(why))) {
-        np_http_reply_error(call, 400, "bad_request", why, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return;
     }
     int64_t limit = AUDIT_LOGS_LIMIT_DEFAULT, user = 0, before_us = 0, before_id = 0;
@@ -58,7 +58,7 @@ audit_trail_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
         bad = "until must be a time: RFC 3339 (2026-11-26T06:00:00Z), a date, or Unix seconds";
     }
     if (bad != NULL) {
-        np_http_reply_error(call, 400, "bad_request", bad, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, bad);
         return;
     }
     audit_sql s;

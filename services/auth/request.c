@@ -39,8 +39,7 @@ auth_reply_retry(np_rpc_call *call, np_err err, const char *message, int64_t sec
     char value[24];
     snprintf(value, sizeof(value), "%lld", (long long)(seconds > 0 ? seconds : 1));
     const char *const headers[] = {"Retry-After", value, NULL};
-    np_http_reply_error(call, np_err_status(err), np_err_code(err),
-                        message ? message : np_err_message(err), headers);
+    np_http_reply_err_with(call, err, message, headers);
 }
 
 PGconn *

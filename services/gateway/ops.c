@@ -295,8 +295,7 @@ metrics_allowed(gw_request *r)
             return true;
         }
     }
-    gw_respond_error(r, 401, "unauthorized",
-                     "/metrics needs Authorization: Bearer <METRICS_TOKEN>");
+    gw_respond_err(r, NP_ERR_UNAUTHORIZED, "/metrics needs Authorization: Bearer <METRICS_TOKEN>");
     return false;
 }
 

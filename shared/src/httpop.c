@@ -85,18 +85,18 @@ np_http_reply_json(np_rpc_call *call, int status, json_t *body, const char *cons
 }
 
 void
-np_http_reply_error(np_rpc_call *call, int status, const char *code, const char *message,
-                    const char *const *headers)
+np_http_reply_err_with(np_rpc_call *call, np_err err, const char *message,
+                       const char *const *headers)
 {
-    json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
-    np_http_reply_json(call, status, j, headers);
+    json_t *j = json_pack("{s:s, s:s}", "error", np_err_code(err), "message",
+                          message && message[0] ? message : np_err_message(err));
+    np_http_reply_json(call, np_err_status(err), j, headers);
 }
 
 void
 np_http_reply_err(np_rpc_call *call, np_err err, const char *message)
 {
-    np_http_reply_error(call, np_err_status(err), np_err_code(err),
-                        message && message[0] ? message : np_err_message(err), NULL);
+    np_http_reply_err_with(call, err, message, NULL);
 }
 
 bool

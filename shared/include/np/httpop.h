@@ -43,11 +43,12 @@ np_err np_http_req_read(const msgpack_object *root, np_http_req *r);
 /* Answers. np_http_reply_json consumes body (may be NULL for an empty body). headers is a
  * NULL-terminated list of name, value pairs, or NULL. */
 void np_http_reply_json(np_rpc_call *call, int status, json_t *body, const char *const *headers);
-/* np_http_reply_error answers the HTTP error shape {"error": code, "message": message}. */
-void np_http_reply_error(np_rpc_call *call, int status, const char *code, const char *message,
-                         const char *const *headers);
-/* np_http_reply_err answers err's status and code, with message or err's default one. */
+/* np_http_reply_err answers the HTTP error shape {"error": code, "message": message} with
+ * err's status and code (errors.def: the one place codes come from), and message or err's
+ * default one. np_http_reply_err_with adds headers (NULL-terminated name, value pairs). */
 void np_http_reply_err(np_rpc_call *call, np_err err, const char *message);
+void np_http_reply_err_with(np_rpc_call *call, np_err err, const char *message,
+                            const char *const *headers);
 
 /* np_http_refuse_relay_key answers 403 not_allowed ("use a signed-in session") and returns true
  * when r was authenticated with a relay key (np-...). Relay keys reach the relay and GET /auth/me
