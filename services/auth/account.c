@@ -547,27 +547,19 @@ void
 auth_account_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
     static const struct {
-        const char *method, *path;
         bool signed_in;
         void (*fn)(auth_service *, np_rpc_call *, const np_http_req *);
-    } routes[] = {
-        {"POST", "/auth/register", false, do_register},
-        {"POST", "/auth/login", false, do_login},
-        {"GET", "/auth/me", true, do_me},
-        {"POST", "/auth/password", true, do_password},
+    } ops[NP_OP__COUNT] = {
+        [NP_OP_AUTH_REGISTER] = {false, do_register},
+        [NP_OP_AUTH_LOGIN] = {false, do_login},
+        [NP_OP_AUTH_ME] = {true, do_me},
+        [NP_OP_AUTH_PASSWORD] = {true, do_password},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (strcmp(r->path, routes[i].path) != 0) {
-            continue;
-        }
-        if (strcmp(r->method, routes[i].method) != 0) {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        } else if (routes[i].signed_in && r->user_id <= 0) {
-            np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
-        } else {
-            routes[i].fn(s, call, r);
-        }
-        return;
+    if (ops[r->op].fn == NULL) {
+        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    } else if (ops[r->op].signed_in && r->user_id <= 0) {
+        np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
+    } else {
+        ops[r->op].fn(s, call, r);
     }
-    np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
 }

@@ -420,28 +420,14 @@ revoke_keys(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id
 void
 auth_admin_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
-    int64_t id = 0;
     if (r->user_id <= 0) {
         np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
-    } else if (strcmp(r->path, "/admin/users") == 0) {
-        if (strcmp(r->method, "GET") == 0) {
-            list(s, call, r);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else if (np_path_match("/admin/users/{id}/relay-keys", r->path, &id)) {
-        if (strcmp(r->method, "DELETE") == 0) {
-            revoke_keys(s, call, r, id);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else if (np_path_match("/admin/users/{id}", r->path, &id)) {
-        if (strcmp(r->method, "PATCH") == 0) {
-            update(s, call, r, id);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else {
-        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+        return;
+    }
+    switch (r->op) {
+    case NP_OP_ADMIN_USERS_LIST: list(s, call, r); break;
+    case NP_OP_ADMIN_USER_REVOKE_KEYS: revoke_keys(s, call, r, r->id); break;
+    case NP_OP_ADMIN_USER_UPDATE: update(s, call, r, r->id); break;
+    default: np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL); break;
     }
 }

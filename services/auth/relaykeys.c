@@ -369,24 +369,11 @@ auth_relaykeys_revoke_all(PGconn *c, int64_t uid, int64_t *n)
 void
 auth_relaykeys_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
-    int64_t id = 0;
-    if (strcmp(r->path, "/client-keys") == 0) {
-        if (strcmp(r->method, "POST") == 0) {
-            create(s, call, r);
-        } else if (strcmp(r->method, "GET") == 0) {
-            list(s, call, r);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else if (np_path_match("/client-keys/{id}", r->path, &id)) {
-        if (strcmp(r->method, "PATCH") == 0) {
-            update(s, call, r, id);
-        } else if (strcmp(r->method, "DELETE") == 0) {
-            delete (s, call, r, id);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else {
-        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    switch (r->op) {
+    case NP_OP_CLIENT_KEYS_CREATE: create(s, call, r); break;
+    case NP_OP_CLIENT_KEYS_LIST: list(s, call, r); break;
+    case NP_OP_CLIENT_KEY_UPDATE: update(s, call, r, r->id); break;
+    case NP_OP_CLIENT_KEY_DELETE: delete (s, call, r, r->id); break;
+    default: np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL); break;
     }
 }

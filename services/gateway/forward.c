@@ -98,6 +98,7 @@ send_http(gw_request *r, const gw_route *route, const void *principal)
     h2o_req_t *req = r->req;
     np_http_req hr;
     memset(&hr, 0, sizeof(hr));
+    hr.op = gw_route_op(route, req->method.base, req->method.len);
     snprintf(hr.method, sizeof(hr.method), "%.*s", (int)req->method.len, req->method.base);
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     if (plen >= sizeof(hr.path) || req->path.len - plen > sizeof(hr.query)) {

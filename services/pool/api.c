@@ -308,43 +308,30 @@ admin_stats(const pool_api *a, np_rpc_call *call)
 }
 
 void
-pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req)
+pool_api_http(const pool_api *a, np_rpc_call *call, const np_http_req *r)
 {
-    np_http_req r;
-    if (np_http_req_read(req, &r) != NP_ERR_OK) {
-        np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
-        return;
-    }
-    if (np_http_refuse_relay_key(call, &r)) {
-        return;
-    }
-    if (r.user_id <= 0) {
+    if (r->user_id <= 0) {
         np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
         return;
     }
-    bool admin = strcmp(r.role, "admin") == 0;
-    int64_t id = 0;
-    if (strcmp(r.path, "/keys") == 0 && strcmp(r.method, "GET") == 0) {
-        keys_list(a, call, r.user_id, false);
-    } else if (strcmp(r.path, "/keys") == 0 && strcmp(r.method, "POST") == 0) {
-        keys_add(a, call, &r);
-    } else if (np_path_match("/keys/{id}", r.path, &id) && strcmp(r.method, "PATCH") == 0) {
-        keys_patch(a, call, &r, id, false, false);
-    } else if (np_path_match("/keys/{id}", r.path, &id) && strcmp(r.method, "DELETE") == 0) {
-        keys_delete(a, call, &r, id);
-    } else if (strncmp(r.path, "/admin/", 7) == 0 && !admin) {
+    bool admin = strcmp(r->role, "admin") == 0;
+    switch (r->op) {
+    case NP_OP_KEYS_LIST: keys_list(a, call, r->user_id, false); return;
+    case NP_OP_KEYS_ADD: keys_add(a, call, r); return;
+    case NP_OP_KEY_UPDATE: keys_patch(a, call, r, r->id, false, false); return;
+    case NP_OP_KEY_DELETE: keys_delete(a, call, r, r->id); return;
+    default: break;
+    }
+    if (!admin) {
         np_http_reply_err(call, NP_ERR_FORBIDDEN, "administrators only");
-    } else if (strcmp(r.path, "/admin/keys") == 0 && strcmp(r.method, "GET") == 0) {
-        keys_list(a, call, 0, true);
-    } else if (np_path_match("/admin/keys/{id}", r.path, &id) && strcmp(r.method, "PATCH") == 0) {
-        keys_patch(a, call, &r, id, true, false);
-    } else if (np_path_match("/admin/keys/{id}/toggle", r.path, &id) &&
-               strcmp(r.method, "POST") == 0) {
-        keys_patch(a, call, &r, id, true, true);
-    } else if (strcmp(r.path, "/admin/stats") == 0 && strcmp(r.method, "GET") == 0) {
-        admin_stats(a, call);
-    } else {
-        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+        return;
+    }
+    switch (r->op) {
+    case NP_OP_ADMIN_KEYS_LIST: keys_list(a, call, 0, true); break;
+    case NP_OP_ADMIN_KEY_UPDATE: keys_patch(a, call, r, r->id, true, false); break;
+    case NP_OP_ADMIN_KEY_TOGGLE: keys_patch(a, call, r, r->id, true, true); break;
+    case NP_OP_ADMIN_STATS: admin_stats(a, call); break;
+    default: np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL); break;
     }
 }
 

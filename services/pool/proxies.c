@@ -608,10 +608,10 @@ write_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r,
         np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "no such proxy" : NULL);
         goto cleanup;
     }
-    emit(p, r->method[0] == 'P' && r->method[1] == 'O' ? "proxy.added" : "proxy.updated", r, id,
-         has_url ? u.display : "");
+    bool added = r->op == NP_OP_ADMIN_PROXIES_ADD;
+    emit(p, added ? "proxy.added" : "proxy.updated", r, id, has_url ? u.display : "");
     wake(p);
-    reply_one(c, call, id, strcmp(r->method, "POST") == 0 ? 201 : 200);
+    reply_one(c, call, id, added ? 201 : 200);
 cleanup:
     json_decref(body);
 }
@@ -639,29 +639,22 @@ delete_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r
 bool
 pool_proxies_serve(pool_proxies *p, np_rpc_call *call, const np_http_req *r)
 {
-    int64_t id = 0;
     /* GET /admin/proxy-pool: the earlier pool's name for the list. */
-    bool collection =
-        strcmp(r->path, "/admin/proxies") == 0 || strcmp(r->path, "/admin/proxy-pool") == 0;
-    if (!collection && !np_path_match("/admin/proxies/{id}", r->path, &id)) {
+    np_http_op op = r->op;
+    if (op != NP_OP_ADMIN_PROXIES_LIST && op != NP_OP_ADMIN_PROXY_POOL &&
+        op != NP_OP_ADMIN_PROXIES_ADD && op != NP_OP_ADMIN_PROXY_UPDATE &&
+        op != NP_OP_ADMIN_PROXY_DELETE) {
         return false;
     }
-    const char *m = r->method;
-    bool ok = strcmp(r->path, "/admin/proxy-pool") == 0 ? strcmp(m, "GET") == 0
-              : collection ? (strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0)
-                           : (strcmp(m, "PATCH") == 0 || strcmp(m, "DELETE") == 0);
-    if (!ok) {
-        np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        return true;
-    }
+    int64_t id = r->id;
     PGconn *c = np_db_acquire(p->svc->db, 5000);
     if (c == NULL) {
         np_http_reply_err(call, NP_ERR_DB, NULL);
         return true;
     }
-    if (strcmp(m, "GET") == 0) {
+    if (op == NP_OP_ADMIN_PROXIES_LIST || op == NP_OP_ADMIN_PROXY_POOL) {
         list(c, call);
-    } else if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0) {
+    } else if (op == NP_OP_ADMIN_PROXIES_ADD || op == NP_OP_ADMIN_PROXY_UPDATE) {
         write_proxy(p, c, call, r, id);
     } else {
         delete_proxy(p, c, call, r, id);
