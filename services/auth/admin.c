@@ -119,7 +119,7 @@ query_int(np_rpc_call *call, const char *query, const char *name, int64_t min, i
     if (text[0] == '\0' || *end != '\0' || v < min || v > max) {
         snprintf(why, sizeof(why), "'%s' must be a whole number from %lld to %lld", name,
                  (long long)min, (long long)max);
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return false;
     }
     *out = v;
@@ -140,12 +140,13 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
             char ch = q[i];
             if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-')) {
-                auth_reply_invalid(call, "'q' may hold only the characters of a username");
+                np_http_reply_err(call, NP_ERR_INVALID,
+                                  "'q' may hold only the characters of a username");
                 return;
             }
         }
     } else if (strstr(r->query, "q=") != NULL) {
-        auth_reply_invalid(call, "'q' must be at most 32 characters of a username");
+        np_http_reply_err(call, NP_ERR_INVALID, "'q' must be at most 32 characters of a username");
         return;
     }
     PGconn *c = admin_db_get(s, call, r);
@@ -216,7 +217,7 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
     char why[256] = "";
     bool has_role = false, has_active = false, active = true;
     memset(ch, 0, sizeof(*ch));
-    if (!auth_body_read(call, r, allowed, &body)) {
+    if (!np_request_body(call, r, allowed, &body)) {
         return false;
     }
     const char *role = NULL;
@@ -263,7 +264,7 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
     }
     json_decref(body);
     if (!ok) {
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
     }
     return ok;
 }

@@ -133,14 +133,14 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
     char key[AUTH_RELAYKEY_MAX] = "", prefix[AUTH_RELAYKEY_PREFIX + 1];
     PGconn *c = NULL;
     PGresult *res = NULL;
-    if (!auth_body_read(call, r, allowed, &body)) {
+    if (!np_request_body(call, r, allowed, &body)) {
         return;
     }
     if (np_json_str(body, "name", false, 1, 4 * AUTH_RELAYKEY_NAME_MAX, &name, &has_name, why,
                     sizeof(why)) != NP_ERR_OK ||
         (has_name && !name_check(name, why, sizeof(why))) ||
         np_json_bool(body, "rotate", false, &rotate, &has_rotate, why, sizeof(why)) != NP_ERR_OK) {
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         goto done;
     }
     if (!has_name) {
@@ -262,7 +262,7 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     char why[256] = "", uid[24], kid[24];
     PGconn *c = NULL;
     PGresult *res = NULL;
-    if (!auth_body_read(call, r, allowed, &body)) {
+    if (!np_request_body(call, r, allowed, &body)) {
         return;
     }
     if (np_json_str(body, "name", false, 1, 4 * AUTH_RELAYKEY_NAME_MAX, &name, &has_name, why,
@@ -272,11 +272,11 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
             NP_ERR_OK ||
         np_json_bool(body, "is_active", false, &active, &has_active, why, sizeof(why)) !=
             NP_ERR_OK) {
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         goto done;
     }
     if (has_active && has_enabled && active != enabled) {
-        auth_reply_invalid(call, "'enabled' and 'is_active' disagree; give one");
+        np_http_reply_err(call, NP_ERR_INVALID, "'enabled' and 'is_active' disagree; give one");
         goto done;
     }
     if (has_active) {
@@ -284,7 +284,7 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
         enabled = active;
     }
     if (!has_name && !has_enabled) {
-        auth_reply_invalid(call, "nothing to change: give 'name' or 'enabled'");
+        np_http_reply_err(call, NP_ERR_INVALID, "nothing to change: give 'name' or 'enabled'");
         goto done;
     }
     if ((c = auth_db_get(s, call)) == NULL) {

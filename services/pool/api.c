@@ -12,6 +12,7 @@
 #include "np/json.h"
 #include "np/log.h"
 #include "np/novelai.h"
+#include "np/request.h"
 #include "probe.h"
 #include "ratelimit.h"
 
@@ -69,10 +70,7 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     PGconn *c = NULL;
     char token[POOL_TOKEN_MAX] = "";
     pool_key_patch p = {.max_anlas = -1};
-    np_err err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
-    if (err == NP_ERR_OK && !np_json_only_keys(body, allowed, why, sizeof(why))) {
-        err = NP_ERR_INVALID;
-    }
+    np_err err = np_request_body_parse(r, allowed, &body, why, sizeof(why));
     bool verify = true;
     if (err == NP_ERR_OK) {
         err = np_json_bool(body, "verify_now", false, &verify, NULL, why, sizeof(why));
@@ -186,11 +184,8 @@ keys_patch(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t i
         err = NP_ERR_INVALID;
         snprintf(why, sizeof(why), "toggle takes no body");
     } else if (!toggle) {
-        err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
-    }
-    if (err == NP_ERR_OK && !toggle &&
-        !np_json_only_keys(body, admin ? admin_fields : owner_fields, why, sizeof(why))) {
-        err = NP_ERR_INVALID;
+        err =
+            np_request_body_parse(r, admin ? admin_fields : owner_fields, &body, why, sizeof(why));
     }
     if (err == NP_ERR_OK && !toggle) {
         err = np_json_bool(body, "enabled", false, &p.enabled, &p.has_enabled, why, sizeof(why));

@@ -11,6 +11,7 @@
 #include "np/json.h"
 #include "np/log.h"
 #include "np/proxy.h"
+#include "np/request.h"
 #include "np/rowcrypt.h"
 
 typedef struct {
@@ -541,10 +542,7 @@ write_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r,
     const char *url = NULL, *note = NULL;
     bool has_url = false, has_note = false, has_enabled = false, enabled = true;
     np_proxy_url u;
-    np_err err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
-    if (err == NP_ERR_OK && !np_json_only_keys(body, fields, why, sizeof(why))) {
-        err = NP_ERR_INVALID;
-    }
+    np_err err = np_request_body_parse(r, fields, &body, why, sizeof(why));
     if (err == NP_ERR_OK) {
         err = np_json_str(body, "url", id == 0, 1, 1000, &url, &has_url, why, sizeof(why));
     }
