@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/wire.h"
 
 const char AUDIT_SQL_INSERT_USAGE[] =
@@ -28,13 +29,20 @@ const char AUDIT_SQL_INSERT_AUDIT[] =
 #define TIME_MAX_US 7258118400000000LL
 
 void
-audit_event_free_list(audit_event *head)
+audit_event_free(audit_event *e)
 {
-    while (head != NULL) {
-        audit_event *next = head->next;
-        json_decref(head->fields);
-        free(head);
-        head = next;
+    if (e != NULL) {
+        json_decref(e->fields);
+        free(e);
+    }
+}
+
+void
+audit_event_free_list(np_list *l)
+{
+    audit_event *e;
+    while ((e = NP_LIST_ENTRY(np_list_pop_front(l), audit_event, link)) != NULL) {
+        audit_event_free(e);
     }
 }
 
@@ -68,14 +76,6 @@ producer_ok(const char *s)
     return true;
 }
 
-static int64_t
-wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* decode_one reads [seq, time_us, type, fields_json]; NULL when malformed. */
 static audit_event *
 decode_one(const msgpack_object *o, const char *producer)
@@ -100,7 +100,7 @@ decode_one(const msgpack_object *o, const char *producer)
     e->seq = (int64_t)a[0].via.u64;
     e->time_us = a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)a[1].via.u64 : 0;
     if (e->time_us < TIME_MIN_US || e->time_us > TIME_MAX_US) {
-        e->time_us = wall_us();
+        e->time_us = np_wall_us();
     }
     memcpy(e->type, a[2].via.str.ptr, a[2].via.str.size);
     json_error_t jerr;
@@ -122,9 +122,8 @@ decode_one(const msgpack_object *o, const char *producer)
 }
 
 np_err
-audit_batch_decode(const void *data, size_t len, audit_event **head, size_t *count)
+audit_batch_decode(const void *data, size_t len, np_list *out, size_t *count)
 {
-    *head = NULL;
     *count = 0;
     np_wire_msg m;
     char producer[NP_EVENTS_ID_MAX];
@@ -136,21 +135,21 @@ audit_batch_decode(const void *data, size_t len, audit_event **head, size_t *cou
         np_wire_msg_fini(&m);
         return NP_ERR_WIRE;
     }
-    audit_event *first = NULL, **tail = &first;
+    np_list got;
+    np_list_init(&got);
     size_t n = 0;
     for (uint32_t i = 0; i < e->via.array.size; i++) {
         audit_event *one = decode_one(&e->via.array.ptr[i], producer);
         if (one == NULL) {
-            audit_event_free_list(first);
+            audit_event_free_list(&got);
             np_wire_msg_fini(&m);
             return NP_ERR_WIRE;
         }
-        *tail = one;
-        tail = &one->next;
+        np_list_push_back(&got, &one->link);
         n++;
     }
     np_wire_msg_fini(&m);
-    *head = first;
+    np_list_take(out, &got);
     *count = n;
     return NP_ERR_OK;
 }

@@ -12,6 +12,7 @@
 
 #include "np/errors.h"
 #include "np/events.h"
+#include "np/list.h"
 
 /* Largest number of events one message may carry. */
 #define AUDIT_BATCH_EVENTS_MAX 4096
@@ -21,17 +22,19 @@ typedef struct audit_event {
     int64_t seq;
     int64_t time_us; /* the producer's clock, clamped to a sane range */
     char type[NP_EVENTS_TYPE_MAX];
-    json_t *fields; /* an object, owned */
-    struct audit_event *next;
+    json_t *fields;    /* an object, owned */
+    np_list_node link; /* on a batch, then on the sink's queue */
 } audit_event;
 
-/* audit_batch_decode parses one events message into a list of events (*head, owned by
- * the caller: audit_event_free_list) and its length. NP_ERR_WIRE when anything in the
- * message is malformed; then nothing is returned. */
-np_err audit_batch_decode(const void *data, size_t len, audit_event **head, size_t *count);
+/* audit_batch_decode parses one events message, appending its events to out (an initialised
+ * list; the events are the caller's: audit_event_free_list) and setting *count to how many.
+ * NP_ERR_WIRE when anything in the message is malformed; then nothing is appended. */
+np_err audit_batch_decode(const void *data, size_t len, np_list *out, size_t *count);
 
-/* audit_event_free_list frees a list; NULL is accepted. */
-void audit_event_free_list(audit_event *head);
+/* audit_event_free frees one event (off any list); NULL is accepted. */
+void audit_event_free(audit_event *e);
+/* audit_event_free_list frees every event of l, leaving it empty. */
+void audit_event_free_list(np_list *l);
 
 /* audit_event_is_usage: the event becomes a usage_logs row. */
 bool audit_event_is_usage(const audit_event *e);

@@ -46,15 +46,19 @@ test_decode_and_usage_row(void **state)
     np_wire_writer w;
     np_wire_writer_init(&w);
     pack_batch(&w, "pool.n1.abcdef", 2, seqs, types, fields);
-    audit_event *head;
+    np_list l;
+    np_list_init(&l);
     size_t n;
-    assert_int_equal(audit_batch_decode(w.sbuf.data, w.sbuf.size, &head, &n), NP_ERR_OK);
+    assert_int_equal(audit_batch_decode(w.sbuf.data, w.sbuf.size, &l, &n), NP_ERR_OK);
     np_wire_writer_fini(&w);
     assert_int_equal(n, 2);
+    audit_event *head = NP_LIST_ENTRY(np_list_first(&l), audit_event, link);
+    audit_event *second = NP_LIST_ENTRY(np_list_next(&l, &head->link), audit_event, link);
+    assert_null(np_list_next(&l, &second->link));
     assert_true(audit_event_is_usage(head));
-    assert_false(audit_event_is_usage(head->next));
+    assert_false(audit_event_is_usage(second));
     assert_string_equal(head->producer, "pool.n1.abcdef");
-    assert_int_equal(head->next->seq, 2);
+    assert_int_equal(second->seq, 2);
 
     audit_params p;
     audit_params_usage(&p, head, false);
@@ -74,7 +78,7 @@ test_decode_and_usage_row(void **state)
     audit_params_fini(&p);
 
     /* The password never reaches a row, even though a producer sent it. */
-    assert_int_equal(audit_params_audit(&p, head->next, false), NP_ERR_OK);
+    assert_int_equal(audit_params_audit(&p, second, false), NP_ERR_OK);
     assert_int_equal(p.n, AUDIT_AUDIT_NPARAMS);
     assert_string_equal(p.v[3], "auth.login_failed");
     assert_null(p.v[4]);
@@ -82,13 +86,15 @@ test_decode_and_usage_row(void **state)
     assert_null(strstr(p.v[6], "hunter2"));
     assert_non_null(strstr(p.v[6], "[redacted]"));
     audit_params_fini(&p);
-    audit_event_free_list(head);
+    audit_event_free_list(&l);
+    assert_true(np_list_empty(&l));
 }
 
 static void
 test_decode_rejects(void **state)
 {
-    audit_event *head;
+    np_list l;
+    np_list_init(&l);
     size_t n;
     const int64_t zero[] = {0};
     const int64_t one[] = {1};
@@ -98,21 +104,23 @@ test_decode_rejects(void **state)
     np_wire_writer w;
     np_wire_writer_init(&w);
     pack_batch(&w, "p1", 1, zero, ok_type, fields); /* seq 0 */
-    assert_int_equal(audit_batch_decode(w.sbuf.data, w.sbuf.size, &head, &n), NP_ERR_WIRE);
+    assert_int_equal(audit_batch_decode(w.sbuf.data, w.sbuf.size, &l, &n), NP_ERR_WIRE);
     np_wire_writer_fini(&w);
     np_wire_writer_init(&w);
     pack_batch(&w, "p1", 1, one, bad_type, fields);
-    assert_int_equal(audit_batch_decode(w.sbuf.data, w.sbuf.size, &head, &n), NP_ERR_WIRE);
+    assert_int_equal(audit_batch_decode(w.sbuf.data, w.sbuf.size, &l, &n), NP_ERR_WIRE);
     np_wire_writer_fini(&w);
-    assert_int_equal(audit_batch_decode("\x81\xa1v\x01", 4, &head, &n), NP_ERR_WIRE);
-    assert_int_equal(audit_batch_decode("", 0, &head, &n), NP_ERR_WIRE);
+    assert_int_equal(audit_batch_decode("\x81\xa1v\x01", 4, &l, &n), NP_ERR_WIRE);
+    assert_int_equal(audit_batch_decode("", 0, &l, &n), NP_ERR_WIRE);
     /* Unreadable details are kept as a marker, not lost. */
     const char *const junk[] = {"{not json"};
     np_wire_writer_init(&w);
     pack_batch(&w, "p1", 1, one, ok_type, junk);
-    assert_int_equal(audit_batch_decode(w.sbuf.data, w.sbuf.size, &head, &n), NP_ERR_OK);
-    assert_true(json_is_true(json_object_get(head->fields, "unparsable")));
-    audit_event_free_list(head);
+    assert_true(np_list_empty(&l)); /* a refused message appends nothing */
+    assert_int_equal(audit_batch_decode(w.sbuf.data, w.sbuf.size, &l, &n), NP_ERR_OK);
+    audit_event *e = NP_LIST_ENTRY(np_list_first(&l), audit_event, link);
+    assert_true(json_is_true(json_object_get(e->fields, "unparsable")));
+    audit_event_free_list(&l);
     np_wire_writer_fini(&w);
 }
 
@@ -252,10 +260,13 @@ test_decode_mutations(void **state)
             buf[rng % n] = (char)(rng >> 24);
         }
         size_t len = round % 7 == 0 ? (size_t)(rng % n) : n;
-        audit_event *head = NULL;
+        np_list l;
+        np_list_init(&l);
         size_t count = 0;
-        if (audit_batch_decode(buf, len, &head, &count) == NP_ERR_OK) {
-            for (audit_event *e = head; e != NULL; e = e->next) {
+        if (audit_batch_decode(buf, len, &l, &count) == NP_ERR_OK) {
+            NP_LIST_FOREACH(&l, node)
+            {
+                audit_event *e = NP_CONTAINER_OF(node, audit_event, link);
                 assert_true(e->seq > 0);
                 assert_true(json_is_object(e->fields));
                 audit_params p;
@@ -265,7 +276,7 @@ test_decode_mutations(void **state)
                 audit_params_fini(&p);
             }
         }
-        audit_event_free_list(head);
+        audit_event_free_list(&l);
     }
     np_wire_writer_fini(&w);
 }

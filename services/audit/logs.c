@@ -129,10 +129,9 @@ audit_logs_sql(const audit_logs_filter *f, audit_sql *q)
 }
 
 static json_t *
-col_int(const PGresult *r, int row, int col)
+col_int(np_db_row *row, int col)
 {
-    return PQgetisnull(r, row, col) ? json_null()
-                                    : json_integer(strtoll(PQgetvalue(r, row, col), NULL, 10));
+    return np_db_null(row, col) ? json_null() : json_integer(np_db_int(row, col));
 }
 
 static json_t *
@@ -148,7 +147,7 @@ audit_logs_serve(np_db *db, const np_config *cfg, np_rpc_call *call, const np_ht
     char why[300];
     audit_logs_filter f;
     if (audit_logs_filter_parse(r->query, admin, r->user_id, &f, why, sizeof(why)) != NP_ERR_OK) {
-        np_http_reply_error(call, 400, "bad_request", why, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return;
     }
     bool show_ip = admin && np_config_bool(cfg, "LOG_REQUEST_IP");
@@ -167,9 +166,10 @@ audit_logs_serve(np_db *db, const np_config *cfg, np_rpc_call *call, const np_ht
     json_t *rows = json_array();
     int n = PQntuples(res);
     char cursor[48] = "", when[40];
-    for (int i = 0; i < n; i++) {
-        int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        int64_t t = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+    for (int i = 0; rows != NULL && i < n; i++) {
+        np_db_row row = np_db_row_at(res, i);
+        int64_t id = np_db_int(&row, 0);
+        int64_t t = np_db_int(&row, 1);
         audit_cursor_format(t, id, cursor, sizeof(cursor));
         audit_time_format(t, when, sizeof(when));
         json_t *o = json_object();
@@ -179,28 +179,36 @@ audit_logs_serve(np_db *db, const np_config *cfg, np_rpc_call *call, const np_ht
         json_object_set_new(o, "request_id", col_str(res, i, 2));
         json_object_set_new(o, "route", col_str(res, i, 3));
         json_object_set_new(o, "model", col_str(res, i, 4));
-        json_object_set_new(o, "width", col_int(res, i, 5));
-        json_object_set_new(o, "height", col_int(res, i, 6));
-        json_object_set_new(o, "steps", col_int(res, i, 7));
-        json_object_set_new(o, "n_samples", col_int(res, i, 8));
-        json_object_set_new(o, "status", col_int(res, i, 9));
+        json_object_set_new(o, "width", col_int(&row, 5));
+        json_object_set_new(o, "height", col_int(&row, 6));
+        json_object_set_new(o, "steps", col_int(&row, 7));
+        json_object_set_new(o, "n_samples", col_int(&row, 8));
+        json_object_set_new(o, "status", col_int(&row, 9));
         json_object_set_new(o, "error", col_str(res, i, 10));
-        json_object_set_new(o, "latency_ms", col_int(res, i, 11));
-        json_object_set_new(o, "bytes", col_int(res, i, 12));
-        json_object_set_new(o, "cost", col_int(res, i, 13)); /* the Anlas estimate */
+        json_object_set_new(o, "latency_ms", col_int(&row, 11));
+        json_object_set_new(o, "bytes", col_int(&row, 12));
+        json_object_set_new(o, "cost", col_int(&row, 13)); /* the Anlas estimate */
         if (admin) {
-            json_object_set_new(o, "user_id", col_int(res, i, 14));
-            json_object_set_new(o, "relay_key_id", col_int(res, i, 15));
-            json_object_set_new(o, "upstream_key_id", col_int(res, i, 16));
+            json_object_set_new(o, "user_id", col_int(&row, 14));
+            json_object_set_new(o, "relay_key_id", col_int(&row, 15));
+            json_object_set_new(o, "upstream_key_id", col_int(&row, 16));
             json_object_set_new(o, "node", col_str(res, i, 17));
-            json_object_set_new(o, "retries", col_int(res, i, 18));
+            json_object_set_new(o, "retries", col_int(&row, 18));
             if (show_ip) {
                 json_object_set_new(o, "ip", col_str(res, i, 19));
             }
         }
         json_array_append_new(rows, o);
+        if (row.err != NP_ERR_OK) {
+            json_decref(rows);
+            rows = NULL;
+        }
     }
     PQclear(res);
+    if (rows == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
     /* A full page may have a next one: say where it starts. */
     const char *headers[] = {"X-Next-Cursor", cursor, NULL};
     np_http_reply_json(call, 200, rows, n == f.limit && n > 0 ? headers : NULL);

@@ -17,14 +17,14 @@ audit_logstats_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
     audit_query q;
     int64_t days = AUDIT_STATS_DAYS_DEFAULT;
     if (!audit_query_parse(r->query, keys, &q, why, sizeof(why))) {
-        np_http_reply_error(call, 400, "bad_request", why, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return;
     }
     const char *v = audit_query_get(&q, "days");
     if (v != NULL && !audit_parse_int(v, 1, AUDIT_STATS_DAYS_MAX, &days)) {
         snprintf(why, sizeof(why), "days must be a whole number from 1 to %d",
                  AUDIT_STATS_DAYS_MAX);
-        np_http_reply_error(call, 400, "bad_request", why, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return;
     }
     int64_t today = (int64_t)time(NULL) / 86400;
@@ -50,9 +50,14 @@ audit_logstats_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
     json_t *by_status = json_object();
     int64_t total = 0, ok = 0, errors = 0;
     for (int i = 0; per_day != NULL && i < PQntuples(res); i++) {
-        int64_t d = strtoll(PQgetvalue(res, i, 0), NULL, 10) - first;
-        int64_t status = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-        int64_t count = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        np_db_row row = np_db_row_at(res, i);
+        int64_t d = np_db_int(&row, 0) - first;
+        int64_t status = np_db_int(&row, 1);
+        int64_t count = np_db_int(&row, 2);
+        if (row.err != NP_ERR_OK) {
+            err = row.err;
+            break;
+        }
         if (d < 0 || d >= days) {
             continue; /* a producer clock ahead of ours: outside the range asked for */
         }
@@ -68,9 +73,10 @@ audit_logstats_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
                             json_integer((prev ? json_integer_value(prev) : 0) + count));
     }
     PQclear(res);
-    if (per_day == NULL) {
+    if (per_day == NULL || err != NP_ERR_OK) {
         json_decref(by_status);
-        np_http_reply_err(call, NP_ERR_NOMEM, NULL);
+        free(per_day);
+        np_http_reply_err(call, per_day == NULL ? NP_ERR_NOMEM : err, NULL);
         return;
     }
     json_t *days_arr = json_array();

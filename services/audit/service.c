@@ -72,21 +72,17 @@ on_http(audit_service *s, np_rpc_call *call, const msgpack_object *req)
     if (np_http_refuse_relay_key(call, &r)) {
         return;
     }
-    static const char *const paths[] = {"/logs", "/logs/stats", "/admin/logs", "/admin/audit",
-                                        NULL};
-    int route = -1;
-    for (int i = 0; paths[i] != NULL; i++) {
-        if (strcmp(r.path, paths[i]) == 0) {
-            route = i;
-        }
-    }
-    if (route < 0) {
+    /* The routes audit answers, by op: 0 is not ours. */
+    enum { NONE, LOGS, STATS, ADMIN_LOGS, TRAIL };
+    static const unsigned char routes[NP_OP__COUNT] = {
+        [NP_OP_LOGS] = LOGS,
+        [NP_OP_LOGS_STATS] = STATS,
+        [NP_OP_ADMIN_LOGS] = ADMIN_LOGS,
+        [NP_OP_ADMIN_AUDIT] = TRAIL,
+    };
+    int route = routes[r.op];
+    if (route == NONE) {
         np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
-        return;
-    }
-    if (strcmp(r.method, "GET") != 0) {
-        const char *allow[] = {"Allow", "GET", NULL};
-        np_http_reply_error(call, 405, "method_not_allowed", "only GET is allowed here", allow);
         return;
     }
     /* The gateway authenticates; ownership and roles are still checked here. */
@@ -95,14 +91,14 @@ on_http(audit_service *s, np_rpc_call *call, const msgpack_object *req)
         np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
         return;
     }
-    if (route >= 2 && !admin) {
+    if (route >= ADMIN_LOGS && !admin) {
         np_http_reply_err(call, NP_ERR_FORBIDDEN, "admins only");
         return;
     }
     switch (route) {
-    case 0: audit_logs_serve(s->base.db, s->base.cfg, call, &r, false); break;
-    case 1: audit_logstats_serve(s->base.db, call, &r); break;
-    case 2: audit_logs_serve(s->base.db, s->base.cfg, call, &r, true); break;
+    case LOGS: audit_logs_serve(s->base.db, s->base.cfg, call, &r, false); break;
+    case STATS: audit_logstats_serve(s->base.db, call, &r); break;
+    case ADMIN_LOGS: audit_logs_serve(s->base.db, s->base.cfg, call, &r, true); break;
     default: audit_trail_serve(s->base.db, call, &r); break;
     }
 }

@@ -41,7 +41,7 @@ struct audit_sink {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stopping;
-    audit_event *head, *tail;
+    np_list queue; /* of audit_event received and not yet stored, FIFO */
     size_t queued;
     audit_sink_stats st;
 };
@@ -66,13 +66,14 @@ receiver_main(void *arg)
         if (rv != 0) {
             continue;
         }
-        audit_event *head = NULL;
+        np_list got;
+        np_list_init(&got);
         size_t n = 0;
         if (np_wire_open(s->guard, msg) != NP_ERR_OK) {
             nng_msg_free(msg); /* counted by the guard: nothing forged reaches the trail */
             continue;
         }
-        np_err err = audit_batch_decode(nng_msg_body(msg), nng_msg_len(msg), &head, &n);
+        np_err err = audit_batch_decode(nng_msg_body(msg), nng_msg_len(msg), &got, &n);
         nng_msg_free(msg);
         pthread_mutex_lock(&s->mu);
         s->st.messages++;
@@ -83,25 +84,15 @@ receiver_main(void *arg)
             s->st.queue_drops += n;
         } else if (n > 0) {
             s->st.received += n;
-            audit_event *last = head;
-            while (last->next != NULL) {
-                last = last->next;
-            }
-            if (s->tail != NULL) {
-                s->tail->next = head;
-            } else {
-                s->head = head;
-            }
-            s->tail = last;
+            np_list_take(&s->queue, &got);
             s->queued += n;
-            head = NULL;
             pthread_cond_signal(&s->cv);
         }
         pthread_mutex_unlock(&s->mu);
         if (err != NP_ERR_OK) {
             np_log_debug("audit", "ignored a malformed events message");
         }
-        audit_event_free_list(head);
+        audit_event_free_list(&got); /* dropped: over the cap */
     }
     return NULL;
 }
@@ -311,21 +302,17 @@ writer_main(void *arg)
     int64_t failures = 0;
     pthread_mutex_lock(&s->mu);
     while (batch != NULL && stored != NULL) {
-        while (!s->stopping && s->head == NULL) {
+        while (!s->stopping && np_list_empty(&s->queue)) {
             pthread_cond_wait(&s->cv, &s->mu);
         }
         if (s->stopping) {
             break;
         }
         size_t n = 0;
-        while (n < s->batch_max && s->head != NULL) {
-            batch[n] = s->head;
-            s->head = s->head->next;
-            batch[n]->next = NULL;
-            n++;
-        }
-        if (s->head == NULL) {
-            s->tail = NULL;
+        audit_event *e;
+        while (n < s->batch_max &&
+               (e = NP_LIST_ENTRY(np_list_pop_front(&s->queue), audit_event, link)) != NULL) {
+            batch[n++] = e;
         }
         s->queued -= n;
         pthread_mutex_unlock(&s->mu);
@@ -341,7 +328,7 @@ writer_main(void *arg)
                 if (stored[i]) {
                     batch[k++] = batch[i];
                 } else {
-                    audit_event_free_list(batch[i]);
+                    audit_event_free(batch[i]);
                 }
             }
             n = k;
@@ -357,7 +344,7 @@ writer_main(void *arg)
                          np_err_message(err));
         }
         for (size_t i = 0; i < n; i++) {
-            audit_event_free_list(batch[i]);
+            audit_event_free(batch[i]);
         }
         if (err != NP_ERR_OK) {
             sleep_ms(200);
@@ -405,6 +392,7 @@ audit_sink_open(audit_sink **out, np_db *db, const np_config *cfg, char *why, si
     s->cfg = cfg;
     s->queue_max = (size_t)np_config_int(cfg, "AUDIT_QUEUE_MAX");
     s->batch_max = (size_t)np_config_int(cfg, "AUDIT_BATCH_MAX");
+    np_list_init(&s->queue);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     char events[1024], acks[1024];
@@ -476,7 +464,7 @@ audit_sink_close(audit_sink *s)
     if (s->pub_open) {
         nng_close(s->pub);
     }
-    audit_event_free_list(s->head);
+    audit_event_free_list(&s->queue);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     np_wire_guard_free(s->guard);

@@ -33,7 +33,7 @@ audit_trail_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
     char why[300];
     audit_query q;
     if (!audit_query_parse(r->query, keys, &q, why, sizeof(why))) {
-        np_http_reply_error(call, 400, "bad_request", why, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return;
     }
     int64_t limit = AUDIT_LOGS_LIMIT_DEFAULT, user = 0, before_us = 0, before_id = 0;
@@ -58,7 +58,7 @@ audit_trail_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
         bad = "until must be a time: RFC 3339 (2026-11-26T06:00:00Z), a date, or Unix seconds";
     }
     if (bad != NULL) {
-        np_http_reply_error(call, 400, "bad_request", bad, NULL);
+        np_http_reply_err(call, NP_ERR_INVALID, bad);
         return;
     }
     audit_sql s;
@@ -104,22 +104,32 @@ audit_trail_serve(np_db *db, np_rpc_call *call, const np_http_req *r)
     json_t *rows = json_array();
     int n = PQntuples(res);
     char cursor[48] = "", when[40];
-    for (int i = 0; i < n; i++) {
-        int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        int64_t t = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+    for (int i = 0; rows != NULL && i < n; i++) {
+        np_db_row row = np_db_row_at(res, i);
+        int64_t id = np_db_int(&row, 0);
+        int64_t t = np_db_int(&row, 1);
+        json_t *actor = np_db_null(&row, 3) ? json_null() : json_integer(np_db_int(&row, 3));
+        if (row.err != NP_ERR_OK) {
+            json_decref(actor);
+            json_decref(rows);
+            rows = NULL;
+            break;
+        }
         audit_cursor_format(t, id, cursor, sizeof(cursor));
         audit_time_format(t, when, sizeof(when));
         json_t *details = json_loads(PQgetvalue(res, i, 5), 0, NULL);
         json_t *o = json_pack(
             "{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "id", (json_int_t)id, "cursor", cursor,
-            "time", when, "type", PQgetvalue(res, i, 2), "actor_user_id",
-            PQgetisnull(res, i, 3) ? json_null()
-                                   : json_integer(strtoll(PQgetvalue(res, i, 3), NULL, 10)),
-            "subject", PQgetisnull(res, i, 4) ? json_null() : json_string(PQgetvalue(res, i, 4)),
-            "details", details ? details : json_object(), "producer_id", PQgetvalue(res, i, 6));
+            "time", when, "type", PQgetvalue(res, i, 2), "actor_user_id", actor, "subject",
+            PQgetisnull(res, i, 4) ? json_null() : json_string(PQgetvalue(res, i, 4)), "details",
+            details ? details : json_object(), "producer_id", PQgetvalue(res, i, 6));
         json_array_append_new(rows, o);
     }
     PQclear(res);
+    if (rows == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
     const char *headers[] = {"X-Next-Cursor", cursor, NULL};
     np_http_reply_json(call, 200, rows, n == limit && n > 0 ? headers : NULL);
 }

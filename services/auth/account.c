@@ -137,14 +137,14 @@ reserve(job *j)
     np_err err = auth_login_reserve(c, j->lower, j->ip, &o, &retry);
     auth_db_put(s, c);
     if (err == NP_ERR_LOCKED) {
-        auth_reply_retry(j->call, err,
-                         "too many failed sign-ins for this account from this address; try "
-                         "again later",
-                         retry);
+        np_request_reply_retry(j->call, err,
+                               "too many failed sign-ins for this account from this address; try "
+                               "again later",
+                               retry);
     } else if (err == NP_ERR_RATE_LIMITED) {
-        auth_reply_retry(j->call, err,
-                         "failed sign-ins for this account are slowed down; try again shortly",
-                         retry);
+        np_request_reply_retry(
+            j->call, err, "failed sign-ins for this account are slowed down; try again shortly",
+            retry);
     } else if (err != NP_ERR_OK) {
         np_http_reply_err(j->call, err, NULL);
     }
@@ -280,8 +280,8 @@ submit(auth_service *s, job *j)
 {
     np_err err = auth_workpool_submit(s->hashers, run_job, j);
     if (err != NP_ERR_OK) {
-        auth_reply_retry(j->call, NP_ERR_UNAVAILABLE,
-                         "too many sign-ins are being processed; try again shortly", 1);
+        np_request_reply_retry(j->call, NP_ERR_UNAVAILABLE,
+                               "too many sign-ins are being processed; try again shortly", 1);
         job_free(j);
     }
 }
@@ -342,7 +342,7 @@ credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signu
     json_t *body = NULL;
     const char *name = NULL, *pw = NULL;
     char why[256] = "";
-    if (!auth_body_read(call, r, signup ? signup_allowed : allowed, &body)) {
+    if (!np_request_body(call, r, signup ? signup_allowed : allowed, &body)) {
         return false;
     }
     bool ok = np_json_str(body, "username", true, 0, SIZE_MAX, &name, NULL, why, sizeof(why)) ==
@@ -362,7 +362,7 @@ credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signu
         j->pwlen = strlen(pw);
         memcpy(j->password, pw, j->pwlen + 1);
     } else {
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
     }
     json_decref(body);
     return ok;
@@ -419,7 +419,8 @@ do_register(auth_service *s, np_rpc_call *call, const np_http_req *r)
     }
     auth_db_put(s, c);
     if (err == NP_ERR_RATE_LIMITED) {
-        auth_reply_retry(call, err, "too many sign-ups from this address; try again later", retry);
+        np_request_reply_retry(call, err, "too many sign-ups from this address; try again later",
+                               retry);
     } else if (err == NP_ERR_CONFLICT) {
         np_http_reply_err(call, err,
                           email_taken ? "this e-mail is taken" : "this username is taken");
@@ -449,8 +450,8 @@ do_login(auth_service *s, np_rpc_call *call, const np_http_req *r)
     }
     auth_db_put(s, c);
     if (err == NP_ERR_RATE_LIMITED) {
-        auth_reply_retry(call, err, "too many sign-in attempts from this address; try again later",
-                         retry);
+        np_request_reply_retry(
+            call, err, "too many sign-in attempts from this address; try again later", retry);
     } else if (err != NP_ERR_OK) {
         np_http_reply_err(call, err, NULL);
     } else {
@@ -493,7 +494,7 @@ do_password(auth_service *s, np_rpc_call *call, const np_http_req *r)
     PGconn *c = NULL;
     bool has_revoke = false;
     job *j = job_new(s, call, JOB_PASSWORD, r);
-    if (j == NULL || !auth_body_read(call, r, allowed, &body)) {
+    if (j == NULL || !np_request_body(call, r, allowed, &body)) {
         goto fail;
     }
     j->revoke_keys = true; /* on unless the caller says false */
@@ -503,7 +504,7 @@ do_password(auth_service *s, np_rpc_call *call, const np_http_req *r)
             NP_ERR_OK ||
         np_json_bool(body, "revoke_relay_keys", false, &j->revoke_keys, &has_revoke, why,
                      sizeof(why)) != NP_ERR_OK) {
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         goto fail;
     }
     if ((c = auth_db_get(s, call)) == NULL) {
@@ -515,11 +516,12 @@ do_password(auth_service *s, np_rpc_call *call, const np_http_req *r)
         if (!auth_password_check(newpw, strlen(newpw), j->user.username,
                                  auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why,
                                  sizeof(why))) {
-            auth_reply_invalid(call, why);
+            np_http_reply_err(call, NP_ERR_INVALID, why);
             goto fail;
         }
         if (strcmp(oldpw, newpw) == 0) {
-            auth_reply_invalid(call, "'new_password' must differ from the current password");
+            np_http_reply_err(call, NP_ERR_INVALID,
+                              "'new_password' must differ from the current password");
             goto fail;
         }
     }
@@ -547,27 +549,19 @@ void
 auth_account_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
     static const struct {
-        const char *method, *path;
         bool signed_in;
         void (*fn)(auth_service *, np_rpc_call *, const np_http_req *);
-    } routes[] = {
-        {"POST", "/auth/register", false, do_register},
-        {"POST", "/auth/login", false, do_login},
-        {"GET", "/auth/me", true, do_me},
-        {"POST", "/auth/password", true, do_password},
+    } ops[NP_OP__COUNT] = {
+        [NP_OP_AUTH_REGISTER] = {false, do_register},
+        [NP_OP_AUTH_LOGIN] = {false, do_login},
+        [NP_OP_AUTH_ME] = {true, do_me},
+        [NP_OP_AUTH_PASSWORD] = {true, do_password},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (strcmp(r->path, routes[i].path) != 0) {
-            continue;
-        }
-        if (strcmp(r->method, routes[i].method) != 0) {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        } else if (routes[i].signed_in && r->user_id <= 0) {
-            np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
-        } else {
-            routes[i].fn(s, call, r);
-        }
-        return;
+    if (ops[r->op].fn == NULL) {
+        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    } else if (ops[r->op].signed_in && r->user_id <= 0) {
+        np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
+    } else {
+        ops[r->op].fn(s, call, r);
     }
-    np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
 }

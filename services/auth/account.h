@@ -8,7 +8,7 @@
 #include "np/httpop.h"
 #include "service.h"
 
-/* auth_account_http answers one /auth/... request (r->path says which). */
+/* auth_account_http answers one /auth/... request (r->op says which). */
 void auth_account_http(auth_service *s, np_rpc_call *call, const np_http_req *r);
 
 #endif

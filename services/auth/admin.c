@@ -33,22 +33,25 @@
     "(SELECT count(*) FROM usage_logs l WHERE l.user_id = u.id "                                   \
     "  AND l.time > now() - interval '24 hours' AND l.status >= 400)"
 
+/* user_json returns row i as JSON, NULL when a cell is not what the columns promise. */
 static json_t *
 user_json(const PGresult *res, int i)
 {
-    json_t *rpm = PQgetisnull(res, i, 4)
-                      ? json_null()
-                      : json_integer((json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10));
-    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:s, s:I, s:o, s:o, s:I, s:I}", "id",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "username",
-                     PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2), "disabled",
-                     PQgetvalue(res, i, 3)[0] == 't', "rpm_override", rpm, "created_at",
-                     PQgetvalue(res, i, 5), "relay_keys",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 6), NULL, 10), "last_used_at",
-                     auth_json_time(PQgetvalue(res, i, 7)), "locked_until",
-                     auth_json_time(PQgetvalue(res, i, 8)), "requests_24h",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 9), NULL, 10), "errors_24h",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 10), NULL, 10));
+    np_db_row row = np_db_row_at(res, i);
+    bool has_rpm = !np_db_null(&row, 4);
+    json_int_t rpm = has_rpm ? (json_int_t)np_db_int(&row, 4) : 0;
+    json_int_t id = (json_int_t)np_db_int(&row, 0), keys = (json_int_t)np_db_int(&row, 6);
+    json_int_t requests = (json_int_t)np_db_int(&row, 9), errors = (json_int_t)np_db_int(&row, 10);
+    bool disabled = np_db_bool(&row, 3);
+    if (row.err != NP_ERR_OK) {
+        return NULL;
+    }
+    return json_pack(
+        "{s:I, s:s, s:s, s:b, s:o, s:s, s:I, s:o, s:o, s:I, s:I}", "id", id, "username",
+        PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2), "disabled", disabled, "rpm_override",
+        has_rpm ? json_integer(rpm) : json_null(), "created_at", PQgetvalue(res, i, 5),
+        "relay_keys", keys, "last_used_at", auth_json_time(PQgetvalue(res, i, 7)), "locked_until",
+        auth_json_time(PQgetvalue(res, i, 8)), "requests_24h", requests, "errors_24h", errors);
 }
 
 /* caller_is_admin checks the caller against the database, not only the gateway's word. */
@@ -116,7 +119,7 @@ query_int(np_rpc_call *call, const char *query, const char *name, int64_t min, i
     if (text[0] == '\0' || *end != '\0' || v < min || v > max) {
         snprintf(why, sizeof(why), "'%s' must be a whole number from %lld to %lld", name,
                  (long long)min, (long long)max);
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         return false;
     }
     *out = v;
@@ -137,12 +140,13 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
             char ch = q[i];
             if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-')) {
-                auth_reply_invalid(call, "'q' may hold only the characters of a username");
+                np_http_reply_err(call, NP_ERR_INVALID,
+                                  "'q' may hold only the characters of a username");
                 return;
             }
         }
     } else if (strstr(r->query, "q=") != NULL) {
-        auth_reply_invalid(call, "'q' must be at most 32 characters of a username");
+        np_http_reply_err(call, NP_ERR_INVALID, "'q' must be at most 32 characters of a username");
         return;
     }
     PGconn *c = admin_db_get(s, call, r);
@@ -177,10 +181,20 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
         return;
     }
     json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_array_append_new(arr, user_json(res, i));
+    for (int i = 0; arr != NULL && i < PQntuples(res); i++) {
+        json_t *one = user_json(res, i);
+        if (one == NULL) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+        json_array_append_new(arr, one);
     }
     PQclear(res);
+    if (arr == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
     pool_figures(s, arr);
     np_http_reply_json(call, 200, arr, NULL);
 }
@@ -203,7 +217,7 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
     char why[256] = "";
     bool has_role = false, has_active = false, active = true;
     memset(ch, 0, sizeof(*ch));
-    if (!auth_body_read(call, r, allowed, &body)) {
+    if (!np_request_body(call, r, allowed, &body)) {
         return false;
     }
     const char *role = NULL;
@@ -250,7 +264,7 @@ read_change(np_rpc_call *call, const np_http_req *r, change *ch)
     }
     json_decref(body);
     if (!ok) {
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
     }
     return ok;
 }
@@ -293,8 +307,10 @@ apply(PGconn *c, int64_t id, const change *ch, auth_user *before, PGresult **aft
                          "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled "
                          "AND id <> $1",
                          1, p, &res);
-        if (err == NP_ERR_OK && strtoll(PQgetvalue(res, 0, 0), NULL, 10) == 0) {
-            err = NP_ERR_CONFLICT;
+        if (err == NP_ERR_OK) {
+            np_db_row row = np_db_row_at(res, 0);
+            int64_t others = np_db_int(&row, 0);
+            err = row.err != NP_ERR_OK ? row.err : others == 0 ? NP_ERR_CONFLICT : NP_ERR_OK;
         }
         PQclear(res);
     }
@@ -358,9 +374,14 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
                                                    : NULL);
         return;
     }
-    json_t *arr = json_array();
-    json_array_append_new(arr, user_json(after, 0));
+    json_t *one = user_json(after, 0);
     PQclear(after);
+    if (one == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    json_array_append_new(arr, one);
     pool_figures(s, arr);
     np_http_reply_json(call, 200, json_incref(json_array_get(arr, 0)), NULL);
     json_decref(arr);
@@ -400,28 +421,14 @@ revoke_keys(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id
 void
 auth_admin_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
-    int64_t id = 0;
     if (r->user_id <= 0) {
         np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
-    } else if (strcmp(r->path, "/admin/users") == 0) {
-        if (strcmp(r->method, "GET") == 0) {
-            list(s, call, r);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else if (np_path_match("/admin/users/{id}/relay-keys", r->path, &id)) {
-        if (strcmp(r->method, "DELETE") == 0) {
-            revoke_keys(s, call, r, id);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else if (np_path_match("/admin/users/{id}", r->path, &id)) {
-        if (strcmp(r->method, "PATCH") == 0) {
-            update(s, call, r, id);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else {
-        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+        return;
+    }
+    switch (r->op) {
+    case NP_OP_ADMIN_USERS_LIST: list(s, call, r); break;
+    case NP_OP_ADMIN_USER_REVOKE_KEYS: revoke_keys(s, call, r, r->id); break;
+    case NP_OP_ADMIN_USER_UPDATE: update(s, call, r, r->id); break;
+    default: np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL); break;
     }
 }

@@ -22,7 +22,9 @@ admins_count(PGconn *c)
     int64_t n = -1;
     if (np_db_exec(c, "SELECT count(*) FROM users WHERE role = 'admin'", 0, NULL, &res) ==
         NP_ERR_OK) {
-        n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        np_db_row row = np_db_row_at(res, 0);
+        n = np_db_int(&row, 0);
+        n = row.err == NP_ERR_OK ? n : -1;
     }
     PQclear(res);
     return n;
@@ -49,7 +51,11 @@ store(PGconn *c, const char *name, const char *hash, int64_t *uid)
                          2, params, &res);
     }
     if (err == NP_ERR_OK) {
-        *uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        np_db_row row = np_db_row_at(res, 0);
+        *uid = np_db_int(&row, 0);
+        err = row.err;
+    }
+    if (err == NP_ERR_OK) {
         auth_username_lower(name, lower, sizeof(lower));
         err = auth_lockout_clear(c, lower);
     }

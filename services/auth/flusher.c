@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/log.h"
 #include "throttle.h"
 
@@ -16,14 +17,13 @@
 
 struct auth_flusher {
     np_db *db;
-    int interval_ms;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stopping;
-    int64_t *ids; /* noted since the last flush */
+    pthread_mutex_t mu; /* ids, n, dropped_logged */
+    int64_t *ids;       /* noted since the last flush */
     size_t n;
     bool dropped_logged;
-    pthread_t thread;
+    int64_t *batch; /* the ticker's copy, flushed without the lock */
+    unsigned rounds;
+    np_ticker *ticker;
 };
 
 static int
@@ -90,39 +90,28 @@ prune(auth_flusher *f)
     }
 }
 
-static void *
-flusher_main(void *arg)
+/* flush_noted takes the noted ids and lets authentications go on while the UPDATE runs. */
+static void
+flush_noted(auth_flusher *f)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t n = f->n;
+    memcpy(f->batch, f->ids, n * sizeof(int64_t));
+    f->n = 0;
+    f->dropped_logged = false;
+    pthread_mutex_unlock(&f->mu);
+    flush(f, f->batch, n);
+}
+
+static int64_t
+flusher_tick(void *arg)
 {
     auth_flusher *f = arg;
-    int64_t *batch = malloc(sizeof(int64_t) * AUTH_FLUSHER_MAX_IDS);
-    unsigned rounds = 0;
-    bool last = false;
-    while (!last && batch != NULL) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += f->interval_ms / 1000;
-        until.tv_nsec += (long)(f->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&f->mu);
-        while (!f->stopping && pthread_cond_timedwait(&f->cv, &f->mu, &until) != ETIMEDOUT) {
-        }
-        last = f->stopping;
-        /* Take the noted ids and let authentications go on while the UPDATE runs. */
-        size_t n = f->n;
-        memcpy(batch, f->ids, n * sizeof(int64_t));
-        f->n = 0;
-        f->dropped_logged = false;
-        pthread_mutex_unlock(&f->mu);
-        flush(f, batch, n);
-        if (!last && ++rounds % PRUNE_EVERY == 0) {
-            prune(f);
-        }
+    flush_noted(f);
+    if (++f->rounds % PRUNE_EVERY == 0) {
+        prune(f);
     }
-    free(batch);
-    return NULL;
+    return 0;
 }
 
 auth_flusher *
@@ -133,18 +122,19 @@ auth_flusher_new(np_db *db, int interval_ms)
         return NULL;
     }
     f->ids = malloc(sizeof(int64_t) * AUTH_FLUSHER_MAX_IDS);
-    if (f->ids == NULL) {
+    f->batch = malloc(sizeof(int64_t) * AUTH_FLUSHER_MAX_IDS);
+    if (f->ids == NULL || f->batch == NULL) {
+        free(f->ids);
+        free(f->batch);
         free(f);
         return NULL;
     }
     f->db = db;
-    f->interval_ms = interval_ms;
     pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
-    if (pthread_create(&f->thread, NULL, flusher_main, f) != 0) {
+    if (np_ticker_start(&f->ticker, flusher_tick, f, interval_ms) != NP_ERR_OK) {
         pthread_mutex_destroy(&f->mu);
-        pthread_cond_destroy(&f->cv);
         free(f->ids);
+        free(f->batch);
         free(f);
         return NULL;
     }
@@ -176,13 +166,10 @@ auth_flusher_free(auth_flusher *f)
     if (f == NULL) {
         return;
     }
-    pthread_mutex_lock(&f->mu);
-    f->stopping = true;
-    pthread_cond_signal(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-    pthread_join(f->thread, NULL);
+    np_ticker_stop(f->ticker);
+    flush_noted(f); /* the last one, without pruning */
     pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cv);
     free(f->ids);
+    free(f->batch);
     free(f);
 }

@@ -73,14 +73,20 @@ by_relay_key(auth_service *s, np_rpc_call *call, const char *cred, size_t len)
         np_rpc_reply_error(call, NP_ERR_DB, NULL);
     } else if (PQntuples(res) != 1) {
         np_rpc_reply_error(call, NP_ERR_UNAUTHORIZED, "this relay key is not valid");
-    } else if (PQgetvalue(res, 0, 1)[0] != 't') {
-        np_rpc_reply_error(call, NP_ERR_UNAUTHORIZED, "this relay key is disabled");
-    } else if (PQgetvalue(res, 0, 4)[0] == 't') {
-        np_rpc_reply_error(call, NP_ERR_FORBIDDEN, "this account is disabled");
     } else {
-        int64_t kid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        auth_flusher_note(s->flusher, kid);
-        reply_principal(call, strtoll(PQgetvalue(res, 0, 2), NULL, 10), PQgetvalue(res, 0, 3), kid);
+        np_db_row row = np_db_row_at(res, 0);
+        int64_t kid = np_db_int(&row, 0), uid = np_db_int(&row, 2);
+        bool enabled = np_db_bool(&row, 1), user_disabled = np_db_bool(&row, 4);
+        if (row.err != NP_ERR_OK) {
+            np_rpc_reply_error(call, NP_ERR_DB, NULL);
+        } else if (!enabled) {
+            np_rpc_reply_error(call, NP_ERR_UNAUTHORIZED, "this relay key is disabled");
+        } else if (user_disabled) {
+            np_rpc_reply_error(call, NP_ERR_FORBIDDEN, "this account is disabled");
+        } else {
+            auth_flusher_note(s->flusher, kid);
+            reply_principal(call, uid, PQgetvalue(res, 0, 3), kid);
+        }
     }
     PQclear(res);
 }

@@ -53,13 +53,18 @@ auth_relaykey_hash(const uint8_t hkey[NP_KEY_LEN], const char *cred, size_t len,
     np_wipe(mac, sizeof(mac));
 }
 
+/* key_json returns row i of a KEY_COLUMNS result as JSON, NULL when a cell is bad. */
 static json_t *
 key_json(const PGresult *res, int i)
 {
-    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:o}", "id",
-                     (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "name",
-                     PQgetvalue(res, i, 1), "prefix", PQgetvalue(res, i, 2), "enabled",
-                     PQgetvalue(res, i, 3)[0] == 't', "created_at",
+    np_db_row row = np_db_row_at(res, i);
+    json_int_t id = (json_int_t)np_db_int(&row, 0);
+    bool enabled = np_db_bool(&row, 3);
+    if (row.err != NP_ERR_OK) {
+        return NULL;
+    }
+    return json_pack("{s:I, s:s, s:s, s:b, s:o, s:o}", "id", id, "name", PQgetvalue(res, i, 1),
+                     "prefix", PQgetvalue(res, i, 2), "enabled", enabled, "created_at",
                      auth_json_time(PQgetvalue(res, i, 4)), "last_used_at",
                      auth_json_time(PQgetvalue(res, i, 5)));
 }
@@ -103,9 +108,12 @@ revoke_others(auth_service *s, PGconn *c, const np_http_req *r, int64_t keep, in
         c, "DELETE FROM relay_keys WHERE user_id = $1 AND id <> $2 RETURNING id", 2, params, &res);
     *n = 0;
     for (int i = 0; err == NP_ERR_OK && i < PQntuples(res); i++) {
-        emit(s, "auth.relay_key_revoked", r->user_id, strtoll(PQgetvalue(res, i, 0), NULL, 10),
-             r->rid);
-        (*n)++;
+        np_db_row row = np_db_row_at(res, i);
+        int64_t gone = np_db_int(&row, 0);
+        if ((err = row.err) == NP_ERR_OK) {
+            emit(s, "auth.relay_key_revoked", r->user_id, gone, r->rid);
+            (*n)++;
+        }
     }
     PQclear(res);
     return err;
@@ -125,14 +133,14 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
     char key[AUTH_RELAYKEY_MAX] = "", prefix[AUTH_RELAYKEY_PREFIX + 1];
     PGconn *c = NULL;
     PGresult *res = NULL;
-    if (!auth_body_read(call, r, allowed, &body)) {
+    if (!np_request_body(call, r, allowed, &body)) {
         return;
     }
     if (np_json_str(body, "name", false, 1, 4 * AUTH_RELAYKEY_NAME_MAX, &name, &has_name, why,
                     sizeof(why)) != NP_ERR_OK ||
         (has_name && !name_check(name, why, sizeof(why))) ||
         np_json_bool(body, "rotate", false, &rotate, &has_rotate, why, sizeof(why)) != NP_ERR_OK) {
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         goto done;
     }
     if (!has_name) {
@@ -183,6 +191,10 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
         goto done;
     }
     json_t *out = key_json(res, 0);
+    if (out == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        goto done;
+    }
     int64_t kid = json_integer_value(json_object_get(out, "id")), revoked = 0;
     if (rotate && (err = revoke_others(s, c, r, kid, &revoked)) != NP_ERR_OK) {
         json_decref(out);
@@ -222,10 +234,20 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
         return;
     }
     json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_array_append_new(arr, key_json(res, i));
+    for (int i = 0; arr != NULL && i < PQntuples(res); i++) {
+        json_t *one = key_json(res, i);
+        if (one == NULL) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+        json_array_append_new(arr, one);
     }
     PQclear(res);
+    if (arr == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
     np_http_reply_json(call, 200, arr, NULL);
 }
 
@@ -240,7 +262,7 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     char why[256] = "", uid[24], kid[24];
     PGconn *c = NULL;
     PGresult *res = NULL;
-    if (!auth_body_read(call, r, allowed, &body)) {
+    if (!np_request_body(call, r, allowed, &body)) {
         return;
     }
     if (np_json_str(body, "name", false, 1, 4 * AUTH_RELAYKEY_NAME_MAX, &name, &has_name, why,
@@ -250,11 +272,11 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
             NP_ERR_OK ||
         np_json_bool(body, "is_active", false, &active, &has_active, why, sizeof(why)) !=
             NP_ERR_OK) {
-        auth_reply_invalid(call, why);
+        np_http_reply_err(call, NP_ERR_INVALID, why);
         goto done;
     }
     if (has_active && has_enabled && active != enabled) {
-        auth_reply_invalid(call, "'enabled' and 'is_active' disagree; give one");
+        np_http_reply_err(call, NP_ERR_INVALID, "'enabled' and 'is_active' disagree; give one");
         goto done;
     }
     if (has_active) {
@@ -262,7 +284,7 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
         enabled = active;
     }
     if (!has_name && !has_enabled) {
-        auth_reply_invalid(call, "nothing to change: give 'name' or 'enabled'");
+        np_http_reply_err(call, NP_ERR_INVALID, "nothing to change: give 'name' or 'enabled'");
         goto done;
     }
     if ((c = auth_db_get(s, call)) == NULL) {
@@ -283,7 +305,12 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
         np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "no such relay key" : NULL);
         goto done;
     }
-    np_http_reply_json(call, 200, key_json(res, 0), NULL);
+    json_t *out = key_json(res, 0);
+    if (out == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        goto done;
+    }
+    np_http_reply_json(call, 200, out, NULL);
     if (has_enabled) {
         emit(s, enabled ? "auth.relay_key_enabled" : "auth.relay_key_disabled", r->user_id, id,
              r->rid);
@@ -330,8 +357,10 @@ auth_relaykeys_revoke_all(PGconn *c, int64_t uid, int64_t *n)
                             "WHERE id = $1)",
                             1, params, &res);
     if (err == NP_ERR_OK) {
-        *n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        err = PQgetvalue(res, 0, 1)[0] == 't' ? NP_ERR_OK : NP_ERR_NOT_FOUND;
+        np_db_row row = np_db_row_at(res, 0);
+        *n = np_db_int(&row, 0);
+        bool user = np_db_bool(&row, 1);
+        err = row.err != NP_ERR_OK ? row.err : user ? NP_ERR_OK : NP_ERR_NOT_FOUND;
     }
     PQclear(res);
     return err;
@@ -340,24 +369,11 @@ auth_relaykeys_revoke_all(PGconn *c, int64_t uid, int64_t *n)
 void
 auth_relaykeys_http(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
-    int64_t id = 0;
-    if (strcmp(r->path, "/client-keys") == 0) {
-        if (strcmp(r->method, "POST") == 0) {
-            create(s, call, r);
-        } else if (strcmp(r->method, "GET") == 0) {
-            list(s, call, r);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else if (np_path_match("/client-keys/{id}", r->path, &id)) {
-        if (strcmp(r->method, "PATCH") == 0) {
-            update(s, call, r, id);
-        } else if (strcmp(r->method, "DELETE") == 0) {
-            delete (s, call, r, id);
-        } else {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        }
-    } else {
-        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    switch (r->op) {
+    case NP_OP_CLIENT_KEYS_CREATE: create(s, call, r); break;
+    case NP_OP_CLIENT_KEYS_LIST: list(s, call, r); break;
+    case NP_OP_CLIENT_KEY_UPDATE: update(s, call, r, r->id); break;
+    case NP_OP_CLIENT_KEY_DELETE: delete (s, call, r, r->id); break;
+    default: np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL); break;
     }
 }

@@ -85,22 +85,30 @@ on_http(auth_service *s, np_rpc_call *call, const msgpack_object *req)
         np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
         return;
     }
-    bool me = strcmp(r.method, "GET") == 0 && strcmp(r.path, "/auth/me") == 0;
-    if (!me && np_http_refuse_relay_key(call, &r)) {
+    /* The module answering each op the gateway routes here (np/httpops.def). */
+    typedef void (*http_fn)(auth_service *, np_rpc_call *, const np_http_req *);
+    static const http_fn modules[NP_OP__COUNT] = {
+        [NP_OP_AUTH_REGISTER] = auth_account_http,
+        [NP_OP_AUTH_LOGIN] = auth_account_http,
+        [NP_OP_AUTH_ME] = auth_account_http,
+        [NP_OP_AUTH_PASSWORD] = auth_account_http,
+        [NP_OP_CLIENT_KEYS_LIST] = auth_relaykeys_http,
+        [NP_OP_CLIENT_KEYS_CREATE] = auth_relaykeys_http,
+        [NP_OP_CLIENT_KEY_UPDATE] = auth_relaykeys_http,
+        [NP_OP_CLIENT_KEY_DELETE] = auth_relaykeys_http,
+        [NP_OP_ADMIN_USERS_LIST] = auth_admin_http,
+        [NP_OP_ADMIN_USER_UPDATE] = auth_admin_http,
+        [NP_OP_ADMIN_USER_REVOKE_KEYS] = auth_admin_http,
+    };
+    if (r.op != NP_OP_AUTH_ME && np_http_refuse_relay_key(call, &r)) {
         return;
     }
-    if (strncmp(r.path, "/auth/", 6) == 0) {
-        auth_account_http(s, call, &r);
-    } else if (strcmp(r.path, "/client-keys") == 0 || strncmp(r.path, "/client-keys/", 13) == 0) {
-        if (r.user_id <= 0) {
-            np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
-        } else {
-            auth_relaykeys_http(s, call, &r);
-        }
-    } else if (strcmp(r.path, "/admin/users") == 0 || strncmp(r.path, "/admin/users/", 13) == 0) {
-        auth_admin_http(s, call, &r);
-    } else {
+    if (modules[r.op] == NULL) {
         np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    } else if (modules[r.op] == auth_relaykeys_http && r.user_id <= 0) {
+        np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
+    } else {
+        modules[r.op](s, call, &r);
     }
 }
 

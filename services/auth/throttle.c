@@ -53,10 +53,15 @@ auth_throttle_hit(PGconn *c, const char *kind, const char *ip, int64_t limit, in
         "RETURNING hits, greatest(1, ceil(extract(epoch FROM "
         " t.window_start + interval '1 minute' - now())))::bigint",
         1, params, &res);
-    if (err == NP_ERR_OK && PQntuples(res) == 1 &&
-        strtoll(PQgetvalue(res, 0, 0), NULL, 10) > limit) {
-        *retry_after = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        err = NP_ERR_RATE_LIMITED;
+    if (err == NP_ERR_OK && PQntuples(res) == 1) {
+        np_db_row row = np_db_row_at(res, 0);
+        int64_t hits = np_db_int(&row, 0), retry = np_db_int(&row, 1);
+        if (row.err != NP_ERR_OK) {
+            err = row.err;
+        } else if (hits > limit) {
+            *retry_after = retry;
+            err = NP_ERR_RATE_LIMITED;
+        }
     }
     PQclear(res);
     return err;
@@ -82,8 +87,11 @@ auth_login_reserve(PGconn *c, const char *name, const char *ip, const auth_locko
         err = NP_ERR_DB;
     }
     if (err == NP_ERR_OK && strcmp(PQgetvalue(res, 0, 0), "ok") != 0) {
-        *retry_after = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        err = strcmp(PQgetvalue(res, 0, 0), "locked") == 0 ? NP_ERR_LOCKED : NP_ERR_RATE_LIMITED;
+        np_db_row row = np_db_row_at(res, 0);
+        *retry_after = np_db_int(&row, 1);
+        err = row.err != NP_ERR_OK                           ? row.err
+              : strcmp(PQgetvalue(res, 0, 0), "locked") == 0 ? NP_ERR_LOCKED
+                                                             : NP_ERR_RATE_LIMITED;
     }
     PQclear(res);
     return err;

@@ -63,18 +63,20 @@ auth_password_check(const char *pw, size_t len, const char *username, int64_t mi
     return true;
 }
 
-void
+np_err
 auth_user_from_row(const PGresult *res, int i, auth_user *u)
 {
     memset(u, 0, sizeof(*u));
-    u->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    np_db_row row = np_db_row_at(res, i);
+    u->id = np_db_int(&row, 0);
     snprintf(u->username, sizeof(u->username), "%s", PQgetvalue(res, i, 1));
     snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(res, i, 2));
-    u->disabled = PQgetvalue(res, i, 3)[0] == 't';
-    u->token_version = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-    u->rpm_override = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+    u->disabled = np_db_bool(&row, 3);
+    u->token_version = np_db_int(&row, 4);
+    u->rpm_override = np_db_int(&row, 5);
     snprintf(u->password_hash, sizeof(u->password_hash), "%s", PQgetvalue(res, i, 6));
     snprintf(u->created_at, sizeof(u->created_at), "%s", PQgetvalue(res, i, 7));
+    return row.err;
 }
 
 static np_err
@@ -87,7 +89,7 @@ one_user(PGconn *c, const char *sql, const char *param, auth_user *out)
         err = NP_ERR_NOT_FOUND;
     }
     if (err == NP_ERR_OK) {
-        auth_user_from_row(res, 0, out);
+        err = auth_user_from_row(res, 0, out);
     }
     PQclear(res);
     return err;
@@ -119,7 +121,7 @@ auth_user_insert(PGconn *c, const char *name, const char *email, const char *has
                             "VALUES ($1, $2, $3, $4) RETURNING " AUTH_USER_COLUMNS,
                             4, params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 1) {
-        auth_user_from_row(res, 0, out);
+        err = auth_user_from_row(res, 0, out);
     } else if (err == NP_ERR_OK) {
         err = NP_ERR_DB;
     }

@@ -40,8 +40,9 @@ bool auth_password_check(const char *pw, size_t len, const char *username, int64
     "id, username, role, disabled, token_version, coalesce(rpm_override, -1), password_hash, "     \
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-/* auth_user_from_row fills u from row i of a result selected with AUTH_USER_COLUMNS. */
-void auth_user_from_row(const PGresult *res, int i, auth_user *u);
+/* auth_user_from_row fills u from row i of a result selected with AUTH_USER_COLUMNS;
+ * NP_ERR_DB when a cell is not what the columns promise. */
+np_err auth_user_from_row(const PGresult *res, int i, auth_user *u);
 /* auth_user_by_name finds a user by name, ignoring case; NP_ERR_NOT_FOUND, NP_ERR_DB. */
 np_err auth_user_by_name(PGconn *c, const char *name, auth_user *out);
 /* auth_user_by_id finds a user by id; NP_ERR_NOT_FOUND, NP_ERR_DB. */

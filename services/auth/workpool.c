@@ -5,16 +5,18 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "np/list.h"
+
 typedef struct job {
     auth_job_fn fn;
     void *arg;
-    struct job *next;
+    np_list_node link; /* on the queue */
 } job;
 
 struct auth_workpool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job *head, *tail;
+    np_list queue; /* of job, FIFO */
     int queued, queue_max;
     bool closing;
     bool joined;
@@ -28,16 +30,12 @@ worker_main(void *arg)
     auth_workpool *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (w->head == NULL && !w->closing) {
+        while (np_list_empty(&w->queue) && !w->closing) {
             pthread_cond_wait(&w->cv, &w->mu);
         }
-        job *j = w->head;
+        job *j = NP_LIST_ENTRY(np_list_pop_front(&w->queue), job, link);
         if (j == NULL) {
             break; /* closing and drained */
-        }
-        w->head = j->next;
-        if (w->head == NULL) {
-            w->tail = NULL;
         }
         w->queued--;
         pthread_mutex_unlock(&w->mu);
@@ -62,6 +60,7 @@ auth_workpool_new(int threads, int queue_max)
         return NULL;
     }
     w->queue_max = queue_max;
+    np_list_init(&w->queue);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     for (int i = 0; i < threads; i++) {
@@ -83,7 +82,6 @@ auth_workpool_submit(auth_workpool *w, auth_job_fn fn, void *arg)
     }
     j->fn = fn;
     j->arg = arg;
-    j->next = NULL;
     np_err err = NP_ERR_OK;
     pthread_mutex_lock(&w->mu);
     if (w->closing) {
@@ -91,12 +89,7 @@ auth_workpool_submit(auth_workpool *w, auth_job_fn fn, void *arg)
     } else if (w->queued >= w->queue_max) {
         err = NP_ERR_UNAVAILABLE;
     } else {
-        if (w->tail != NULL) {
-            w->tail->next = j;
-        } else {
-            w->head = j;
-        }
-        w->tail = j;
+        np_list_push_back(&w->queue, &j->link);
         w->queued++;
         pthread_cond_signal(&w->cv);
     }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "call.h"
+#include "np/clock.h"
 #include "np/crypto.h"
 
 typedef struct {
@@ -28,14 +29,6 @@ typedef struct {
     void *arg;
     uint8_t key[32];
 } pending;
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 gw_auth_cache *
 gw_auth_cache_new(int ttl_ms, int slots)
@@ -84,7 +77,7 @@ cache_get(gw_auth_cache *c, const uint8_t key[32], gw_principal *out)
     bool hit = false;
     pthread_mutex_lock(&c->mu);
     slot *s = slot_of(c, key);
-    if (s->expires_ms > now_ms() && memcmp(s->key, key, 32) == 0) {
+    if (s->expires_ms > np_now_ms() && memcmp(s->key, key, 32) == 0) {
         *out = s->p;
         hit = true;
     }
@@ -102,7 +95,7 @@ cache_put(gw_auth_cache *c, const uint8_t key[32], const gw_principal *p)
     slot *s = slot_of(c, key);
     memcpy(s->key, key, 32);
     s->p = *p;
-    s->expires_ms = now_ms() + c->ttl_ms;
+    s->expires_ms = np_now_ms() + c->ttl_ms;
     pthread_mutex_unlock(&c->mu);
 }
 

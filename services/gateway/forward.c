@@ -42,7 +42,7 @@ on_principal(gw_request *r, np_err err, const char *message, const gw_principal 
         return;
     }
     if (a->route->auth == GW_AUTH_ADMIN && strcmp(p->role, "admin") != 0) {
-        gw_respond_error(r, 403, "forbidden", "this needs the admin role");
+        gw_respond_err(r, NP_ERR_FORBIDDEN, "this needs the admin role");
         return;
     }
     a->then(r, a->route, p);
@@ -98,10 +98,11 @@ send_http(gw_request *r, const gw_route *route, const void *principal)
     h2o_req_t *req = r->req;
     np_http_req hr;
     memset(&hr, 0, sizeof(hr));
+    hr.op = gw_route_op(route, req->method.base, req->method.len);
     snprintf(hr.method, sizeof(hr.method), "%.*s", (int)req->method.len, req->method.base);
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     if (plen >= sizeof(hr.path) || req->path.len - plen > sizeof(hr.query)) {
-        gw_respond_error(r, 414, "uri_too_long", "the path or query is too long");
+        gw_respond_err(r, NP_ERR_URI_TOO_LONG, NULL);
         return;
     }
     snprintf(hr.path, sizeof(hr.path), "%.*s", (int)plen, req->path.base);

@@ -8,20 +8,13 @@
 
 #include "call.h"
 #include "np/buf.h"
+#include "np/clock.h"
 #include "np/crypto.h"
 #include "peers.h"
 #include "promtext.h"
 #include "respond.h"
 
 #define READY_CACHE_MS 1000
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* cache_put keeps a copy of an answer (dropped when out of memory: the next call asks). */
 static void
@@ -38,7 +31,7 @@ cache_put(gw_gateway *gw, gw_ops_answer *a, int status, const char *body, size_t
     a->body = copy;
     a->len = len;
     a->status = status;
-    a->at_ms = mono_ms();
+    a->at_ms = np_now_ms();
     pthread_mutex_unlock(&gw->ops_mu);
 }
 
@@ -51,7 +44,7 @@ cache_reply(gw_request *r, gw_ops_answer *a, int max_ms, const char *ctype)
     size_t len = 0;
     int status = 0;
     pthread_mutex_lock(&gw->ops_mu);
-    if (a->body != NULL && max_ms > 0 && mono_ms() - a->at_ms < max_ms) {
+    if (a->body != NULL && max_ms > 0 && np_now_ms() - a->at_ms < max_ms) {
         body = h2o_mem_alloc_pool(&r->req->pool, a->len + 1);
         memcpy(body, a->body, a->len + 1);
         len = a->len;
@@ -302,8 +295,7 @@ metrics_allowed(gw_request *r)
             return true;
         }
     }
-    gw_respond_error(r, 401, "unauthorized",
-                     "/metrics needs Authorization: Bearer <METRICS_TOKEN>");
+    gw_respond_err(r, NP_ERR_UNAUTHORIZED, "/metrics needs Authorization: Bearer <METRICS_TOKEN>");
     return false;
 }
 

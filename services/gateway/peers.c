@@ -104,26 +104,18 @@ gw_peers_refresh(gw_peers *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void *
-resolver_main(void *arg)
+static int64_t
+period_ms(const gw_peers *p)
 {
-    gw_peers *p = arg;
-    pthread_mutex_lock(&p->mu);
-    while (!p->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)np_config_int(p->cfg, "POOL_RESOLVE_SECONDS");
-        while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0) {
-        }
-        if (p->stop) {
-            break;
-        }
-        pthread_mutex_unlock(&p->mu);
-        gw_peers_refresh(p);
-        pthread_mutex_lock(&p->mu);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    return np_config_int(p->cfg, "POOL_RESOLVE_SECONDS") * 1000;
+}
+
+/* resolve_tick refreshes and reads the period again: the setting may have changed. */
+static int64_t
+resolve_tick(void *arg)
+{
+    gw_peers_refresh(arg);
+    return period_ms(arg);
 }
 
 np_err
@@ -136,34 +128,26 @@ gw_peers_open(gw_peers *p, const np_config *cfg, const char *urls, const np_rpc_
     p->opts = *opts;
     snprintf(p->urls, sizeof(p->urls), "%s", urls);
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
     if (!np_addr_expand(urls, list, sizeof(list))) {
         snprintf(why, whylen, "POOL_RPC_URL: cannot resolve %s", urls);
         return NP_ERR_CONFIG;
     }
     np_err err = apply(p, list);
-    if (err == NP_ERR_OK && pthread_create(&p->resolver, NULL, resolver_main, p) != 0) {
-        err = NP_ERR_SYSTEM;
+    if (err == NP_ERR_OK) {
+        err = np_ticker_start(&p->resolver, resolve_tick, p, period_ms(p));
     }
     if (err != NP_ERR_OK) {
         snprintf(why, whylen, "POOL_RPC_URL: cannot dial %s", urls);
         return err;
     }
-    p->running = true;
     return NP_ERR_OK;
 }
 
 void
 gw_peers_close(gw_peers *p)
 {
-    if (p->running) {
-        pthread_mutex_lock(&p->mu);
-        p->stop = true;
-        pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-        pthread_join(p->resolver, NULL);
-        p->running = false;
-    }
+    np_ticker_stop(p->resolver);
+    p->resolver = NULL;
     for (int i = 0; i < p->n; i++) {
         np_rpc_client_close(p->list[i]->client);
         free(p->list[i]);
@@ -172,7 +156,6 @@ gw_peers_close(gw_peers *p)
     p->list = NULL;
     p->n = p->cap = 0;
     pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
 }
 
 gw_peer *

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "np/clock.h"
 #include "np/config.h"
 #include "np/rpc.h"
 
@@ -19,15 +20,13 @@ typedef struct gw_peer gw_peer;
 
 typedef struct {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     gw_peer **list;
     int n, cap;
     unsigned next; /* round robin */
     char urls[1024];
     np_rpc_opts opts;
     const np_config *cfg;
-    pthread_t resolver;
-    bool running, stop;
+    np_ticker *resolver; /* gw_peers_refresh every POOL_RESOLVE_SECONDS */
 } gw_peers;
 
 /* gw_peers_open resolves urls, dials each instance and starts re-resolving; why names a

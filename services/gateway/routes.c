@@ -5,61 +5,84 @@
 
 #include "np/httpop.h"
 
+/* FWD: a route forwarded to svc as the "http" operation; one op per method, in order. */
+#define FWD(methods, pattern, svc, auth, group, ...)                                               \
+    {                                                                                              \
+        methods, pattern, false, GW_H_FORWARD, svc, auth, group,                                   \
+        {                                                                                          \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
+
 static const gw_route table[] = {
-    {"GET,HEAD", "/healthz", false, GW_H_HEALTHZ, GW_SVC_NONE, GW_AUTH_PUBLIC, "healthz"},
-    {"GET,HEAD", "/readyz", false, GW_H_READYZ, GW_SVC_NONE, GW_AUTH_PUBLIC, "readyz"},
-    {"GET", "/metrics", false, GW_H_METRICS, GW_SVC_NONE, GW_AUTH_PUBLIC, "metrics"},
+    {"GET,HEAD", "/healthz", false, GW_H_HEALTHZ, GW_SVC_NONE, GW_AUTH_PUBLIC, "healthz", {0}},
+    {"GET,HEAD", "/readyz", false, GW_H_READYZ, GW_SVC_NONE, GW_AUTH_PUBLIC, "readyz", {0}},
+    {"GET", "/metrics", false, GW_H_METRICS, GW_SVC_NONE, GW_AUTH_PUBLIC, "metrics", {0}},
 
-    {"POST", "/auth/register", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_PUBLIC, "auth"},
-    {"POST", "/auth/login", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_PUBLIC, "auth"},
-    {"GET", "/auth/me", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_RELAY, "auth"},
-    {"POST", "/auth/password", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_USER, "auth"},
-    {"GET,POST", "/client-keys", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_USER, "client_keys"},
-    {"PATCH,DELETE", "/client-keys/{id}", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_USER,
-     "client_keys"},
+    FWD("POST", "/auth/register", GW_SVC_AUTH, GW_AUTH_PUBLIC, "auth", NP_OP_AUTH_REGISTER),
+    FWD("POST", "/auth/login", GW_SVC_AUTH, GW_AUTH_PUBLIC, "auth", NP_OP_AUTH_LOGIN),
+    FWD("GET", "/auth/me", GW_SVC_AUTH, GW_AUTH_RELAY, "auth", NP_OP_AUTH_ME),
+    FWD("POST", "/auth/password", GW_SVC_AUTH, GW_AUTH_USER, "auth", NP_OP_AUTH_PASSWORD),
+    FWD("GET,POST", "/client-keys", GW_SVC_AUTH, GW_AUTH_USER, "client_keys",
+        NP_OP_CLIENT_KEYS_LIST, NP_OP_CLIENT_KEYS_CREATE),
+    FWD("PATCH,DELETE", "/client-keys/{id}", GW_SVC_AUTH, GW_AUTH_USER, "client_keys",
+        NP_OP_CLIENT_KEY_UPDATE, NP_OP_CLIENT_KEY_DELETE),
 
-    {"GET,POST", "/keys", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_USER, "keys"},
-    {"PATCH,DELETE", "/keys/{id}", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_USER, "keys"},
+    FWD("GET,POST", "/keys", GW_SVC_POOL, GW_AUTH_USER, "keys", NP_OP_KEYS_LIST, NP_OP_KEYS_ADD),
+    FWD("PATCH,DELETE", "/keys/{id}", GW_SVC_POOL, GW_AUTH_USER, "keys", NP_OP_KEY_UPDATE,
+        NP_OP_KEY_DELETE),
 
-    {"GET", "/logs", false, GW_H_FORWARD, GW_SVC_AUDIT, GW_AUTH_USER, "logs"},
-    {"GET", "/logs/stats", false, GW_H_FORWARD, GW_SVC_AUDIT, GW_AUTH_USER, "logs"},
+    FWD("GET", "/logs", GW_SVC_AUDIT, GW_AUTH_USER, "logs", NP_OP_LOGS),
+    FWD("GET", "/logs/stats", GW_SVC_AUDIT, GW_AUTH_USER, "logs", NP_OP_LOGS_STATS),
 
-    {"GET", "/admin/users", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_ADMIN, "admin"},
-    {"PATCH", "/admin/users/{id}", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_ADMIN, "admin"},
-    {"DELETE", "/admin/users/{id}/relay-keys", false, GW_H_FORWARD, GW_SVC_AUTH, GW_AUTH_ADMIN,
-     "admin"},
-    {"GET", "/admin/keys", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
-    {"PATCH", "/admin/keys/{id}", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
-    {"POST", "/admin/keys/{id}/check", false, GW_H_FORWARD, GW_SVC_HEALTH, GW_AUTH_ADMIN, "admin"},
-    {"GET", "/admin/logs", false, GW_H_FORWARD, GW_SVC_AUDIT, GW_AUTH_ADMIN, "admin"},
-    {"GET", "/admin/audit", false, GW_H_FORWARD, GW_SVC_AUDIT, GW_AUTH_ADMIN, "admin"},
-    {"GET,PUT,POST", "/admin/config", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
-    {"GET,POST", "/admin/proxies", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
-    {"PATCH,DELETE", "/admin/proxies/{id}", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN,
-     "admin"},
-    {"GET", "/admin/proxy-pool", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
-    {"POST", "/admin/keys/{id}/toggle", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
-    {"POST", "/admin/health-check", false, GW_H_FORWARD, GW_SVC_HEALTH, GW_AUTH_ADMIN, "admin"},
-    {"GET", "/admin/nodes", false, GW_H_FORWARD, GW_SVC_HEALTH, GW_AUTH_ADMIN, "admin"},
-    {"GET", "/admin/stats", false, GW_H_FORWARD, GW_SVC_POOL, GW_AUTH_ADMIN, "admin"},
+    FWD("GET", "/admin/users", GW_SVC_AUTH, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_USERS_LIST),
+    FWD("PATCH", "/admin/users/{id}", GW_SVC_AUTH, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_USER_UPDATE),
+    FWD("DELETE", "/admin/users/{id}/relay-keys", GW_SVC_AUTH, GW_AUTH_ADMIN, "admin",
+        NP_OP_ADMIN_USER_REVOKE_KEYS),
+    FWD("GET", "/admin/keys", GW_SVC_POOL, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_KEYS_LIST),
+    FWD("PATCH", "/admin/keys/{id}", GW_SVC_POOL, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_KEY_UPDATE),
+    FWD("POST", "/admin/keys/{id}/check", GW_SVC_HEALTH, GW_AUTH_ADMIN, "admin",
+        NP_OP_ADMIN_KEY_CHECK),
+    FWD("GET", "/admin/logs", GW_SVC_AUDIT, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_LOGS),
+    FWD("GET", "/admin/audit", GW_SVC_AUDIT, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_AUDIT),
+    FWD("GET,PUT,POST", "/admin/config", GW_SVC_POOL, GW_AUTH_ADMIN, "admin",
+        NP_OP_ADMIN_CONFIG_GET, NP_OP_ADMIN_CONFIG_PUT, NP_OP_ADMIN_CONFIG_POST),
+    FWD("GET,POST", "/admin/proxies", GW_SVC_POOL, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_PROXIES_LIST,
+        NP_OP_ADMIN_PROXIES_ADD),
+    FWD("PATCH,DELETE", "/admin/proxies/{id}", GW_SVC_POOL, GW_AUTH_ADMIN, "admin",
+        NP_OP_ADMIN_PROXY_UPDATE, NP_OP_ADMIN_PROXY_DELETE),
+    FWD("GET", "/admin/proxy-pool", GW_SVC_POOL, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_PROXY_POOL),
+    FWD("POST", "/admin/keys/{id}/toggle", GW_SVC_POOL, GW_AUTH_ADMIN, "admin",
+        NP_OP_ADMIN_KEY_TOGGLE),
+    FWD("POST", "/admin/health-check", GW_SVC_HEALTH, GW_AUTH_ADMIN, "admin",
+        NP_OP_ADMIN_HEALTH_CHECK),
+    FWD("GET", "/admin/nodes", GW_SVC_HEALTH, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_NODES),
+    FWD("GET", "/admin/stats", GW_SVC_POOL, GW_AUTH_ADMIN, "admin", NP_OP_ADMIN_STATS),
 
-    {"GET,POST,PUT,PATCH,DELETE", "/v1/novelai/", true, GW_H_RELAY, GW_SVC_POOL, GW_AUTH_RELAY,
-     "relay"},
+    {"GET,POST,PUT,PATCH,DELETE",
+     "/v1/novelai/",
+     true,
+     GW_H_RELAY,
+     GW_SVC_POOL,
+     GW_AUTH_RELAY,
+     "relay",
+     {0}},
 };
 
-static bool
-method_in(const char *methods, const char *m, size_t mlen)
+/* method_at returns the index of m in the comma-separated methods, -1 when absent. */
+static int
+method_at(const char *methods, const char *m, size_t mlen)
 {
     const char *p = methods;
-    while (*p) {
+    for (int i = 0; *p; i++) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         if (n == mlen && strncmp(p, m, n) == 0) {
-            return true;
+            return i;
         }
         p += n + (comma != NULL);
     }
-    return false;
+    return -1;
 }
 
 const gw_route *
@@ -79,12 +102,26 @@ gw_route_find(const char *method, size_t mlen, const char *path, size_t plen, co
         if (!hit) {
             continue;
         }
-        if (method_in(r->methods, method, mlen)) {
+        if (method_at(r->methods, method, mlen) >= 0) {
             return r;
         }
         *allow = r->methods;
     }
     return NULL;
+}
+
+np_http_op
+gw_route_op(const gw_route *r, const char *method, size_t mlen)
+{
+    int i = r->handler == GW_H_FORWARD ? method_at(r->methods, method, mlen) : -1;
+    return i >= 0 && i < (int)(sizeof(r->ops) / sizeof(r->ops[0])) ? r->ops[i] : NP_OP_NONE;
+}
+
+const gw_route *
+gw_routes(size_t *n)
+{
+    *n = sizeof(table) / sizeof(table[0]);
+    return table;
 }
 
 bool

@@ -105,7 +105,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
      * body, and has no per-path hook before that: the REST routes' smaller limit is checked
      * here, before anything is sent on to a service. */
     if (route != NULL && route->handler == GW_H_FORWARD && req->entity.len > NP_HTTP_BODY_MAX) {
-        gw_respond_error(r, 413, "payload_too_large", "the request body is larger than 64 KiB");
+        gw_respond_err(r, NP_ERR_TOO_LARGE, "the request body is larger than 64 KiB");
         return 0;
     }
     if (route != NULL) {
@@ -124,21 +124,21 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (allow != NULL) {
         gw_add_header(r, "allow", allow, strlen(allow));
-        gw_respond_error(r, 405, "method_not_allowed", "this method is not allowed here");
+        gw_respond_err(r, NP_ERR_METHOD, "this method is not allowed here");
         return 0;
     }
     if (plen >= 11 && strncmp(path, "/v1/novelai", 11) == 0) {
-        gw_respond_error(r, 404, "not_allowed", "this path is not on the relay's allow-list");
+        gw_respond_err(r, NP_ERR_NOT_ALLOWED, NULL);
         return 0;
     }
     if (gw_route_is_api(path, plen)) {
-        gw_respond_error(r, 404, "not_found", "no such API route");
+        gw_respond_err(r, NP_ERR_NOT_FOUND, "no such API route");
         return 0;
     }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         gw_add_header(r, "allow", H2O_STRLIT("GET, HEAD"));
-        gw_respond_error(r, 405, "method_not_allowed", "static files are read-only");
+        gw_respond_err(r, NP_ERR_METHOD, "static files are read-only");
         return 0;
     }
     r->route_group = gw_metrics_route_id("static");
@@ -175,7 +175,7 @@ on_setup_fallback(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
     gw_thread *th = gw_thread_of(req);
     gw_request r = {.th = th, .req = req};
     snprintf(r.rid, sizeof(r.rid), "%016llx", (unsigned long long)(th->rng ^= th->rng << 13));
-    const char *code = req->res.status == 413 ? "payload_too_large" : "bad_request";
+    const char *code = np_err_code(req->res.status == 413 ? NP_ERR_TOO_LARGE : NP_ERR_INVALID);
     const char *msg = req->res.status == 413 ? "the request body is larger than MAX_BODY_BYTES"
                                              : "the request could not be read";
     char body[256];

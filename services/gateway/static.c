@@ -119,7 +119,7 @@ gw_static_serve(gw_request *r, const char *path, size_t plen)
     gw_gateway *gw = r->th->gw;
     char rel[300];
     if (!gw_static_path_ok(path, plen)) {
-        gw_respond_error(r, 404, "not_found", "no such file");
+        gw_respond_err(r, NP_ERR_NOT_FOUND, "no such file");
         return;
     }
     snprintf(rel, sizeof(rel), "%.*s", (int)plen, path);
@@ -134,7 +134,7 @@ gw_static_serve(gw_request *r, const char *path, size_t plen)
         const char *slash = strrchr(rel, '/');
         if (strchr(slash, '.') != NULL ||
             !read_inside(r, gw->web_dir, "/index.html", &data, &len)) {
-            gw_respond_error(r, 404, "not_found", "no such file");
+            gw_respond_err(r, NP_ERR_NOT_FOUND, "no such file");
             return;
         }
         snprintf(rel, sizeof(rel), "/index.html");

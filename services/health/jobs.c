@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/log.h"
 #include "proxycheck.h"
 
@@ -25,15 +26,14 @@ struct health_jobs {
     health_leader *leader;
     np_rpc_client *audit;
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* work queued, or stop */
-    pthread_cond_t tick_cv; /* stop, for the scheduler's sleep */
+    pthread_cond_t cv; /* work queued, or stop */
     bool stop;
     job queue[QUEUE_MAX];
     int qlen;
     job running[THREADS_MAX]; /* id 0: idle */
     int nthreads;
     pthread_t threads[THREADS_MAX];
-    pthread_t scheduler;
+    np_ticker *scheduler;
     double carry; /* fractional periodic probes owed, for even spreading */
     time_t next_housekeeping;
 };
@@ -125,7 +125,12 @@ select_ids(const health_jobs *j, const char *sql, int nparams, const char *const
     int n = 0;
     if (np_db_exec(c, sql, nparams, params, &r) == NP_ERR_OK) {
         for (int i = 0; i < PQntuples(r) && n < max; i++) {
-            ids[n++] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+            np_db_row row = np_db_row_at(r, i);
+            int64_t id = np_db_int(&row, 0);
+            if (row.err != NP_ERR_OK) {
+                break; /* logged; the ids read so far are good */
+            }
+            ids[n++] = id;
         }
     }
     PQclear(r);
@@ -275,40 +280,29 @@ housekeeping(health_jobs *j)
     }
 }
 
-/* State flow of the scheduler, once a second:
+/* State flow of the scheduler, once a second (an np_ticker, kicked once at start):
  *   1. health_leader_check: follower -> try the lock; leader -> prove the lock is still held
  *      (step down on any error) before acting;
  *   2. as leader: queue due keys and proxies to the probers;
  *   3. as leader, every HEALTH_HOUSEKEEPING_SECONDS: retention and pruning. */
-static void *
-scheduler_main(void *arg)
+static int64_t
+scheduler_tick(void *arg)
 {
     health_jobs *j = arg;
-    pthread_mutex_lock(&j->mu);
-    while (!j->stop) {
-        pthread_mutex_unlock(&j->mu);
-        if (health_leader_check(j->leader)) {
-            key_round(j);
-            proxy_round(j);
-            time_t now = time(NULL);
-            if (now >= j->next_housekeeping) {
-                j->next_housekeeping =
-                    now + (time_t)np_config_int(j->env->cfg, "HEALTH_HOUSEKEEPING_SECONDS");
-                housekeeping(j);
-            }
-        } else {
-            j->carry = 0;
-            j->next_housekeeping = 0;
+    if (health_leader_check(j->leader)) {
+        key_round(j);
+        proxy_round(j);
+        time_t now = time(NULL);
+        if (now >= j->next_housekeeping) {
+            j->next_housekeeping =
+                now + (time_t)np_config_int(j->env->cfg, "HEALTH_HOUSEKEEPING_SECONDS");
+            housekeeping(j);
         }
-        pthread_mutex_lock(&j->mu);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        while (!j->stop && pthread_cond_timedwait(&j->tick_cv, &j->mu, &until) == 0) {
-        }
+    } else {
+        j->carry = 0;
+        j->next_housekeeping = 0;
     }
-    pthread_mutex_unlock(&j->mu);
-    return NULL;
+    return 0;
 }
 
 np_err
@@ -324,7 +318,6 @@ health_jobs_start(health_jobs **out, const health_probe_env *env, health_leader 
     j->audit = audit;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
-    pthread_cond_init(&j->tick_cv, NULL);
     int want = (int)np_config_int(env->cfg, "HEALTH_CHECK_CONCURRENCY");
     want = want < 1 ? 1 : want > THREADS_MAX ? THREADS_MAX : want;
     np_err err = NP_ERR_OK;
@@ -342,8 +335,9 @@ health_jobs_start(health_jobs **out, const health_probe_env *env, health_leader 
         }
         j->nthreads++;
     }
-    if (err == NP_ERR_OK && pthread_create(&j->scheduler, NULL, scheduler_main, j) != 0) {
-        err = NP_ERR_SYSTEM;
+    if (err == NP_ERR_OK &&
+        (err = np_ticker_start(&j->scheduler, scheduler_tick, j, 1000)) == NP_ERR_OK) {
+        np_ticker_kick(j->scheduler); /* the first round now, not in a second */
     }
     if (err != NP_ERR_OK) {
         pthread_mutex_lock(&j->mu);
@@ -366,17 +360,15 @@ health_jobs_stop(health_jobs *j)
     if (j == NULL) {
         return;
     }
+    np_ticker_stop(j->scheduler); /* no more rounds queue work */
     pthread_mutex_lock(&j->mu);
     j->stop = true;
     pthread_cond_broadcast(&j->cv);
-    pthread_cond_broadcast(&j->tick_cv);
     pthread_mutex_unlock(&j->mu);
-    pthread_join(j->scheduler, NULL);
     for (int i = 0; i < j->nthreads; i++) {
         pthread_join(j->threads[i], NULL);
     }
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
-    pthread_cond_destroy(&j->tick_cv);
     free(j);
 }

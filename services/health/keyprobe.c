@@ -74,11 +74,15 @@ key_proxy(PGconn *c, const health_probe_env *env, const uint8_t key[NP_KEY_LEN],
     }
     int n = PQntuples(r);
     int64_t *ids = calloc((size_t)(n ? n : 1), sizeof(int64_t));
-    int64_t pick = 0, current = n > 0 ? strtoll(PQgetvalue(r, 0, 3), NULL, 10) : 0;
-    for (int i = 0; ids != NULL && i < n; i++) {
-        ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    np_db_row first = np_db_row_at(r, 0);
+    int64_t pick = 0, current = n > 0 ? np_db_int(&first, 3) : 0;
+    np_err err = first.err;
+    for (int i = 0; ids != NULL && err == NP_ERR_OK && i < n; i++) {
+        np_db_row row = np_db_row_at(r, i);
+        ids[i] = np_db_int(&row, 0);
+        err = row.err;
     }
-    if (ids != NULL) {
+    if (ids != NULL && err == NP_ERR_OK) {
         pick = np_proxy_pick(key_id, ids, (size_t)n, current);
     }
     bool ok = false;
@@ -193,11 +197,14 @@ write_result(PGconn *c, const health_probe_env *env, int64_t key_id, bool forced
     }
     char from[16];
     snprintf(from, sizeof(from), "%s", PQgetvalue(r, 0, 0));
-    health_key_now now = {from, strcmp(PQgetvalue(r, 0, 1), "t") == 0,
-                          strtoll(PQgetvalue(r, 0, 2), NULL, 10)};
-    bool had_anlas = !PQgetisnull(r, 0, 3);
-    long long expected = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-    long long spent = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    np_db_row row = np_db_row_at(r, 0);
+    health_key_now now = {from, np_db_bool(&row, 1), np_db_int(&row, 2)};
+    bool had_anlas = !np_db_null(&row, 3);
+    long long expected = had_anlas ? np_db_int(&row, 3) : 0;
+    long long spent = np_db_int(&row, 4);
+    if ((err = row.err) != NP_ERR_OK) {
+        goto rollback;
+    }
     PQclear(r);
     r = NULL;
     const char *verdict = a->status != 0 ? np_novelai_probe_state(a->status, &a->sub) : NULL;

@@ -62,7 +62,9 @@ one_bool(PGconn *c, const char *sql, bool *out)
     PGresult *r = PQexec(c, sql);
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
     if (ok) {
-        *out = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        np_db_row row = np_db_row_at(r, 0);
+        *out = np_db_bool(&row, 0);
+        ok = row.err == NP_ERR_OK;
     }
     PQclear(r);
     return ok;

@@ -34,7 +34,11 @@ health_proxy_due(const health_probe_env *env, int64_t *ids, int max, int *n)
                    "ORDER BY last_checked_at NULLS FIRST, id LIMIT $2::int",
                    2, params, &r);
     for (int i = 0; err == NP_ERR_OK && i < PQntuples(r) && i < max; i++) {
-        ids[(*n)++] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        np_db_row row = np_db_row_at(r, i);
+        int64_t id = np_db_int(&row, 0);
+        if ((err = row.err) == NP_ERR_OK) {
+            ids[(*n)++] = id;
+        }
     }
     PQclear(r);
     np_db_release(env->db, c);

@@ -117,8 +117,9 @@ check_all(health_service *s, np_rpc_call *call)
     int64_t failed = 0;
     for (int i = 0; i < PQntuples(res); i++) {
         json_t *key = NULL;
-        np_err e =
-            health_keyprobe_run(&s->env, strtoll(PQgetvalue(res, i, 0), NULL, 10), true, &key);
+        np_db_row row = np_db_row_at(res, i);
+        int64_t id = np_db_int(&row, 0);
+        np_err e = row.err != NP_ERR_OK ? row.err : health_keyprobe_run(&s->env, id, true, &key);
         if (e == NP_ERR_OK) {
             json_array_append_new(keys, key);
         } else if (e != NP_ERR_NOT_FOUND) { /* a key withdrawn meanwhile is no failure */
@@ -147,12 +148,8 @@ serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
         np_http_reply_err(call, NP_ERR_FORBIDDEN, "this needs an admin");
         return;
     }
-    int64_t id = 0;
-    if (np_path_match("/admin/nodes", r.path, NULL)) {
-        if (strcmp(r.method, "GET") != 0) {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-            return;
-        }
+    switch (r.op) {
+    case NP_OP_ADMIN_NODES: {
         json_t *body = NULL;
         np_err err = health_nodes_list(s->base.db, s->base.cfg, &body);
         if (err != NP_ERR_OK) {
@@ -162,21 +159,10 @@ serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
         np_http_reply_json(call, 200, body, NULL);
         return;
     }
-    if (np_path_match("/admin/health-check", r.path, NULL)) {
-        if (strcmp(r.method, "POST") != 0) {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        } else {
-            check_all(s, call);
-        }
-        return;
-    }
-    if (np_path_match("/admin/keys/{id}/check", r.path, &id)) {
-        if (strcmp(r.method, "POST") != 0) {
-            np_http_reply_err(call, NP_ERR_METHOD, NULL);
-            return;
-        }
+    case NP_OP_ADMIN_HEALTH_CHECK: check_all(s, call); return;
+    case NP_OP_ADMIN_KEY_CHECK: {
         json_t *key = NULL;
-        np_err err = health_keyprobe_run(&s->env, id, true, &key);
+        np_err err = health_keyprobe_run(&s->env, r.id, true, &key);
         switch (err) {
         case NP_ERR_OK: np_http_reply_json(call, 200, key, NULL); return;
         case NP_ERR_NOT_FOUND: np_http_reply_err(call, err, "no such key"); return;
@@ -192,7 +178,8 @@ serve_http(health_service *s, np_rpc_call *call, const msgpack_object *req)
         default: np_http_reply_err(call, err, NULL); return;
         }
     }
-    np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    default: np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL); return;
+    }
 }
 
 /* store_beat keeps the row of an instance without a database of its own (the gateway):

@@ -247,15 +247,10 @@ cleanup:
 bool
 pool_admin_config_serve(np_service *svc, np_rpc_call *call, const np_http_req *r)
 {
-    if (strcmp(r->path, "/admin/config") != 0) {
-        return false;
+    switch (r->op) {
+    case NP_OP_ADMIN_CONFIG_GET: reply_list(svc, call); return true;
+    case NP_OP_ADMIN_CONFIG_PUT: put(svc, call, r, false); return true;
+    case NP_OP_ADMIN_CONFIG_POST: put(svc, call, r, true); return true;
+    default: return false;
     }
-    if (strcmp(r->method, "GET") == 0) {
-        reply_list(svc, call);
-    } else if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
-        put(svc, call, r, strcmp(r->method, "POST") == 0);
-    } else {
-        np_http_reply_err(call, NP_ERR_METHOD, NULL);
-    }
-    return true;
 }

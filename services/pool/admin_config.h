@@ -14,8 +14,9 @@
 #include "np/httpop.h"
 #include "np/service.h"
 
-/* pool_admin_config_serve answers r when it is /admin/config and returns true; false (and
- * nothing answered) for any other path. The caller has checked that r comes from an admin. */
+/* pool_admin_config_serve answers r when its op is one of /admin/config and returns true;
+ * false (and nothing answered) for any other op. The caller has checked that r comes from an admin.
+ */
 bool pool_admin_config_serve(np_service *svc, np_rpc_call *call, const np_http_req *r);
 
 /* pool_admin_config_value turns a JSON value into the setting's text form, checking its JSON

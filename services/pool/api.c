@@ -12,6 +12,7 @@
 #include "np/json.h"
 #include "np/log.h"
 #include "np/novelai.h"
+#include "np/request.h"
 #include "probe.h"
 #include "ratelimit.h"
 
@@ -69,10 +70,7 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     PGconn *c = NULL;
     char token[POOL_TOKEN_MAX] = "";
     pool_key_patch p = {.max_anlas = -1};
-    np_err err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
-    if (err == NP_ERR_OK && !np_json_only_keys(body, allowed, why, sizeof(why))) {
-        err = NP_ERR_INVALID;
-    }
+    np_err err = np_request_body_parse(r, allowed, &body, why, sizeof(why));
     bool verify = true;
     if (err == NP_ERR_OK) {
         err = np_json_bool(body, "verify_now", false, &verify, NULL, why, sizeof(why));
@@ -186,11 +184,8 @@ keys_patch(const pool_api *a, np_rpc_call *call, const np_http_req *r, int64_t i
         err = NP_ERR_INVALID;
         snprintf(why, sizeof(why), "toggle takes no body");
     } else if (!toggle) {
-        err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
-    }
-    if (err == NP_ERR_OK && !toggle &&
-        !np_json_only_keys(body, admin ? admin_fields : owner_fields, why, sizeof(why))) {
-        err = NP_ERR_INVALID;
+        err =
+            np_request_body_parse(r, admin ? admin_fields : owner_fields, &body, why, sizeof(why));
     }
     if (err == NP_ERR_OK && !toggle) {
         err = np_json_bool(body, "enabled", false, &p.enabled, &p.has_enabled, why, sizeof(why));
@@ -288,8 +283,11 @@ admin_stats(const pool_api *a, np_rpc_call *call)
         err = np_db_exec(c, "SELECT count(*) FROM key_leases WHERE expires_at > now()", 0, NULL,
                          &res);
         if (err == NP_ERR_OK) {
-            json_object_set_new(out, "leases",
-                                json_integer(strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
+            np_db_row row = np_db_row_at(res, 0);
+            int64_t leases = np_db_int(&row, 0);
+            if ((err = row.err) == NP_ERR_OK) {
+                json_object_set_new(out, "leases", json_integer(leases));
+            }
         }
         PQclear(res);
     }
@@ -305,43 +303,30 @@ admin_stats(const pool_api *a, np_rpc_call *call)
 }
 
 void
-pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req)
+pool_api_http(const pool_api *a, np_rpc_call *call, const np_http_req *r)
 {
-    np_http_req r;
-    if (np_http_req_read(req, &r) != NP_ERR_OK) {
-        np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
-        return;
-    }
-    if (np_http_refuse_relay_key(call, &r)) {
-        return;
-    }
-    if (r.user_id <= 0) {
+    if (r->user_id <= 0) {
         np_http_reply_err(call, NP_ERR_UNAUTHORIZED, NULL);
         return;
     }
-    bool admin = strcmp(r.role, "admin") == 0;
-    int64_t id = 0;
-    if (strcmp(r.path, "/keys") == 0 && strcmp(r.method, "GET") == 0) {
-        keys_list(a, call, r.user_id, false);
-    } else if (strcmp(r.path, "/keys") == 0 && strcmp(r.method, "POST") == 0) {
-        keys_add(a, call, &r);
-    } else if (np_path_match("/keys/{id}", r.path, &id) && strcmp(r.method, "PATCH") == 0) {
-        keys_patch(a, call, &r, id, false, false);
-    } else if (np_path_match("/keys/{id}", r.path, &id) && strcmp(r.method, "DELETE") == 0) {
-        keys_delete(a, call, &r, id);
-    } else if (strncmp(r.path, "/admin/", 7) == 0 && !admin) {
+    bool admin = strcmp(r->role, "admin") == 0;
+    switch (r->op) {
+    case NP_OP_KEYS_LIST: keys_list(a, call, r->user_id, false); return;
+    case NP_OP_KEYS_ADD: keys_add(a, call, r); return;
+    case NP_OP_KEY_UPDATE: keys_patch(a, call, r, r->id, false, false); return;
+    case NP_OP_KEY_DELETE: keys_delete(a, call, r, r->id); return;
+    default: break;
+    }
+    if (!admin) {
         np_http_reply_err(call, NP_ERR_FORBIDDEN, "administrators only");
-    } else if (strcmp(r.path, "/admin/keys") == 0 && strcmp(r.method, "GET") == 0) {
-        keys_list(a, call, 0, true);
-    } else if (np_path_match("/admin/keys/{id}", r.path, &id) && strcmp(r.method, "PATCH") == 0) {
-        keys_patch(a, call, &r, id, true, false);
-    } else if (np_path_match("/admin/keys/{id}/toggle", r.path, &id) &&
-               strcmp(r.method, "POST") == 0) {
-        keys_patch(a, call, &r, id, true, true);
-    } else if (strcmp(r.path, "/admin/stats") == 0 && strcmp(r.method, "GET") == 0) {
-        admin_stats(a, call);
-    } else {
-        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+        return;
+    }
+    switch (r->op) {
+    case NP_OP_ADMIN_KEYS_LIST: keys_list(a, call, 0, true); break;
+    case NP_OP_ADMIN_KEY_UPDATE: keys_patch(a, call, r, r->id, true, false); break;
+    case NP_OP_ADMIN_KEY_TOGGLE: keys_patch(a, call, r, r->id, true, true); break;
+    case NP_OP_ADMIN_STATS: admin_stats(a, call); break;
+    default: np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL); break;
     }
 }
 

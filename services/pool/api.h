@@ -8,6 +8,7 @@
 #include "np/crypto.h"
 #include "np/db.h"
 #include "np/events.h"
+#include "np/httpop.h"
 #include "np/rpc.h"
 #include "relay.h"
 #include "scheduler.h"
@@ -23,8 +24,9 @@ typedef struct {
     pool_keyring *keyring; /* invalidated by every key change made here */
 } pool_api;
 
-/* pool_api_http answers one "http" request (rpc worker thread; blocking SQL and the probe). */
-void pool_api_http(const pool_api *a, np_rpc_call *call, const msgpack_object *req);
+/* pool_api_http answers one "http" request of the keys and stats ops, read and checked for
+ * relay keys by the caller (rpc worker thread; blocking SQL and the probe). */
+void pool_api_http(const pool_api *a, np_rpc_call *call, const np_http_req *r);
 
 /* pool_api_user_limits answers user.limits {uid} -> {rpm_limit, contributed_keys,
  * healthy_keys, rate_remaining, rate_reset_s}: the rate left now (nothing spent) and the seconds

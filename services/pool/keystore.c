@@ -164,7 +164,11 @@ pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner, c
     if (err != NP_ERR_OK) {
         goto cleanup;
     }
-    *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    np_db_row row = np_db_row_at(res, 0);
+    *id = np_db_int(&row, 0);
+    if ((err = row.err) != NP_ERR_OK) {
+        goto cleanup;
+    }
     PQclear(res);
     res = NULL;
     err = pool_keystore_seal(enc_key, *id, token, n, &sealed);
@@ -332,8 +336,10 @@ pool_keystore_counts(PGconn *c, int64_t owner, int64_t *contributed, int64_t *he
                             "('active', 'cooling')) FROM upstream_keys WHERE owner_id = $1",
                             1, params, &res);
     if (err == NP_ERR_OK) {
-        *contributed = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        *healthy = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        np_db_row row = np_db_row_at(res, 0);
+        *contributed = np_db_int(&row, 0);
+        *healthy = np_db_int(&row, 1);
+        err = row.err;
     }
     PQclear(res);
     return err;

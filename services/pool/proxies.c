@@ -7,9 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/json.h"
 #include "np/log.h"
 #include "np/proxy.h"
+#include "np/request.h"
 #include "np/rowcrypt.h"
 
 typedef struct {
@@ -26,9 +28,7 @@ typedef struct {
 struct pool_proxies {
     np_service *svc;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
-    pthread_t thread;
+    np_ticker *refresher; /* refresh() every 2 s, or at once when kicked */
     cached_proxy *proxies;
     size_t nproxies;
     assignment *assign;
@@ -115,22 +115,29 @@ refresh(pool_proxies *p)
     size_t n = (size_t)PQntuples(pr), na = (size_t)PQntuples(ar);
     cached_proxy *v = calloc(n ? n : 1, sizeof(*v));
     assignment *a = calloc(na ? na : 1, sizeof(*a));
-    for (size_t i = 0; v != NULL && i < n; i++) {
-        v[i].id = strtoll(PQgetvalue(pr, (int)i, 0), NULL, 10);
-        v[i].healthy = strcmp(PQgetvalue(pr, (int)i, 1), "t") == 0;
+    np_err err = NP_ERR_OK;
+    for (size_t i = 0; v != NULL && err == NP_ERR_OK && i < n; i++) {
+        np_db_row row = np_db_row_at(pr, (int)i);
+        v[i].id = np_db_int(&row, 0);
+        v[i].healthy = np_db_bool(&row, 1);
+        if ((err = row.err) != NP_ERR_OK) {
+            break;
+        }
         v[i].url = open_url(p->svc->cfg, v[i].id,
                             PQgetisnull(pr, (int)i, 2) ? NULL : PQgetvalue(pr, (int)i, 2),
                             PQgetvalue(pr, (int)i, 3));
         v[i].healthy = v[i].healthy && v[i].url != NULL;
     }
-    for (size_t i = 0; a != NULL && i < na; i++) {
-        a[i].key_id = strtoll(PQgetvalue(ar, (int)i, 0), NULL, 10);
-        a[i].proxy_id = strtoll(PQgetvalue(ar, (int)i, 1), NULL, 10);
+    for (size_t i = 0; a != NULL && err == NP_ERR_OK && i < na; i++) {
+        np_db_row row = np_db_row_at(ar, (int)i);
+        a[i].key_id = np_db_int(&row, 0);
+        a[i].proxy_id = np_db_int(&row, 1);
+        err = row.err;
     }
     PQclear(pr);
     PQclear(ar);
     np_db_release(p->svc->db, c);
-    if (v == NULL || a == NULL) {
+    if (v == NULL || a == NULL || err != NP_ERR_OK) { /* keep the cache we have */
         free_proxies(v, v ? n : 0);
         free(a);
         return;
@@ -163,23 +170,11 @@ refresh(pool_proxies *p)
     free_proxies(old, nold);
 }
 
-static void *
-refresh_main(void *arg)
+static int64_t
+refresh_tick(void *arg)
 {
-    pool_proxies *p = arg;
-    pthread_mutex_lock(&p->mu);
-    while (!p->stop) {
-        pthread_mutex_unlock(&p->mu);
-        refresh(p);
-        pthread_mutex_lock(&p->mu);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 2;
-        while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0) {
-        }
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    refresh(arg);
+    return 0;
 }
 
 static void import_env(pool_proxies *p);
@@ -193,14 +188,15 @@ pool_proxies_open(pool_proxies **out, np_service *svc)
     }
     p->svc = svc;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
     import_env(p);
     refresh(p);
-    if (pthread_create(&p->thread, NULL, refresh_main, p) != 0) {
+    np_err err = np_ticker_start(&p->refresher, refresh_tick, p, 2000);
+    if (err != NP_ERR_OK) {
         free_proxies(p->proxies, p->nproxies);
         free(p->assign);
+        pthread_mutex_destroy(&p->mu);
         free(p);
-        return NP_ERR_SYSTEM;
+        return err;
     }
     *out = p;
     return NP_ERR_OK;
@@ -212,15 +208,10 @@ pool_proxies_close(pool_proxies *p)
     if (p == NULL) {
         return;
     }
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    pthread_join(p->thread, NULL);
+    np_ticker_stop(p->refresher);
     free_proxies(p->proxies, p->nproxies);
     free(p->assign);
     pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
     free(p);
 }
 
@@ -293,9 +284,7 @@ pool_proxies_report_failure(pool_proxies *p, int64_t proxy_id)
 static void
 wake(pool_proxies *p)
 {
-    pthread_mutex_lock(&p->mu);
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    np_ticker_kick(p->refresher);
 }
 
 /* ---- REST ---- */
@@ -330,13 +319,14 @@ static const char select_cols[] =
                                                                                        "proxie"
                                                                                        "s p";
 
+/* row_json returns row i as JSON, NULL when a cell is not what the columns promise. */
 static json_t *
 row_json(PGresult *r, int i)
 {
+    np_db_row row = np_db_row_at(r, i);
 #define S(col) (PQgetisnull(r, i, col) ? json_null() : json_string(PQgetvalue(r, i, col)))
-#define I(col)                                                                                     \
-    (PQgetisnull(r, i, col) ? json_null() : json_integer(strtoll(PQgetvalue(r, i, col), NULL, 10)))
-#define B(col) json_boolean(strcmp(PQgetvalue(r, i, col), "t") == 0)
+#define I(col) (np_db_null(&row, col) ? json_null() : json_integer(np_db_int(&row, col)))
+#define B(col) json_boolean(np_db_bool(&row, col))
     json_t *recent = json_loads(PQgetvalue(r, i, 11), 0, NULL);
     json_t *o = json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
@@ -349,6 +339,10 @@ row_json(PGresult *r, int i)
 #undef S
 #undef I
 #undef B
+    if (row.err != NP_ERR_OK) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -361,8 +355,11 @@ reply_one(PGconn *c, np_rpc_call *call, int64_t id, int status)
     const char *params[] = {ids};
     PGresult *r = NULL;
     np_err err = np_db_exec(c, sql, 1, params, &r);
-    if (err == NP_ERR_OK && PQntuples(r) == 1) {
-        np_http_reply_json(call, status, row_json(r, 0), NULL);
+    json_t *one = err == NP_ERR_OK && PQntuples(r) == 1 ? row_json(r, 0) : NULL;
+    if (one == NULL && err == NP_ERR_OK && PQntuples(r) == 1) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+    } else if (one != NULL) {
+        np_http_reply_json(call, status, one, NULL);
     } else {
         np_http_reply_err(call, err == NP_ERR_OK ? NP_ERR_NOT_FOUND : err,
                           err == NP_ERR_OK ? "no such proxy" : NULL);
@@ -382,10 +379,20 @@ list(PGconn *c, np_rpc_call *call)
         return;
     }
     json_t *a = json_array();
-    for (int i = 0; i < PQntuples(r); i++) {
-        json_array_append_new(a, row_json(r, i));
+    for (int i = 0; a != NULL && i < PQntuples(r); i++) {
+        json_t *one = row_json(r, i);
+        if (one == NULL) {
+            json_decref(a);
+            a = NULL;
+            break;
+        }
+        json_array_append_new(a, one);
     }
     PQclear(r);
+    if (a == NULL) {
+        np_http_reply_err(call, NP_ERR_DB, NULL);
+        return;
+    }
     np_http_reply_json(call, 200, a, NULL);
 }
 
@@ -495,7 +502,9 @@ import_env(pool_proxies *p)
                          "VALUES ($1, $2, 1, $3, 'UPSTREAM_PROXIES', true, 'pending') "
                          "RETURNING id",
                          3, ins, &r);
-        int64_t id = err == NP_ERR_OK ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+        np_db_row row = np_db_row_at(r, 0);
+        int64_t id = err == NP_ERR_OK ? np_db_int(&row, 0) : 0;
+        err = err == NP_ERR_OK ? row.err : err;
         PQclear(r);
         if (err == NP_ERR_OK) {
             err = store_url(p, c, id, url, &u);
@@ -533,10 +542,7 @@ write_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r,
     const char *url = NULL, *note = NULL;
     bool has_url = false, has_note = false, has_enabled = false, enabled = true;
     np_proxy_url u;
-    np_err err = np_json_parse_object(r->body, r->body_len, &body, why, sizeof(why));
-    if (err == NP_ERR_OK && !np_json_only_keys(body, fields, why, sizeof(why))) {
-        err = NP_ERR_INVALID;
-    }
+    np_err err = np_request_body_parse(r, fields, &body, why, sizeof(why));
     if (err == NP_ERR_OK) {
         err = np_json_str(body, "url", id == 0, 1, 1000, &url, &has_url, why, sizeof(why));
     }
@@ -565,7 +571,9 @@ write_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r,
                          "'pending' ELSE 'disabled' END) RETURNING id",
                          5, params, &res);
         if (err == NP_ERR_OK) {
-            id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            np_db_row row = np_db_row_at(res, 0);
+            id = np_db_int(&row, 0);
+            err = row.err;
         }
         PQclear(res);
     } else if (err == NP_ERR_OK) {
@@ -598,10 +606,10 @@ write_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r,
         np_http_reply_err(call, err, err == NP_ERR_NOT_FOUND ? "no such proxy" : NULL);
         goto cleanup;
     }
-    emit(p, r->method[0] == 'P' && r->method[1] == 'O' ? "proxy.added" : "proxy.updated", r, id,
-         has_url ? u.display : "");
+    bool added = r->op == NP_OP_ADMIN_PROXIES_ADD;
+    emit(p, added ? "proxy.added" : "proxy.updated", r, id, has_url ? u.display : "");
     wake(p);
-    reply_one(c, call, id, strcmp(r->method, "POST") == 0 ? 201 : 200);
+    reply_one(c, call, id, added ? 201 : 200);
 cleanup:
     json_decref(body);
 }
@@ -629,29 +637,22 @@ delete_proxy(pool_proxies *p, PGconn *c, np_rpc_call *call, const np_http_req *r
 bool
 pool_proxies_serve(pool_proxies *p, np_rpc_call *call, const np_http_req *r)
 {
-    int64_t id = 0;
     /* GET /admin/proxy-pool: the earlier pool's name for the list. */
-    bool collection =
-        strcmp(r->path, "/admin/proxies") == 0 || strcmp(r->path, "/admin/proxy-pool") == 0;
-    if (!collection && !np_path_match("/admin/proxies/{id}", r->path, &id)) {
+    np_http_op op = r->op;
+    if (op != NP_OP_ADMIN_PROXIES_LIST && op != NP_OP_ADMIN_PROXY_POOL &&
+        op != NP_OP_ADMIN_PROXIES_ADD && op != NP_OP_ADMIN_PROXY_UPDATE &&
+        op != NP_OP_ADMIN_PROXY_DELETE) {
         return false;
     }
-    const char *m = r->method;
-    bool ok = strcmp(r->path, "/admin/proxy-pool") == 0 ? strcmp(m, "GET") == 0
-              : collection ? (strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0)
-                           : (strcmp(m, "PATCH") == 0 || strcmp(m, "DELETE") == 0);
-    if (!ok) {
-        np_http_reply_err(call, NP_ERR_METHOD, NULL);
-        return true;
-    }
+    int64_t id = r->id;
     PGconn *c = np_db_acquire(p->svc->db, 5000);
     if (c == NULL) {
         np_http_reply_err(call, NP_ERR_DB, NULL);
         return true;
     }
-    if (strcmp(m, "GET") == 0) {
+    if (op == NP_OP_ADMIN_PROXIES_LIST || op == NP_OP_ADMIN_PROXY_POOL) {
         list(c, call);
-    } else if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0) {
+    } else if (op == NP_OP_ADMIN_PROXIES_ADD || op == NP_OP_ADMIN_PROXY_UPDATE) {
         write_proxy(p, c, call, r, id);
     } else {
         delete_proxy(p, c, call, r, id);

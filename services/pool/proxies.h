@@ -36,8 +36,9 @@ np_err pool_proxies_for_key(pool_proxies *p, int64_t key_id, int64_t *proxy_id, 
  * probed it again. Never blocks. */
 void pool_proxies_report_failure(pool_proxies *p, int64_t proxy_id);
 
-/* pool_proxies_serve answers r when it is /admin/proxies or /admin/proxies/{id} and returns
- * true; false (nothing answered) otherwise. The caller has checked r comes from an admin. */
+/* pool_proxies_serve answers r when its op is one of /admin/proxies, /admin/proxies/{id} or
+ * /admin/proxy-pool and returns true; false (nothing answered) otherwise. The caller has checked r
+ * comes from an admin. */
 bool pool_proxies_serve(pool_proxies *p, np_rpc_call *call, const np_http_req *r);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/db.h"
 #include "prepared.h"
 
@@ -63,9 +64,11 @@ read_inputs(PGconn *c, int64_t uid, int64_t *override, int64_t *contributed, int
         err = NP_ERR_NOT_FOUND;
     }
     if (err == NP_ERR_OK) {
-        *override = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        *contributed = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        *healthy = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        np_db_row row = np_db_row_at(res, 0);
+        *override = np_db_int(&row, 0);
+        *contributed = np_db_int(&row, 1);
+        *healthy = np_db_int(&row, 2);
+        err = row.err;
     }
     PQclear(res);
     return err;
@@ -117,20 +120,12 @@ pool_limits_cache_free(pool_limits_cache *lc)
     free(lc);
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 np_err
 pool_user_limits_cached(pool_limits_cache *lc, PGconn *c, const np_config *cfg, int64_t uid,
                         unsigned version, pool_user_limits *out)
 {
     limits_entry *e = &lc->slots[((uint64_t)uid * 0x9E3779B97F4A7C15ull) >> 54];
-    int64_t now = mono_ms();
+    int64_t now = np_now_ms();
     pthread_mutex_lock(&lc->mu);
     limits_entry hit = *e;
     pthread_mutex_unlock(&lc->mu);
@@ -200,8 +195,12 @@ pool_rate_take(PGconn *c, int64_t uid, int64_t rpm, bool consume, pool_rate_resu
     np_err err = consume ? pool_db_exec_prepared(c, "pool_rate_take", TAKE_SQL, 3, params, &res)
                          : pool_db_exec_prepared(c, "pool_rate_peek", PEEK_SQL, 3, params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 1) {
-        bool allowed = PQgetvalue(res, 0, 0)[0] == 't';
-        pool_rate_from_ahead(rpm, strtod(PQgetvalue(res, 0, 1), NULL), allowed, out);
+        np_db_row row = np_db_row_at(res, 0);
+        bool allowed = np_db_bool(&row, 0);
+        double ahead = np_db_num(&row, 1);
+        if ((err = row.err) == NP_ERR_OK) {
+            pool_rate_from_ahead(rpm, ahead, allowed, out);
+        }
     } else if (err == NP_ERR_OK) {
         err = NP_ERR_INTERNAL;
     }

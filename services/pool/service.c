@@ -11,6 +11,7 @@
 #include "admin_config.h"
 #include "api.h"
 #include "keyring.h"
+#include "np/clock.h"
 #include "np/crypto.h"
 #include "np/httpop.h"
 #include "np/log.h"
@@ -169,25 +170,47 @@ leave(pool_service *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* serve_settings answers /admin/config and /admin/proxies (admin_config.h, proxies.h);
- * false for every other path, which pool_api_http answers. */
-static bool
-serve_settings(pool_service *s, np_rpc_call *call, const msgpack_object *req)
+/* serve_http reads the "http" operation and hands it to the module of its op: the settings
+ * (admin_config.h, proxies.h, admins only) or the key and stats API (api.h). */
+static void
+serve_http(pool_service *s, np_rpc_call *call, const msgpack_object *req)
 {
+    enum { API = 1, SETTINGS };
+    static const unsigned char modules[NP_OP__COUNT] = {
+        [NP_OP_KEYS_LIST] = API,
+        [NP_OP_KEYS_ADD] = API,
+        [NP_OP_KEY_UPDATE] = API,
+        [NP_OP_KEY_DELETE] = API,
+        [NP_OP_ADMIN_KEYS_LIST] = API,
+        [NP_OP_ADMIN_KEY_UPDATE] = API,
+        [NP_OP_ADMIN_KEY_TOGGLE] = API,
+        [NP_OP_ADMIN_STATS] = API,
+        [NP_OP_ADMIN_CONFIG_GET] = SETTINGS,
+        [NP_OP_ADMIN_CONFIG_PUT] = SETTINGS,
+        [NP_OP_ADMIN_CONFIG_POST] = SETTINGS,
+        [NP_OP_ADMIN_PROXIES_LIST] = SETTINGS,
+        [NP_OP_ADMIN_PROXIES_ADD] = SETTINGS,
+        [NP_OP_ADMIN_PROXY_UPDATE] = SETTINGS,
+        [NP_OP_ADMIN_PROXY_DELETE] = SETTINGS,
+        [NP_OP_ADMIN_PROXY_POOL] = SETTINGS,
+    };
     np_http_req r;
-    if (np_http_req_read(req, &r) != NP_ERR_OK ||
-        (strcmp(r.path, "/admin/config") != 0 && strncmp(r.path, "/admin/proxies", 14) != 0 &&
-         strcmp(r.path, "/admin/proxy-pool") != 0)) {
-        return false;
+    if (np_http_req_read(req, &r) != NP_ERR_OK) {
+        np_rpc_reply_error(call, NP_ERR_WIRE, "malformed http request");
+        return;
     }
-    if (np_http_refuse_relay_key(call, &r)) {
-        return true;
-    }
-    if (strcmp(r.role, "admin") != 0) {
+    if (modules[r.op] == 0) {
+        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
+    } else if (np_http_refuse_relay_key(call, &r)) {
+        return;
+    } else if (modules[r.op] == API) {
+        pool_api_http(&s->api, call, &r);
+    } else if (strcmp(r.role, "admin") != 0) {
         np_http_reply_err(call, NP_ERR_FORBIDDEN, "administrators only");
-        return true;
+    } else if (!pool_admin_config_serve(&s->base, call, &r) &&
+               !pool_proxies_serve(s->proxies, call, &r)) {
+        np_http_reply_err(call, NP_ERR_NOT_FOUND, NULL);
     }
-    return pool_admin_config_serve(&s->base, call, &r) || pool_proxies_serve(s->proxies, call, &r);
 }
 
 static void
@@ -211,9 +234,7 @@ on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
     } else if (strcmp(op, "relay.abort") == 0) {
         pool_relay_abort(s->relay, call, req);
     } else if (strcmp(op, "http") == 0) {
-        if (!serve_settings(s, call, req)) {
-            pool_api_http(&s->api, call, req);
-        }
+        serve_http(s, call, req);
     } else if (strcmp(op, "user.limits") == 0) {
         pool_api_user_limits(&s->api, call, req);
     } else {
@@ -222,21 +243,13 @@ on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
     leave(s);
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* keys_by_state fills n[] with the pool's keys per visible state: one query at most every
  * KEYS_TTL_MS whoever scrapes; false when they were never read (no database). */
 static bool
 keys_by_state(pool_service *s, int64_t n[NSTATES])
 {
     pthread_mutex_lock(&s->kmu);
-    if (s->keys_at_ms == 0 || mono_ms() - s->keys_at_ms > KEYS_TTL_MS) {
+    if (s->keys_at_ms == 0 || np_now_ms() - s->keys_at_ms > KEYS_TTL_MS) {
         PGconn *c = np_db_acquire(s->base.db, 2000);
         PGresult *res = NULL;
         if (c != NULL && np_db_exec(c,
@@ -247,11 +260,12 @@ keys_by_state(pool_service *s, int64_t n[NSTATES])
             for (int r = 0; r < PQntuples(res); r++) {
                 for (size_t i = 0; i < NSTATES; i++) {
                     if (strcmp(PQgetvalue(res, r, 0), key_states[i]) == 0) {
-                        s->keys_n[i] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+                        np_db_row row = np_db_row_at(res, r);
+                        s->keys_n[i] = np_db_int(&row, 1); /* count(*): never NULL */
                     }
                 }
             }
-            s->keys_at_ms = mono_ms();
+            s->keys_at_ms = np_now_ms();
         }
         PQclear(res);
         np_db_release(s->base.db, c);

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "np/crypto.h"
+#include "np/list.h"
 #include "np/log.h"
 
 #define XFER_MAGIC 0x58464552u
@@ -23,7 +24,7 @@ struct pool_xfer {
     pool_xfer_cb cb;
     void *arg;
     /* curl thread only */
-    struct pool_xfer *prev, *next; /* the running list */
+    np_list_node running; /* on the running list, while in_multi */
     bool in_multi;
     bool headers_told;
     bool done;
@@ -43,16 +44,16 @@ enum job_kind { JOB_START, JOB_RESUME, JOB_CANCEL };
 typedef struct job {
     enum job_kind kind;
     pool_xfer *x; /* the job holds a reference */
-    struct job *next;
+    np_list_node link;
 } job;
 
 struct pool_upstream {
     CURLM *multi;
     pthread_t thread;
     pthread_mutex_t mu;
-    job *head, *tail;
+    np_list jobs; /* of job, FIFO; under mu */
     bool stopping;
-    pool_xfer *running; /* curl thread only */
+    np_list running; /* of pool_xfer in the multi; curl thread only */
 };
 
 struct pool_body {
@@ -313,7 +314,6 @@ post_job(pool_upstream *u, enum job_kind kind, pool_xfer *x)
     xfer_ref(x);
     j->kind = kind;
     j->x = x;
-    j->next = NULL;
     pthread_mutex_lock(&u->mu);
     if (u->stopping) {
         pthread_mutex_unlock(&u->mu);
@@ -321,12 +321,7 @@ post_job(pool_upstream *u, enum job_kind kind, pool_xfer *x)
         free(j);
         return NP_ERR_CLOSED;
     }
-    if (u->tail != NULL) {
-        u->tail->next = j;
-    } else {
-        u->head = j;
-    }
-    u->tail = j;
+    np_list_push_back(&u->jobs, &j->link);
     pthread_mutex_unlock(&u->mu);
     curl_multi_wakeup(u->multi);
     return NP_ERR_OK;
@@ -362,14 +357,7 @@ finish(pool_upstream *u, pool_xfer *x, np_err result, bool maybe_sent)
     if (x->in_multi) {
         curl_multi_remove_handle(u->multi, x->easy);
         x->in_multi = false;
-        if (x->prev != NULL) {
-            x->prev->next = x->next;
-        } else {
-            u->running = x->next;
-        }
-        if (x->next != NULL) {
-            x->next->prev = x->prev;
-        }
+        np_list_remove(&x->running);
     }
     if (result != NP_ERR_CANCELED) {
         tell_headers(x);
@@ -381,23 +369,20 @@ finish(pool_upstream *u, pool_xfer *x, np_err result, bool maybe_sent)
 static void
 run_jobs(pool_upstream *u, bool stopping)
 {
+    np_list todo;
+    np_list_init(&todo);
     pthread_mutex_lock(&u->mu);
-    job *j = u->head;
-    u->head = u->tail = NULL;
+    np_list_take(&todo, &u->jobs);
     pthread_mutex_unlock(&u->mu);
-    while (j != NULL) {
-        job *next = j->next;
+    job *j;
+    while ((j = NP_LIST_ENTRY(np_list_pop_front(&todo), job, link)) != NULL) {
         pool_xfer *x = j->x;
         switch (j->kind) {
         case JOB_START:
             xfer_ref(x); /* the multi's reference, dropped in finish */
             if (!stopping && curl_multi_add_handle(u->multi, x->easy) == CURLM_OK) {
                 x->in_multi = true;
-                x->next = u->running;
-                if (u->running != NULL) {
-                    u->running->prev = x;
-                }
-                u->running = x;
+                np_list_push_front(&u->running, &x->running);
             } else {
                 finish(u, x, stopping ? NP_ERR_CANCELED : NP_ERR_UPSTREAM, false);
             }
@@ -416,7 +401,6 @@ run_jobs(pool_upstream *u, bool stopping)
         }
         pool_xfer_release(x); /* the job's reference */
         free(j);
-        j = next;
     }
 }
 
@@ -505,8 +489,9 @@ thread_main(void *arg)
     }
     /* Stopping: refuse what was queued, end what is still running. */
     run_jobs(u, true);
-    while (u->running != NULL) {
-        finish(u, u->running, NP_ERR_CANCELED, true);
+    while (!np_list_empty(&u->running)) {
+        finish(u, NP_LIST_ENTRY(np_list_first(&u->running), pool_xfer, running), NP_ERR_CANCELED,
+               true);
     }
     return NULL;
 }
@@ -518,6 +503,8 @@ pool_upstream_open(pool_upstream **out)
     if (u == NULL) {
         return NP_ERR_NOMEM;
     }
+    np_list_init(&u->jobs);
+    np_list_init(&u->running);
     u->multi = curl_multi_init();
     if (u->multi == NULL) {
         free(u);

@@ -1,6 +1,7 @@
 /* A blocking Postgres connection pool and helpers. */
 #include "np/db.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/log.h"
 
 struct np_db {
@@ -77,7 +79,7 @@ np_db_open(np_db **out, const char *url, int size, const char *app_name, char *w
         return NP_ERR_NOMEM;
     }
     pthread_mutex_init(&db->mu, NULL);
-    pthread_cond_init(&db->cv, NULL);
+    np_cond_init(&db->cv);
     PGconn *c = np_db_connect(db, NULL, NULL, why, whylen);
     if (c == NULL) {
         np_db_close(db);
@@ -117,17 +119,10 @@ np_db_close(np_db *db)
 PGconn *
 np_db_acquire(np_db *db, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    int64_t deadline = np_deadline_ms(timeout_ms);
     pthread_mutex_lock(&db->mu);
     while (db->nidle == 0 && db->out >= db->size && !db->closing) {
-        if (pthread_cond_timedwait(&db->cv, &db->mu, &deadline) == ETIMEDOUT) {
+        if (np_cond_wait_until(&db->cv, &db->mu, deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&db->mu);
             return NULL;
         }
@@ -233,4 +228,178 @@ np_db_ping(np_db *db)
     np_err err = np_db_exec(c, "SELECT 1", 0, NULL, NULL);
     np_db_release(db, c);
     return err;
+}
+
+np_db_row
+np_db_row_at(const PGresult *res, int row)
+{
+    np_db_row r = {res, row, NP_ERR_OK};
+    return r;
+}
+
+/* cell returns the text of a cell that exists and is not NULL, else NULL with the error set
+ * (logged once per row reader). */
+static const char *
+cell(np_db_row *r, int col, const char *want)
+{
+    if (r->err != NP_ERR_OK) {
+        return NULL;
+    }
+    if (r->res == NULL || r->row < 0 || r->row >= PQntuples(r->res) || col < 0 ||
+        col >= PQnfields(r->res)) {
+        np_log_error("db", "row %d column %d: no such cell", r->row, col);
+        r->err = NP_ERR_DB;
+        return NULL;
+    }
+    if (PQgetisnull(r->res, r->row, col)) {
+        np_log_error("db", "row %d column %s: NULL where %s was expected", r->row,
+                     PQfname(r->res, col), want);
+        r->err = NP_ERR_DB;
+        return NULL;
+    }
+    return PQgetvalue(r->res, r->row, col);
+}
+
+static void
+bad(np_db_row *r, int col, const char *want)
+{
+    np_log_error("db", "row %d column %s: not %s", r->row, PQfname(r->res, col), want);
+    r->err = NP_ERR_DB;
+}
+
+int64_t
+np_db_int(np_db_row *r, int col)
+{
+    const char *s = cell(r, col, "an integer");
+    if (s == NULL) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0) {
+        bad(r, col, "an integer");
+        return 0;
+    }
+    return (int64_t)v;
+}
+
+bool
+np_db_bool(np_db_row *r, int col)
+{
+    const char *s = cell(r, col, "a boolean");
+    if (s == NULL) {
+        return false;
+    }
+    if (strcmp(s, "t") != 0 && strcmp(s, "f") != 0) {
+        bad(r, col, "a boolean");
+        return false;
+    }
+    return s[0] == 't';
+}
+
+double
+np_db_num(np_db_row *r, int col)
+{
+    const char *s = cell(r, col, "a number");
+    if (s == NULL) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE) {
+        bad(r, col, "a number");
+        return 0;
+    }
+    return v;
+}
+
+const char *
+np_db_str(np_db_row *r, int col)
+{
+    const char *s = cell(r, col, "text");
+    return s == NULL ? "" : s;
+}
+
+bool
+np_db_null(np_db_row *r, int col)
+{
+    if (r->err != NP_ERR_OK) {
+        return true;
+    }
+    if (r->res == NULL || r->row < 0 || r->row >= PQntuples(r->res) || col < 0 ||
+        col >= PQnfields(r->res)) {
+        np_log_error("db", "row %d column %d: no such cell", r->row, col);
+        r->err = NP_ERR_DB;
+        return true;
+    }
+    return PQgetisnull(r->res, r->row, col) != 0;
+}
+
+void
+np_db_params_init(np_db_params *p)
+{
+    p->n = 0;
+    p->overflow = false;
+}
+
+static char *
+slot(np_db_params *p)
+{
+    if (p->n >= NP_DB_PARAMS_MAX) {
+        assert(!"too many parameters for np_db_params");
+        p->overflow = true;
+        return NULL;
+    }
+    return p->num[p->n];
+}
+
+void
+np_db_param_str(np_db_params *p, const char *s)
+{
+    if (slot(p) != NULL) {
+        p->v[p->n++] = s;
+    }
+}
+
+void
+np_db_param_null(np_db_params *p)
+{
+    np_db_param_str(p, NULL);
+}
+
+void
+np_db_param_bool(np_db_params *p, bool v)
+{
+    np_db_param_str(p, v ? "true" : "false");
+}
+
+void
+np_db_param_int(np_db_params *p, int64_t v)
+{
+    char *s = slot(p);
+    if (s != NULL) {
+        snprintf(s, sizeof(p->num[0]), "%lld", (long long)v);
+        p->v[p->n++] = s;
+    }
+}
+
+void
+np_db_param_num(np_db_params *p, double v)
+{
+    char *s = slot(p);
+    if (s != NULL) {
+        snprintf(s, sizeof(p->num[0]), "%.17g", v);
+        p->v[p->n++] = s;
+    }
+}
+
+np_err
+np_db_exec_params(PGconn *conn, const char *sql, const np_db_params *p, PGresult **out)
+{
+    if (p->overflow) {
+        return NP_ERR_INTERNAL;
+    }
+    return np_db_exec(conn, sql, p->n, p->v, out);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/log.h"
 
 #define MAX_DIALERS 256
@@ -26,10 +27,8 @@ struct np_dialset {
     int resolve_seconds;
     entry list[MAX_DIALERS];
     int n;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t thread;
-    bool running, stop;
+    pthread_mutex_t mu;  /* the list */
+    np_ticker *resolver; /* NULL: names are not followed */
 };
 
 /* expand_one appends the addresses of one URL to out. */
@@ -156,30 +155,18 @@ apply(np_dialset *d, char *list)
     return rv;
 }
 
-static void *
-resolver_main(void *arg)
+static int64_t
+resolve_tick(void *arg)
 {
     np_dialset *d = arg;
+    char list[4096];
+    bool ok = np_addr_expand(d->urls, list, sizeof(list)); /* DNS: never under the lock */
     pthread_mutex_lock(&d->mu);
-    while (!d->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += d->resolve_seconds;
-        while (!d->stop && pthread_cond_timedwait(&d->cv, &d->mu, &until) == 0) {
-        }
-        if (d->stop) {
-            break;
-        }
-        pthread_mutex_unlock(&d->mu);
-        char list[4096];
-        bool ok = np_addr_expand(d->urls, list, sizeof(list)); /* DNS: never under the lock */
-        pthread_mutex_lock(&d->mu);
-        if (ok && !d->stop) {
-            apply(d, list); /* a failing resolver keeps what we have */
-        }
+    if (ok) {
+        apply(d, list); /* a failing resolver keeps what we have */
     }
     pthread_mutex_unlock(&d->mu);
-    return NULL;
+    return 0;
 }
 
 np_err
@@ -195,7 +182,6 @@ np_dialset_open(np_dialset **out, nng_socket sock, const char *urls, int resolve
     d->resolve_seconds = resolve_seconds;
     snprintf(d->urls, sizeof(d->urls), "%s", urls);
     pthread_mutex_init(&d->mu, NULL);
-    pthread_cond_init(&d->cv, NULL);
     char list[4096];
     if (!np_addr_expand(urls, list, sizeof(list))) {
         /* Not resolvable yet (a Service without endpoints, DNS not ready): dial the names as
@@ -206,9 +192,10 @@ np_dialset_open(np_dialset **out, nng_socket sock, const char *urls, int resolve
     pthread_mutex_lock(&d->mu);
     int rv = apply(d, list);
     pthread_mutex_unlock(&d->mu);
-    if (rv == 0 && resolve_seconds > 0 && has_names(urls)) {
-        rv = pthread_create(&d->thread, NULL, resolver_main, d) == 0 ? 0 : NNG_ENOMEM;
-        d->running = rv == 0;
+    if (rv == 0 && resolve_seconds > 0 && has_names(urls) &&
+        np_ticker_start(&d->resolver, resolve_tick, d, (int64_t)resolve_seconds * 1000) !=
+            NP_ERR_OK) {
+        rv = NNG_ENOMEM;
     }
     if (rv != 0) {
         np_log_error("rpc", "cannot dial %s: %s", urls, nng_strerror(rv));
@@ -225,14 +212,7 @@ np_dialset_close(np_dialset *d)
     if (d == NULL) {
         return;
     }
-    if (d->running) {
-        pthread_mutex_lock(&d->mu);
-        d->stop = true;
-        pthread_cond_signal(&d->cv);
-        pthread_mutex_unlock(&d->mu);
-        pthread_join(d->thread, NULL);
-    }
+    np_ticker_stop(d->resolver);
     pthread_mutex_destroy(&d->mu);
-    pthread_cond_destroy(&d->cv);
     free(d);
 }

@@ -30,6 +30,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
 
+#include "np/clock.h"
 #include "np/crypto.h"
 #include "np/log.h"
 #include "np/wire.h"
@@ -73,34 +74,6 @@ struct np_events {
     uint64_t emitted, dropped, sent, resent, acked;
 };
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-deadline_in(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* make_id builds svc.node.random: unique per process start, and free of the "\n" that
  * separates the id from the body of an ack. */
 static void
@@ -110,7 +83,7 @@ make_id(char *out, size_t outlen, const char *svc, const char *node)
     char hex[sizeof(rnd) * 2 + 1];
     if (np_random_bytes(rnd, sizeof(rnd)) != NP_ERR_OK) {
         /* Not secret, only unique: fall back on the clock. */
-        int64_t t = wall_us();
+        int64_t t = np_wall_us();
         memcpy(rnd, &t, sizeof(rnd));
     }
     np_hex(rnd, sizeof(rnd), hex);
@@ -227,7 +200,7 @@ sender_main(void *arg)
     np_events *ev = arg;
     pthread_mutex_lock(&ev->mu);
     while (!ev->stopping) {
-        int64_t now = now_ms();
+        int64_t now = np_now_ms();
         int64_t due;
         nng_msg *msg = NULL;
         if (collect(ev, now, &msg, &due)) {
@@ -243,9 +216,7 @@ sender_main(void *arg)
         }
         int64_t wait = due == INT64_MAX ? 1000 : due - now;
         if (wait > 0) {
-            struct timespec ts;
-            deadline_in(&ts, wait);
-            pthread_cond_timedwait(&ev->wake, &ev->mu, &ts);
+            np_cond_wait_until(&ev->wake, &ev->mu, np_deadline_ms(wait));
         }
     }
     pthread_mutex_unlock(&ev->mu);
@@ -375,8 +346,8 @@ np_events_open(np_events **out, const char *svc, const np_config *cfg)
     ev->drain_ms = np_config_int(cfg, "EVENTS_DRAIN_MS");
     ev->base = ev->next = 1;
     pthread_mutex_init(&ev->mu, NULL);
-    pthread_cond_init(&ev->wake, NULL);
-    pthread_cond_init(&ev->drained, NULL);
+    np_cond_init(&ev->wake);
+    np_cond_init(&ev->drained);
 
     np_err err = NP_ERR_OK;
     int rv = 0;
@@ -439,10 +410,9 @@ np_events_close(np_events *ev)
     }
     pthread_mutex_lock(&ev->mu);
     if (ev->unacked > 0 && ev->drain_ms > 0 && ev->sender_started && ev->acker_started) {
-        struct timespec ts;
-        deadline_in(&ts, ev->drain_ms);
+        int64_t until = np_deadline_ms(ev->drain_ms);
         while (ev->unacked > 0) {
-            if (pthread_cond_timedwait(&ev->drained, &ev->mu, &ts) == ETIMEDOUT) {
+            if (np_cond_wait_until(&ev->drained, &ev->mu, until) == ETIMEDOUT) {
                 break;
             }
         }
@@ -510,7 +480,7 @@ encode(const np_events *ev, const char *type, json_t *fields, size_t *len)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_int64(&pk, wall_us());
+    msgpack_pack_int64(&pk, np_wall_us());
     char t[NP_EVENTS_TYPE_MAX];
     snprintf(t, sizeof(t), "%s", type);
     pack_str(&pk, t);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "np/clock.h"
 #include "np/crypto.h"
 #include "np/log.h"
 
@@ -20,10 +21,7 @@ struct np_heartbeat {
     char node[64];
     char instance[128];
     char started[40]; /* ISO time of the start, as Postgres reads it */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
-    pthread_t thread;
+    np_ticker *ticker;
 };
 
 np_err
@@ -64,26 +62,19 @@ beat(np_heartbeat *hb, bool gone)
     hb->send(hb->arg, &row, gone);
 }
 
-static void *
-beat_main(void *arg)
+static int64_t
+period_ms(const np_heartbeat *hb)
+{
+    return np_config_int(hb->cfg, "NODE_HEARTBEAT_SECONDS") * 1000;
+}
+
+/* beat_tick beats and reads the period again: NODE_HEARTBEAT_SECONDS may have changed. */
+static int64_t
+beat_tick(void *arg)
 {
     np_heartbeat *hb = arg;
-    pthread_mutex_lock(&hb->mu);
-    while (!hb->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)np_config_int(hb->cfg, "NODE_HEARTBEAT_SECONDS");
-        while (!hb->stop && pthread_cond_timedwait(&hb->cv, &hb->mu, &until) == 0) {
-        }
-        if (hb->stop) {
-            break;
-        }
-        pthread_mutex_unlock(&hb->mu);
-        beat(hb, false);
-        pthread_mutex_lock(&hb->mu);
-    }
-    pthread_mutex_unlock(&hb->mu);
-    return NULL;
+    beat(hb, false);
+    return period_ms(hb);
 }
 
 np_err
@@ -113,14 +104,11 @@ np_heartbeat_open_with(np_heartbeat **out, const np_config *cfg, const char *svc
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(hb->started, sizeof(hb->started), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    pthread_mutex_init(&hb->mu, NULL);
-    pthread_cond_init(&hb->cv, NULL);
     beat(hb, false);
-    if (pthread_create(&hb->thread, NULL, beat_main, hb) != 0) {
-        pthread_mutex_destroy(&hb->mu);
-        pthread_cond_destroy(&hb->cv);
+    np_err err = np_ticker_start(&hb->ticker, beat_tick, hb, period_ms(hb));
+    if (err != NP_ERR_OK) {
         free(hb);
-        return NP_ERR_SYSTEM;
+        return err;
     }
     *out = hb;
     return NP_ERR_OK;
@@ -132,14 +120,8 @@ np_heartbeat_close(np_heartbeat *hb)
     if (hb == NULL) {
         return;
     }
-    pthread_mutex_lock(&hb->mu);
-    hb->stop = true;
-    pthread_cond_signal(&hb->cv);
-    pthread_mutex_unlock(&hb->mu);
-    pthread_join(hb->thread, NULL);
+    np_ticker_stop(hb->ticker);
     beat(hb, true);
-    pthread_mutex_destroy(&hb->mu);
-    pthread_cond_destroy(&hb->cv);
     free(hb);
 }
 

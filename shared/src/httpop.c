@@ -6,12 +6,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct {
+    const char *method, *pattern;
+} ops[NP_OP__COUNT] = {
+#define OP(name, num, m, p) [num] = {m, p},
+#include "np/httpops.def"
+#undef OP
+};
+
+#define OP(name, num, m, p) _Static_assert(num > 0 && num < NP_OP__COUNT, "op number " #name);
+#include "np/httpops.def"
+#undef OP
+
+const char *
+np_http_op_method(np_http_op op)
+{
+    return op > 0 && op < NP_OP__COUNT ? ops[op].method : NULL;
+}
+
+const char *
+np_http_op_pattern(np_http_op op)
+{
+    return op > 0 && op < NP_OP__COUNT ? ops[op].pattern : NULL;
+}
+
+np_http_op
+np_http_op_find(const char *method, const char *path)
+{
+    for (int i = 1; i < NP_OP__COUNT; i++) {
+        if (ops[i].method != NULL && strcmp(ops[i].method, method) == 0 &&
+            np_path_match(ops[i].pattern, path, NULL)) {
+            return (np_http_op)i;
+        }
+    }
+    return NP_OP_NONE;
+}
+
 void
 np_http_req_write(np_wire_writer *w, const np_http_req *r)
 {
     bool authed = r->user_id > 0;
-    np_wire_begin(w, authed ? 8 : 7);
+    np_wire_begin(w, authed ? 9 : 8);
     np_wire_str(w, "op", "http");
+    np_wire_int(w, "o", (int64_t)r->op);
     np_wire_str(w, "m", r->method);
     np_wire_str(w, "p", r->path);
     np_wire_str(w, "q", r->query);
@@ -47,6 +84,13 @@ np_http_req_read(const msgpack_object *root, np_http_req *r)
             return NP_ERR_WIRE;
         }
     }
+    int64_t op = 0;
+    if (!np_wire_get_int(root, "o", &op) || op <= 0 || op >= NP_OP__COUNT ||
+        ops[op].method == NULL || strcmp(ops[op].method, r->method) != 0 ||
+        !np_path_match(ops[op].pattern, r->path, &r->id)) {
+        return NP_ERR_WIRE;
+    }
+    r->op = (np_http_op)op;
     return NP_ERR_OK;
 }
 
@@ -85,18 +129,18 @@ np_http_reply_json(np_rpc_call *call, int status, json_t *body, const char *cons
 }
 
 void
-np_http_reply_error(np_rpc_call *call, int status, const char *code, const char *message,
-                    const char *const *headers)
+np_http_reply_err_with(np_rpc_call *call, np_err err, const char *message,
+                       const char *const *headers)
 {
-    json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
-    np_http_reply_json(call, status, j, headers);
+    json_t *j = json_pack("{s:s, s:s}", "error", np_err_code(err), "message",
+                          message && message[0] ? message : np_err_message(err));
+    np_http_reply_json(call, np_err_status(err), j, headers);
 }
 
 void
 np_http_reply_err(np_rpc_call *call, np_err err, const char *message)
 {
-    np_http_reply_error(call, np_err_status(err), np_err_code(err),
-                        message && message[0] ? message : np_err_message(err), NULL);
+    np_http_reply_err_with(call, err, message, NULL);
 }
 
 bool

@@ -15,6 +15,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "np/list.h"
 #include "np/log.h"
 #include "np/rpc.h"
 #include "np/wire_mac.h"
@@ -31,7 +32,7 @@ struct np_rpc_call {
     nng_msg *req;
     np_wire_msg parsed;
     enum call_state state;
-    np_rpc_call *next; /* work queue link */
+    np_list_node link; /* on the work queue */
 };
 
 struct np_rpc_server {
@@ -44,7 +45,7 @@ struct np_rpc_server {
     int nworkers;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    np_rpc_call *head, *tail;
+    np_list queue; /* of np_rpc_call received and not yet dispatched, FIFO */
     bool closing;
     np_wire_guard *guard; /* INTERNAL_SECRET: unauthenticated requests are dropped, counted */
 };
@@ -53,13 +54,7 @@ static void
 queue_push(np_rpc_server *s, np_rpc_call *c)
 {
     pthread_mutex_lock(&s->mu);
-    c->next = NULL;
-    if (s->tail != NULL) {
-        s->tail->next = c;
-    } else {
-        s->head = c;
-    }
-    s->tail = c;
+    np_list_push_back(&s->queue, &c->link);
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -125,16 +120,12 @@ worker_main(void *arg)
     np_rpc_server *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (s->head == NULL && !s->closing) {
+        while (np_list_empty(&s->queue) && !s->closing) {
             pthread_cond_wait(&s->cv, &s->mu);
         }
-        if (s->head == NULL) {
+        np_rpc_call *c = NP_LIST_ENTRY(np_list_pop_front(&s->queue), np_rpc_call, link);
+        if (c == NULL) {
             break;
-        }
-        np_rpc_call *c = s->head;
-        s->head = c->next;
-        if (s->head == NULL) {
-            s->tail = NULL;
         }
         pthread_mutex_unlock(&s->mu);
         dispatch(s, c);
@@ -229,6 +220,7 @@ np_rpc_server_open(np_rpc_server **out, const char *url, const np_rpc_opts *opts
     s->ncalls = opts && opts->contexts ? opts->contexts : 64;
     s->nworkers = opts && opts->workers ? opts->workers : 4;
     size_t recv_max = opts && opts->recv_max ? opts->recv_max : (1u << 20);
+    np_list_init(&s->queue);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     int rv = nng_rep0_open(&s->sock);
@@ -301,7 +293,9 @@ np_rpc_server_close(np_rpc_server *s)
         pthread_join(s->workers[i], NULL);
     }
     /* Calls still queued were never dispatched: drop them. */
-    for (np_rpc_call *c = s->head; c != NULL; c = c->next) {
+    NP_LIST_FOREACH(&s->queue, n)
+    {
+        np_rpc_call *c = NP_CONTAINER_OF(n, np_rpc_call, link);
         nng_msg_free(c->req);
         c->req = NULL;
     }

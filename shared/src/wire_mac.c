@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "np/clock.h"
 #include "np/crypto.h"
 
 #define SENDERS 256      /* senders remembered per guard (processes in the cluster) */
@@ -31,14 +32,6 @@ struct np_wire_guard {
     peer peers[SENDERS];
     atomic_uint_fast64_t dropped;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 put64(uint8_t *p, uint64_t v)
@@ -85,7 +78,7 @@ np_wire_seal(nng_msg *msg)
     uint8_t head[24];
     put64(head, auth.sender);
     put64(head + 8, atomic_fetch_add(&auth.counter, 1) + 1);
-    put64(head + 16, (uint64_t)now_ms());
+    put64(head + 16, (uint64_t)np_wall_ms());
     if (nng_msg_append(msg, head, sizeof(head)) != 0) {
         return NP_ERR_NOMEM;
     }
@@ -182,7 +175,7 @@ np_wire_open(np_wire_guard *g, nng_msg *msg)
         np_hmac_sha256(auth.key, sizeof(auth.key), b, len - NP_HMAC_LEN, mac);
         ok = np_ct_equal(mac, b + len - NP_HMAC_LEN, NP_HMAC_LEN);
     }
-    int64_t now = now_ms();
+    int64_t now = np_wall_ms();
     if (ok) {
         const uint8_t *t = b + len - NP_WIRE_MAC_TRAILER;
         int64_t ts = (int64_t)get64(t + 16);

@@ -109,6 +109,7 @@ test_http_request_round_trip(void **state)
     np_http_req in = {0}, out;
     snprintf(in.method, sizeof(in.method), "PATCH");
     snprintf(in.path, sizeof(in.path), "/client-keys/7");
+    in.op = NP_OP_CLIENT_KEY_UPDATE;
     snprintf(in.query, sizeof(in.query), "a=1");
     in.body = "{}";
     in.body_len = 2;
@@ -125,11 +126,60 @@ test_http_request_round_trip(void **state)
     assert_int_equal(np_http_req_read(m.root, &out), NP_ERR_OK);
     assert_string_equal(out.method, "PATCH");
     assert_string_equal(out.path, "/client-keys/7");
+    assert_int_equal(out.op, NP_OP_CLIENT_KEY_UPDATE);
+    assert_int_equal(out.id, 7); /* the {id} of the op's pattern */
     assert_int_equal(out.user_id, 5);
     assert_int_equal(out.relay_key_id, 9);
     assert_int_equal(out.body_len, 2);
     np_wire_msg_fini(&m);
     np_wire_writer_fini(&w);
+}
+
+/* read_op writes an "http" request for method, path and op and reads it back. */
+static np_err
+read_op(const char *method, const char *path, int op, np_http_req *out)
+{
+    np_http_req in = {0};
+    snprintf(in.method, sizeof(in.method), "%s", method);
+    snprintf(in.path, sizeof(in.path), "%s", path);
+    in.op = (np_http_op)op;
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_http_req_write(&w, &in);
+    np_wire_msg m;
+    assert_int_equal(np_wire_parse(&m, w.sbuf.data, w.sbuf.size), NP_ERR_OK);
+    np_err err = np_http_req_read(m.root, out);
+    np_wire_msg_fini(&m);
+    np_wire_writer_fini(&w);
+    return err;
+}
+
+static void
+test_http_op_checked(void **state)
+{
+    (void)state;
+    np_http_req out;
+    assert_int_equal(read_op("GET", "/keys", NP_OP_KEYS_LIST, &out), NP_ERR_OK);
+    assert_int_equal(out.op, NP_OP_KEYS_LIST);
+    assert_int_equal(out.id, 0);
+    assert_int_equal(read_op("POST", "/admin/keys/12/toggle", NP_OP_ADMIN_KEY_TOGGLE, &out),
+                     NP_ERR_OK);
+    assert_int_equal(out.id, 12);
+    /* No op, an unknown one, one past the table, or one that names another method or path:
+     * refused, so a service never guesses what the gateway meant. */
+    assert_int_equal(read_op("GET", "/keys", NP_OP_NONE, &out), NP_ERR_WIRE);
+    assert_int_equal(read_op("GET", "/keys", 63, &out), NP_ERR_WIRE);
+    assert_int_equal(read_op("GET", "/keys", NP_OP__COUNT, &out), NP_ERR_WIRE);
+    assert_int_equal(read_op("GET", "/keys", -1, &out), NP_ERR_WIRE);
+    assert_int_equal(read_op("POST", "/keys", NP_OP_KEYS_LIST, &out), NP_ERR_WIRE);
+    assert_int_equal(read_op("GET", "/logs", NP_OP_KEYS_LIST, &out), NP_ERR_WIRE);
+    assert_int_equal(read_op("DELETE", "/keys/0", NP_OP_KEY_DELETE, &out), NP_ERR_WIRE);
+    /* np_http_op_find, for callers without a route table. */
+    assert_int_equal(np_http_op_find("PATCH", "/admin/proxies/3"), NP_OP_ADMIN_PROXY_UPDATE);
+    assert_int_equal(np_http_op_find("GET", "/admin/users/3"), NP_OP_NONE);
+    assert_string_equal(np_http_op_pattern(NP_OP_ADMIN_USER_REVOKE_KEYS),
+                        "/admin/users/{id}/relay-keys");
+    assert_null(np_http_op_method(NP_OP_NONE));
 }
 
 static void
@@ -178,9 +228,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_error_reply),
-        cmocka_unit_test(test_malformed),      cmocka_unit_test(test_http_request_round_trip),
-        cmocka_unit_test(test_path_and_query), cmocka_unit_test(test_buffer_cap),
+        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_error_reply),
+        cmocka_unit_test(test_malformed),       cmocka_unit_test(test_http_request_round_trip),
+        cmocka_unit_test(test_path_and_query),  cmocka_unit_test(test_buffer_cap),
+        cmocka_unit_test(test_http_op_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,7 @@ main(int argc, char **argv)
     np_http_req in = {0};
     snprintf(in.method, sizeof(in.method), "POST");
     snprintf(in.path, sizeof(in.path), "/auth/login");
+    in.op = NP_OP_AUTH_LOGIN;
     in.body = "{\"username\":\"a\",\"password\":\"b\"}";
     in.body_len = strlen(in.body);
     in.user_id = 3;

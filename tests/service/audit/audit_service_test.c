@@ -217,6 +217,7 @@ http_as(np_rpc_client *c, const char *path, const char *query, int64_t uid, cons
     r.relay_key_id = kid;
     snprintf(r.method, sizeof(r.method), "GET");
     snprintf(r.path, sizeof(r.path), "%s", path);
+    r.op = np_http_op_find(r.method, r.path);
     snprintf(r.query, sizeof(r.query), "%s", query);
     snprintf(r.rid, sizeof(r.rid), "rid");
     r.user_id = uid;
