@@ -2,6 +2,7 @@
 #include "peers.h"
 
 #include "np/dialset.h"
+#include "settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,7 @@ resolver_main(void *arg)
     while (!p->stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)np_config_int(p->cfg, "POOL_RESOLVE_SECONDS");
+        until.tv_sec += (time_t)NP_SETTING_NOW(p->cfg, gw, POOL_RESOLVE_SECONDS);
         while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0) {
         }
         if (p->stop) {

@@ -25,6 +25,7 @@
 #include "forward.h"
 #include "np/log.h"
 #include "respond.h"
+#include "settings.h"
 
 #define RELAY_PREFIX "/v1/novelai"
 /* The longest query passed on: TTS sends its text in the query, and 1,000 CJK characters are
@@ -159,7 +160,7 @@ on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     np_wire_str(&w, "op", "relay.next");
     np_wire_int(&w, "sid", st->sid);
     gw_call_start(call, gw_peer_client(st->peer), &w,
-                  (int)np_config_int(st->gw->cfg, "RELAY_TIMEOUT_MS"));
+                  (int)NP_SETTING_NOW(st->gw->cfg, gw, RELAY_TIMEOUT_MS));
     np_wire_writer_fini(&w);
 }
 
@@ -365,7 +366,7 @@ open_start(gw_request *r, open_ctx *o)
     np_wire_writer_init(&w);
     write_open(&w, r, o);
     gw_call_start(call, gw_peer_client(o->peer), &w,
-                  (int)np_config_int(gw->cfg, "RELAY_TIMEOUT_MS"));
+                  (int)NP_SETTING_NOW(gw->cfg, gw, RELAY_TIMEOUT_MS));
     np_wire_writer_fini(&w);
 }
 

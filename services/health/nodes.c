@@ -22,22 +22,21 @@ health_nodes_list(np_db *db, const np_config *cfg, json_t **out)
     json_t *leader = json_null(), *nodes = json_array();
     char alive[24];
     snprintf(alive, sizeof(alive), "%lld",
-             (long long)np_config_int(cfg, "NODE_HEARTBEAT_SECONDS") * 3);
-    np_err
-        err = np_db_exec(c,
-                         "SELECT substr(a.application_name, length('" HEALTH_LEADER_APP
-                         "') + 1), " ISO(
-                             "a.backend_start") " FROM pg_locks l JOIN pg_stat_activity a ON a.pid "
-                                                "= l.pid "
-                                                "WHERE l.locktype = 'advisory' AND l.classid "
-                                                "= " STR(HEALTH_LOCK_CLASS) " AND l.objid = " STR(
-                                                    HEALTH_LOCK_OBJ) " "
-                                                                     "AND l.objsubid = 2 AND "
-                                                                     "l.granted AND l.database = "
-                                                                     "(SELECT oid FROM pg_database "
-                                                                     "WHERE datname = "
-                                                                     "current_database())",
-                         0, NULL, &lr);
+             (long long)NP_SETTING_NOW(cfg, np_common, NODE_HEARTBEAT_SECONDS) * 3);
+    np_err err = np_db_exec(
+        c,
+        "SELECT substr(a.application_name, length('" HEALTH_LEADER_APP
+        "') + 1), " ISO("a.backend_start") " FROM pg_locks l JOIN pg_stat_activity a ON a.pid "
+                                           "= l.pid "
+                                           "WHERE l.locktype = 'advisory' AND l.classid "
+                                           "= " STR(HEALTH_LOCK_CLASS) " AND l.objid = " STR(
+                                               HEALTH_LOCK_OBJ) " "
+                                                                "AND l.objsubid = 2 AND "
+                                                                "l.granted AND l.database = "
+                                                                "(SELECT oid FROM pg_database "
+                                                                "WHERE datname = "
+                                                                "current_database())",
+        0, NULL, &lr);
     if (err == NP_ERR_OK && PQntuples(lr) >= 1) {
         json_decref(leader);
         leader =

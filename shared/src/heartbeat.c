@@ -72,7 +72,7 @@ beat_main(void *arg)
     while (!hb->stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)np_config_int(hb->cfg, "NODE_HEARTBEAT_SECONDS");
+        until.tv_sec += (time_t)NP_SETTING_NOW(hb->cfg, np_common, NODE_HEARTBEAT_SECONDS);
         while (!hb->stop && pthread_cond_timedwait(&hb->cv, &hb->mu, &until) == 0) {
         }
         if (hb->stop) {
