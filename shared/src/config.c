@@ -327,21 +327,35 @@ publish(np_config *cfg)
 }
 
 np_settings *
-np_config_acquire(const np_config *cfg)
+np__config_enter(const np_config *cfg, unsigned *slot)
 {
     readers *r = cfg->rd;
     for (;;) {
         unsigned long e = atomic_load(&r->epoch);
         atomic_fetch_add(&r->active[e & 1], 1);
         if (atomic_load(&r->epoch) == e) {
-            np_settings *s = atomic_load(&r->current);
-            atomic_fetch_add(&s->refs, 1);
-            atomic_fetch_sub(&r->active[e & 1], 1);
-            return s;
+            *slot = (unsigned)(e & 1);
+            return atomic_load(&r->current);
         }
         /* a writer advanced the epoch meanwhile: count in again, in the new slot */
         atomic_fetch_sub(&r->active[e & 1], 1);
     }
+}
+
+void
+np__config_leave(const np_config *cfg, unsigned slot)
+{
+    atomic_fetch_sub(&cfg->rd->active[slot], 1);
+}
+
+np_settings *
+np_config_acquire(const np_config *cfg)
+{
+    unsigned slot;
+    np_settings *s = np__config_enter(cfg, &slot);
+    atomic_fetch_add(&s->refs, 1);
+    np__config_leave(cfg, slot);
+    return s;
 }
 
 void

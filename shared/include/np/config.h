@@ -127,17 +127,25 @@ const np_common_settings *np_settings_common(const np_settings *s);
 /* np_settings_version counts the snapshots published before this one (0: the defaults). */
 uint64_t np_settings_version(const np_settings *s);
 
-/* NP_SETTING_NOW(cfg, prefix, NAME) reads one number or switch of the current snapshot (an
- * acquire and a release around one load), for code that reads a single value now and then,
- * e.g. a periodic thread's interval. Strings need a held snapshot, so they do not compile. */
+/* np__config_enter / np__config_leave bracket a read of the current snapshot without taking a
+ * reference: inside, the snapshot cannot be freed (a writer waits for the slot to drain), so
+ * only a few loads may happen there. For the macros below; code takes references. */
+np_settings *np__config_enter(const np_config *cfg, unsigned *slot);
+void np__config_leave(const np_config *cfg, unsigned slot);
+
+/* NP_SETTING_NOW(cfg, prefix, NAME) reads one number or switch of the current snapshot, for
+ * code that reads a single value now and then (a periodic thread's interval, a handler's
+ * limit): no reference is taken, so it costs two atomic increments. Strings need a held
+ * snapshot or NP_SETTING_COPY: a string does not compile here. */
 #define NP_SETTING_NOW(cfg, prefix, NAME)                                                          \
     __extension__({                                                                                \
-        np_settings *np_now_ = np_config_acquire(cfg);                                             \
+        unsigned np_slot_;                                                                         \
+        const np_settings *np_now_ = np__config_enter((cfg), &np_slot_);                           \
         __typeof__(NP_SETTINGS_OF(np_now_, prefix)->NAME) np_val_ =                                \
             NP_SETTINGS_OF(np_now_, prefix)->NAME;                                                 \
         _Static_assert(!__builtin_types_compatible_p(__typeof__(np_val_), const char *),           \
                        "hold a snapshot to read a string setting");                                \
-        np_settings_release(np_now_);                                                              \
+        np__config_leave((cfg), np_slot_);                                                         \
         np_val_;                                                                                   \
     })
 /* NP_SETTING_COPY(cfg, prefix, NAME, out, outlen) copies a string setting of the current
