@@ -69,7 +69,8 @@ cli_boot_config(cli_boot *b)
             snprintf(node, sizeof(node), "node-%d", (int)getpid());
         }
         node[sizeof(node) - 1] = '\0';
-        np_config_set(b->cfg, "NODE_ID", node, NP_CFG_SRC_DEFAULT, why, sizeof(why));
+        np_config_set(b->cfg, NP_SETTING_NAME(np_common, NODE_ID), node, NP_CFG_SRC_DEFAULT, why,
+                      sizeof(why));
     }
     return true;
 }
@@ -170,9 +171,9 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
             const char *name;
             unsigned users;
         } required[] = {
-            {"DATABASE_URL", ~0u},
-            {"SECRET_KEY", CLI_AUTH | CLI_POOL},
-            {"ENCRYPTION_KEY", CLI_POOL | CLI_HEALTH},
+            {NP_SETTING_NAME(np_common, DATABASE_URL), ~0u},
+            {NP_SETTING_NAME(np_common, SECRET_KEY), CLI_AUTH | CLI_POOL},
+            {NP_SETTING_NAME(np_common, ENCRYPTION_KEY), CLI_POOL | CLI_HEALTH},
         };
         for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
             if (!(required[i].users & m)) {
@@ -185,8 +186,8 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
                 return false;
             }
         }
-    } else if ((!np_config_is_set(b->cfg, "SECRET_KEY") ||
-                !np_config_is_set(b->cfg, "ENCRYPTION_KEY")) &&
+    } else if ((!np_config_is_set(b->cfg, NP_SETTING_NAME(np_common, SECRET_KEY)) ||
+                !np_config_is_set(b->cfg, NP_SETTING_NAME(np_common, ENCRYPTION_KEY))) &&
                !secrets_file(b, data_dir)) {
         return false;
     }
@@ -199,13 +200,14 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
              "point it at Postgres");
         return false;
     }
-    if (!np_config_is_set(b->cfg, "DATABASE_URL")) {
+    if (!np_config_is_set(b->cfg, NP_SETTING_NAME(np_common, DATABASE_URL))) {
         char url[700];
         if (np_pgboot_start(&b->pg, data_dir, url, sizeof(url), why, sizeof(why)) != NP_ERR_OK) {
             fail(why);
             return false;
         }
-        np_config_set(b->cfg, "DATABASE_URL", url, NP_CFG_SRC_DEFAULT, why, sizeof(why));
+        np_config_set(b->cfg, NP_SETTING_NAME(np_common, DATABASE_URL), url, NP_CFG_SRC_DEFAULT,
+                      why, sizeof(why));
     }
     if (!migrate) {
         return true;
@@ -238,12 +240,12 @@ cli_boot_internal(cli_boot *b, bool all)
     if (multi) {
         /* Services on their own hosts must be reachable from the others; alone on one host
          * they listen on loopback only. */
-        static const char *const listens[] = {"AUTH_RPC_LISTEN",
-                                              "POOL_RPC_LISTEN",
-                                              "AUDIT_RPC_LISTEN",
-                                              "HEALTH_RPC_LISTEN",
-                                              "EVENTS_LISTEN",
-                                              "ACKS_LISTEN",
+        static const char *const listens[] = {NP_SETTING_NAME(np_common, AUTH_RPC_LISTEN),
+                                              NP_SETTING_NAME(np_common, POOL_RPC_LISTEN),
+                                              NP_SETTING_NAME(np_common, AUDIT_RPC_LISTEN),
+                                              NP_SETTING_NAME(np_common, HEALTH_RPC_LISTEN),
+                                              NP_SETTING_NAME(np_common, EVENTS_LISTEN),
+                                              NP_SETTING_NAME(np_common, ACKS_LISTEN),
                                               NULL};
         for (int i = 0; listens[i] != NULL; i++) {
             char url[512], wide[560];
@@ -255,7 +257,7 @@ cli_boot_internal(cli_boot *b, bool all)
             }
         }
     }
-    if (!np_config_is_set(b->cfg, "INTERNAL_SECRET")) {
+    if (!np_config_is_set(b->cfg, NP_SETTING_NAME(np_common, INTERNAL_SECRET))) {
         if (multi || !all) {
             fail("INTERNAL_SECRET: required when services run as separate processes "
                  "(MULTI_NODE_ENABLED=true or one service per command): every message between "
@@ -280,18 +282,18 @@ cli_boot_inproc(cli_boot *b)
     static const struct {
         const char *name, *url;
     } addrs[] = {
-        {"AUTH_RPC_URL", "inproc://naipool-auth"},
-        {"AUTH_RPC_LISTEN", "inproc://naipool-auth"},
-        {"POOL_RPC_URL", "inproc://naipool-pool"},
-        {"POOL_RPC_LISTEN", "inproc://naipool-pool"},
-        {"AUDIT_RPC_URL", "inproc://naipool-audit"},
-        {"AUDIT_RPC_LISTEN", "inproc://naipool-audit"},
-        {"HEALTH_RPC_URL", "inproc://naipool-health"},
-        {"HEALTH_RPC_LISTEN", "inproc://naipool-health"},
-        {"EVENTS_URL", "inproc://naipool-events"},
-        {"EVENTS_LISTEN", "inproc://naipool-events"},
-        {"ACKS_URL", "inproc://naipool-acks"},
-        {"ACKS_LISTEN", "inproc://naipool-acks"},
+        {NP_SETTING_NAME(np_common, AUTH_RPC_URL), "inproc://naipool-auth"},
+        {NP_SETTING_NAME(np_common, AUTH_RPC_LISTEN), "inproc://naipool-auth"},
+        {NP_SETTING_NAME(np_common, POOL_RPC_URL), "inproc://naipool-pool"},
+        {NP_SETTING_NAME(np_common, POOL_RPC_LISTEN), "inproc://naipool-pool"},
+        {NP_SETTING_NAME(np_common, AUDIT_RPC_URL), "inproc://naipool-audit"},
+        {NP_SETTING_NAME(np_common, AUDIT_RPC_LISTEN), "inproc://naipool-audit"},
+        {NP_SETTING_NAME(np_common, HEALTH_RPC_URL), "inproc://naipool-health"},
+        {NP_SETTING_NAME(np_common, HEALTH_RPC_LISTEN), "inproc://naipool-health"},
+        {NP_SETTING_NAME(np_common, EVENTS_URL), "inproc://naipool-events"},
+        {NP_SETTING_NAME(np_common, EVENTS_LISTEN), "inproc://naipool-events"},
+        {NP_SETTING_NAME(np_common, ACKS_URL), "inproc://naipool-acks"},
+        {NP_SETTING_NAME(np_common, ACKS_LISTEN), "inproc://naipool-acks"},
     };
     char why[256];
     for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {

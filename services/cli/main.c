@@ -168,7 +168,8 @@ import_command(cli_boot *b, int argc, char **argv)
     NP_SETTING_COPY(b->cfg, np_common, DATABASE_URL, old_url, sizeof(old_url));
     if (cli_boot_is_sqlite(old_url)) {
         char why[128];
-        np_config_set(b->cfg, "DATABASE_URL", "", NP_CFG_SRC_DEFAULT, why, sizeof(why));
+        np_config_set(b->cfg, NP_SETTING_NAME(np_common, DATABASE_URL), "", NP_CFG_SRC_DEFAULT, why,
+                      sizeof(why));
         if (o.source == NULL) {
             o.source = old_url;
         }

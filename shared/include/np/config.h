@@ -127,6 +127,11 @@ const np_common_settings *np_settings_common(const np_settings *s);
 /* np_settings_version counts the snapshots published before this one (0: the defaults). */
 uint64_t np_settings_version(const np_settings *s);
 
+/* NP_SETTING_NAME(prefix, NAME) is the string "NAME", checked at compile time against
+ * prefix_settings, for the few places that must pass a setting's name (np_config_set,
+ * np_config_is_set, tables of names); usable in static initializers. */
+#define NP_SETTING_NAME(prefix, NAME) (&#NAME[0 * sizeof(((prefix##_settings *)0)->NAME)])
+
 /* np__config_enter / np__config_leave bracket a read of the current snapshot without taking a
  * reference: inside, the snapshot cannot be freed (a writer waits for the slot to drain), so
  * only a few loads may happen there. For the macros below; code takes references. */
