@@ -47,7 +47,7 @@ struct np_settings {
 typedef struct {
     _Atomic(np_settings *) current;
     atomic_ulong epoch;
-    atomic_long active[2]; /* readers between "load current" and "take a reference" */
+    atomic_long active[2]; /* readers inside np__config_enter .. np__config_leave, per epoch */
 } readers;
 
 struct np_config {

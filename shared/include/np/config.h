@@ -28,7 +28,8 @@
  * current epoch around "load pointer, take a reference" (a few instructions), and a writer,
  * after the swap, advances the epoch and waits for the old slot to drain before dropping the
  * store's reference. Writers wait only for readers inside that short window, never for a
- * reader that holds a snapshot for a whole request. */
+ * reader that holds a snapshot for a whole request. NP_SETTING_NOW reads one value inside
+ * that window and takes no reference at all. */
 #ifndef NP_CONFIG_H
 #define NP_CONFIG_H
 
