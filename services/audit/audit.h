@@ -15,7 +15,7 @@
 typedef struct audit_service audit_service;
 
 /* The service's own settings. */
-extern const np_cfg_spec audit_config[];
+extern const np_cfg_table audit_settings_table; /* settings.def; the struct: settings.h */
 
 /* audit_start connects to the database, starts the event sink (EVENTS_LISTEN, ACKS_LISTEN)
  * and answers on AUDIT_RPC_LISTEN. NP_ERR_* with why naming the cause. */

@@ -150,7 +150,7 @@ audit_logs_serve(np_db *db, const np_config *cfg, np_rpc_call *call, const np_ht
         np_http_reply_err(call, NP_ERR_INVALID, why);
         return;
     }
-    bool show_ip = admin && np_config_bool(cfg, "LOG_REQUEST_IP");
+    bool show_ip = admin && NP_SETTING_NOW(cfg, np_common, LOG_REQUEST_IP);
     audit_sql q;
     audit_sql_init(&q);
     audit_logs_sql(&f, &q);

@@ -1,5 +1,6 @@
 /* The audit service's life cycle, its settings and its operation dispatch. */
 #include "audit.h"
+#include "settings.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +18,13 @@ struct audit_service {
     audit_sink *sink;
 };
 
+#define NP_SETTING(...) NP_CFG_ROW(audit_settings, __VA_ARGS__)
 const np_cfg_spec audit_config[] = {
-    {"AUDIT_QUEUE_MAX", NP_CFG_INT, "50000", 100, 10000000, 0,
-     "events audit holds before writing; beyond, messages are left to re-sends", NULL},
-    {"AUDIT_BATCH_MAX", NP_CFG_INT, "500", 1, 2000, 0, "events written per pipelined transaction",
-     NULL},
-    {"LOG_RETENTION_DAYS", NP_CFG_INT, "30", 1, 36500, NP_CFG_RUNTIME,
-     "usage logs older than this are deleted (in batches, by the health leader)", NULL},
-    {"AUDIT_RETENTION_DAYS", NP_CFG_INT, "365", 0, 36500, NP_CFG_RUNTIME,
-     "audit events older than this are deleted; 0 keeps them forever", NULL},
+#include "settings.def"
     NP_CFG_END,
 };
+#undef NP_SETTING
+NP_CFG_TABLE(audit, audit_config);
 
 static void
 reply_sink_stats(audit_service *s, np_rpc_call *call)
@@ -136,7 +133,11 @@ audit_start(audit_service **out, np_config *cfg, char *why, size_t whylen)
     }
     if (err == NP_ERR_OK) {
         np_rpc_opts opts = {.recv_max = NP_HTTP_RECV_MAX};
-        err = np_service_listen(&s->base, "AUDIT_RPC_LISTEN", &opts, on_call, s, why, whylen);
+        np_settings *snap = np_config_acquire(cfg);
+        err = np_service_listen(&s->base, "AUDIT_RPC_LISTEN",
+                                np_settings_common(snap)->AUDIT_RPC_LISTEN, &opts, on_call, s, why,
+                                whylen);
+        np_settings_release(snap);
     }
     if (err != NP_ERR_OK) {
         audit_stop(s);

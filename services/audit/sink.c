@@ -27,6 +27,7 @@
 #include "np/events.h"
 #include "np/log.h"
 #include "np/wire_mac.h"
+#include "settings.h"
 
 struct audit_sink {
     np_db *db;
@@ -317,7 +318,7 @@ writer_main(void *arg)
         s->queued -= n;
         pthread_mutex_unlock(&s->mu);
 
-        bool store_ip = np_config_bool(s->cfg, "LOG_REQUEST_IP");
+        bool store_ip = NP_SETTING_NOW(s->cfg, np_common, LOG_REQUEST_IP);
         audit_sink_stats local = {0};
         PGconn *conn = np_db_acquire(s->db, 5000);
         np_err err = conn ? audit_batch_store(conn, batch, n, store_ip, stored, &local) : NP_ERR_DB;
@@ -390,14 +391,16 @@ audit_sink_open(audit_sink **out, np_db *db, const np_config *cfg, char *why, si
     }
     s->db = db;
     s->cfg = cfg;
-    s->queue_max = (size_t)np_config_int(cfg, "AUDIT_QUEUE_MAX");
-    s->batch_max = (size_t)np_config_int(cfg, "AUDIT_BATCH_MAX");
+    np_settings *snap = np_config_acquire(cfg);
+    s->queue_max = (size_t)NP_SETTINGS_OF(snap, audit)->AUDIT_QUEUE_MAX;
+    s->batch_max = (size_t)NP_SETTINGS_OF(snap, audit)->AUDIT_BATCH_MAX;
     np_list_init(&s->queue);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     char events[1024], acks[1024];
-    np_config_str(cfg, "EVENTS_LISTEN", events, sizeof(events));
-    np_config_str(cfg, "ACKS_LISTEN", acks, sizeof(acks));
+    snprintf(events, sizeof(events), "%s", np_settings_common(snap)->EVENTS_LISTEN);
+    snprintf(acks, sizeof(acks), "%s", np_settings_common(snap)->ACKS_LISTEN);
+    np_settings_release(snap);
     int rv = nng_sub0_open(&s->sub);
     if (rv == 0) {
         s->sub_open = true;

@@ -12,6 +12,7 @@
 #include "np/log.h"
 #include "relaykeys.h"
 #include "request.h"
+#include "settings.h"
 #include "throttle.h"
 #include "users.h"
 
@@ -112,10 +113,10 @@ static auth_lockout_opts
 lockout_opts(auth_service *s)
 {
     auth_lockout_opts o = {
-        .threshold = auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"),
-        .minutes = auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"),
-        .slow_after = auth_setting_int(s, "AUTH_LOGIN_SLOWDOWN_AFTER"),
-        .slow_max = auth_setting_int(s, "AUTH_LOGIN_SLOWDOWN_MAX_SECONDS"),
+        .threshold = NP_SETTING_NOW(s->base.cfg, auth, AUTH_LOGIN_LOCKOUT_THRESHOLD),
+        .minutes = NP_SETTING_NOW(s->base.cfg, auth, AUTH_LOGIN_LOCKOUT_MINUTES),
+        .slow_after = NP_SETTING_NOW(s->base.cfg, auth, AUTH_LOGIN_SLOWDOWN_AFTER),
+        .slow_max = NP_SETTING_NOW(s->base.cfg, auth, AUTH_LOGIN_SLOWDOWN_MAX_SECONDS),
     };
     return o;
 }
@@ -189,7 +190,7 @@ run_login(job *j)
         emit_user(s, "auth.login_failed", j->user.id, j->rid);
         return;
     }
-    int64_t minutes = auth_setting_int(s, "ACCESS_TOKEN_EXPIRE_MINUTES");
+    int64_t minutes = NP_SETTING_NOW(s->base.cfg, auth, ACCESS_TOKEN_EXPIRE_MINUTES);
     auth_claims claims = {.uid = j->user.id, .ver = j->user.token_version, .iat = time(NULL)};
     claims.exp = claims.iat + minutes * 60;
     np_buf tok;
@@ -352,7 +353,7 @@ credentials(auth_service *s, np_rpc_call *call, const np_http_req *r, bool signu
                           sizeof(why)) == NP_ERR_OK;
     if (ok && signup) {
         ok = auth_password_check(pw, strlen(pw), name,
-                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why,
+                                 NP_SETTING_NOW(s->base.cfg, auth, AUTH_PASSWORD_MIN_LENGTH), why,
                                  sizeof(why)) &&
              signup_extras(body, pw, j, why, sizeof(why));
     }
@@ -385,17 +386,18 @@ begin(auth_service *s, np_rpc_call *call, job_kind kind, const np_http_req *r, P
         job_free(j);
         return NULL;
     }
-    *err = auth_throttle_hit(*c, registering ? "register" : "login", r->ip,
-                             auth_setting_int(s, registering ? "AUTH_REGISTER_RATE_LIMIT_PER_MINUTE"
-                                                             : "AUTH_LOGIN_RATE_LIMIT_PER_MINUTE"),
-                             retry);
+    *err = auth_throttle_hit(
+        *c, registering ? "register" : "login", r->ip,
+        registering ? NP_SETTING_NOW(s->base.cfg, auth, AUTH_REGISTER_RATE_LIMIT_PER_MINUTE)
+                    : NP_SETTING_NOW(s->base.cfg, auth, AUTH_LOGIN_RATE_LIMIT_PER_MINUTE),
+        retry);
     return j;
 }
 
 static void
 do_register(auth_service *s, np_rpc_call *call, const np_http_req *r)
 {
-    if (!auth_setting_bool(s, "ALLOW_REGISTRATION")) {
+    if (!NP_SETTING_NOW(s->base.cfg, auth, ALLOW_REGISTRATION)) {
         np_http_reply_err(call, NP_ERR_REGISTRATION_CLOSED,
                           "registration is closed on this pool; ask an admin for an account");
         return;
@@ -479,7 +481,8 @@ do_me(auth_service *s, np_rpc_call *call, const np_http_req *r)
     }
     json_t *out = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)u.id, "username", u.username,
                             "role", u.role, "created_at", u.created_at);
-    auth_limits_fill(s->pool, (int)auth_setting_int(s, "AUTH_POOL_TIMEOUT_MS"), u.id, out);
+    auth_limits_fill(s->pool, (int)NP_SETTING_NOW(s->base.cfg, auth, AUTH_POOL_TIMEOUT_MS), u.id,
+                     out);
     np_http_reply_json(call, 200, out, NULL);
 }
 
@@ -514,7 +517,7 @@ do_password(auth_service *s, np_rpc_call *call, const np_http_req *r)
     if (err == NP_ERR_OK) {
         auth_username_lower(j->user.username, j->lower, sizeof(j->lower));
         if (!auth_password_check(newpw, strlen(newpw), j->user.username,
-                                 auth_setting_int(s, "AUTH_PASSWORD_MIN_LENGTH"), why,
+                                 NP_SETTING_NOW(s->base.cfg, auth, AUTH_PASSWORD_MIN_LENGTH), why,
                                  sizeof(why))) {
             np_http_reply_err(call, NP_ERR_INVALID, why);
             goto fail;

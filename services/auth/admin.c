@@ -10,6 +10,7 @@
 #include "np/json.h"
 #include "relaykeys.h"
 #include "request.h"
+#include "settings.h"
 #include "users.h"
 
 #define MAX_RPM_OVERRIDE 1000000
@@ -92,7 +93,7 @@ static void
 pool_figures(auth_service *s, json_t *arr)
 {
     bool pool_up = true;
-    int timeout = (int)auth_setting_int(s, "AUTH_POOL_TIMEOUT_MS");
+    int timeout = (int)NP_SETTING_NOW(s->base.cfg, auth, AUTH_POOL_TIMEOUT_MS);
     size_t i;
     json_t *u;
     json_array_foreach(arr, i, u)
@@ -166,9 +167,10 @@ list(auth_service *s, np_rpc_call *call, const np_http_req *r)
     }
     pattern[o++] = '%';
     pattern[o] = '\0';
-    const char *params[] = {auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"), thr),
-                            auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), mins),
-                            auth_id_text(limit, lim), auth_id_text(offset, off), pattern};
+    const char *params[] = {
+        auth_id_text(NP_SETTING_NOW(s->base.cfg, auth, AUTH_LOGIN_LOCKOUT_THRESHOLD), thr),
+        auth_id_text(NP_SETTING_NOW(s->base.cfg, auth, AUTH_LOGIN_LOCKOUT_MINUTES), mins),
+        auth_id_text(limit, lim), auth_id_text(offset, off), pattern};
     PGresult *res = NULL;
     np_err err =
         np_db_exec(c,
@@ -361,9 +363,10 @@ update(auth_service *s, np_rpc_call *call, const np_http_req *r, int64_t id)
     char thr[24], mins[24];
     auth_user before;
     PGresult *after = NULL;
-    np_err err = apply(c, id, &ch, &before, &after,
-                       auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_THRESHOLD"), thr),
-                       auth_id_text(auth_setting_int(s, "AUTH_LOGIN_LOCKOUT_MINUTES"), mins));
+    np_err err =
+        apply(c, id, &ch, &before, &after,
+              auth_id_text(NP_SETTING_NOW(s->base.cfg, auth, AUTH_LOGIN_LOCKOUT_THRESHOLD), thr),
+              auth_id_text(NP_SETTING_NOW(s->base.cfg, auth, AUTH_LOGIN_LOCKOUT_MINUTES), mins));
     auth_db_put(s, c);
     np_wipe(before.password_hash, sizeof(before.password_hash));
     if (err != NP_ERR_OK) {

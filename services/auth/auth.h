@@ -9,7 +9,7 @@
 typedef struct auth_service auth_service;
 
 /* The service's own settings. */
-extern const np_cfg_spec auth_config[];
+extern const np_cfg_table auth_settings_table; /* settings.def; the struct: settings.h */
 
 /* auth_start connects to the database and starts answering on AUTH_RPC_LISTEN. */
 np_err auth_start(auth_service **out, np_config *cfg, char *why, size_t whylen);

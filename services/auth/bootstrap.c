@@ -11,6 +11,7 @@
 #include "admin.h"
 #include "np/db.h"
 #include "np/log.h"
+#include "settings.h"
 #include "throttle.h"
 #include "users.h"
 
@@ -70,7 +71,9 @@ static void
 show_password(const np_config *cfg, const char *name, const char *password)
 {
     char dir[512], path[600];
-    np_config_str(cfg, "DATA_DIR", dir, sizeof(dir));
+    np_settings *snap = np_config_acquire(cfg);
+    snprintf(dir, sizeof(dir), "%s", np_settings_common(snap)->DATA_DIR);
+    np_settings_release(snap);
     snprintf(path, sizeof(path), "%s/admin-password", dir);
     mkdir(dir, 0700);
     unlink(path); /* a new file, so the mode below holds whoever made the old one */
@@ -98,20 +101,23 @@ auth_bootstrap_admin(auth_service *s, char *why, size_t whylen)
     np_config *cfg = s->base.cfg;
     char name[128], password[AUTH_PASSWORD_MAX_BYTES + 2] = "", hash[AUTH_HASH_MAX];
     char reason[200] = "";
-    bool force = np_config_bool(cfg, "ADMIN_FORCE_RESET");
+    np_settings *snap = np_config_acquire(cfg);
+    const auth_settings *as = NP_SETTINGS_OF(snap, auth);
+    bool force = as->ADMIN_FORCE_RESET;
+    int64_t min_length = as->AUTH_PASSWORD_MIN_LENGTH;
     bool generated = false;
     int64_t uid = 0;
     np_err err = NP_ERR_OK;
     PGconn *c = NULL;
-    np_config_str(cfg, "ADMIN_USERNAME", name, sizeof(name));
-    np_config_str(cfg, "ADMIN_PASSWORD", password, sizeof(password));
+    snprintf(name, sizeof(name), "%s", as->ADMIN_USERNAME);
+    snprintf(password, sizeof(password), "%s", as->ADMIN_PASSWORD);
+    np_settings_release(snap);
     if (!auth_username_check(name, strlen(name), reason, sizeof(reason))) {
         snprintf(why, whylen, "ADMIN_USERNAME: %s", reason);
         err = NP_ERR_CONFIG;
         goto done;
     }
-    if (password[0] != '\0' && !auth_password_check(password, strlen(password), name,
-                                                    np_config_int(cfg, "AUTH_PASSWORD_MIN_LENGTH"),
+    if (password[0] != '\0' && !auth_password_check(password, strlen(password), name, min_length,
                                                     reason, sizeof(reason))) {
         snprintf(why, whylen, "ADMIN_PASSWORD: %s", reason);
         err = NP_ERR_CONFIG;

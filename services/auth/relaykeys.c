@@ -9,6 +9,7 @@
 #include "np/json.h"
 #include "np/log.h"
 #include "request.h"
+#include "settings.h"
 
 #define KEY_COLUMNS                                                                                \
     "id, name, prefix, enabled, "                                                                  \
@@ -155,7 +156,8 @@ create(auth_service *s, np_rpc_call *call, const np_http_req *r)
     if ((c = auth_db_get(s, call)) == NULL) {
         goto done;
     }
-    snprintf(max, sizeof(max), "%lld", (long long)auth_setting_int(s, "AUTH_MAX_RELAY_KEYS"));
+    snprintf(max, sizeof(max), "%lld",
+             (long long)NP_SETTING_NOW(s->base.cfg, auth, AUTH_MAX_RELAY_KEYS));
     const char *params[] = {auth_id_text(r->user_id, uid), name, hash, prefix, max,
                             rotate ? "true" : "false"};
     /* Lock the user's row, then count and insert in a statement that sees every create

@@ -1,5 +1,6 @@
 /* The auth service's life cycle, its settings, and its operation dispatch (the router). */
 #include "auth.h"
+#include "settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,60 +23,13 @@ check_username(const char *value, char *why, size_t whylen)
 
 #define RT NP_CFG_RUNTIME
 
+#define NP_SETTING(...) NP_CFG_ROW(auth_settings, __VA_ARGS__)
 const np_cfg_spec auth_config[] = {
-    {"ALLOW_REGISTRATION", NP_CFG_BOOL, "true", 0, 0, RT,
-     "false closes sign-up (POST /auth/register answers 403)", NULL},
-    {"AUTH_PASSWORD_MIN_LENGTH", NP_CFG_INT, "8", 4, 256, RT,
-     "shortest password accepted, in characters", NULL},
-    {"ACCESS_TOKEN_EXPIRE_MINUTES", NP_CFG_INT, "1440", 1, 525600, RT,
-     "lifetime of a session token (JWT) from POST /auth/login", NULL},
-    {"AUTH_LOGIN_RATE_LIMIT_PER_MINUTE", NP_CFG_INT, "20", 0, 1000000, RT,
-     "sign-in attempts per client IP per minute, shared by all instances (0: off)", NULL},
-    {"AUTH_REGISTER_RATE_LIMIT_PER_MINUTE", NP_CFG_INT, "10", 0, 1000000, RT,
-     "sign-ups per client IP per minute, shared by all instances (0: off)", NULL},
-    {"AUTH_LOGIN_LOCKOUT_THRESHOLD", NP_CFG_INT, "10", 0, 100000, RT,
-     "failed sign-ins from one address (IPv4, IPv6 /64) that lock that address out of an "
-     "account name (0: no lockout); other addresses are not affected",
-     NULL},
-    {"AUTH_LOGIN_LOCKOUT_MINUTES", NP_CFG_INT, "10", 1, 10080, RT,
-     "how long failures count, and a lock lasts after the last failure", NULL},
-    {"AUTH_LOGIN_SLOWDOWN_AFTER", NP_CFG_INT, "5", 0, 100000, RT,
-     "failed sign-ins on an account name (all addresses) after which an address that has failed "
-     "on it waits a delay doubling from 1 s between attempts (0: off)",
-     NULL},
-    {"AUTH_LOGIN_SLOWDOWN_MAX_SECONDS", NP_CFG_INT, "60", 1, 3600, RT,
-     "the longest of those delays", NULL},
-    {"AUTH_MAX_RELAY_KEYS", NP_CFG_INT, "50", 1, 100000, RT, "relay keys one user may hold", NULL},
-    {"ADMIN_USERNAME", NP_CFG_STR, "admin", 0, 0, 0,
-     "the first admin, created when the database has none", check_username},
-    {"ADMIN_PASSWORD", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,
-     "the first admin's password; unset: generated and printed once at start-up", NULL},
-    {"ADMIN_FORCE_RESET", NP_CFG_BOOL, "false", 0, 0, 0,
-     "true: reset ADMIN_USERNAME's password (and admin role) at every start-up", NULL},
-    {"AUTH_HASH_WORKERS", NP_CFG_INT, "2", 1, 64, 0,
-     "threads hashing passwords (argon2id, 19 MiB and ~50 ms each)", NULL},
-    {"AUTH_HASH_QUEUE", NP_CFG_INT, "64", 1, 100000, 0,
-     "sign-ins waiting for a hashing thread before 503", NULL},
-    {"AUTH_RPC_WORKERS", NP_CFG_INT, "4", 1, 256, 0,
-     "auth threads answering the gateway (token checks, account routes)", NULL},
-    {"AUTH_LAST_USED_FLUSH_MS", NP_CFG_INT, "5000", 100, 600000, 0,
-     "how often relay keys' last_used_at is written, in one UPDATE", NULL},
-    {"AUTH_POOL_TIMEOUT_MS", NP_CFG_INT, "1000", 50, 60000, 0,
-     "how long auth waits for pool's user.limits before showing nulls", NULL},
+#include "settings.def"
     NP_CFG_END,
 };
-
-int64_t
-auth_setting_int(const auth_service *s, const char *name)
-{
-    return np_config_int(s->base.cfg, name);
-}
-
-bool
-auth_setting_bool(const auth_service *s, const char *name)
-{
-    return np_config_bool(s->base.cfg, name);
-}
+#undef NP_SETTING
+NP_CFG_TABLE(auth, auth_config);
 
 static void
 on_http(auth_service *s, np_rpc_call *call, const msgpack_object *req)
@@ -131,15 +85,12 @@ on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
 static np_err
 derive_keys(auth_service *s)
 {
-    char *secret = np_config_strdup(s->base.cfg, "SECRET_KEY");
-    if (secret == NULL) {
-        return NP_ERR_NOMEM;
-    }
+    np_settings *snap = np_config_acquire(s->base.cfg);
+    const char *secret = np_settings_common(snap)->SECRET_KEY;
     size_t n = strlen(secret);
     np_key_derive(secret, n, "jwt", s->jwt_key);
     np_key_derive(secret, n, "relay-key", s->relay_key);
-    np_wipe(secret, n);
-    free(secret);
+    np_settings_release(snap); /* the last reference wipes it */
     return n > 0 ? NP_ERR_OK : NP_ERR_CONFIG;
 }
 
@@ -163,6 +114,7 @@ auth_start(auth_service **out, np_config *cfg, char *why, size_t whylen)
     if (s == NULL) {
         return NP_ERR_NOMEM;
     }
+    np_settings *snap = NULL;
     np_err err = np_service_open(&s->base, "auth", cfg, why, whylen);
     if (err != NP_ERR_OK) {
         goto fail;
@@ -175,32 +127,34 @@ auth_start(auth_service **out, np_config *cfg, char *why, size_t whylen)
         snprintf(why, whylen, "auth: argon2id does not work here (%s)", np_err_message(err));
         goto fail;
     }
-    s->hashers = auth_workpool_new((int)np_config_int(cfg, "AUTH_HASH_WORKERS"),
-                                   (int)np_config_int(cfg, "AUTH_HASH_QUEUE"));
-    s->flusher = auth_flusher_new(s->base.db, (int)np_config_int(cfg, "AUTH_LAST_USED_FLUSH_MS"));
+    snap = np_config_acquire(cfg);
+    const auth_settings *as = NP_SETTINGS_OF(snap, auth);
+    const np_common_settings *cs = np_settings_common(snap);
+    s->hashers = auth_workpool_new((int)as->AUTH_HASH_WORKERS, (int)as->AUTH_HASH_QUEUE);
+    s->flusher = auth_flusher_new(s->base.db, (int)as->AUTH_LAST_USED_FLUSH_MS);
     if (s->hashers == NULL || s->flusher == NULL) {
         err = NP_ERR_NOMEM;
         snprintf(why, whylen, "auth: cannot start its worker threads");
         goto fail;
     }
-    char url[512];
-    np_config_str(cfg, "POOL_RPC_URL", url, sizeof(url));
-    if ((err = np_rpc_client_open(&s->pool, url, NULL)) != NP_ERR_OK) {
-        snprintf(why, whylen, "POOL_RPC_URL: auth cannot dial %s", url);
+    if ((err = np_rpc_client_open(&s->pool, cs->POOL_RPC_URL, NULL)) != NP_ERR_OK) {
+        snprintf(why, whylen, "POOL_RPC_URL: auth cannot dial %s", cs->POOL_RPC_URL);
         goto fail;
     }
     if ((err = auth_bootstrap_admin(s, why, whylen)) != NP_ERR_OK) {
         goto fail;
     }
-    np_rpc_opts opts = {.recv_max = NP_HTTP_RECV_MAX,
-                        .workers = (int)np_config_int(cfg, "AUTH_RPC_WORKERS")};
-    err = np_service_listen(&s->base, "AUTH_RPC_LISTEN", &opts, on_call, s, why, whylen);
+    np_rpc_opts opts = {.recv_max = NP_HTTP_RECV_MAX, .workers = (int)as->AUTH_RPC_WORKERS};
+    err = np_service_listen(&s->base, "AUTH_RPC_LISTEN", cs->AUTH_RPC_LISTEN, &opts, on_call, s,
+                            why, whylen);
     if (err != NP_ERR_OK) {
         goto fail;
     }
+    np_settings_release(snap);
     *out = s;
     return NP_ERR_OK;
 fail:
+    np_settings_release(snap);
     auth_stop(s);
     return err;
 }

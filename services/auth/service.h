@@ -26,9 +26,7 @@ struct auth_service {
 /* The database wait of a handler before it answers 503. */
 #define AUTH_DB_WAIT_MS 3000
 
-/* auth_setting_int / auth_setting_bool read a setting now, so values an admin changes at run
- * time apply to the next request. */
-int64_t auth_setting_int(const auth_service *s, const char *name);
-bool auth_setting_bool(const auth_service *s, const char *name);
+/* Handlers read settings when they run (NP_SETTING_NOW(s->base.cfg, auth, NAME), settings.h),
+ * so values an admin changes at run time apply to the next request. */
 
 #endif

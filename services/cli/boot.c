@@ -26,8 +26,13 @@ fail(const char *why)
     fprintf(stderr, "naipool: %s\n", why);
 }
 
-const np_cfg_spec *const cli_config_tables[] = {
-    np_config_common, gw_config, auth_config, pool_config, health_config, audit_config, NULL};
+const np_cfg_table *const cli_config_tables[] = {&np_common_settings_table,
+                                                 &gw_settings_table,
+                                                 &auth_settings_table,
+                                                 &pool_settings_table,
+                                                 &health_settings_table,
+                                                 &audit_settings_table,
+                                                 NULL};
 const char *const cli_config_table_names[] = {"common", "gateway", "auth", "pool",
                                               "health", "audit",   NULL};
 
@@ -42,7 +47,7 @@ log_old_name(void *arg, const char *sentence, bool warn)
 bool
 cli_boot_config(cli_boot *b)
 {
-    const np_cfg_spec *const *tables = cli_config_tables;
+    const np_cfg_table *const *tables = cli_config_tables;
     char why[512] = "";
     memset(b, 0, sizeof(*b));
     b->cfg = np_config_new(tables);
@@ -55,16 +60,17 @@ cli_boot_config(cli_boot *b)
         return false;
     }
     char level[16];
-    np_log_setup(np_config_str(b->cfg, "LOG_LEVEL", level, sizeof(level)));
+    np_log_setup(NP_SETTING_COPY(b->cfg, np_common, LOG_LEVEL, level, sizeof(level)));
     np_config_old_names(".env", log_old_name, NULL);
     char node[64];
-    np_config_str(b->cfg, "NODE_ID", node, sizeof(node));
+    NP_SETTING_COPY(b->cfg, np_common, NODE_ID, node, sizeof(node));
     if (node[0] == '\0') {
         if (gethostname(node, sizeof(node)) != 0 || node[0] == '\0') {
             snprintf(node, sizeof(node), "node-%d", (int)getpid());
         }
         node[sizeof(node) - 1] = '\0';
-        np_config_set(b->cfg, "NODE_ID", node, NP_CFG_SRC_DEFAULT, why, sizeof(why));
+        np_config_set(b->cfg, NP_SETTING_NAME(np_common, NODE_ID), node, NP_CFG_SRC_DEFAULT, why,
+                      sizeof(why));
     }
     return true;
 }
@@ -121,7 +127,8 @@ secrets_file(cli_boot *b, const char *data_dir)
         {"ENCRYPTION_KEY", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET, "", np_cfg_check_b64key32},
         NP_CFG_END,
     };
-    const np_cfg_spec *tables[] = {secrets, NULL};
+    static const np_cfg_table secrets_table = {"secrets", secrets, 0};
+    const np_cfg_table *tables[] = {&secrets_table, NULL};
     np_config *kept = np_config_new(tables);
     /* The environment must not override what the file says for unset values, so read the
      * file through a store of its own and copy only what is still missing. */
@@ -150,8 +157,8 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
 {
     char why[512] = "";
     char data_dir[512];
-    np_config_str(b->cfg, "DATA_DIR", data_dir, sizeof(data_dir));
-    bool multi = np_config_bool(b->cfg, "MULTI_NODE_ENABLED");
+    NP_SETTING_COPY(b->cfg, np_common, DATA_DIR, data_dir, sizeof(data_dir));
+    bool multi = NP_SETTING_NOW(b->cfg, np_common, MULTI_NODE_ENABLED);
     if (!need_db) {
         return true; /* the gateway alone: no database, no secrets (it must never hold them) */
     }
@@ -164,9 +171,9 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
             const char *name;
             unsigned users;
         } required[] = {
-            {"DATABASE_URL", ~0u},
-            {"SECRET_KEY", CLI_AUTH | CLI_POOL},
-            {"ENCRYPTION_KEY", CLI_POOL | CLI_HEALTH},
+            {NP_SETTING_NAME(np_common, DATABASE_URL), ~0u},
+            {NP_SETTING_NAME(np_common, SECRET_KEY), CLI_AUTH | CLI_POOL},
+            {NP_SETTING_NAME(np_common, ENCRYPTION_KEY), CLI_POOL | CLI_HEALTH},
         };
         for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
             if (!(required[i].users & m)) {
@@ -179,39 +186,38 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
                 return false;
             }
         }
-    } else if ((!np_config_is_set(b->cfg, "SECRET_KEY") ||
-                !np_config_is_set(b->cfg, "ENCRYPTION_KEY")) &&
+    } else if ((!np_config_is_set(b->cfg, NP_SETTING_NAME(np_common, SECRET_KEY)) ||
+                !np_config_is_set(b->cfg, NP_SETTING_NAME(np_common, ENCRYPTION_KEY))) &&
                !secrets_file(b, data_dir)) {
         return false;
     }
     char given[1024];
-    if (cli_boot_is_sqlite(np_config_str(b->cfg, "DATABASE_URL", given, sizeof(given)))) {
+    if (cli_boot_is_sqlite(
+            NP_SETTING_COPY(b->cfg, np_common, DATABASE_URL, given, sizeof(given)))) {
         fail("DATABASE_URL names a SQLite database (the earlier Python pool's): this suite keeps "
              "its data in Postgres. Bring the old data over with `naipool import` (it reads this "
              "DATABASE_URL), then remove DATABASE_URL from .env (a private Postgres is used) or "
              "point it at Postgres");
         return false;
     }
-    if (!np_config_is_set(b->cfg, "DATABASE_URL")) {
+    if (!np_config_is_set(b->cfg, NP_SETTING_NAME(np_common, DATABASE_URL))) {
         char url[700];
         if (np_pgboot_start(&b->pg, data_dir, url, sizeof(url), why, sizeof(why)) != NP_ERR_OK) {
             fail(why);
             return false;
         }
-        np_config_set(b->cfg, "DATABASE_URL", url, NP_CFG_SRC_DEFAULT, why, sizeof(why));
+        np_config_set(b->cfg, NP_SETTING_NAME(np_common, DATABASE_URL), url, NP_CFG_SRC_DEFAULT,
+                      why, sizeof(why));
     }
     if (!migrate) {
         return true;
     }
-    char *url = np_config_strdup(b->cfg, "DATABASE_URL");
+    np_settings *snap = np_config_acquire(b->cfg);
     np_db *db = NULL;
     char reason[300] = "";
-    np_err err =
-        url ? np_db_open(&db, url, 1, "naipool-migrate", reason, sizeof(reason)) : NP_ERR_NOMEM;
-    if (url != NULL) {
-        np_wipe(url, strlen(url));
-    }
-    free(url);
+    np_err err = np_db_open(&db, np_settings_common(snap)->DATABASE_URL, 1, "naipool-migrate",
+                            reason, sizeof(reason));
+    np_settings_release(snap);
     if (err != NP_ERR_OK) {
         snprintf(why, sizeof(why), "DATABASE_URL: the database cannot be reached: %s", reason);
         fail(why);
@@ -230,16 +236,16 @@ bool
 cli_boot_internal(cli_boot *b, bool all)
 {
     char why[512] = "";
-    bool multi = np_config_bool(b->cfg, "MULTI_NODE_ENABLED");
+    bool multi = NP_SETTING_NOW(b->cfg, np_common, MULTI_NODE_ENABLED);
     if (multi) {
         /* Services on their own hosts must be reachable from the others; alone on one host
          * they listen on loopback only. */
-        static const char *const listens[] = {"AUTH_RPC_LISTEN",
-                                              "POOL_RPC_LISTEN",
-                                              "AUDIT_RPC_LISTEN",
-                                              "HEALTH_RPC_LISTEN",
-                                              "EVENTS_LISTEN",
-                                              "ACKS_LISTEN",
+        static const char *const listens[] = {NP_SETTING_NAME(np_common, AUTH_RPC_LISTEN),
+                                              NP_SETTING_NAME(np_common, POOL_RPC_LISTEN),
+                                              NP_SETTING_NAME(np_common, AUDIT_RPC_LISTEN),
+                                              NP_SETTING_NAME(np_common, HEALTH_RPC_LISTEN),
+                                              NP_SETTING_NAME(np_common, EVENTS_LISTEN),
+                                              NP_SETTING_NAME(np_common, ACKS_LISTEN),
                                               NULL};
         for (int i = 0; listens[i] != NULL; i++) {
             char url[512], wide[560];
@@ -251,7 +257,7 @@ cli_boot_internal(cli_boot *b, bool all)
             }
         }
     }
-    if (!np_config_is_set(b->cfg, "INTERNAL_SECRET")) {
+    if (!np_config_is_set(b->cfg, NP_SETTING_NAME(np_common, INTERNAL_SECRET))) {
         if (multi || !all) {
             fail("INTERNAL_SECRET: required when services run as separate processes "
                  "(MULTI_NODE_ENABLED=true or one service per command): every message between "
@@ -260,12 +266,9 @@ cli_boot_internal(cli_boot *b, bool all)
         }
         return true; /* naipool all: inproc:// within one process */
     }
-    char *secret = np_config_strdup(b->cfg, "INTERNAL_SECRET");
-    np_err err = secret != NULL ? np_wire_auth_setup(secret) : NP_ERR_NOMEM;
-    if (secret != NULL) {
-        np_wipe(secret, strlen(secret));
-    }
-    free(secret);
+    np_settings *snap = np_config_acquire(b->cfg);
+    np_err err = np_wire_auth_setup(np_settings_common(snap)->INTERNAL_SECRET);
+    np_settings_release(snap);
     if (err != NP_ERR_OK) {
         fail("INTERNAL_SECRET: cannot derive the message key");
         return false;
@@ -279,18 +282,18 @@ cli_boot_inproc(cli_boot *b)
     static const struct {
         const char *name, *url;
     } addrs[] = {
-        {"AUTH_RPC_URL", "inproc://naipool-auth"},
-        {"AUTH_RPC_LISTEN", "inproc://naipool-auth"},
-        {"POOL_RPC_URL", "inproc://naipool-pool"},
-        {"POOL_RPC_LISTEN", "inproc://naipool-pool"},
-        {"AUDIT_RPC_URL", "inproc://naipool-audit"},
-        {"AUDIT_RPC_LISTEN", "inproc://naipool-audit"},
-        {"HEALTH_RPC_URL", "inproc://naipool-health"},
-        {"HEALTH_RPC_LISTEN", "inproc://naipool-health"},
-        {"EVENTS_URL", "inproc://naipool-events"},
-        {"EVENTS_LISTEN", "inproc://naipool-events"},
-        {"ACKS_URL", "inproc://naipool-acks"},
-        {"ACKS_LISTEN", "inproc://naipool-acks"},
+        {NP_SETTING_NAME(np_common, AUTH_RPC_URL), "inproc://naipool-auth"},
+        {NP_SETTING_NAME(np_common, AUTH_RPC_LISTEN), "inproc://naipool-auth"},
+        {NP_SETTING_NAME(np_common, POOL_RPC_URL), "inproc://naipool-pool"},
+        {NP_SETTING_NAME(np_common, POOL_RPC_LISTEN), "inproc://naipool-pool"},
+        {NP_SETTING_NAME(np_common, AUDIT_RPC_URL), "inproc://naipool-audit"},
+        {NP_SETTING_NAME(np_common, AUDIT_RPC_LISTEN), "inproc://naipool-audit"},
+        {NP_SETTING_NAME(np_common, HEALTH_RPC_URL), "inproc://naipool-health"},
+        {NP_SETTING_NAME(np_common, HEALTH_RPC_LISTEN), "inproc://naipool-health"},
+        {NP_SETTING_NAME(np_common, EVENTS_URL), "inproc://naipool-events"},
+        {NP_SETTING_NAME(np_common, EVENTS_LISTEN), "inproc://naipool-events"},
+        {NP_SETTING_NAME(np_common, ACKS_URL), "inproc://naipool-acks"},
+        {NP_SETTING_NAME(np_common, ACKS_LISTEN), "inproc://naipool-acks"},
     };
     char why[256];
     for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {

@@ -15,7 +15,7 @@ typedef struct {
 } cli_boot;
 
 /* The settings tables of every service, in order, with their names; NULL-terminated. */
-extern const np_cfg_spec *const cli_config_tables[];
+extern const np_cfg_table *const cli_config_tables[];
 extern const char *const cli_config_table_names[];
 
 /* cli_boot_config builds the configuration of every service and loads it; prints one line

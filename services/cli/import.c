@@ -658,7 +658,7 @@ static bool
 load_keys(importer *im)
 {
     char text[200];
-    np_config_str(im->cfg, "ENCRYPTION_KEY", text, sizeof(text));
+    NP_SETTING_COPY(im->cfg, np_common, ENCRYPTION_KEY, text, sizeof(text));
     bool ok = np_key_parse(text, im->enc_key);
     const char *old = getenv("OLD_ENCRYPTION_KEY");
     if (ok && old != NULL && old[0] != '\0') {
@@ -673,28 +673,28 @@ load_keys(importer *im)
         snprintf(im->why, sizeof(im->why), "ENCRYPTION_KEY: not URL-safe base64 of 32 bytes");
     }
     np_wipe(text, sizeof(text));
-    char *secret = np_config_strdup(im->cfg, "SECRET_KEY");
-    if (secret == NULL || secret[0] == '\0') {
+    np_settings *snap = np_config_acquire(im->cfg);
+    const char *secret = np_settings_common(snap)->SECRET_KEY;
+    if (secret[0] == '\0') {
         ok = false;
         snprintf(im->why, sizeof(im->why), "SECRET_KEY: required");
     } else {
         np_key_derive(secret, strlen(secret), "upstream-fingerprint", im->fp_key);
     }
-    if (secret != NULL) {
-        np_wipe(secret, strlen(secret));
-    }
-    free(secret);
+    np_settings_release(snap);
     return ok;
 }
 
 int
 cli_import(const np_config *cfg, const cli_import_opts *opts)
 {
-    importer im = {.cfg = cfg, .opts = opts, .log_ip = np_config_bool(cfg, "LOG_REQUEST_IP")};
+    importer im = {
+        .cfg = cfg, .opts = opts, .log_ip = NP_SETTING_NOW(cfg, np_common, LOG_REQUEST_IP)};
     np_buf_init(&im.notes, 64 * 1024);
     int code = 1;
-    char *url = np_config_strdup(cfg, "DATABASE_URL");
-    char *norm = url != NULL ? np_db_url_normalize(url) : NULL;
+    np_settings *snap = np_config_acquire(cfg);
+    char *norm = np_db_url_normalize(np_settings_common(snap)->DATABASE_URL);
+    np_settings_release(snap);
     if (!load_keys(&im)) {
         goto cleanup;
     }
@@ -732,13 +732,9 @@ cleanup:
     np_wipe(im.enc_key, sizeof(im.enc_key));
     np_wipe(im.old_key, sizeof(im.old_key));
     np_wipe(im.fp_key, sizeof(im.fp_key));
-    if (url != NULL) {
-        np_wipe(url, strlen(url));
-    }
     if (norm != NULL) {
         np_wipe(norm, strlen(norm));
     }
-    free(url);
     free(norm);
     return code;
 }

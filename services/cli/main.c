@@ -103,7 +103,7 @@ print_docs(void)
     for (int t = 0; cli_config_tables[t] != NULL; t++) {
         printf("\n## %s\n\n| name | type | default | notes | meaning |\n|---|---|---|---|---|\n",
                cli_config_table_names[t]);
-        for (const np_cfg_spec *s = cli_config_tables[t]; s->name != NULL; s++) {
+        for (const np_cfg_spec *s = cli_config_tables[t]->specs; s->name != NULL; s++) {
             char range[64] = "";
             if (s->type == NP_CFG_INT && (s->min != 0 || s->max != 0)) {
                 snprintf(range, sizeof(range), "%lld..%lld", (long long)s->min, (long long)s->max);
@@ -166,10 +166,11 @@ import_command(cli_boot *b, int argc, char **argv)
             return usage();
         }
     }
-    np_config_str(b->cfg, "DATABASE_URL", old_url, sizeof(old_url));
+    NP_SETTING_COPY(b->cfg, np_common, DATABASE_URL, old_url, sizeof(old_url));
     if (cli_boot_is_sqlite(old_url)) {
         char why[128];
-        np_config_set(b->cfg, "DATABASE_URL", "", NP_CFG_SRC_DEFAULT, why, sizeof(why));
+        np_config_set(b->cfg, NP_SETTING_NAME(np_common, DATABASE_URL), "", NP_CFG_SRC_DEFAULT, why,
+                      sizeof(why));
         if (o.source == NULL) {
             o.source = old_url;
         }

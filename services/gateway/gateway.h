@@ -10,7 +10,7 @@
 typedef struct gw_gateway gw_gateway;
 
 /* The gateway's settings. */
-extern const np_cfg_spec gw_config[];
+extern const np_cfg_table gw_settings_table; /* settings.def; the struct: settings.h */
 
 /* gw_start binds PORT and starts the loop threads; why names the cause of a failure. */
 np_err gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen);

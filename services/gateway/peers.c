@@ -2,6 +2,7 @@
 #include "peers.h"
 
 #include "np/dialset.h"
+#include "settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +108,7 @@ gw_peers_refresh(gw_peers *p)
 static int64_t
 period_ms(const gw_peers *p)
 {
-    return np_config_int(p->cfg, "POOL_RESOLVE_SECONDS") * 1000;
+    return NP_SETTING_NOW(p->cfg, gw, POOL_RESOLVE_SECONDS) * 1000;
 }
 
 /* resolve_tick refreshes and reads the period again: the setting may have changed. */

@@ -16,7 +16,7 @@ static void
 test_instances_come_and_go(void **state)
 {
     (void)state;
-    static const np_cfg_spec *const tables[] = {gw_config, NULL};
+    static const np_cfg_table *const tables[] = {&gw_settings_table, NULL};
     np_config *cfg = np_config_new(tables);
     char why[256] = "";
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);
@@ -76,7 +76,7 @@ static void
 test_dead_instance_skipped(void **state)
 {
     (void)state;
-    static const np_cfg_spec *const tables[] = {gw_config, NULL};
+    static const np_cfg_table *const tables[] = {&gw_settings_table, NULL};
     np_config *cfg = np_config_new(tables);
     char why[256] = "";
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);

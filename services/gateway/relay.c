@@ -26,6 +26,7 @@
 #include "np/log.h"
 #include "np/relaymsg.h"
 #include "respond.h"
+#include "settings.h"
 
 #define RELAY_PREFIX "/v1/novelai"
 
@@ -148,7 +149,7 @@ on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     np_wire_writer_init(&w);
     np_relay_next_write(&w, &s);
     gw_call_start(call, gw_peer_client(st->peer), &w,
-                  (int)np_config_int(st->gw->cfg, "RELAY_TIMEOUT_MS"));
+                  (int)NP_SETTING_NOW(st->gw->cfg, gw, RELAY_TIMEOUT_MS));
     np_wire_writer_fini(&w);
 }
 
@@ -367,7 +368,7 @@ open_start(gw_request *r, open_ctx *o)
     np_wire_writer_init(&w);
     write_open(&w, r, o);
     gw_call_start(call, gw_peer_client(o->peer), &w,
-                  (int)np_config_int(gw->cfg, "RELAY_TIMEOUT_MS"));
+                  (int)NP_SETTING_NOW(gw->cfg, gw, RELAY_TIMEOUT_MS));
     np_wire_writer_fini(&w);
 }
 

@@ -27,52 +27,16 @@
 #include "relay.h"
 #include "respond.h"
 #include "routes.h"
+#include "settings.h"
 #include "static.h"
 
+#define NP_SETTING(...) NP_CFG_ROW(gw_settings, __VA_ARGS__)
 const np_cfg_spec gw_config[] = {
-    {"PORT", NP_CFG_INT, "5002", 0, 65535, 0, "HTTP port of the gateway (0: any free port)", NULL},
-    {"BIND_ADDRESS", NP_CFG_STR, "0.0.0.0", 0, 0, 0, "address the gateway listens on", NULL},
-    {"GATEWAY_THREADS", NP_CFG_INT, "0", 0, 64, 0, "event loop threads (0: one per core)", NULL},
-    {"WEB_DIR", NP_CFG_STR, "", 0, 0, 0,
-     "folder of the web UI (default: web/ beside the binary's source tree, or ./web)", NULL},
-    {"CORS_ALLOW_ORIGINS", NP_CFG_STR, "", 0, 0, 0,
-     "comma separated origins allowed by CORS, e.g. https://app.example.com, "
-     "http://localhost:5173 (empty: CORS off; * allows any)",
-     NULL},
-    {"TRUST_PROXY_HEADERS", NP_CFG_BOOL, "false", 0, 0, 0,
-     "take the client address from X-Forwarded-For (only behind a trusted proxy)", NULL},
-    {"TRUSTED_PROXIES", NP_CFG_STR, GW_TRUSTED_PROXIES_DEFAULT, 0, 0, 0,
-     "proxy addresses (CIDRs) skipped when reading X-Forwarded-For from the right; name your "
-     "proxy's own address or range (default: loopback only, so a client elsewhere on a private "
-     "network cannot pass for another)",
-     NULL},
-    {"TRUSTED_PROXY_HOPS", NP_CFG_INT, "0", 0, 16, 0,
-     "instead of TRUSTED_PROXIES: the number of proxies in front of the gateway, each appending "
-     "to X-Forwarded-For; the client is the entry this far from the right (0: use the list)",
-     NULL},
-    {"METRICS_TOKEN", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,
-     "when set, GET /metrics needs Authorization: Bearer <this token> (401 otherwise)", NULL},
-    {"METRICS_CACHE_SECONDS", NP_CFG_INT, "5", 0, 300, 0,
-     "how long the gateway serves one merged /metrics answer before asking the services again",
-     NULL},
-    {"AUTH_CACHE_TTL_MS", NP_CFG_INT, "3000", 0, 5000, 0,
-     "how long the gateway trusts an authentication answer (at most 5 s)", NULL},
-    {"AUTH_CACHE_SLOTS", NP_CFG_INT, "16384", 1, 1048576, 0,
-     "size of the gateway's authentication cache", NULL},
-    {"RELAY_TIMEOUT_MS", NP_CFG_INT, "200000", 1000, 3600000, 0,
-     "deadline for one relay answer from pool (queue wait plus upstream time)", NULL},
-    {"POOL_RESOLVE_SECONDS", NP_CFG_INT, "10", 1, 3600, 0,
-     "how often POOL_RPC_URL's host names are resolved again to find pool instances", NULL},
-    {"HTTP_IDLE_TIMEOUT_SECONDS", NP_CFG_INT, "30", 1, 3600, 0,
-     "how long an idle client connection or a stalled request read may last (a request's "
-     "headers must have arrived within it)",
-     NULL},
-    {"GATEWAY_MAX_CONNECTIONS", NP_CFG_INT, "10000", 16, 1000000, 0,
-     "client connections one gateway keeps open; beyond it new ones get 503 and are closed "
-     "(needs ulimit -n above it: the gateway raises its soft limit up to the hard one)",
-     NULL},
+#include "settings.def"
     NP_CFG_END,
 };
+#undef NP_SETTING
+NP_CFG_TABLE(gw, gw_config);
 
 gw_thread *
 gw_thread_of(h2o_req_t *req)
@@ -469,24 +433,22 @@ thread_fini(gw_thread *th)
 }
 
 static np_err
-open_clients(gw_gateway *gw, char *why, size_t whylen)
+open_clients(gw_gateway *gw, const np_common_settings *cs, char *why, size_t whylen)
 {
     static const char *const names[] = {"AUTH_RPC_URL", "POOL_RPC_URL", "AUDIT_RPC_URL",
                                         "HEALTH_RPC_URL"};
+    const char *urls[] = {cs->AUTH_RPC_URL, cs->POOL_RPC_URL, cs->AUDIT_RPC_URL,
+                          cs->HEALTH_RPC_URL};
     np_rpc_client **slots[] = {&gw->auth, &gw->pool, &gw->audit, &gw->health};
     np_rpc_opts opts = {.recv_max = gw->max_body + (4u << 20), .send_timeout_ms = 1000};
     for (int i = 0; i < 4; i++) {
-        char url[512];
-        np_config_str(gw->cfg, names[i], url, sizeof(url));
-        np_err err = np_rpc_client_open(slots[i], url, &opts);
+        np_err err = np_rpc_client_open(slots[i], urls[i], &opts);
         if (err != NP_ERR_OK) {
-            snprintf(why, whylen, "%s: cannot dial %s", names[i], url);
+            snprintf(why, whylen, "%s: cannot dial %s", names[i], urls[i]);
             return err;
         }
     }
-    char url[512];
-    np_config_str(gw->cfg, "POOL_RPC_URL", url, sizeof(url));
-    return gw_peers_open(&gw->pools, gw->cfg, url, &opts, why, whylen);
+    return gw_peers_open(&gw->pools, gw->cfg, cs->POOL_RPC_URL, &opts, why, whylen);
 }
 
 /* raise_fd_limit lifts the soft limit on open files towards what GATEWAY_MAX_CONNECTIONS
@@ -514,10 +476,10 @@ raise_fd_limit(gw_gateway *gw)
 }
 
 static void
-find_web_dir(gw_gateway *gw)
+find_web_dir(gw_gateway *gw, const gw_settings *gs)
 {
     char dir[512];
-    np_config_str(gw->cfg, "WEB_DIR", dir, sizeof(dir));
+    snprintf(dir, sizeof(dir), "%s", gs->WEB_DIR);
     if (dir[0] == '\0') {
         snprintf(dir, sizeof(dir), "%s", NP_SOURCE_DIR "/web");
         if (access(dir, R_OK) != 0) {
@@ -541,36 +503,34 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     gw->cfg = cfg;
     gw->listen_fd = -1;
     pthread_mutex_init(&gw->ops_mu, NULL);
-    gw->metrics_token = np_config_strdup(cfg, "METRICS_TOKEN");
-    gw->metrics_cache_ms = (int)np_config_int(cfg, "METRICS_CACHE_SECONDS") * 1000;
-    np_config_str(cfg, "NODE_ID", gw->node, sizeof(gw->node));
-    gw->max_body = (size_t)np_config_int(cfg, "MAX_BODY_BYTES");
-    gw->trust_proxy = np_config_bool(cfg, "TRUST_PROXY_HEADERS");
-    gw->trusted_proxies = np_config_strdup(cfg, "TRUSTED_PROXIES");
-    gw->proxy_hops = (int)np_config_int(cfg, "TRUSTED_PROXY_HOPS");
-    gw->rpc_timeout_ms = (int)np_config_int(cfg, "RPC_TIMEOUT_MS");
-    gw->max_conns = (int)np_config_int(cfg, "GATEWAY_MAX_CONNECTIONS");
+    /* The gateway's settings never change at run time (it has no database): read once. */
+    np_settings *snap = np_config_acquire(cfg);
+    const gw_settings *gs = NP_SETTINGS_OF(snap, gw);
+    const np_common_settings *cs = np_settings_common(snap);
+    gw->metrics_token = strdup(gs->METRICS_TOKEN);
+    gw->metrics_cache_ms = (int)gs->METRICS_CACHE_SECONDS * 1000;
+    snprintf(gw->node, sizeof(gw->node), "%s", cs->NODE_ID);
+    gw->max_body = (size_t)cs->MAX_BODY_BYTES;
+    gw->trust_proxy = gs->TRUST_PROXY_HEADERS;
+    gw->trusted_proxies = strdup(gs->TRUSTED_PROXIES);
+    gw->proxy_hops = (int)gs->TRUSTED_PROXY_HOPS;
+    gw->rpc_timeout_ms = (int)cs->RPC_TIMEOUT_MS;
+    gw->max_conns = (int)gs->GATEWAY_MAX_CONNECTIONS;
     raise_fd_limit(gw);
-    char *cors = np_config_strdup(cfg, "CORS_ALLOW_ORIGINS");
-    if (cors != NULL && cors[0] == '\0') {
-        free(cors);
-        cors = NULL;
-    }
-    gw->cors_origins = cors;
-    find_web_dir(gw);
-    gw->auth_cache = gw_auth_cache_new((int)np_config_int(cfg, "AUTH_CACHE_TTL_MS"),
-                                       (int)np_config_int(cfg, "AUTH_CACHE_SLOTS"));
+    gw->cors_origins = gs->CORS_ALLOW_ORIGINS[0] != '\0' ? strdup(gs->CORS_ALLOW_ORIGINS) : NULL;
+    find_web_dir(gw, gs);
+    gw->auth_cache = gw_auth_cache_new((int)gs->AUTH_CACHE_TTL_MS, (int)gs->AUTH_CACHE_SLOTS);
     if (gw->auth_cache == NULL) {
         err = NP_ERR_NOMEM;
         goto fail;
     }
-    if ((err = open_clients(gw, why, whylen)) != NP_ERR_OK) {
+    if ((err = open_clients(gw, cs, why, whylen)) != NP_ERR_OK) {
         goto fail;
     }
 
     h2o_config_init(&gw->h2o);
     gw->h2o.max_request_entity_size = gw->max_body;
-    gw->h2o.http1.req_timeout = (uint64_t)np_config_int(cfg, "HTTP_IDLE_TIMEOUT_SECONDS") * 1000;
+    gw->h2o.http1.req_timeout = (uint64_t)gs->HTTP_IDLE_TIMEOUT_SECONDS * 1000;
     gw->h2o.server_name = h2o_iovec_init(H2O_STRLIT("naipool"));
     /* HTTP/1.1 only: H2O 2.2.5's HTTP/2 has no Rapid Reset mitigation. With this off its
      * HTTP/1 reader answers "PRI * HTTP/2.0" (prior knowledge) 400 and ignores
@@ -585,11 +545,11 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     filter->on_setup_ostream = on_setup_fallback;
 
     char addr[64];
-    np_config_str(cfg, "BIND_ADDRESS", addr, sizeof(addr));
-    gw->listen_fd = open_listener(gw, addr, (int)np_config_int(cfg, "PORT"));
+    snprintf(addr, sizeof(addr), "%s", gs->BIND_ADDRESS);
+    gw->listen_fd = open_listener(gw, addr, (int)gs->PORT);
     if (gw->listen_fd < 0) {
-        snprintf(why, whylen, "PORT: cannot listen on %s:%lld: %s", addr,
-                 (long long)np_config_int(cfg, "PORT"), strerror(errno));
+        snprintf(why, whylen, "PORT: cannot listen on %s:%lld: %s", addr, (long long)gs->PORT,
+                 strerror(errno));
         err = NP_ERR_CONFIG;
         goto fail_h2o;
     }
@@ -598,7 +558,7 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     getsockname(gw->listen_fd, (struct sockaddr *)&sa, &salen);
     gw->port = ntohs(sa.sin_port);
 
-    int n = (int)np_config_int(cfg, "GATEWAY_THREADS");
+    int n = (int)gs->GATEWAY_THREADS;
     if (n <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         n = cores > 0 ? (int)cores : 1;
@@ -619,6 +579,7 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     }
     if (err != NP_ERR_OK) {
         gw_stop(gw);
+        np_settings_release(snap);
         return err;
     }
     if (gw_beat_open(gw, &gw->beat) != NP_ERR_OK) {
@@ -627,6 +588,7 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     }
     np_log_info("gateway", "listening on http://%s:%d/ with %d loop threads", addr, gw->port,
                 gw->nthreads);
+    np_settings_release(snap);
     *out = gw;
     return NP_ERR_OK;
 
@@ -646,6 +608,7 @@ fail:
     free(gw->trusted_proxies);
     gw_ops_fini(gw);
     free(gw);
+    np_settings_release(snap);
     return err;
 }
 

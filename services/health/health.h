@@ -10,7 +10,7 @@
 typedef struct health_service health_service;
 
 /* The service's own settings. */
-extern const np_cfg_spec health_config[];
+extern const np_cfg_table health_settings_table; /* settings.def; the struct: settings.h */
 
 /* health_start connects to the database and starts answering on HEALTH_RPC_LISTEN. */
 np_err health_start(health_service **out, np_config *cfg, char *why, size_t whylen);

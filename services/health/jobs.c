@@ -7,9 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit/settings.h"
 #include "np/clock.h"
 #include "np/log.h"
 #include "proxycheck.h"
+#include "settings.h"
 
 #define QUEUE_MAX 256
 #define THREADS_MAX 64
@@ -153,12 +155,14 @@ count_active(const health_jobs *j)
 static void
 key_round(health_jobs *j)
 {
-    const np_config *cfg = j->env->cfg;
+    np_settings *snap = np_config_acquire(j->env->cfg);
+    const health_settings *hs = NP_SETTINGS_OF(snap, health);
     char base[24], max[24], every[24], lim[24];
-    snprintf(base, sizeof(base), "%lld",
-             (long long)np_config_int(cfg, "HEALTH_RECHECK_BASE_SECONDS"));
-    snprintf(max, sizeof(max), "%lld", (long long)np_config_int(cfg, "HEALTH_RECHECK_MAX_SECONDS"));
-    int64_t interval = np_config_int(cfg, "HEALTH_CHECK_INTERVAL_SECONDS");
+    snprintf(base, sizeof(base), "%lld", (long long)hs->HEALTH_RECHECK_BASE_SECONDS);
+    snprintf(max, sizeof(max), "%lld", (long long)hs->HEALTH_RECHECK_MAX_SECONDS);
+    int64_t interval = hs->HEALTH_CHECK_INTERVAL_SECONDS;
+    bool periodic = hs->HEALTH_CHECK_ENABLED;
+    np_settings_release(snap);
     snprintf(every, sizeof(every), "%lld", (long long)interval);
     int64_t ids[64];
     const char *p1[] = {base, max};
@@ -173,7 +177,7 @@ key_round(health_jobs *j)
         "p.expires_at > now()) ORDER BY last_checked_at NULLS FIRST, id LIMIT 64",
         2, p1, ids, 64);
     enqueue(j, JOB_KEY, ids, n);
-    if (!np_config_bool(cfg, "HEALTH_CHECK_ENABLED")) {
+    if (!periodic) {
         return; /* no periodic probes of active keys; new and failed keys are still checked */
     }
 
@@ -205,7 +209,7 @@ proxy_round(health_jobs *j)
 {
     int64_t ids[32];
     int n = 0;
-    if (!np_config_bool(j->env->cfg, "PROXY_CHECK_ENABLED")) {
+    if (!NP_SETTING_NOW(j->env->cfg, health, PROXY_CHECK_ENABLED)) {
         return;
     }
     if (health_proxy_due(j->env, ids, 32, &n) == NP_ERR_OK && n > 0) {
@@ -218,11 +222,11 @@ proxy_round(health_jobs *j)
 static void
 retention(health_jobs *j)
 {
-    const np_config *cfg = j->env->cfg;
-    int64_t days = np_config_int(cfg, "LOG_RETENTION_DAYS");
-    int64_t batch = np_config_int(cfg, "HEALTH_RETENTION_BATCH");
-    int64_t audit_days =
-        np_config_has(cfg, "AUDIT_RETENTION_DAYS") ? np_config_int(cfg, "AUDIT_RETENTION_DAYS") : 0;
+    np_settings *snap = np_config_acquire(j->env->cfg);
+    int64_t days = NP_SETTINGS_OF(snap, audit)->LOG_RETENTION_DAYS;
+    int64_t batch = NP_SETTINGS_OF(snap, health)->HEALTH_RETENTION_BATCH;
+    int64_t audit_days = NP_SETTINGS_OF(snap, audit)->AUDIT_RETENTION_DAYS;
+    np_settings_release(snap);
     if (days <= 0 || j->audit == NULL) {
         return;
     }
@@ -295,7 +299,7 @@ scheduler_tick(void *arg)
         time_t now = time(NULL);
         if (now >= j->next_housekeeping) {
             j->next_housekeeping =
-                now + (time_t)np_config_int(j->env->cfg, "HEALTH_HOUSEKEEPING_SECONDS");
+                now + (time_t)NP_SETTING_NOW(j->env->cfg, health, HEALTH_HOUSEKEEPING_SECONDS);
             housekeeping(j);
         }
     } else {
@@ -318,7 +322,7 @@ health_jobs_start(health_jobs **out, const health_probe_env *env, health_leader 
     j->audit = audit;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
-    int want = (int)np_config_int(env->cfg, "HEALTH_CHECK_CONCURRENCY");
+    int want = (int)NP_SETTING_NOW(env->cfg, health, HEALTH_CHECK_CONCURRENCY);
     want = want < 1 ? 1 : want > THREADS_MAX ? THREADS_MAX : want;
     np_err err = NP_ERR_OK;
     for (int i = 0; i < want; i++) {

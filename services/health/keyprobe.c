@@ -15,6 +15,8 @@
 #include "np/novelai_probe.h"
 #include "np/proxy.h"
 #include "np/rowcrypt.h"
+#include "pool/settings.h"
+#include "settings.h"
 
 typedef np_novelai_probe_result probe_answer;
 
@@ -24,7 +26,7 @@ lease_take(PGconn *c, const health_probe_env *env, int64_t key_id, bool *taken)
     char id[24], secs[24];
     snprintf(id, sizeof(id), "%lld", (long long)key_id);
     snprintf(secs, sizeof(secs), "%lld",
-             (long long)np_config_int(env->cfg, "HEALTH_PROBE_TIMEOUT_SECONDS") * 3 + 5);
+             (long long)NP_SETTING_NOW(env->cfg, health, HEALTH_PROBE_TIMEOUT_SECONDS) * 3 + 5);
     const char *params[] = {id, env->holder, secs};
     PGresult *r = NULL;
     np_err err = np_db_exec(
@@ -55,10 +57,11 @@ static bool
 key_proxy(PGconn *c, const health_probe_env *env, const uint8_t key[NP_KEY_LEN], int64_t key_id,
           char *out, size_t outlen)
 {
-    char mode[32];
     out[0] = '\0';
-    np_config_str(env->cfg, "UPSTREAM_PROXY_MODE", mode, sizeof(mode));
-    if (strcmp(mode, "proxy_pool") != 0) {
+    np_settings *snap = np_config_acquire(env->cfg);
+    bool direct = strcmp(NP_SETTINGS_OF(snap, health)->UPSTREAM_PROXY_MODE, "proxy_pool") != 0;
+    np_settings_release(snap);
+    if (direct) {
         return true;
     }
     char id[24];
@@ -208,12 +211,15 @@ write_result(PGconn *c, const health_probe_env *env, int64_t key_id, bool forced
     PQclear(r);
     r = NULL;
     const char *verdict = a->status != 0 ? np_novelai_probe_state(a->status, &a->sub) : NULL;
+    np_settings *snap = np_config_acquire(env->cfg);
+    const health_settings *hs = NP_SETTINGS_OF(snap, health);
     health_key_rules rules = {
-        .threshold = np_config_int(env->cfg, "HEALTH_CHECK_FAIL_THRESHOLD"),
-        .backoff_base = np_config_int(env->cfg, "HEALTH_RECHECK_BASE_SECONDS"),
-        .backoff_max = np_config_int(env->cfg, "HEALTH_RECHECK_MAX_SECONDS"),
+        .threshold = hs->HEALTH_CHECK_FAIL_THRESHOLD,
+        .backoff_base = hs->HEALTH_RECHECK_BASE_SECONDS,
+        .backoff_max = hs->HEALTH_RECHECK_MAX_SECONDS,
         .forced = forced,
     };
+    np_settings_release(snap);
     health_key_next next;
     health_key_decide(&now, verdict, &rules, &next);
     char streak[24], cool[24], tier[8], anlas[24], exp[24], pct[32];
@@ -304,7 +310,7 @@ health_keyprobe_run(const health_probe_env *env, int64_t key_id, bool forced, js
     if (err == NP_ERR_OK && c == NULL) {
         err = NP_ERR_DB;
     }
-    long timeout_ms = (long)np_config_int(env->cfg, "HEALTH_PROBE_TIMEOUT_SECONDS") * 1000;
+    long timeout_ms = (long)NP_SETTING_NOW(env->cfg, health, HEALTH_PROBE_TIMEOUT_SECONDS) * 1000;
     /* 1. the lease: a forced check waits for a running probe of the key to finish */
     for (long waited = 0; err == NP_ERR_OK; waited += 100) {
         err = lease_take(c, env, key_id, &leased);
@@ -340,11 +346,12 @@ health_keyprobe_run(const health_probe_env *env, int64_t key_id, bool forced, js
     if (err == NP_ERR_OK) {
         np_db_release(env->db, c);
         c = NULL;
-        char base[512];
-        np_config_str(env->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
+        np_settings *snap = np_config_acquire(env->cfg);
         probe_answer a;
         memset(&a, 0, sizeof(a));
-        np_novelai_probe(base, tok.data, proxy, timeout_ms, &a);
+        np_novelai_probe(NP_SETTINGS_OF(snap, pool)->NOVELAI_IMAGE_BASE, tok.data, proxy,
+                         timeout_ms, &a);
+        np_settings_release(snap);
         np_wipe(tok.data, tok.len);
         np_wipe(proxy, sizeof(proxy));
         c = np_db_acquire(env->db, 5000);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "np/log.h"
+#include "settings.h"
 
 struct health_leader {
     np_db *db;
@@ -82,7 +83,7 @@ health_leader_check(health_leader *l)
     }
     if (l->conn == NULL) {
         char app[80], opts[160], why[256] = "";
-        int64_t t = np_config_int(l->cfg, "HEALTH_LEADER_TIMEOUT_SECONDS");
+        int64_t t = NP_SETTING_NOW(l->cfg, health, HEALTH_LEADER_TIMEOUT_SECONDS);
         snprintf(app, sizeof(app), HEALTH_LEADER_APP "%.50s", l->node);
         /* A frozen leader stays idle: the server ends its session after t seconds. */
         snprintf(opts, sizeof(opts),

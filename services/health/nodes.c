@@ -38,7 +38,7 @@ health_nodes_list(np_db *db, const np_config *cfg, json_t **out)
     json_t *leader = json_null(), *nodes = json_array();
     char alive[24];
     snprintf(alive, sizeof(alive), "%lld",
-             (long long)np_config_int(cfg, "NODE_HEARTBEAT_SECONDS") * 3);
+             (long long)NP_SETTING_NOW(cfg, np_common, NODE_HEARTBEAT_SECONDS) * 3);
     np_err err = np_db_exec(c, LEADER_SQL, 0, NULL, &lr);
     if (err == NP_ERR_OK && PQntuples(lr) >= 1) {
         json_decref(leader);

@@ -10,13 +10,15 @@
 #include "np/log.h"
 #include "np/proxy.h"
 #include "np/rowcrypt.h"
+#include "pool/settings.h"
+#include "settings.h"
 
 np_err
 health_proxy_due(const health_probe_env *env, int64_t *ids, int max, int *n)
 {
     char every[24], lim[24];
     snprintf(every, sizeof(every), "%lld",
-             (long long)np_config_int(env->cfg, "PROXY_CHECK_INTERVAL_SECONDS"));
+             (long long)NP_SETTING_NOW(env->cfg, health, PROXY_CHECK_INTERVAL_SECONDS));
     snprintf(lim, sizeof(lim), "%d", max);
     const char *params[] = {every, lim};
     *n = 0;
@@ -137,10 +139,19 @@ np_err
 health_proxy_probe(const health_probe_env *env, int64_t id)
 {
     char url[1100] = "", state[16] = "", base[512], error[200] = "";
-    np_config_str(env->cfg, "PROXY_CHECK_URL", base, sizeof(base));
-    if (base[0] == '\0') {
-        np_config_str(env->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
-    }
+    np_settings *snap = np_config_acquire(env->cfg);
+    const health_settings *hs = NP_SETTINGS_OF(snap, health);
+    snprintf(base, sizeof(base), "%s",
+             hs->PROXY_CHECK_URL[0] != '\0' ? hs->PROXY_CHECK_URL
+                                            : NP_SETTINGS_OF(snap, pool)->NOVELAI_IMAGE_BASE);
+    int64_t timeout_s = hs->PROXY_CHECK_TIMEOUT_SECONDS > 0 ? hs->PROXY_CHECK_TIMEOUT_SECONDS
+                                                            : hs->HEALTH_PROBE_TIMEOUT_SECONDS;
+    const int64_t class_cooldown[] = {0, hs->PROXY_COOLDOWN_429_SECONDS,
+                                      hs->PROXY_COOLDOWN_5XX_SECONDS,
+                                      hs->PROXY_COOLDOWN_NETWORK_SECONDS};
+    int64_t threshold = hs->PROXY_FAIL_THRESHOLD, streak_cap = hs->PROXY_FAIL_STREAK_CAP;
+    int64_t cooldown_max = hs->PROXY_COOLDOWN_MAX_SECONDS;
+    np_settings_release(snap);
     PGconn *c = np_db_acquire(env->db, 5000);
     if (c == NULL) {
         return NP_ERR_DB;
@@ -151,10 +162,6 @@ health_proxy_probe(const health_probe_env *env, int64_t id)
         return err;
     }
     long latency = 0;
-    int64_t timeout_s = np_config_int(env->cfg, "PROXY_CHECK_TIMEOUT_SECONDS");
-    if (timeout_s <= 0) {
-        timeout_s = np_config_int(env->cfg, "HEALTH_PROBE_TIMEOUT_SECONDS");
-    }
     long code = 0;
     outcome o =
         connect_through(url, base, (long)timeout_s * 1000, &latency, &code, error, sizeof(error));
@@ -162,18 +169,13 @@ health_proxy_probe(const health_probe_env *env, int64_t id)
     bool counts = o == OUT_OK || np_proxy_failure_counts(env->cfg, o == OUT_NETWORK ? 0 : code);
 
     static const char *const class_name[] = {"ok", "429", "5xx", "network"};
-    static const char *const class_setting[] = {NULL, "PROXY_COOLDOWN_429_SECONDS",
-                                                "PROXY_COOLDOWN_5XX_SECONDS",
-                                                "PROXY_COOLDOWN_NETWORK_SECONDS"};
     char ids[24], lat[24], thr[24], cap[24], base_s[24], max_s[24];
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
     snprintf(lat, sizeof(lat), "%ld", latency);
-    snprintf(thr, sizeof(thr), "%lld", (long long)np_config_int(env->cfg, "PROXY_FAIL_THRESHOLD"));
-    snprintf(cap, sizeof(cap), "%lld", (long long)np_config_int(env->cfg, "PROXY_FAIL_STREAK_CAP"));
-    snprintf(base_s, sizeof(base_s), "%lld",
-             o == OUT_OK ? 0LL : (long long)np_config_int(env->cfg, class_setting[o]));
-    snprintf(max_s, sizeof(max_s), "%lld",
-             (long long)np_config_int(env->cfg, "PROXY_COOLDOWN_MAX_SECONDS"));
+    snprintf(thr, sizeof(thr), "%lld", (long long)threshold);
+    snprintf(cap, sizeof(cap), "%lld", (long long)streak_cap);
+    snprintf(base_s, sizeof(base_s), "%lld", (long long)class_cooldown[o]);
+    snprintf(max_s, sizeof(max_s), "%lld", (long long)cooldown_max);
     c = np_db_acquire(env->db, 5000);
     if (c == NULL) {
         return NP_ERR_DB;

@@ -1,5 +1,6 @@
 /* The health service's life cycle, its settings and its operation dispatch. */
 #include "health.h"
+#include "settings.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -37,65 +38,16 @@ check_proxy_mode(const char *value, char *why, size_t whylen)
 #define RT NP_CFG_RUNTIME
 
 /* Health's settings, and the egress proxy settings it shares with the pool (every process
- * loads every table, so the pool reads UPSTREAM_PROXY_MODE from here and health reads the
- * pool's NOVELAI_IMAGE_BASE). */
+ * loads every table, so the pool reads NP_SETTINGS_OF(snap, health)->UPSTREAM_PROXY_MODE and
+ * health reads the pool's NOVELAI_IMAGE_BASE; the UPSTREAM_PROXY_HANDLE_* switches that
+ * shared/proxy.c reads are among the common settings). */
+#define NP_SETTING(...) NP_CFG_ROW(health_settings, __VA_ARGS__)
 const np_cfg_spec health_config[] = {
-    {"HEALTH_CHECK_ENABLED", NP_CFG_BOOL, "true", 0, 0, RT,
-     "false: no periodic key probes (uploads and admin checks still probe)", NULL},
-    {"HEALTH_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "300", 1, 86400, RT,
-     "each active key is probed (GET /user/subscription) once per interval, spread evenly", NULL},
-    {"HEALTH_CHECK_FAIL_THRESHOLD", NP_CFG_INT, "3", 1, 100, RT,
-     "failed probes in a row before an active key is marked down", NULL},
-    {"HEALTH_CHECK_CONCURRENCY", NP_CFG_INT, "4", 1, 64, 0, "probes running at once on the leader",
-     NULL},
-    {"HEALTH_PROBE_TIMEOUT_SECONDS", NP_CFG_INT, "10", 1, 120, RT,
-     "deadline of one key or proxy probe", NULL},
-    {"HEALTH_RECHECK_BASE_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
-     "first wait before a down or cooling key is probed again; doubles per failure", NULL},
-    {"HEALTH_RECHECK_MAX_SECONDS", NP_CFG_INT, "21600", 1, 604800, RT,
-     "longest wait between probes of a down key", NULL},
-    {"HEALTH_LEADER_TIMEOUT_SECONDS", NP_CFG_INT, "5", 2, 300, 0,
-     "a leader silent this long loses the lock (idle_session_timeout of its session)", NULL},
-    {"HEALTH_RETENTION_BATCH", NP_CFG_INT, "1000", 1, 100000, RT,
-     "rows deleted per batch by log retention", NULL},
-    {"HEALTH_HOUSEKEEPING_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
-     "how often the leader runs log retention and prunes stale rows", NULL},
-    {"UPSTREAM_PROXY_MODE", NP_CFG_STR, "direct", 0, 0, RT,
-     "direct, or proxy_pool: each key leaves through one healthy proxy of /admin/proxies",
-     check_proxy_mode},
-    {"PROXY_CHECK_INTERVAL_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
-     "how often the health leader probes each proxy (a CONNECT to the image host)", NULL},
-    {"PROXY_CHECK_ENABLED", NP_CFG_BOOL, "true", 0, 0, RT,
-     "false: the health leader does not probe proxies", NULL},
-    {"PROXY_CHECK_URL", NP_CFG_STR, "", 0, 0, RT,
-     "the host a proxy probe opens a tunnel to (empty: NOVELAI_IMAGE_BASE)", NULL},
-    {"PROXY_CHECK_TIMEOUT_SECONDS", NP_CFG_INT, "0", 0, 120, RT,
-     "deadline of one proxy probe (0: HEALTH_PROBE_TIMEOUT_SECONDS)", NULL},
-    {"UPSTREAM_PROXY_HANDLE_429", NP_CFG_BOOL, "true", 0, 0, RT,
-     "a 429 seen through a proxy counts against that proxy", NULL},
-    {"UPSTREAM_PROXY_HANDLE_5XX", NP_CFG_BOOL, "true", 0, 0, RT,
-     "a 5xx (or another refusal of the tunnel) seen through a proxy counts against that proxy",
-     NULL},
-    {"UPSTREAM_PROXY_HANDLE_NETWORK_ERRORS", NP_CFG_BOOL, "true", 0, 0, RT,
-     "a network error reaching a proxy counts against that proxy", NULL},
-    {"UPSTREAM_PROXIES", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET,
-     "comma separated proxy URLs (old pool): imported into /admin/proxies at start when the "
-     "table holds none of them",
-     NULL},
-    {"PROXY_FAIL_THRESHOLD", NP_CFG_INT, "3", 1, 100, RT,
-     "failed proxy probes in a row before the proxy cools down", NULL},
-    {"PROXY_COOLDOWN_429_SECONDS", NP_CFG_INT, "120", 1, 86400, RT,
-     "cooldown of a proxy that answered 429", NULL},
-    {"PROXY_COOLDOWN_5XX_SECONDS", NP_CFG_INT, "60", 1, 86400, RT,
-     "cooldown of a proxy that refused the tunnel (5xx or another error status)", NULL},
-    {"PROXY_COOLDOWN_NETWORK_SECONDS", NP_CFG_INT, "30", 1, 86400, RT,
-     "cooldown of a proxy that could not be reached", NULL},
-    {"PROXY_COOLDOWN_MAX_SECONDS", NP_CFG_INT, "1800", 1, 604800, RT,
-     "longest proxy cooldown (the cooldown doubles per failure beyond the threshold)", NULL},
-    {"PROXY_FAIL_STREAK_CAP", NP_CFG_INT, "10", 1, 1000, RT,
-     "the failure count of a proxy stops growing here", NULL},
+#include "settings.def"
     NP_CFG_END,
 };
+#undef NP_SETTING
+NP_CFG_TABLE(health, health_config);
 
 /* check_all answers the earlier pool's POST /admin/health-check: every key is probed now, as
  * by POST /admin/keys/{id}/check, one after the other -> {checked, failed, keys: [...]}. */
@@ -253,13 +205,13 @@ health_start(health_service **out, np_config *cfg, char *why, size_t whylen)
         s->leader = health_leader_new(s->base.db, cfg, s->base.node);
         err = s->leader == NULL ? NP_ERR_NOMEM : NP_ERR_OK;
     }
+    np_settings *snap = np_config_acquire(cfg);
+    const np_common_settings *cs = np_settings_common(snap);
     if (err == NP_ERR_OK) {
-        char url[512];
-        np_config_str(cfg, "AUDIT_RPC_URL", url, sizeof(url));
         np_rpc_opts o = {0};
-        err = np_rpc_client_open(&s->audit, url, &o);
+        err = np_rpc_client_open(&s->audit, cs->AUDIT_RPC_URL, &o);
         if (err != NP_ERR_OK) {
-            snprintf(why, whylen, "AUDIT_RPC_URL: health cannot dial %s", url);
+            snprintf(why, whylen, "AUDIT_RPC_URL: health cannot dial %s", cs->AUDIT_RPC_URL);
         }
     }
     if (err == NP_ERR_OK) {
@@ -267,8 +219,10 @@ health_start(health_service **out, np_config *cfg, char *why, size_t whylen)
     }
     if (err == NP_ERR_OK) {
         np_rpc_opts opts = {.recv_max = NP_HTTP_RECV_MAX};
-        err = np_service_listen(&s->base, "HEALTH_RPC_LISTEN", &opts, on_call, s, why, whylen);
+        err = np_service_listen(&s->base, "HEALTH_RPC_LISTEN", cs->HEALTH_RPC_LISTEN, &opts,
+                                on_call, s, why, whylen);
     }
+    np_settings_release(snap);
     if (err != NP_ERR_OK) {
         health_stop(s);
         return err;

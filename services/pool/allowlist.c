@@ -6,9 +6,12 @@
 #include <string.h>
 #include <strings.h>
 
-#define IMG "NOVELAI_IMAGE_BASE"
-#define TXT "NOVELAI_TEXT_BASE"
-#define API "NOVELAI_API_BASE"
+#include "settings.h"
+
+/* The base URL settings, by name (relay.c reads the one a route names). */
+#define IMG NP_SETTING_NAME(pool, NOVELAI_IMAGE_BASE)
+#define TXT NP_SETTING_NAME(pool, NOVELAI_TEXT_BASE)
+#define API NP_SETTING_NAME(pool, NOVELAI_API_BASE)
 
 static const pool_route routes[] = {
     {"POST", "/ai/generate-image", "/ai/generate-image", IMG, POOL_KIND_IMAGE, false, true},

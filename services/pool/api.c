@@ -15,6 +15,7 @@
 #include "np/request.h"
 #include "probe.h"
 #include "ratelimit.h"
+#include "settings.h"
 
 #define NOTE_MAX 200
 #define ANLAS_MAX 1000000
@@ -116,10 +117,11 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     }
     /* The probe may take seconds: do it outside any transaction. */
     char base[1024];
-    np_config_str(a->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
+    NP_SETTING_COPY(a->cfg, pool, NOVELAI_IMAGE_BASE, base, sizeof(base));
     pool_probe_result probe;
-    pool_probe_run(base, token, np_config_int(a->cfg, "PROBE_TIMEOUT_SECONDS") * 1000, &probe);
-    if (probe.status == 200 && probe.sub.tier != 3 && np_config_bool(a->cfg, "REQUIRE_OPUS_TIER")) {
+    pool_probe_run(base, token, NP_SETTING_NOW(a->cfg, pool, PROBE_TIMEOUT_SECONDS) * 1000, &probe);
+    if (probe.status == 200 && probe.sub.tier != 3 &&
+        NP_SETTING_NOW(a->cfg, pool, REQUIRE_OPUS_TIER)) {
         err = NP_ERR_INVALID; /* the old pool's rule: only Opus keys generate for free */
         snprintf(why, sizeof(why),
                  "this pool accepts Opus keys only (tier 3); this key's subscription is tier %d",
@@ -130,7 +132,8 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
                              .allow_paid = p.has_allow_paid && p.allow_paid,
                              .max_anlas = p.has_max ? p.max_anlas : -1,
                              .floor = p.has_floor ? p.floor : 0,
-                             .max_keys = np_config_int(a->cfg, "MAX_CONTRIBUTED_KEYS_PER_USER")};
+                             .max_keys =
+                                 NP_SETTING_NOW(a->cfg, pool, MAX_CONTRIBUTED_KEYS_PER_USER)};
     int64_t id = 0;
     err = pool_keystore_add(c, a->enc_key, r->user_id, token, strlen(token), fp, &set, &probe, &id);
     if (err == NP_ERR_OK) {
@@ -157,7 +160,7 @@ done:
         reply_json_err(call, err, "this key is already in the pool");
     } else if (err == NP_ERR_LIMIT) {
         snprintf(why, sizeof(why), "you already contribute %lld keys, the most allowed",
-                 (long long)np_config_int(a->cfg, "MAX_CONTRIBUTED_KEYS_PER_USER"));
+                 (long long)NP_SETTING_NOW(a->cfg, pool, MAX_CONTRIBUTED_KEYS_PER_USER));
         reply_json_err(call, err, why);
     } else if (err != NP_ERR_OK) {
         reply_json_err(call, err, why);

@@ -1,20 +1,20 @@
 /* The key-level policy of NOVELAI.md's "Errors and limits" table. */
 #include "outcome.h"
+#include "settings.h"
 
 #include <string.h>
 
 void
 pool_cooldowns_read(const np_config *cfg, pool_cooldowns *out)
 {
-    out->base_409 = (int)np_config_int(cfg, "COOLDOWN_409_BASE_SECONDS");
-    out->base_429 = (int)np_config_int(cfg, "COOLDOWN_429_BASE_SECONDS");
-    out->base_5xx = (int)np_config_int(cfg, "COOLDOWN_5XX_BASE_SECONDS");
-    out->base_402 = (int)np_config_int(cfg, "COOLDOWN_402_BASE_SECONDS");
-    out->max = (int)np_config_int(cfg, "COOLDOWN_MAX_SECONDS");
-    out->locked = (int)np_config_int(cfg, "COOLDOWN_LOCKED_SECONDS");
-    out->cancel = (int)np_config_int(cfg, "COOLDOWN_CANCEL_SECONDS");
-    out->dynamic = !np_config_has(cfg, "DYNAMIC_COOLDOWN_ENABLED") ||
-                   np_config_bool(cfg, "DYNAMIC_COOLDOWN_ENABLED");
+    out->base_409 = (int)NP_SETTING_NOW(cfg, pool, COOLDOWN_409_BASE_SECONDS);
+    out->base_429 = (int)NP_SETTING_NOW(cfg, pool, COOLDOWN_429_BASE_SECONDS);
+    out->base_5xx = (int)NP_SETTING_NOW(cfg, pool, COOLDOWN_5XX_BASE_SECONDS);
+    out->base_402 = (int)NP_SETTING_NOW(cfg, pool, COOLDOWN_402_BASE_SECONDS);
+    out->max = (int)NP_SETTING_NOW(cfg, pool, COOLDOWN_MAX_SECONDS);
+    out->locked = (int)NP_SETTING_NOW(cfg, pool, COOLDOWN_LOCKED_SECONDS);
+    out->cancel = (int)NP_SETTING_NOW(cfg, pool, COOLDOWN_CANCEL_SECONDS);
+    out->dynamic = NP_SETTING_NOW(cfg, pool, DYNAMIC_COOLDOWN_ENABLED);
 }
 
 void

@@ -10,7 +10,7 @@
 typedef struct pool_service pool_service;
 
 /* The service's own settings. */
-extern const np_cfg_spec pool_config[];
+extern const np_cfg_table pool_settings_table; /* settings.def; the struct: settings.h */
 
 /* pool_start connects to the database and starts answering on POOL_RPC_LISTEN. */
 np_err pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "health/settings.h"
 #include "np/clock.h"
 #include "np/json.h"
 #include "np/log.h"
@@ -221,7 +222,7 @@ pool_proxies_for_key(pool_proxies *p, int64_t key_id, int64_t *proxy_id, char *u
     char mode[32];
     url[0] = '\0';
     *proxy_id = 0;
-    np_config_str(p->svc->cfg, "UPSTREAM_PROXY_MODE", mode, sizeof(mode));
+    NP_SETTING_COPY(p->svc->cfg, health, UPSTREAM_PROXY_MODE, mode, sizeof(mode));
     if (strcmp(mode, "proxy_pool") != 0) {
         return NP_ERR_OK;
     }
@@ -271,7 +272,7 @@ void
 pool_proxies_report_failure(pool_proxies *p, int64_t proxy_id)
 {
     time_t until =
-        time(NULL) + (time_t)np_config_int(p->svc->cfg, "PROXY_COOLDOWN_NETWORK_SECONDS");
+        time(NULL) + (time_t)NP_SETTING_NOW(p->svc->cfg, health, PROXY_COOLDOWN_NETWORK_SECONDS);
     pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < p->nproxies; i++) {
         if (p->proxies[i].id == proxy_id) {
@@ -455,9 +456,9 @@ emit(pool_proxies *p, const char *type, const np_http_req *r, int64_t id, const 
 static void
 import_env(pool_proxies *p)
 {
-    char *list = np_config_has(p->svc->cfg, "UPSTREAM_PROXIES")
-                     ? np_config_strdup(p->svc->cfg, "UPSTREAM_PROXIES")
-                     : NULL;
+    np_settings *snap = np_config_acquire(p->svc->cfg);
+    char *list = strdup(NP_SETTINGS_OF(snap, health)->UPSTREAM_PROXIES);
+    np_settings_release(snap);
     PGconn *c = NULL;
     if (list == NULL || list[0] == '\0') {
         goto done;

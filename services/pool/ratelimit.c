@@ -17,32 +17,40 @@
 #define WINDOW_MS 60000.0
 
 int64_t
-pool_rpm_compute(const np_config *cfg, int64_t override, int64_t healthy)
+pool_rpm_compute(const pool_settings *ps, int64_t override, int64_t healthy)
 {
     if (override >= 0) {
         return override;
     }
-    char mode[16];
-    np_config_str(cfg, "RATE_LIMIT_MODE", mode, sizeof(mode));
-    if (strcmp(mode, "manual") == 0) {
-        return np_config_int(cfg, "MANUAL_GLOBAL_RPM");
+    if (strcmp(ps->RATE_LIMIT_MODE, "manual") == 0) {
+        return ps->MANUAL_GLOBAL_RPM;
     }
-    int64_t base = np_config_int(cfg, "BASE_RPM");
-    if (np_config_bool(cfg, "BASE_RPM_CONTRIBUTOR_ONLY") && healthy == 0) {
+    int64_t base = ps->BASE_RPM;
+    if (ps->BASE_RPM_CONTRIBUTOR_ONLY && healthy == 0) {
         base = 0;
     }
-    int64_t rpm = base + np_config_int(cfg, "PER_KEY_RPM") * healthy;
-    int64_t max = np_config_int(cfg, "MAX_RPM");
-    return rpm < max ? rpm : max;
+    int64_t rpm = base + ps->PER_KEY_RPM * healthy;
+    return rpm < ps->MAX_RPM ? rpm : ps->MAX_RPM;
+}
+
+/* rpm_now: the rate rule over the current settings. */
+static int64_t
+rpm_now(const np_config *cfg, int64_t override, int64_t healthy)
+{
+    np_settings *snap = np_config_acquire(cfg);
+    int64_t rpm = pool_rpm_compute(NP_SETTINGS_OF(snap, pool), override, healthy);
+    np_settings_release(snap);
+    return rpm;
 }
 
 bool
 pool_rate_needs_contribution(const np_config *cfg, const pool_user_limits *lim)
 {
-    char mode[16];
-    np_config_str(cfg, "RATE_LIMIT_MODE", mode, sizeof(mode));
-    return strcmp(mode, "manual") != 0 && np_config_bool(cfg, "BASE_RPM_CONTRIBUTOR_ONLY") &&
-           lim->healthy == 0 && lim->rpm <= 0;
+    np_settings *snap = np_config_acquire(cfg);
+    const pool_settings *ps = NP_SETTINGS_OF(snap, pool);
+    bool gate = strcmp(ps->RATE_LIMIT_MODE, "manual") != 0 && ps->BASE_RPM_CONTRIBUTOR_ONLY;
+    np_settings_release(snap);
+    return gate && lim->healthy == 0 && lim->rpm <= 0;
 }
 
 /* The inputs of the rate rule: the user's override (-1: none) and keys. */
@@ -80,7 +88,7 @@ pool_user_limits_read(PGconn *c, const np_config *cfg, int64_t uid, pool_user_li
     int64_t override;
     np_err err = read_inputs(c, uid, &override, &out->contributed, &out->healthy);
     if (err == NP_ERR_OK) {
-        out->rpm = pool_rpm_compute(cfg, override, out->healthy);
+        out->rpm = rpm_now(cfg, override, out->healthy);
     }
     return err;
 }
@@ -141,7 +149,7 @@ pool_user_limits_cached(pool_limits_cache *lc, PGconn *c, const np_config *cfg, 
     }
     out->contributed = hit.contributed;
     out->healthy = hit.healthy;
-    out->rpm = pool_rpm_compute(cfg, hit.override, hit.healthy);
+    out->rpm = rpm_now(cfg, hit.override, hit.healthy);
     return NP_ERR_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include "np/config.h"
 #include "np/errors.h"
+#include "settings.h"
 
 typedef struct {
     int64_t rpm;         /* requests per minute this user may make */
@@ -25,8 +26,9 @@ typedef struct {
     int64_t retry_after_s; /* when refused */
 } pool_rate_result;
 
-/* pool_rpm_compute: the rate rule, pure. override < 0 means none. */
-int64_t pool_rpm_compute(const np_config *cfg, int64_t override, int64_t healthy);
+/* pool_rpm_compute: the rate rule, pure, over one snapshot's settings. override < 0 means
+ * none. */
+int64_t pool_rpm_compute(const pool_settings *ps, int64_t override, int64_t healthy);
 
 /* pool_rate_needs_contribution: whether the gate of the old pool refuses this user: auto
  * mode, BASE_RPM only for contributors, and no healthy contributed key, so no rate at all. */

@@ -11,38 +11,49 @@
 
 #include "ratelimit.h"
 
-static const np_cfg_spec table[] = {
-    {"RATE_LIMIT_MODE", NP_CFG_STR, "auto", 0, 0, 0, "", NULL},
-    {"MANUAL_GLOBAL_RPM", NP_CFG_INT, "7", 0, 0, 0, "", NULL},
-    {"BASE_RPM", NP_CFG_INT, "5", 0, 0, 0, "", NULL},
-    {"PER_KEY_RPM", NP_CFG_INT, "10", 0, 0, 0, "", NULL},
-    {"MAX_RPM", NP_CFG_INT, "30", 0, 0, 0, "", NULL},
-    {"BASE_RPM_CONTRIBUTOR_ONLY", NP_CFG_BOOL, "false", 0, 0, 0, "", NULL},
-    NP_CFG_END,
-};
-
 static void
 test_rule(void **state)
 {
     (void)state;
-    const np_cfg_spec *tables[] = {table, NULL};
+    pool_settings ps = {.RATE_LIMIT_MODE = "auto",
+                        .MANUAL_GLOBAL_RPM = 7,
+                        .BASE_RPM = 5,
+                        .PER_KEY_RPM = 10,
+                        .MAX_RPM = 30,
+                        .BASE_RPM_CONTRIBUTOR_ONLY = false};
+    assert_int_equal(pool_rpm_compute(&ps, -1, 0), 5);
+    assert_int_equal(pool_rpm_compute(&ps, -1, 1), 15);
+    assert_int_equal(pool_rpm_compute(&ps, -1, 5), 30);   /* capped by MAX_RPM */
+    assert_int_equal(pool_rpm_compute(&ps, 100, 0), 100); /* the override wins */
+    assert_int_equal(pool_rpm_compute(&ps, 0, 3), 0);
+    ps.BASE_RPM_CONTRIBUTOR_ONLY = true;
+    assert_int_equal(pool_rpm_compute(&ps, -1, 0), 0);
+    assert_int_equal(pool_rpm_compute(&ps, -1, 1), 15);
+    ps.RATE_LIMIT_MODE = "manual";
+    assert_int_equal(pool_rpm_compute(&ps, -1, 3), 7);
+}
+
+/* The contribution gate reads the settings an admin changes at run time. */
+static void
+test_contribution_gate(void **state)
+{
+    (void)state;
+    const np_cfg_table *tables[] = {&pool_settings_table, NULL};
     np_config *cfg = np_config_new(tables);
     char why[128];
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);
-    assert_int_equal(pool_rpm_compute(cfg, -1, 0), 5);
-    assert_int_equal(pool_rpm_compute(cfg, -1, 1), 15);
-    assert_int_equal(pool_rpm_compute(cfg, -1, 5), 30);   /* capped by MAX_RPM */
-    assert_int_equal(pool_rpm_compute(cfg, 100, 0), 100); /* the override wins */
-    assert_int_equal(pool_rpm_compute(cfg, 0, 3), 0);
+    pool_user_limits none = {.rpm = 0, .contributed = 0, .healthy = 0};
+    assert_true(pool_rate_needs_contribution(cfg, &none)); /* the defaults: BASE_RPM 0, gate on */
     assert_int_equal(
-        np_config_set(cfg, "BASE_RPM_CONTRIBUTOR_ONLY", "true", NP_CFG_SRC_DB, why, sizeof(why)),
+        np_config_set(cfg, "BASE_RPM_CONTRIBUTOR_ONLY", "false", NP_CFG_SRC_DB, why, sizeof(why)),
         NP_ERR_OK);
-    assert_int_equal(pool_rpm_compute(cfg, -1, 0), 0);
-    assert_int_equal(pool_rpm_compute(cfg, -1, 1), 15);
+    assert_false(pool_rate_needs_contribution(cfg, &none));
+    np_config_unset(cfg, "BASE_RPM_CONTRIBUTOR_ONLY");
+    assert_true(pool_rate_needs_contribution(cfg, &none));
     assert_int_equal(
         np_config_set(cfg, "RATE_LIMIT_MODE", "manual", NP_CFG_SRC_DB, why, sizeof(why)),
         NP_ERR_OK);
-    assert_int_equal(pool_rpm_compute(cfg, -1, 3), 7);
+    assert_false(pool_rate_needs_contribution(cfg, &none));
     np_config_free(cfg);
 }
 
@@ -98,6 +109,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rule),
+        cmocka_unit_test(test_contribution_gate),
         cmocka_unit_test(test_gcra),
         cmocka_unit_test(test_inflight),
     };

@@ -1,5 +1,6 @@
 /* The pool service's life cycle, its settings and its operation dispatch. */
 #include "pool.h"
+#include "settings.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -52,103 +53,13 @@ static const char *const key_states[] = {"pending", "active",  "cooling", "exhau
 #define RT NP_CFG_RUNTIME
 #define URL_CHECK NULL
 
+#define NP_SETTING(...) NP_CFG_ROW(pool_settings, __VA_ARGS__)
 const np_cfg_spec pool_config[] = {
-    {"NOVELAI_IMAGE_BASE", NP_CFG_STR, "https://image.novelai.net", 0, 0, 0,
-     "NovelAI's image host: /ai/* image routes and /user/subscription", URL_CHECK},
-    {"NOVELAI_TEXT_BASE", NP_CFG_STR, "https://text.novelai.net", 0, 0, 0,
-     "NovelAI's text host: /ai/generate*, /oa/v1/*", URL_CHECK},
-    {"NOVELAI_API_BASE", NP_CFG_STR, "https://api.novelai.net", 0, 0, 0,
-     "NovelAI's legacy API host: /ai/generate-voice", URL_CHECK},
-    {"NOVELAI_MODELS", NP_CFG_STR,
-     "nai-diffusion-5-full,nai-diffusion-5-curated,nai-diffusion-4-5-full,"
-     "nai-diffusion-4-5-curated,nai-diffusion-4-full,nai-diffusion-4-curated-preview,"
-     "nai-diffusion-3,nai-diffusion-furry-3,nai-diffusion-5-full-inpainting,"
-     "nai-diffusion-4-5-full-inpainting,nai-diffusion-4-5-curated-inpainting,"
-     "nai-diffusion-4-full-inpainting,nai-diffusion-4-curated-inpainting,"
-     "nai-diffusion-3-inpainting,nai-diffusion-furry-3-inpainting,kayra-v1,llama-3-erato-v1,"
-     "glm-4-6,xialong-v1",
-     0, 0, RT, "comma separated models the pool serves (GET /v1/novelai/models)", NULL},
-    {"NOVELAI_OPUS_MODELS", NP_CFG_STR, "llama-3-erato-v1,xialong-v1", 0, 0, RT,
-     "text models only Opus keys may serve", NULL},
-    {"OPUS_MAX_PIXELS", NP_CFG_INT, "1048576", 0, 3145728, RT,
-     "largest image (width x height) an Opus key generates for free (NOVELAI.md)", NULL},
-    {"OPUS_MAX_STEPS", NP_CFG_INT, "28", 0, 50, RT,
-     "most steps of an image an Opus key generates for free", NULL},
-    {"OPUS_MAX_SAMPLES", NP_CFG_INT, "1", 0, 8, RT,
-     "samples of one request an Opus key generates for free (the others are billed)", NULL},
-    {"V5_ALLOWANCE_MARGIN_PERCENT", NP_CFG_INT, "1", 0, 100, RT,
-     "a key whose V5 weekly allowance left (usage.percent) is at or under this gets no free "
-     "V5 image",
-     NULL},
-    {"UPSTREAM_TIMEOUT_SECONDS", NP_CFG_INT, "120", 5, 3600, RT,
-     "deadline for a whole upstream response", NULL},
-    {"UPSTREAM_CONNECT_TIMEOUT_SECONDS", NP_CFG_INT, "10", 1, 120, RT,
-     "deadline for connecting to NovelAI", NULL},
-    {"UPSTREAM_IDLE_TIMEOUT_SECONDS", NP_CFG_INT, "60", 5, 3600, RT,
-     "a stream with no byte from NovelAI for this long is aborted", NULL},
-    {"STREAM_REAP_SECONDS", NP_CFG_INT, "60", 5, 3600, RT,
-     "a response stream nobody asked to continue for this long is cancelled", NULL},
-    {"STREAM_CHUNK_BYTES", NP_CFG_INT, "262144", 4096, 16777216, RT,
-     "largest piece of a response sent to the gateway at once", NULL},
-    {"STREAM_BUFFER_BYTES", NP_CFG_INT, "1048576", 65536, 67108864, RT,
-     "bytes held per response before the upstream transfer pauses", NULL},
-    {"MAX_CONTRIBUTED_KEYS_PER_USER", NP_CFG_INT, "20", 0, 100000, RT,
-     "NovelAI keys one user (not an admin) may contribute (0: no cap)", NULL},
-    {"PROBE_TIMEOUT_SECONDS", NP_CFG_INT, "15", 1, 120, RT,
-     "deadline for the subscription probe of a new key", NULL},
-    {"KEY_MAX_CONCURRENCY", NP_CFG_INT, "1", 1, 64, RT,
-     "requests one key serves at once, across every pool instance", NULL},
-    {"LEASE_TTL_SECONDS", NP_CFG_INT, "30", 5, 3600, RT,
-     "a key lease not renewed for this long lapses (a crashed instance's keys come back)", NULL},
-    {"USER_QUEUE_MAX", NP_CFG_INT, "10", 0, 100000, RT,
-     "requests one user may have waiting for a key (429 beyond)", NULL},
-    {"QUEUE_TIMEOUT_SECONDS", NP_CFG_INT, "60", 1, 600, RT,
-     "how long a request waits for a key before 503 no_key_available", NULL},
-    {"QUEUE_BODY_BYTES_MAX", NP_CFG_INT, "268435456", 1048576, 17179869184, RT,
-     "request bodies this pool instance holds for requests waiting for a key or upstream "
-     "(503 no_key_available beyond)",
-     NULL},
-    {"COOLDOWN_409_BASE_SECONDS", NP_CFG_INT, "3", 0, 86400, RT,
-     "first cooldown after a 409 (doubles with the failure streak)", NULL},
-    {"COOLDOWN_429_BASE_SECONDS", NP_CFG_INT, "8", 0, 86400, RT,
-     "first cooldown after a rate-limit 429 (doubles with the failure streak)", NULL},
-    {"COOLDOWN_5XX_BASE_SECONDS", NP_CFG_INT, "15", 0, 86400, RT,
-     "first cooldown after a 5xx or network failure (doubles with the failure streak)", NULL},
-    {"COOLDOWN_402_BASE_SECONDS", NP_CFG_INT, "60", 0, 86400, RT, "cooldown after a 402 or 403",
-     NULL},
-    {"COOLDOWN_MAX_SECONDS", NP_CFG_INT, "300", 0, 86400, RT, "longest cooldown", NULL},
-    {"COOLDOWN_LOCKED_SECONDS", NP_CFG_INT, "3", 0, 86400, RT,
-     "rest after 429 Concurrent generation is locked (no failure strike)", NULL},
-    {"COOLDOWN_CANCEL_SECONDS", NP_CFG_INT, "5", 0, 86400, RT,
-     "rest after a client abandoned a generation (NovelAI keeps the account busy)", NULL},
-    {"MAX_RETRIES", NP_CFG_INT, "2", 0, 10, RT,
-     "other keys tried after a key-level failure, where safe", NULL},
-    {"RATE_LIMIT_MODE", NP_CFG_STR, "auto", 0, 0, RT,
-     "auto (rate earned by contributed keys) or manual (MANUAL_GLOBAL_RPM)", NULL},
-    {"BASE_RPM", NP_CFG_INT, "0", 0, 100000, RT, "requests per minute everyone gets (auto)", NULL},
-    {"PER_KEY_RPM", NP_CFG_INT, "10", 0, 100000, RT,
-     "requests per minute added per healthy key contributed (auto)", NULL},
-    {"MAX_RPM", NP_CFG_INT, "120", 0, 1000000, RT, "highest rate in auto mode", NULL},
-    {"BASE_RPM_CONTRIBUTOR_ONLY", NP_CFG_BOOL, "true", 0, 0, RT,
-     "BASE_RPM only for users with a healthy contributed key; with BASE_RPM 0 the others are "
-     "refused (403 contribution_required)",
-     NULL},
-    {"MANUAL_GLOBAL_RPM", NP_CFG_INT, "0", 0, 1000000, RT,
-     "requests per minute of every user in manual mode", NULL},
-    {"DYNAMIC_COOLDOWN_ENABLED", NP_CFG_BOOL, "true", 0, 0, RT,
-     "true: a key's cooldown doubles with its failure streak; false: every cooldown is its base",
-     NULL},
-    {"NOVELAI_DEFAULT_MODEL", NP_CFG_STR, "nai-diffusion-4-5-full", 0, 0, RT,
-     "the model of a generate-image body that names none", NULL},
-    {"REQUIRE_OPUS_TIER", NP_CFG_BOOL, "true", 0, 0, RT,
-     "true: a contributed key whose subscription is not Opus (tier 3) is refused (400)", NULL},
-    {"USER_MAX_CONCURRENCY", NP_CFG_INT, "0", 0, 10000, RT,
-     "requests one user may run at once (0: the user's healthy keys, at least 1)", NULL},
-    {"POOL_RPC_CONTEXTS", NP_CFG_INT, "4096", 16, 65536, 0,
-     "concurrent requests the pool holds (waiting, streaming)", NULL},
-    {"POOL_RPC_WORKERS", NP_CFG_INT, "8", 1, 256, 0, "pool worker threads", NULL},
+#include "settings.def"
     NP_CFG_END,
 };
+#undef NP_SETTING
+NP_CFG_TABLE(pool, pool_config);
 
 static bool
 enter(pool_service *s)
@@ -313,19 +224,17 @@ render_metrics(void *arg, np_buf *out)
 static np_err
 load_keys(pool_service *s, char *why, size_t whylen)
 {
-    char text[256];
-    np_config_str(s->base.cfg, "ENCRYPTION_KEY", text, sizeof(text));
-    bool ok = np_key_parse(text, s->enc_key);
-    np_wipe(text, sizeof(text));
-    char *secret = np_config_strdup(s->base.cfg, "SECRET_KEY");
-    if (!ok || secret == NULL || secret[0] == '\0') {
+    np_settings *snap = np_config_acquire(s->base.cfg);
+    const np_common_settings *cs = np_settings_common(snap);
+    bool ok = np_key_parse(cs->ENCRYPTION_KEY, s->enc_key) && cs->SECRET_KEY[0] != '\0';
+    if (ok) {
+        np_key_derive(cs->SECRET_KEY, strlen(cs->SECRET_KEY), "upstream-fingerprint", s->fp_key);
+    }
+    np_settings_release(snap);
+    if (!ok) {
         snprintf(why, whylen, "pool: ENCRYPTION_KEY and SECRET_KEY are required");
-        free(secret);
         return NP_ERR_CONFIG;
     }
-    np_key_derive(secret, strlen(secret), "upstream-fingerprint", s->fp_key);
-    np_wipe(secret, strlen(secret));
-    free(secret);
     return NP_ERR_OK;
 }
 
@@ -361,14 +270,10 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
         err = s->keyring != NULL ? NP_ERR_OK : NP_ERR_NOMEM;
     }
     if (err == NP_ERR_OK) {
-        char *url = np_config_strdup(cfg, "DATABASE_URL");
-        err = url != NULL ? pool_sched_open(&s->sched, s->base.db, url, cfg, s->base.events,
-                                            s->enc_key, s->holder, s->keyring)
-                          : NP_ERR_NOMEM;
-        if (url != NULL) {
-            np_wipe(url, strlen(url));
-        }
-        free(url);
+        np_settings *snap = np_config_acquire(cfg);
+        err = pool_sched_open(&s->sched, s->base.db, np_settings_common(snap)->DATABASE_URL, cfg,
+                              s->base.events, s->enc_key, s->holder, s->keyring);
+        np_settings_release(snap);
     }
     if (err == NP_ERR_OK) {
         s->inflight = pool_inflight_new();
@@ -396,13 +301,17 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
                             .sched = s->sched,
                             .relay = s->relay,
                             .keyring = s->keyring};
+        np_settings *snap = np_config_acquire(cfg);
         np_rpc_opts opts = {
-            .recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20),
-            .contexts = (int)np_config_int(cfg, "POOL_RPC_CONTEXTS"),
-            .workers = (int)np_config_int(cfg, "POOL_RPC_WORKERS"),
+            .recv_max = (size_t)np_settings_common(snap)->MAX_BODY_BYTES + (4u << 20),
+            .contexts = (int)NP_SETTINGS_OF(snap, pool)->POOL_RPC_CONTEXTS,
+            .workers = (int)NP_SETTINGS_OF(snap, pool)->POOL_RPC_WORKERS,
         };
         np_service_set_metrics(&s->base, render_metrics, s);
-        err = np_service_listen(&s->base, "POOL_RPC_LISTEN", &opts, on_call, s, why, whylen);
+        err = np_service_listen(&s->base, "POOL_RPC_LISTEN",
+                                np_settings_common(snap)->POOL_RPC_LISTEN, &opts, on_call, s, why,
+                                whylen);
+        np_settings_release(snap);
     }
     if (err != NP_ERR_OK) {
         pool_stop(s);

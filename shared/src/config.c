@@ -1,17 +1,22 @@
-/* The configuration store: typed, validated settings behind a read-write lock, so runtime
- * changes from the database can land while worker threads read. */
+/* The configuration store: validated settings as text behind a read-write lock (the write
+ * side and the by-name getters), and the typed snapshots built from them for every reader
+ * (np/config.h: Snapshots, Lifetime). */
 #include "np/config.h"
 
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "np/buf.h"
 #include "np/config_alias.h"
+#include "np/crypto.h"
 
 typedef struct {
     const np_cfg_spec *spec;
@@ -21,13 +26,46 @@ typedef struct {
     np_cfg_source base_src;
 } entry;
 
+/* Where one table's setting lands: the store's entry for its name and the field's place in
+ * the snapshot (the block's offset plus the field's). */
+typedef struct {
+    const np_cfg_spec *spec; /* the table's own row (its type is the field's) */
+    size_t entry;
+    size_t at;
+} binding;
+
+struct np_settings {
+    atomic_long refs;
+    uint64_t version;
+    const struct np_config *cfg; /* for the table layout; a snapshot never outlives its store */
+    char *strings;               /* every string field points in here */
+    size_t strings_len;
+    unsigned char *blocks; /* the tables' structs, one after another */
+};
+
+/* The readers' side, apart from the store so const readers may count themselves in. */
+typedef struct {
+    _Atomic(np_settings *) current;
+    atomic_ulong epoch;
+    atomic_long active[2]; /* readers inside np__config_enter .. np__config_leave, per epoch */
+} readers;
+
 struct np_config {
-    /* lock points at lock_storage: readers holding a const np_config * still take the lock,
-     * which is no part of the settings' value. */
+    /* entries; held for writing while a snapshot is built and published. lock points at
+     * lock_storage: readers holding a const np_config * still take the lock, which is no
+     * part of the settings' value. */
     pthread_rwlock_t *lock;
     pthread_rwlock_t lock_storage;
     entry *entries;
     size_t n;
+    const np_cfg_table **tables; /* a copy of the list; the tables themselves are borrowed */
+    size_t ntables;
+    size_t *block_at; /* per table: its block's offset in np_settings.blocks */
+    size_t blocks_size;
+    binding *binds;
+    size_t nbinds;
+    uint64_t published;
+    readers *rd;
 };
 
 static entry *
@@ -41,8 +79,12 @@ find(const np_config *cfg, const char *name)
     return NULL;
 }
 
+#define BLOCK_ALIGN alignof(max_align_t)
+
+static np_err publish(np_config *cfg);
+
 np_config *
-np_config_new(const np_cfg_spec *const *tables)
+np_config_new(const np_cfg_table *const *tables)
 {
     np_config *cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL) {
@@ -50,26 +92,51 @@ np_config_new(const np_cfg_spec *const *tables)
     }
     size_t total = 0;
     for (size_t t = 0; tables[t] != NULL; t++) {
-        for (const np_cfg_spec *s = tables[t]; s->name != NULL; s++) {
+        for (const np_cfg_spec *s = tables[t]->specs; s->name != NULL; s++) {
             total++;
         }
+        cfg->ntables++;
     }
+    cfg->tables = calloc(cfg->ntables + 1, sizeof(*cfg->tables));
     cfg->entries = calloc(total ? total : 1, sizeof(entry));
-    if (cfg->entries == NULL) {
+    cfg->binds = calloc(total ? total : 1, sizeof(binding));
+    cfg->block_at = calloc(cfg->ntables ? cfg->ntables : 1, sizeof(size_t));
+    cfg->rd = calloc(1, sizeof(readers));
+    if (cfg->tables == NULL || cfg->entries == NULL || cfg->binds == NULL ||
+        cfg->block_at == NULL || cfg->rd == NULL) {
+        free(cfg->tables);
+        free(cfg->entries);
+        free(cfg->binds);
+        free(cfg->block_at);
+        free(cfg->rd);
         free(cfg);
         return NULL;
     }
     cfg->lock = &cfg->lock_storage;
     pthread_rwlock_init(cfg->lock, NULL);
     for (size_t t = 0; tables[t] != NULL; t++) {
-        for (const np_cfg_spec *s = tables[t]; s->name != NULL; s++) {
-            if (find(cfg, s->name) != NULL) {
-                continue; /* several services may declare a shared name; the first wins */
+        cfg->tables[t] = tables[t];
+        cfg->block_at[t] = cfg->blocks_size;
+        cfg->blocks_size += (tables[t]->size + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;
+        for (const np_cfg_spec *s = tables[t]->specs; s->name != NULL; s++) {
+            entry *e = find(cfg, s->name);
+            if (e == NULL) {
+                /* several tables may declare a shared name; the first one's row validates */
+                e = &cfg->entries[cfg->n++];
+                e->spec = s;
+                e->src = NP_CFG_SRC_DEFAULT;
             }
-            cfg->entries[cfg->n].spec = s;
-            cfg->entries[cfg->n].src = NP_CFG_SRC_DEFAULT;
-            cfg->n++;
+            assert(e->spec->type == s->type && "one name, two types");
+            if (tables[t]->size > 0) {
+                assert(s->offset < tables[t]->size);
+                cfg->binds[cfg->nbinds++] =
+                    (binding){s, (size_t)(e - cfg->entries), cfg->block_at[t] + s->offset};
+            }
         }
+    }
+    if (publish(cfg) != NP_ERR_OK) {
+        np_config_free(cfg);
+        return NULL;
     }
     return cfg;
 }
@@ -95,6 +162,14 @@ np_config_free(np_config *cfg)
         }
     }
     free(cfg->entries);
+    np_settings *cur = atomic_load(&cfg->rd->current);
+    assert(cur == NULL || atomic_load(&cur->refs) == 1 ||
+           !"a snapshot is still held while its store is freed");
+    np_settings_release(cur);
+    free(cfg->binds);
+    free(cfg->block_at);
+    free(cfg->tables);
+    free(cfg->rd);
     pthread_rwlock_destroy(cfg->lock);
     free(cfg);
 }
@@ -166,6 +241,165 @@ validate(const np_cfg_spec *spec, const char *value, char *why, size_t whylen)
         snprintf(why, whylen, "%s: %s", spec->name, reason);
     }
     return ok;
+}
+
+/* The text a setting has now: its value, else its default. */
+static const char *
+value_of(const entry *e)
+{
+    return e->value != NULL ? e->value : (e->spec->def != NULL ? e->spec->def : "");
+}
+
+/* build makes a snapshot of the entries' text as it is (the caller holds the write lock, or
+ * is np_config_new): numbers and switches parsed once, strings copied into one buffer. */
+static np_settings *
+build(const np_config *cfg)
+{
+    size_t slen = 0;
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        if (cfg->binds[i].spec->type == NP_CFG_STR) {
+            slen += strlen(value_of(&cfg->entries[cfg->binds[i].entry])) + 1;
+        }
+    }
+    np_settings *s = calloc(1, sizeof(*s));
+    char *strings = malloc(slen ? slen : 1);
+    unsigned char *blocks = calloc(1, cfg->blocks_size ? cfg->blocks_size : 1);
+    if (s == NULL || strings == NULL || blocks == NULL) {
+        free(s);
+        free(strings);
+        free(blocks);
+        return NULL;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        const binding *b = &cfg->binds[i];
+        const char *v = value_of(&cfg->entries[b->entry]);
+        void *field = blocks + b->at;
+        switch (b->spec->type) {
+        case NP_CFG_INT: {
+            int64_t x = 0;
+            (void)parse_int(v, &x); /* validated when set; a default without a value reads 0 */
+            *(int64_t *)field = x;
+            break;
+        }
+        case NP_CFG_BOOL: {
+            bool x = false;
+            (void)np_cfg_parse_bool(v, &x);
+            *(bool *)field = x;
+            break;
+        }
+        case NP_CFG_STR: {
+            size_t n = strlen(v) + 1;
+            memcpy(strings + used, v, n);
+            *(const char **)field = strings + used;
+            used += n;
+            break;
+        }
+        }
+    }
+    atomic_init(&s->refs, 1);
+    s->cfg = cfg;
+    s->strings = strings;
+    s->strings_len = slen;
+    s->blocks = blocks;
+    return s;
+}
+
+/* publish builds a snapshot of the entries and makes it current (the caller holds the write
+ * lock, or is np_config_new). The old one loses the store's reference once no reader is
+ * between loading the pointer and taking its own reference (np/config.h: Lifetime). On no
+ * memory the current snapshot stays. */
+static np_err
+publish(np_config *cfg)
+{
+    np_settings *s = build(cfg);
+    if (s == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    s->version = cfg->published++;
+    readers *r = cfg->rd;
+    np_settings *old = atomic_exchange(&r->current, s);
+    if (old != NULL) {
+        /* A reader counted in the old epoch's slot may have loaded old; one that counts itself
+         * in after the increment finds the new epoch and loads s. */
+        unsigned long e = atomic_fetch_add(&r->epoch, 1);
+        while (atomic_load(&r->active[e & 1]) != 0) {
+            sched_yield();
+        }
+        np_settings_release(old);
+    }
+    return NP_ERR_OK;
+}
+
+np_settings *
+np__config_enter(const np_config *cfg, unsigned *slot)
+{
+    readers *r = cfg->rd;
+    for (;;) {
+        unsigned long e = atomic_load(&r->epoch);
+        atomic_fetch_add(&r->active[e & 1], 1);
+        if (atomic_load(&r->epoch) == e) {
+            *slot = (unsigned)(e & 1);
+            return atomic_load(&r->current);
+        }
+        /* a writer advanced the epoch meanwhile: count in again, in the new slot */
+        atomic_fetch_sub(&r->active[e & 1], 1);
+    }
+}
+
+void
+np__config_leave(const np_config *cfg, unsigned slot)
+{
+    atomic_fetch_sub(&cfg->rd->active[slot], 1);
+}
+
+np_settings *
+np_config_acquire(const np_config *cfg)
+{
+    unsigned slot;
+    np_settings *s = np__config_enter(cfg, &slot);
+    atomic_fetch_add(&s->refs, 1);
+    np__config_leave(cfg, slot);
+    return s;
+}
+
+void
+np_settings_release(np_settings *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1) {
+        return;
+    }
+    np_wipe(s->strings, s->strings_len); /* secrets are strings too */
+    free(s->strings);
+    free(s->blocks);
+    free(s);
+}
+
+const void *
+np_settings_block(const np_settings *s, const char *prefix, size_t size)
+{
+    const np_config *cfg = s->cfg;
+    for (size_t t = 0; t < cfg->ntables; t++) {
+        const np_cfg_table *tab = cfg->tables[t];
+        if (tab->size > 0 && (tab->prefix == prefix || strcmp(tab->prefix, prefix) == 0)) {
+            assert(tab->size == size && "a settings struct of another build");
+            return s->blocks + cfg->block_at[t];
+        }
+    }
+    assert(!"no such table loaded: add it to the store's tables");
+    return NULL;
+}
+
+const np_common_settings *
+np_settings_common(const np_settings *s)
+{
+    return NP_SETTINGS_OF(s, np_common);
+}
+
+uint64_t
+np_settings_version(const np_settings *s)
+{
+    return s->version;
 }
 
 typedef struct {
@@ -342,9 +576,11 @@ np_config_load(np_config *cfg, const char *dotenv_path, char *why, size_t whylen
         e->base = base;
         e->base_src = src;
     }
+    /* Published even after a bad value: the snapshot follows the text of the store. */
+    np_err perr = publish(cfg);
     pthread_rwlock_unlock(cfg->lock);
     kv_free(&kv);
-    return err;
+    return err != NP_ERR_OK ? err : perr;
 }
 
 void
@@ -382,6 +618,15 @@ np_config_old_names(const char *dotenv_path, np_config_old_fn fn, void *arg)
     kv_free(&kv);
 }
 
+static void
+wipe_free(const entry *e, char *p)
+{
+    if (p != NULL && (e->spec->flags & NP_CFG_SECRET)) {
+        np_wipe(p, strlen(p));
+    }
+    free(p);
+}
+
 np_err
 np_config_set(np_config *cfg, const char *name, const char *value, np_cfg_source src, char *why,
               size_t whylen)
@@ -402,26 +647,32 @@ np_config_set(np_config *cfg, const char *name, const char *value, np_cfg_source
         free(base);
         return NP_ERR_NOMEM;
     }
+    np_err err = NP_ERR_OK;
+    char *drop_value = copy, *drop_base = base; /* what is freed at the end */
     pthread_rwlock_wrlock(cfg->lock);
-    char *old = e->value;
-    char *old_base = NULL;
-    e->value = copy;
-    e->src = src;
-    if (base != NULL) {
-        old_base = e->base;
-        e->base = base;
-        e->base_src = src;
+    bool same =
+        e->value != NULL && strcmp(e->value, value) == 0 && e->src == src &&
+        (base == NULL || (e->base != NULL && strcmp(e->base, value) == 0 && e->base_src == src));
+    if (!same) { /* an unchanged value publishes nothing (periodic reloads set every row) */
+        entry before = *e;
+        e->value = copy;
+        e->src = src;
+        if (base != NULL) {
+            e->base = base;
+            e->base_src = src;
+        }
+        err = publish(cfg);
+        if (err != NP_ERR_OK) {
+            *e = before;
+        } else {
+            drop_value = before.value;
+            drop_base = base != NULL ? before.base : NULL;
+        }
     }
     pthread_rwlock_unlock(cfg->lock);
-    if (old != NULL && (e->spec->flags & NP_CFG_SECRET)) {
-        memset(old, 0, strlen(old));
-    }
-    if (old_base != NULL && (e->spec->flags & NP_CFG_SECRET)) {
-        memset(old_base, 0, strlen(old_base));
-    }
-    free(old);
-    free(old_base);
-    return NP_ERR_OK;
+    wipe_free(e, drop_value);
+    wipe_free(e, drop_base);
+    return err;
 }
 
 np_err
@@ -433,18 +684,27 @@ np_config_unset(np_config *cfg, const char *name)
     }
     pthread_rwlock_wrlock(cfg->lock);
     np_err err = NP_ERR_OK;
+    char *drop = NULL;
     if (e->src == NP_CFG_SRC_DB) {
         const char *b = e->base ? e->base : (e->spec->def ? e->spec->def : "");
         char *copy = strdup(b);
         if (copy == NULL) {
             err = NP_ERR_NOMEM;
         } else {
-            free(e->value);
+            entry before = *e;
             e->value = copy;
             e->src = e->base ? e->base_src : NP_CFG_SRC_DEFAULT;
+            err = publish(cfg);
+            if (err != NP_ERR_OK) {
+                *e = before;
+                drop = copy;
+            } else {
+                drop = before.value;
+            }
         }
     }
     pthread_rwlock_unlock(cfg->lock);
+    wipe_free(e, drop);
     return err;
 }
 

@@ -1,6 +1,9 @@
-/* Tests for the configuration store and the .env parser. */
+/* Tests for the configuration store, its typed snapshots and the .env parser. */
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,19 +72,26 @@ test_dotenv_bad_lines(void **state)
     }
 }
 
-static const np_cfg_spec table[] = {
-    {"T_PORT", NP_CFG_INT, "5002", 1, 65535, 0, "a port", NULL},
-    {"T_FLAG", NP_CFG_BOOL, "false", 0, 0, 0, "a switch", NULL},
-    {"T_NAME", NP_CFG_STR, "dflt", 0, 0, 0, "a name", NULL},
-    {"T_SECRET", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET, "a secret", np_cfg_check_secret},
-    {"T_KEY", NP_CFG_STR, "", 0, 0, NP_CFG_SECRET, "a key", np_cfg_check_b64key32},
-    NP_CFG_END,
-};
+/* A table as a service writes one, with its rows inline instead of in a .def file. */
+#define T_SETTINGS(X)                                                                              \
+    X(T_PORT, INT, "5002", 1, 65535, 0, "a port", NULL)                                            \
+    X(T_FLAG, BOOL, "false", 0, 0, 0, "a switch", NULL)                                            \
+    X(T_NAME, STR, "dflt", 0, 0, 0, "a name", NULL)                                                \
+    X(T_SECRET, STR, "", 0, 0, NP_CFG_SECRET, "a secret", np_cfg_check_secret)                     \
+    X(T_KEY, STR, "", 0, 0, NP_CFG_SECRET, "a key", np_cfg_check_b64key32)
+
+typedef struct {
+    T_SETTINGS(NP_CFG_FIELD)
+} t_settings;
+
+#define T_ROW(...) NP_CFG_ROW(t_settings, __VA_ARGS__)
+static const np_cfg_spec table[] = {T_SETTINGS(T_ROW) NP_CFG_END};
+static NP_CFG_TABLE(t, table);
 
 static np_config *
 load(const char *dotenv, np_err *err, char *why, size_t whylen)
 {
-    static const np_cfg_spec *const tables[] = {table, NULL};
+    static const np_cfg_table *const tables[] = {&t_settings_table, NULL};
     np_config *cfg = np_config_new(tables);
     char path[] = "/tmp/np-config-test-XXXXXX";
     int fd = mkstemp(path);
@@ -108,8 +118,160 @@ test_defaults_env_and_dotenv(void **state)
     assert_int_equal(np_config_int(cfg, "T_PORT"), 8080);
     assert_true(np_config_is_set(cfg, "T_PORT"));
     assert_false(np_config_is_set(cfg, "T_SECRET"));
+    /* the snapshot's fields hold the same: environment, then .env, then default */
+    np_settings *snap = np_config_acquire(cfg);
+    const t_settings *t = NP_SETTINGS_OF(snap, t);
+    assert_string_equal(t->T_NAME, "from-env");
+    assert_true(t->T_FLAG);
+    assert_int_equal(t->T_PORT, 8080);
+    assert_string_equal(t->T_SECRET, ""); /* no value: empty, never NULL */
+    np_settings_release(snap);
     np_config_free(cfg);
     unsetenv("T_NAME");
+}
+
+/* Before any load the snapshot holds the defaults. */
+static void
+test_snapshot_of_defaults(void **state)
+{
+    (void)state;
+    static const np_cfg_table *const tables[] = {&t_settings_table, NULL};
+    np_config *cfg = np_config_new(tables);
+    np_settings *snap = np_config_acquire(cfg);
+    assert_int_equal(np_settings_version(snap), 0);
+    assert_int_equal(NP_SETTINGS_OF(snap, t)->T_PORT, 5002);
+    assert_false(NP_SETTINGS_OF(snap, t)->T_FLAG);
+    assert_string_equal(NP_SETTINGS_OF(snap, t)->T_NAME, "dflt");
+    np_settings_release(snap);
+    assert_int_equal(NP_SETTING_NOW(cfg, t, T_PORT), 5002);
+    np_config_free(cfg);
+}
+
+/* A change publishes a new snapshot; one held from before stays as it was until released. */
+static void
+test_change_publishes_and_held_stays(void **state)
+{
+    (void)state;
+    np_err err;
+    char why[256] = "";
+    np_config *cfg = load("T_NAME=first\n", &err, why, sizeof(why));
+    assert_int_equal(err, NP_ERR_OK);
+    np_settings *old = np_config_acquire(cfg);
+    const t_settings *was = NP_SETTINGS_OF(old, t);
+    uint64_t v0 = np_settings_version(old);
+
+    assert_int_equal(np_config_set(cfg, "T_NAME", "second", NP_CFG_SRC_DB, why, sizeof(why)),
+                     NP_ERR_OK);
+    assert_int_equal(np_config_set(cfg, "T_PORT", "99", NP_CFG_SRC_DB, why, sizeof(why)),
+                     NP_ERR_OK);
+    np_settings *now = np_config_acquire(cfg);
+    assert_int_equal(np_settings_version(now), v0 + 2);
+    assert_string_equal(NP_SETTINGS_OF(now, t)->T_NAME, "second");
+    assert_int_equal(NP_SETTINGS_OF(now, t)->T_PORT, 99);
+    assert_int_equal(NP_SETTING_NOW(cfg, t, T_PORT), 99);
+    /* the held one: same values, its string still readable (ASan would see a freed one) */
+    assert_string_equal(was->T_NAME, "first");
+    assert_int_equal(was->T_PORT, 5002);
+
+    /* a rejected value or an unchanged one publishes nothing */
+    assert_int_equal(np_config_set(cfg, "T_PORT", "0", NP_CFG_SRC_DB, why, sizeof(why)),
+                     NP_ERR_INVALID);
+    assert_int_equal(np_config_set(cfg, "T_PORT", "99", NP_CFG_SRC_DB, why, sizeof(why)),
+                     NP_ERR_OK);
+    np_settings *same = np_config_acquire(cfg);
+    assert_ptr_equal(same, now);
+    np_settings_release(same);
+
+    /* unset goes back to what the load found, in a new snapshot */
+    assert_int_equal(np_config_unset(cfg, "T_NAME"), NP_ERR_OK);
+    np_settings *back = np_config_acquire(cfg);
+    assert_string_equal(NP_SETTINGS_OF(back, t)->T_NAME, "first");
+    assert_int_equal(NP_SETTINGS_OF(back, t)->T_PORT, 99);
+    assert_string_equal(NP_SETTINGS_OF(now, t)->T_NAME, "second");
+    np_settings_release(back);
+    np_settings_release(now);
+    assert_string_equal(was->T_NAME, "first");
+    np_settings_release(old);
+    np_config_free(cfg);
+}
+
+/* Readers on several threads while a writer changes two settings many times: every snapshot
+ * a reader holds keeps its values while held, and the values it sees never go back in time.
+ * Under ASan a snapshot freed too early is a use after free. */
+typedef struct {
+    np_config *cfg;
+    atomic_bool stop;
+    atomic_long reads;
+    atomic_int bad;
+} race;
+
+static void *
+reader_main(void *arg)
+{
+    race *r = arg;
+    int64_t last = 0;
+    while (!atomic_load(&r->stop)) {
+        np_settings *s = np_config_acquire(r->cfg);
+        const t_settings *t = NP_SETTINGS_OF(s, t);
+        int64_t port = t->T_PORT;
+        char name[32];
+        snprintf(name, sizeof(name), "%s", t->T_NAME);
+        for (volatile int spin = 0; spin < 50; spin++) {
+        }
+        char expect[32];
+        snprintf(expect, sizeof(expect), "n%lld", (long long)port);
+        /* the writer sets T_PORT to i, then T_NAME to "n<i>": T_NAME lags by at most one */
+        if (port < last || t->T_PORT != port || strcmp(t->T_NAME, name) != 0 ||
+            (strcmp(name, expect) != 0 && strcmp(name, "dflt") != 0 &&
+             strtoll(name + 1, NULL, 10) != port - 1)) {
+            atomic_fetch_add(&r->bad, 1);
+        }
+        last = port;
+        np_settings_release(s);
+        atomic_fetch_add(&r->reads, 1);
+    }
+    return NULL;
+}
+
+static void
+test_concurrent_readers(void **state)
+{
+    (void)state;
+    static const np_cfg_table *const tables[] = {&t_settings_table, NULL};
+    race r = {.cfg = np_config_new(tables)};
+    atomic_init(&r.stop, false);
+    atomic_init(&r.reads, 0);
+    atomic_init(&r.bad, 0);
+    char why[128];
+    assert_int_equal(np_config_set(r.cfg, "T_PORT", "1", NP_CFG_SRC_DB, why, sizeof(why)),
+                     NP_ERR_OK);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, reader_main, &r), 0);
+    }
+    for (int i = 2; i <= 3000; i++) {
+        char v[32];
+        snprintf(v, sizeof(v), "%d", i);
+        assert_int_equal(np_config_set(r.cfg, "T_PORT", v, NP_CFG_SRC_DB, why, sizeof(why)),
+                         NP_ERR_OK);
+        snprintf(v, sizeof(v), "n%d", i);
+        assert_int_equal(np_config_set(r.cfg, "T_NAME", v, NP_CFG_SRC_DB, why, sizeof(why)),
+                         NP_ERR_OK);
+    }
+    while (atomic_load(&r.reads) < 1000) {
+        sched_yield();
+    }
+    atomic_store(&r.stop, true);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+    }
+    assert_int_equal(atomic_load(&r.bad), 0);
+    np_settings *s = np_config_acquire(r.cfg);
+    assert_int_equal(NP_SETTINGS_OF(s, t)->T_PORT, 3000);
+    assert_string_equal(NP_SETTINGS_OF(s, t)->T_NAME, "n3000");
+    assert_int_equal(np_settings_version(s), 1 + 2 * 2999);
+    np_settings_release(s);
+    np_config_free(r.cfg);
 }
 
 static void
@@ -182,6 +344,9 @@ main(void)
         cmocka_unit_test(test_dotenv_quoting),
         cmocka_unit_test(test_dotenv_bad_lines),
         cmocka_unit_test(test_defaults_env_and_dotenv),
+        cmocka_unit_test(test_snapshot_of_defaults),
+        cmocka_unit_test(test_change_publishes_and_held_stays),
+        cmocka_unit_test(test_concurrent_readers),
         cmocka_unit_test(test_bad_values_name_the_setting),
         cmocka_unit_test(test_set_validates_and_masks),
         cmocka_unit_test(test_secret_from_file),

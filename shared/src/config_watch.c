@@ -194,7 +194,7 @@ watch_main(void *arg)
                 continue;
             }
             warned = false;
-            next_reload = now + np_config_int(w->cfg, "CONFIG_RELOAD_SECONDS") * 1000;
+            next_reload = now + NP_SETTING_NOW(w->cfg, np_common, CONFIG_RELOAD_SECONDS) * 1000;
         }
         struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
         int rc = poll(&pfd, 1, 200);
@@ -206,7 +206,8 @@ watch_main(void *arg)
         }
         if (!broken && now_ms() >= next_reload) {
             broken = np_config_reload(w->cfg, conn) != NP_ERR_OK;
-            next_reload = now_ms() + np_config_int(w->cfg, "CONFIG_RELOAD_SECONDS") * 1000;
+            next_reload =
+                now_ms() + NP_SETTING_NOW(w->cfg, np_common, CONFIG_RELOAD_SECONDS) * 1000;
         }
         if (broken || PQstatus(conn) != CONNECTION_OK) {
             np_log_warn("config", "lost the config watch connection; reconnecting");
@@ -235,12 +236,9 @@ np_config_watch_acquire(np_config *cfg, np_db *db)
         err = NP_ERR_NOMEM;
         goto cleanup;
     }
-    char *raw = np_config_strdup(cfg, "DATABASE_URL");
-    w->url = raw ? np_db_url_normalize(raw) : NULL;
-    if (raw != NULL) {
-        np_wipe(raw, strlen(raw));
-        free(raw);
-    }
+    np_settings *snap = np_config_acquire(cfg);
+    w->url = np_db_url_normalize(np_settings_common(snap)->DATABASE_URL);
+    np_settings_release(snap);
     if (w->url == NULL) {
         free(w);
         err = NP_ERR_NOMEM;

@@ -335,15 +335,17 @@ np_events_open(np_events **out, const char *svc, const np_config *cfg)
         return NP_ERR_NOMEM;
     }
     snprintf(ev->svc, sizeof(ev->svc), "%s", svc);
-    char node[64], events_url[1024], acks_url[1024];
-    np_config_str(cfg, "NODE_ID", node, sizeof(node));
-    np_config_str(cfg, "EVENTS_URL", events_url, sizeof(events_url));
-    np_config_str(cfg, "ACKS_URL", acks_url, sizeof(acks_url));
-    make_id(ev->id, sizeof(ev->id), svc, node);
-    ev->cap = (uint64_t)np_config_int(cfg, "EVENTS_OUTBOX_MAX");
-    ev->window = (uint64_t)np_config_int(cfg, "EVENTS_INFLIGHT_MAX");
-    ev->resend_ms = np_config_int(cfg, "EVENTS_RESEND_MS");
-    ev->drain_ms = np_config_int(cfg, "EVENTS_DRAIN_MS");
+    char events_url[1024], acks_url[1024];
+    np_settings *snap = np_config_acquire(cfg);
+    const np_common_settings *cs = np_settings_common(snap);
+    snprintf(events_url, sizeof(events_url), "%s", cs->EVENTS_URL);
+    snprintf(acks_url, sizeof(acks_url), "%s", cs->ACKS_URL);
+    make_id(ev->id, sizeof(ev->id), svc, cs->NODE_ID);
+    ev->cap = (uint64_t)cs->EVENTS_OUTBOX_MAX;
+    ev->window = (uint64_t)cs->EVENTS_INFLIGHT_MAX;
+    ev->resend_ms = cs->EVENTS_RESEND_MS;
+    ev->drain_ms = cs->EVENTS_DRAIN_MS;
+    np_settings_release(snap);
     ev->base = ev->next = 1;
     pthread_mutex_init(&ev->mu, NULL);
     np_cond_init(&ev->wake);

@@ -31,7 +31,7 @@ static np_config *
 make_cfg(const char *events, const char *acks, const char *outbox, const char *window,
          const char *resend)
 {
-    static const np_cfg_spec *const tables[] = {np_config_common, NULL};
+    static const np_cfg_table *const tables[] = {&np_common_settings_table, NULL};
     np_config *cfg = np_config_new(tables);
     char why[256];
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);

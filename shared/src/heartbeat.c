@@ -65,7 +65,7 @@ beat(np_heartbeat *hb, bool gone)
 static int64_t
 period_ms(const np_heartbeat *hb)
 {
-    return np_config_int(hb->cfg, "NODE_HEARTBEAT_SECONDS") * 1000;
+    return NP_SETTING_NOW(hb->cfg, np_common, NODE_HEARTBEAT_SECONDS) * 1000;
 }
 
 /* beat_tick beats and reads the period again: NODE_HEARTBEAT_SECONDS may have changed. */

@@ -181,8 +181,11 @@ np_proxy_cooldown(int64_t base, int64_t streak, int64_t threshold, int64_t cap, 
 bool
 np_proxy_failure_counts(const np_config *cfg, long connect_code)
 {
-    const char *name = connect_code == 429 ? "UPSTREAM_PROXY_HANDLE_429"
-                       : connect_code > 0  ? "UPSTREAM_PROXY_HANDLE_5XX"
-                                           : "UPSTREAM_PROXY_HANDLE_NETWORK_ERRORS";
-    return !np_config_has(cfg, name) || np_config_bool(cfg, name);
+    np_settings *snap = np_config_acquire(cfg);
+    const np_common_settings *cs = np_settings_common(snap);
+    bool counts = connect_code == 429 ? cs->UPSTREAM_PROXY_HANDLE_429
+                  : connect_code > 0  ? cs->UPSTREAM_PROXY_HANDLE_5XX
+                                      : cs->UPSTREAM_PROXY_HANDLE_NETWORK_ERRORS;
+    np_settings_release(snap);
+    return counts;
 }

@@ -110,13 +110,7 @@ static void
 test_failure_counts(void **state)
 {
     (void)state;
-    static const np_cfg_spec specs[] = {
-        {"UPSTREAM_PROXY_HANDLE_429", NP_CFG_BOOL, "true", 0, 0, 0, "", NULL},
-        {"UPSTREAM_PROXY_HANDLE_5XX", NP_CFG_BOOL, "true", 0, 0, 0, "", NULL},
-        {"UPSTREAM_PROXY_HANDLE_NETWORK_ERRORS", NP_CFG_BOOL, "true", 0, 0, 0, "", NULL},
-        NP_CFG_END,
-    };
-    const np_cfg_spec *tables[] = {specs, NULL};
+    const np_cfg_table *tables[] = {&np_common_settings_table, NULL};
     np_config *cfg = np_config_new(tables);
     char why[128];
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);

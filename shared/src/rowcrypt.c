@@ -46,9 +46,8 @@ np_row_open(const uint8_t key[NP_KEY_LEN], const char *domain, int64_t id, const
 np_err
 np_row_key(const np_config *cfg, uint8_t key[NP_KEY_LEN])
 {
-    char text[128];
-    np_config_str(cfg, "ENCRYPTION_KEY", text, sizeof(text));
-    bool ok = np_key_parse(text, key);
-    np_wipe(text, sizeof(text));
+    np_settings *snap = np_config_acquire(cfg);
+    bool ok = np_key_parse(np_settings_common(snap)->ENCRYPTION_KEY, key);
+    np_settings_release(snap);
     return ok ? NP_ERR_OK : NP_ERR_CONFIG;
 }

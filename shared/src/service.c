@@ -24,17 +24,14 @@ np_service_open(np_service *s, const char *name, np_config *cfg, char *why, size
     memset(s, 0, sizeof(*s));
     s->name = name;
     s->cfg = cfg;
-    np_config_str(cfg, "NODE_ID", s->node, sizeof(s->node));
-    char *url = np_config_strdup(cfg, "DATABASE_URL");
-    if (url == NULL) {
-        return NP_ERR_NOMEM;
-    }
+    np_settings *snap = np_config_acquire(cfg);
+    const np_common_settings *cs = np_settings_common(snap);
+    snprintf(s->node, sizeof(s->node), "%s", cs->NODE_ID);
     char app[64], reason[256] = "";
     snprintf(app, sizeof(app), "naipool-%s", name);
-    np_err err = np_db_open(&s->db, url, (int)np_config_int(cfg, "DB_POOL_SIZE"), app, reason,
-                            sizeof(reason));
-    memset(url, 0, strlen(url));
-    free(url);
+    np_err err =
+        np_db_open(&s->db, cs->DATABASE_URL, (int)cs->DB_POOL_SIZE, app, reason, sizeof(reason));
+    np_settings_release(snap);
     if (err != NP_ERR_OK) {
         snprintf(why, whylen, "DATABASE_URL: %s cannot reach the database: %s", name, reason);
         return err;
@@ -106,11 +103,10 @@ on_call(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
 }
 
 np_err
-np_service_listen(np_service *s, const char *listen_setting, const np_rpc_opts *opts,
-                  np_rpc_handler handler, void *arg, char *why, size_t whylen)
+np_service_listen(np_service *s, const char *listen_setting, const char *url,
+                  const np_rpc_opts *opts, np_rpc_handler handler, void *arg, char *why,
+                  size_t whylen)
 {
-    char url[512];
-    np_config_str(s->cfg, listen_setting, url, sizeof(url));
     s->handler = handler;
     s->handler_arg = arg;
     np_err err = np_rpc_server_open(&s->rpc, url, opts, on_call, s);

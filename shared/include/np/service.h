@@ -32,13 +32,15 @@ np_err np_service_open(np_service *s, const char *name, np_config *cfg, char *wh
  * and hard, and PR_SET_DUMPABLE 0): pool and health hold decrypted tokens and
  * ENCRYPTION_KEY in memory, which a core file would write to disk. */
 void np_service_no_core_dumps(const char *name);
-/* np_service_listen starts answering on the address in the setting listen_setting. Two
+/* np_service_listen starts answering on url, the value of the setting listen_setting (named
+ * in the error written into why). Two
  * operations are answered here for every service: "events.stats"
  * (np_service_reply_events_stats) and "metrics" -> {t: Prometheus text} (the events producer's
  * figures, then what the service's metrics function adds); every other operation goes to
  * handler. */
-np_err np_service_listen(np_service *s, const char *listen_setting, const np_rpc_opts *opts,
-                         np_rpc_handler handler, void *arg, char *why, size_t whylen);
+np_err np_service_listen(np_service *s, const char *listen_setting, const char *url,
+                         const np_rpc_opts *opts, np_rpc_handler handler, void *arg, char *why,
+                         size_t whylen);
 /* np_service_close stops the rep server, then closes events and the database. */
 void np_service_close(np_service *s);
 

@@ -102,7 +102,8 @@ fresh_db(char *url, size_t n)
 static np_config *
 make_cfg(const char *url, int tag, int instance, int instances)
 {
-    static const np_cfg_spec *const tables[] = {np_config_common, audit_config, NULL};
+    static const np_cfg_table *const tables[] = {&np_common_settings_table, &audit_settings_table,
+                                                 NULL};
     np_config *cfg = np_config_new(tables);
     char why[512];
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);

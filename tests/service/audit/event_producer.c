@@ -30,7 +30,7 @@ main(int argc, char **argv)
     long per_tick = argc > 2 ? strtol(argv[2], NULL, 10) : 100;
     int tick_ms = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 10;
     long user_base = argc > 4 ? strtol(argv[4], NULL, 10) : 1;
-    static const np_cfg_spec *const tables[] = {np_config_common, NULL};
+    static const np_cfg_table *const tables[] = {&np_common_settings_table, NULL};
     np_config *cfg = np_config_new(tables);
     char why[512];
     if (cfg == NULL || np_config_load(cfg, NULL, why, sizeof(why)) != NP_ERR_OK) {
@@ -39,13 +39,14 @@ main(int argc, char **argv)
     }
     np_log_setup("warn");
     /* Speak like a service: seal every message when INTERNAL_SECRET is given. */
-    char *secret = np_config_strdup(cfg, "INTERNAL_SECRET");
-    if (secret != NULL && secret[0] != '\0' && np_wire_auth_setup(secret) != NP_ERR_OK) {
+    np_settings *snap = np_config_acquire(cfg);
+    const char *secret = np_settings_common(snap)->INTERNAL_SECRET;
+    bool unusable = secret[0] != '\0' && np_wire_auth_setup(secret) != NP_ERR_OK;
+    np_settings_release(snap);
+    if (unusable) {
         fprintf(stderr, "event-producer: INTERNAL_SECRET unusable\n");
-        free(secret);
         return 2;
     }
-    free(secret);
     np_events *ev = NULL;
     if (np_events_open(&ev, "testprod", cfg) != NP_ERR_OK) {
         fprintf(stderr, "event-producer: cannot open the producer\n");
