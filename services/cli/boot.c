@@ -157,15 +157,16 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
     }
     if (multi) {
         /* Each service needs only the secrets it uses, so a deployment can keep the others
-         * out of its reach: auth and pool SECRET_KEY (sessions, relay-key and fingerprint
-         * hashes), pool and health ENCRYPTION_KEY (contributed keys), audit neither. */
+         * out of its reach: auth SECRET_KEY (sessions and relay-key hashes), pool and health
+         * ENCRYPTION_KEY (contributed keys; the pool's key fingerprints derive from it too),
+         * audit neither. */
         unsigned m = b->mask != 0 ? b->mask : ~0u;
         const struct {
             const char *name;
             unsigned users;
         } required[] = {
             {"DATABASE_URL", ~0u},
-            {"SECRET_KEY", CLI_AUTH | CLI_POOL},
+            {"SECRET_KEY", CLI_AUTH},
             {"ENCRYPTION_KEY", CLI_POOL | CLI_HEALTH},
         };
         for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {

@@ -10,7 +10,9 @@
 
 #include "admin_config.h"
 #include "api.h"
+#include "keyprobe.h"
 #include "keyring.h"
+#include "keystore.h"
 #include "np/crypto.h"
 #include "np/httpop.h"
 #include "np/log.h"
@@ -32,6 +34,7 @@ struct pool_service {
     pool_relay *relay;
     pool_api api;
     pool_proxies *proxies; /* egress proxies (proxies.h) */
+    pool_keyprobe *probes; /* the upload probes (keyprobe.h) */
     pthread_mutex_t mu;    /* closing and busy */
     pthread_cond_t cv;
     bool closing;
@@ -95,6 +98,14 @@ const np_cfg_spec pool_config[] = {
      "NovelAI keys one user (not an admin) may contribute (0: no cap)", NULL},
     {"PROBE_TIMEOUT_SECONDS", NP_CFG_INT, "15", 1, 120, RT,
      "deadline for the subscription probe of a new key", NULL},
+    {"KEY_PROBE_WORKERS", NP_CFG_INT, "2", 1, 64, 0,
+     "threads that probe uploaded keys (POST /keys), apart from the pool's workers", NULL},
+    {"KEY_PROBE_QUEUE_MAX", NP_CFG_INT, "32", 0, 10000, RT,
+     "uploads waiting for a probe thread before POST /keys answers 503 with Retry-After", NULL},
+    {"KEY_UPLOADS_PER_HOUR", NP_CFG_INT, "10", 0, 100000, RT,
+     "key uploads one user (not an admin) may attempt in an hour, failed ones included (429 "
+     "beyond; 0: no limit)",
+     NULL},
     {"KEY_MAX_CONCURRENCY", NP_CFG_INT, "1", 1, 64, RT,
      "requests one key serves at once, across every pool instance", NULL},
     {"LEASE_TTL_SECONDS", NP_CFG_INT, "30", 5, 3600, RT,
@@ -283,6 +294,15 @@ render_metrics(void *arg, np_buf *out)
                   "naipool_pool_leases_held{node=\"%s\"} %d\n",
                   node, pool_sched_depth(s->sched), node, pool_relay_streams(s->relay), node,
                   pool_sched_leases_held(s->sched));
+    int running = 0, waiting = 0;
+    pool_keyprobe_counts(s->probes, &running, &waiting);
+    np_buf_printf(out,
+                  "# HELP naipool_pool_key_probes Key-upload probes running and waiting "
+                  "(this instance).\n"
+                  "# TYPE naipool_pool_key_probes gauge\n"
+                  "naipool_pool_key_probes{node=\"%s\",stage=\"running\"} %d\n"
+                  "naipool_pool_key_probes{node=\"%s\",stage=\"waiting\"} %d\n",
+                  node, running, node, waiting);
     leave(s);
     int64_t n[NSTATES];
     if (!keys_by_state(s, n)) {
@@ -296,6 +316,8 @@ render_metrics(void *arg, np_buf *out)
     }
 }
 
+/* load_keys reads ENCRYPTION_KEY and derives the fingerprint key from it (the pool needs no
+ * SECRET_KEY), then gives keys still fingerprinted under SECRET_KEY their new fingerprint. */
 static np_err
 load_keys(pool_service *s, char *why, size_t whylen)
 {
@@ -303,15 +325,23 @@ load_keys(pool_service *s, char *why, size_t whylen)
     np_config_str(s->base.cfg, "ENCRYPTION_KEY", text, sizeof(text));
     bool ok = np_key_parse(text, s->enc_key);
     np_wipe(text, sizeof(text));
-    char *secret = np_config_strdup(s->base.cfg, "SECRET_KEY");
-    if (!ok || secret == NULL || secret[0] == '\0') {
-        snprintf(why, whylen, "pool: ENCRYPTION_KEY and SECRET_KEY are required");
-        free(secret);
+    if (!ok) {
+        snprintf(why, whylen, "pool: ENCRYPTION_KEY is required");
         return NP_ERR_CONFIG;
     }
-    np_key_derive(secret, strlen(secret), "upstream-fingerprint", s->fp_key);
-    np_wipe(secret, strlen(secret));
-    free(secret);
+    pool_keystore_fp_key(s->enc_key, s->fp_key);
+    PGconn *c = np_db_acquire(s->base.db, 10000);
+    int64_t n = 0;
+    np_err err = c != NULL ? pool_keystore_refingerprint(c, s->enc_key, s->fp_key, &n) : NP_ERR_DB;
+    np_db_release(s->base.db, c);
+    if (err != NP_ERR_OK) {
+        snprintf(why, whylen, "pool: the keys' fingerprints cannot be brought to version 2: %s",
+                 np_err_message(err));
+        return err;
+    }
+    if (n > 0) {
+        np_log_info("pool", "%lld keys re-fingerprinted under ENCRYPTION_KEY", (long long)n);
+    }
     return NP_ERR_OK;
 }
 
@@ -341,6 +371,9 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
         np_hex(rnd, sizeof(rnd), hex);
         snprintf(s->holder, sizeof(s->holder), "%.60s/%s", s->base.node, hex);
         err = pool_upstream_open(&s->up);
+    }
+    if (err == NP_ERR_OK) {
+        err = pool_keyprobe_open(&s->probes, (int)np_config_int(cfg, "KEY_PROBE_WORKERS"));
     }
     if (err == NP_ERR_OK) {
         s->keyring = pool_keyring_new(s->enc_key);
@@ -381,7 +414,9 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
                             .fp_key = s->fp_key,
                             .sched = s->sched,
                             .relay = s->relay,
-                            .keyring = s->keyring};
+                            .keyring = s->keyring,
+                            .probes = s->probes,
+                            .proxies = s->proxies};
         np_rpc_opts opts = {
             .recv_max = (size_t)np_config_int(cfg, "MAX_BODY_BYTES") + (4u << 20),
             .contexts = (int)np_config_int(cfg, "POOL_RPC_CONTEXTS"),
@@ -413,6 +448,7 @@ pool_stop(pool_service *s)
         pthread_cond_wait(&s->cv, &s->mu);
     }
     pthread_mutex_unlock(&s->mu);
+    pool_keyprobe_close(s->probes); /* uploads in flight answered before what they use goes */
     pool_sched_drain(s->sched);
     pool_upstream_close(s->up);
     pool_sched_close(s->sched);
