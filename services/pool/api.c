@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "keyprobe.h"
 #include "keyring.h"
@@ -65,12 +66,21 @@ typedef struct {
     const pool_api *a;
     np_rpc_call *call;
     int64_t user_id, id; /* id: reserved (pool_keystore_reserve_id) */
+    int64_t queued_ms;   /* monotonic, when handed to the probe pool */
     char token[POOL_TOKEN_MAX];
     uint8_t fp[NP_HMAC_LEN];
     char proxy[1100]; /* the key's egress in proxy_pool mode, credentials included; "" direct */
     char note[NOTE_MAX + 1];
     pool_key_settings set;
 } upload;
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 upload_free(upload *u)
@@ -89,6 +99,15 @@ reply_limit(const pool_api *a, np_rpc_call *call)
     reply_json_err(call, NP_ERR_LIMIT, why);
 }
 
+static void
+reply_retry(np_rpc_call *call, np_err err, const char *why, int64_t retry_s)
+{
+    char retry[24];
+    snprintf(retry, sizeof(retry), "%lld", (long long)retry_s);
+    const char *const headers[] = {"Retry-After", retry, NULL};
+    np_http_reply_error(call, np_err_status(err), np_err_code(err), why, headers);
+}
+
 /* upload_run, on a probe thread: the probe (through the key's proxy), the tier rule, the
  * insert, the events and the answer. */
 static void
@@ -101,10 +120,36 @@ upload_run(pool_keyprobe_job *j)
     PGconn *c = NULL;
     char base[1024];
     np_config_str(a->cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
-    pool_probe_result probe;
-    pool_probe_run(base, u->token, u->proxy, np_config_int(a->cfg, "PROBE_TIMEOUT_SECONDS") * 1000,
-                   &probe);
+    /* In proxy_pool mode the probe leaves through the proxy the key is assigned (its id is
+     * reserved), as its relayed requests will; with no healthy proxy nothing leaves at all. A
+     * proxy health has just found healthy may be missing from the 2-second copy: read it
+     * again once before refusing. */
+    int64_t proxy_id = 0;
     np_err err = NP_ERR_OK;
+    if (a->proxies != NULL && pool_proxies_for_key(a->proxies, u->id, &proxy_id, u->proxy,
+                                                   sizeof(u->proxy)) != NP_ERR_OK) {
+        pool_proxies_reload(a->proxies);
+        err = pool_proxies_for_key(a->proxies, u->id, &proxy_id, u->proxy, sizeof(u->proxy));
+    }
+    if (err != NP_ERR_OK) {
+        reply_retry(u->call, NP_ERR_UNAVAILABLE,
+                    "no egress proxy is healthy: the key cannot be checked now", 30);
+        upload_free(u);
+        return;
+    }
+    /* The answer must reach the gateway before its deadline (RPC_TIMEOUT_MS), or the client
+     * is told 504 while its key is stored: the probe gets what the wait left of it. */
+    int64_t left = np_config_int(a->cfg, "RPC_TIMEOUT_MS") - (mono_ms() - u->queued_ms) - 1000;
+    int64_t timeout_ms = np_config_int(a->cfg, "PROBE_TIMEOUT_SECONDS") * 1000;
+    timeout_ms = left < timeout_ms ? left : timeout_ms;
+    if (timeout_ms < 1000) {
+        reply_retry(u->call, NP_ERR_UNAVAILABLE,
+                    "too many keys are being checked; try again shortly", 5);
+        upload_free(u);
+        return;
+    }
+    pool_probe_result probe;
+    pool_probe_run(base, u->token, u->proxy, (long)timeout_ms, &probe);
     if (probe.status == 200 && probe.sub.tier != 3 && np_config_bool(a->cfg, "REQUIRE_OPUS_TIER")) {
         err = NP_ERR_INVALID; /* the old pool's rule: only Opus keys generate for free */
         snprintf(why, sizeof(why),
@@ -154,17 +199,8 @@ upload_cancel(pool_keyprobe_job *j)
     upload_free(u);
 }
 
-static void
-reply_retry(np_rpc_call *call, np_err err, const char *why, int64_t retry_s)
-{
-    char retry[24];
-    snprintf(retry, sizeof(retry), "%lld", (long long)retry_s);
-    const char *const headers[] = {"Retry-After", retry, NULL};
-    np_http_reply_error(call, np_err_status(err), np_err_code(err), why, headers);
-}
-
 /* keys_add checks an upload on the rpc worker (body, the hourly attempts, the keys held, the
- * fingerprint, the key's proxy) and hands the probe and the insert to the probe pool, which
+ * fingerprint) and hands the probe and the insert to the probe pool, which
  * answers; every refusal is answered here at once. */
 static void
 keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
@@ -253,17 +289,8 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     }
     np_db_release(a->db, c);
     c = NULL;
-    /* In proxy_pool mode the probe leaves through the proxy the key is assigned, as its
-     * relayed requests will; with no healthy proxy nothing leaves at all. */
-    int64_t proxy_id = 0;
-    if (err == NP_ERR_OK && a->proxies != NULL &&
-        pool_proxies_for_key(a->proxies, u->id, &proxy_id, u->proxy, sizeof(u->proxy)) !=
-            NP_ERR_OK) {
-        err = NP_ERR_UNAVAILABLE;
-        retry_s = 30;
-        snprintf(why, sizeof(why), "no egress proxy is healthy: the key cannot be checked now");
-    }
     if (err == NP_ERR_OK) {
+        u->queued_ms = mono_ms();
         err = pool_keyprobe_submit(a->probes, &u->job,
                                    (int)np_config_int(a->cfg, "KEY_PROBE_QUEUE_MAX"));
         if (err == NP_ERR_UNAVAILABLE) {
