@@ -164,15 +164,16 @@ cli_boot_prepare(cli_boot *b, bool need_db, bool migrate)
     }
     if (multi) {
         /* Each service needs only the secrets it uses, so a deployment can keep the others
-         * out of its reach: auth and pool SECRET_KEY (sessions, relay-key and fingerprint
-         * hashes), pool and health ENCRYPTION_KEY (contributed keys), audit neither. */
+         * out of its reach: auth SECRET_KEY (sessions and relay-key hashes), pool and health
+         * ENCRYPTION_KEY (contributed keys; the pool's key fingerprints derive from it too),
+         * audit neither. */
         unsigned m = b->mask != 0 ? b->mask : ~0u;
         const struct {
             const char *name;
             unsigned users;
         } required[] = {
             {NP_SETTING_NAME(np_common, DATABASE_URL), ~0u},
-            {NP_SETTING_NAME(np_common, SECRET_KEY), CLI_AUTH | CLI_POOL},
+            {NP_SETTING_NAME(np_common, SECRET_KEY), CLI_AUTH},
             {NP_SETTING_NAME(np_common, ENCRYPTION_KEY), CLI_POOL | CLI_HEALTH},
         };
         for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {

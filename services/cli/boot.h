@@ -23,8 +23,8 @@ extern const char *const cli_config_table_names[];
 bool cli_boot_config(cli_boot *b);
 /* cli_boot_prepare applies single-node defaults (secrets kept in DATA_DIR, a private
  * Postgres when DATABASE_URL is unset) or checks multi-node requirements (DATABASE_URL, and
- * only the secrets that b->services use: SECRET_KEY for auth and pool, ENCRYPTION_KEY for pool
- * and health, so each container is given only its own), then applies
+ * only the secrets that b->services use: SECRET_KEY for auth, ENCRYPTION_KEY for pool and
+ * health, so each container is given only its own), then applies
  * migrations when migrate is true. Without need_db (the gateway alone) it checks nothing:
  * the gateway uses no database and no secret. */
 bool cli_boot_prepare(cli_boot *b, bool need_db, bool migrate);

@@ -433,14 +433,15 @@ on_upstream_key(void *arg, const char *const *c, int n)
                        pending ? NULL : stamp(c[9]),
                        pending ? NULL : stamp(c[10])};
     if (err == NP_ERR_OK) {
-        err = first_id(im,
-                       "INSERT INTO upstream_keys (owner_id, fingerprint, masked, note, enabled, "
-                       "disabled_by, state, tier, fail_streak, last_error, created_at, "
-                       "last_checked_at, cooldown_until) VALUES ($1, $2::bytea, $3, 'imported', "
-                       "$4, $5, $6, $7, $8, $9, coalesce($10::timestamp AT TIME ZONE 'UTC', "
-                       "now()), $11::timestamp AT TIME ZONE 'UTC', "
-                       "$12::timestamp AT TIME ZONE 'UTC') RETURNING id",
-                       12, p, id, &found);
+        err =
+            first_id(im,
+                     "INSERT INTO upstream_keys (owner_id, fingerprint, fp_version, masked, note, "
+                     "enabled, disabled_by, state, tier, fail_streak, last_error, created_at, "
+                     "last_checked_at, cooldown_until) VALUES ($1, $2::bytea, 2, $3, 'imported', "
+                     "$4, $5, $6, $7, $8, $9, coalesce($10::timestamp AT TIME ZONE 'UTC', "
+                     "now()), $11::timestamp AT TIME ZONE 'UTC', "
+                     "$12::timestamp AT TIME ZONE 'UTC') RETURNING id",
+                     12, p, id, &found);
     }
     if (err == NP_ERR_OK) {
         err = seal_into(im, id, token, len);
@@ -673,15 +674,8 @@ load_keys(importer *im)
         snprintf(im->why, sizeof(im->why), "ENCRYPTION_KEY: not URL-safe base64 of 32 bytes");
     }
     np_wipe(text, sizeof(text));
-    np_settings *snap = np_config_acquire(im->cfg);
-    const char *secret = np_settings_common(snap)->SECRET_KEY;
-    if (secret[0] == '\0') {
-        ok = false;
-        snprintf(im->why, sizeof(im->why), "SECRET_KEY: required");
-    } else {
-        np_key_derive(secret, strlen(secret), "upstream-fingerprint", im->fp_key);
-    }
-    np_settings_release(snap);
+    /* Fingerprints as the pool makes them (version 2, under ENCRYPTION_KEY): no SECRET_KEY. */
+    pool_keystore_fp_key(im->enc_key, im->fp_key);
     return ok;
 }
 

@@ -1,6 +1,7 @@
 /* The operational endpoints. */
 #include "ops.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -93,6 +94,9 @@ finish_probe(readiness *rd)
     if (--rd->pending > 0) {
         return;
     }
+    pthread_mutex_lock(&rd->gw->ops_mu);
+    rd->gw->ready_probing = false;
+    pthread_mutex_unlock(&rd->gw->ops_mu);
     if (rd->alive) {
         bool ready = true;
         np_buf b;
@@ -171,8 +175,20 @@ gw_ops_readyz(gw_request *r)
     if (cache_reply(r, &gw->ready, READY_CACHE_MS, "application/json")) {
         return;
     }
+    /* One probe at a time: while it is out, callers get the last answer (a burst at a cache
+     * miss costs the services one database round trip, not one per caller). */
+    pthread_mutex_lock(&gw->ops_mu);
+    bool probing = gw->ready_probing;
+    gw->ready_probing = true;
+    pthread_mutex_unlock(&gw->ops_mu);
+    if (probing && cache_reply(r, &gw->ready, INT_MAX, "application/json")) {
+        return;
+    }
     readiness *rd = calloc(1, sizeof(*rd));
     if (rd == NULL) {
+        pthread_mutex_lock(&gw->ops_mu);
+        gw->ready_probing = false;
+        pthread_mutex_unlock(&gw->ops_mu);
         gw_respond_err(r, NP_ERR_NOMEM, NULL);
         return;
     }

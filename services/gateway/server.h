@@ -56,6 +56,7 @@ struct gw_gateway {
     atomic_int calls_out;        /* NNG calls not yet delivered to a loop */
     pthread_mutex_t ops_mu;      /* guards the two cached answers */
     gw_ops_answer ready, scrape; /* /readyz for 1 s, merged /metrics for METRICS_CACHE_SECONDS */
+    bool ready_probing;          /* a /readyz probe is out (ops_mu): others reuse the last answer */
     int metrics_cache_ms;
     char *metrics_token; /* METRICS_TOKEN; NULL or empty: /metrics is open */
 };

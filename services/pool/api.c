@@ -5,15 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "keyprobe.h"
 #include "keyring.h"
 #include "keystore.h"
+#include "np/clock.h"
 #include "np/httpop.h"
 #include "np/json.h"
 #include "np/log.h"
 #include "np/novelai.h"
 #include "np/request.h"
 #include "probe.h"
+#include "proxies.h"
 #include "ratelimit.h"
 #include "settings.h"
 
@@ -58,6 +62,134 @@ read_policy(const json_t *body, pool_key_patch *p, char *why, size_t whylen)
     return NP_ERR_OK;
 }
 
+/* One upload between the rpc worker that checked it and the probe thread that finishes it
+ * (keyprobe.h): everything the insert needs, copied, so the request can be forgotten. */
+typedef struct {
+    pool_keyprobe_job job; /* first: the job pointer is the upload's */
+    const pool_api *a;
+    np_rpc_call *call;
+    int64_t user_id, id; /* id: reserved (pool_keystore_reserve_id) */
+    int64_t queued_ms;   /* monotonic, when handed to the probe pool */
+    char token[POOL_TOKEN_MAX];
+    uint8_t fp[NP_HMAC_LEN];
+    char proxy[1100]; /* the key's egress in proxy_pool mode, credentials included; "" direct */
+    char note[NOTE_MAX + 1];
+    pool_key_settings set;
+} upload;
+
+static void
+upload_free(upload *u)
+{
+    np_wipe(u->token, sizeof(u->token));
+    np_wipe(u->proxy, sizeof(u->proxy));
+    free(u);
+}
+
+static void
+reply_limit(const pool_api *a, np_rpc_call *call)
+{
+    char why[160];
+    snprintf(why, sizeof(why), "you already contribute %lld keys, the most allowed",
+             (long long)NP_SETTING_NOW(a->cfg, pool, MAX_CONTRIBUTED_KEYS_PER_USER));
+    reply_json_err(call, NP_ERR_LIMIT, why);
+}
+
+/* upload_run, on a probe thread: the probe (through the key's proxy), the tier rule, the
+ * insert, the events and the answer. */
+static void
+upload_run(pool_keyprobe_job *j)
+{
+    upload *u = (upload *)j;
+    const pool_api *a = u->a;
+    char why[256] = "";
+    json_t *out = NULL;
+    PGconn *c = NULL;
+    char base[1024];
+    NP_SETTING_COPY(a->cfg, pool, NOVELAI_IMAGE_BASE, base, sizeof(base));
+    /* In proxy_pool mode the probe leaves through the proxy the key is assigned (its id is
+     * reserved), as its relayed requests will; with no healthy proxy nothing leaves at all. A
+     * proxy health has just found healthy may be missing from the 2-second copy: read it
+     * again once before refusing. */
+    int64_t proxy_id = 0;
+    np_err err = NP_ERR_OK;
+    if (a->proxies != NULL && pool_proxies_for_key(a->proxies, u->id, &proxy_id, u->proxy,
+                                                   sizeof(u->proxy)) != NP_ERR_OK) {
+        pool_proxies_reload(a->proxies);
+        err = pool_proxies_for_key(a->proxies, u->id, &proxy_id, u->proxy, sizeof(u->proxy));
+    }
+    if (err != NP_ERR_OK) {
+        np_request_reply_retry(u->call, NP_ERR_UNAVAILABLE,
+                               "no egress proxy is healthy: the key cannot be checked now", 30);
+        upload_free(u);
+        return;
+    }
+    /* The answer must reach the gateway before its deadline (RPC_TIMEOUT_MS), or the client
+     * is told 504 while its key is stored: the probe gets what the wait left of it. */
+    int64_t left =
+        NP_SETTING_NOW(a->cfg, np_common, RPC_TIMEOUT_MS) - (np_now_ms() - u->queued_ms) - 1000;
+    int64_t timeout_ms = NP_SETTING_NOW(a->cfg, pool, PROBE_TIMEOUT_SECONDS) * 1000;
+    timeout_ms = left < timeout_ms ? left : timeout_ms;
+    if (timeout_ms < 1000) {
+        np_request_reply_retry(u->call, NP_ERR_UNAVAILABLE,
+                               "too many keys are being checked; try again shortly", 5);
+        upload_free(u);
+        return;
+    }
+    pool_probe_result probe;
+    pool_probe_run(base, u->token, u->proxy, (long)timeout_ms, &probe);
+    if (probe.status == 200 && probe.sub.tier != 3 &&
+        NP_SETTING_NOW(a->cfg, pool, REQUIRE_OPUS_TIER)) {
+        err = NP_ERR_INVALID; /* the old pool's rule: only Opus keys generate for free */
+        snprintf(why, sizeof(why),
+                 "this pool accepts Opus keys only (tier 3); this key's subscription is tier %d",
+                 probe.sub.tier);
+    }
+    if (err == NP_ERR_OK && (c = np_db_acquire(a->db, 5000)) == NULL) {
+        err = NP_ERR_DB;
+    }
+    if (err == NP_ERR_OK) {
+        err = pool_keystore_add(c, a->enc_key, u->user_id, u->token, strlen(u->token), u->fp,
+                                &u->set, &probe, u->id);
+    }
+    if (err == NP_ERR_OK) {
+        pool_keyring_invalidate(a->keyring);
+        err = pool_keystore_get(c, u->id, u->user_id, false, &out);
+    }
+    np_db_release(a->db, c);
+    if (err == NP_ERR_OK) {
+        const char *state = json_string_value(json_object_get(out, "state"));
+        np_events_emit(a->events, "key.added",
+                       json_pack("{s:I, s:I, s:s, s:s}", "key_id", (json_int_t)u->id, "owner_id",
+                                 (json_int_t)u->user_id, "masked",
+                                 json_string_value(json_object_get(out, "masked")), "state",
+                                 state != NULL ? state : ""));
+        np_events_emit(a->events, "key.state",
+                       json_pack("{s:I, s:s, s:s, s:s}", "key_id", (json_int_t)u->id, "from",
+                                 "pending", "to", state != NULL ? state : "pending", "reason",
+                                 probe.error[0] ? probe.error : "probe on upload"));
+        np_http_reply_json(u->call, 201, out, NULL);
+    } else if (err == NP_ERR_CONFLICT) {
+        reply_json_err(u->call, err, "this key is already in the pool");
+    } else if (err == NP_ERR_LIMIT) {
+        reply_limit(a, u->call);
+    } else {
+        reply_json_err(u->call, err, why);
+    }
+    upload_free(u);
+}
+
+/* upload_cancel: the pool is closing before the upload's probe ran. */
+static void
+upload_cancel(pool_keyprobe_job *j)
+{
+    upload *u = (upload *)j;
+    reply_json_err(u->call, NP_ERR_CLOSED, NULL);
+    upload_free(u);
+}
+
+/* keys_add checks an upload on the rpc worker (body, the hourly attempts, the keys held, the
+ * fingerprint) and hands the probe and the insert to the probe pool, which
+ * answers; every refusal is answered here at once. */
 static void
 keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
 {
@@ -67,11 +199,13 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
         "token",       "note",    "allow_paid", "max_anlas_per_request",
         "anlas_floor", "api_key", "verify_now", NULL};
     char why[256] = "";
-    json_t *body = NULL, *out = NULL;
+    json_t *body = NULL;
     PGconn *c = NULL;
-    char token[POOL_TOKEN_MAX] = "";
+    upload *u = calloc(1, sizeof(*u));
     pool_key_patch p = {.max_anlas = -1};
-    np_err err = np_request_body_parse(r, allowed, &body, why, sizeof(why));
+    int64_t retry_s = 0;
+    np_err err =
+        u != NULL ? np_request_body_parse(r, allowed, &body, why, sizeof(why)) : NP_ERR_NOMEM;
     bool verify = true;
     if (err == NP_ERR_OK) {
         err = np_json_bool(body, "verify_now", false, &verify, NULL, why, sizeof(why));
@@ -91,7 +225,7 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
                      "'token' must be a NovelAI persistent API token: pst- "
                      "followed by 32 to 128 letters, digits, _ or -");
         } else {
-            memcpy(token, json_string_value(t), n + 1);
+            memcpy(u->token, json_string_value(t), n + 1);
         }
     }
     if (err == NP_ERR_OK) {
@@ -100,72 +234,73 @@ keys_add(const pool_api *a, np_rpc_call *call, const np_http_req *r)
     if (err != NP_ERR_OK) {
         goto done;
     }
-    uint8_t fp[NP_HMAC_LEN];
-    pool_keystore_fingerprint(a->fp_key, token, strlen(token), fp);
+    snprintf(u->note, sizeof(u->note), "%s", p.has_note ? p.note : "");
+    u->set = (pool_key_settings){.note = u->note,
+                                 .allow_paid = p.has_allow_paid && p.allow_paid,
+                                 .max_anlas = p.has_max ? p.max_anlas : -1,
+                                 .floor = p.has_floor ? p.floor : 0,
+                                 .max_keys =
+                                     NP_SETTING_NOW(a->cfg, pool, MAX_CONTRIBUTED_KEYS_PER_USER)};
+    u->a = a;
+    u->call = call;
+    u->user_id = r->user_id;
+    u->job = (pool_keyprobe_job){.run = upload_run, .cancel = upload_cancel};
+    pool_keystore_fingerprint(a->fp_key, u->token, strlen(u->token), u->fp);
     c = np_db_acquire(a->db, 5000);
     if (c == NULL) {
         err = NP_ERR_DB;
         goto done;
     }
+    /* Every well-formed upload counts, whatever its fate: the pool is no oracle for tokens. */
+    err = pool_keystore_take_upload(c, r->user_id,
+                                    NP_SETTING_NOW(a->cfg, pool, KEY_UPLOADS_PER_HOUR), &retry_s);
+    if (err == NP_ERR_RATE_LIMITED) {
+        snprintf(why, sizeof(why), "at most %lld key uploads an hour; try again in %lld s",
+                 (long long)NP_SETTING_NOW(a->cfg, pool, KEY_UPLOADS_PER_HOUR), (long long)retry_s);
+        goto done;
+    }
+    if (err == NP_ERR_OK) {
+        err = pool_keystore_precheck(c, r->user_id, u->set.max_keys);
+    }
     bool exists = false;
-    err = pool_keystore_exists(c, fp, &exists);
+    if (err == NP_ERR_OK) {
+        err = pool_keystore_exists(c, u->fp, &exists);
+    }
     if (err == NP_ERR_OK && exists) {
         err = NP_ERR_CONFLICT;
     }
-    if (err != NP_ERR_OK) {
-        goto done;
-    }
-    /* The probe may take seconds: do it outside any transaction. */
-    char base[1024];
-    NP_SETTING_COPY(a->cfg, pool, NOVELAI_IMAGE_BASE, base, sizeof(base));
-    pool_probe_result probe;
-    pool_probe_run(base, token, NP_SETTING_NOW(a->cfg, pool, PROBE_TIMEOUT_SECONDS) * 1000, &probe);
-    if (probe.status == 200 && probe.sub.tier != 3 &&
-        NP_SETTING_NOW(a->cfg, pool, REQUIRE_OPUS_TIER)) {
-        err = NP_ERR_INVALID; /* the old pool's rule: only Opus keys generate for free */
-        snprintf(why, sizeof(why),
-                 "this pool accepts Opus keys only (tier 3); this key's subscription is tier %d",
-                 probe.sub.tier);
-        goto done;
-    }
-    pool_key_settings set = {.note = p.has_note ? p.note : "",
-                             .allow_paid = p.has_allow_paid && p.allow_paid,
-                             .max_anlas = p.has_max ? p.max_anlas : -1,
-                             .floor = p.has_floor ? p.floor : 0,
-                             .max_keys =
-                                 NP_SETTING_NOW(a->cfg, pool, MAX_CONTRIBUTED_KEYS_PER_USER)};
-    int64_t id = 0;
-    err = pool_keystore_add(c, a->enc_key, r->user_id, token, strlen(token), fp, &set, &probe, &id);
     if (err == NP_ERR_OK) {
-        pool_keyring_invalidate(a->keyring);
-        err = pool_keystore_get(c, id, r->user_id, false, &out);
+        err = pool_keystore_reserve_id(c, &u->id);
+    }
+    np_db_release(a->db, c);
+    c = NULL;
+    if (err == NP_ERR_OK) {
+        u->queued_ms = np_now_ms();
+        err = pool_keyprobe_submit(a->probes, &u->job,
+                                   (int)NP_SETTING_NOW(a->cfg, pool, KEY_PROBE_QUEUE_MAX));
+        if (err == NP_ERR_UNAVAILABLE) {
+            retry_s = 5;
+            snprintf(why, sizeof(why), "too many keys are being checked; try again shortly");
+        }
     }
     if (err == NP_ERR_OK) {
-        const char *state = json_string_value(json_object_get(out, "state"));
-        np_events_emit(a->events, "key.added",
-                       json_pack("{s:I, s:I, s:s, s:s}", "key_id", (json_int_t)id, "owner_id",
-                                 (json_int_t)r->user_id, "masked",
-                                 json_string_value(json_object_get(out, "masked")), "state",
-                                 state != NULL ? state : ""));
-        np_events_emit(a->events, "key.state",
-                       json_pack("{s:I, s:s, s:s, s:s}", "key_id", (json_int_t)id, "from",
-                                 "pending", "to", state != NULL ? state : "pending", "reason",
-                                 probe.error[0] ? probe.error : "probe on upload"));
+        json_decref(body);
+        return; /* the probe thread answers and frees u */
     }
 done:
-    np_wipe(token, sizeof(token));
     np_db_release(a->db, c);
     json_decref(body);
-    if (err == NP_ERR_CONFLICT) {
+    if (retry_s > 0) {
+        np_request_reply_retry(call, err, why, retry_s);
+    } else if (err == NP_ERR_CONFLICT) {
         reply_json_err(call, err, "this key is already in the pool");
     } else if (err == NP_ERR_LIMIT) {
-        snprintf(why, sizeof(why), "you already contribute %lld keys, the most allowed",
-                 (long long)NP_SETTING_NOW(a->cfg, pool, MAX_CONTRIBUTED_KEYS_PER_USER));
-        reply_json_err(call, err, why);
-    } else if (err != NP_ERR_OK) {
-        reply_json_err(call, err, why);
+        reply_limit(a, call);
     } else {
-        np_http_reply_json(call, 201, out, NULL);
+        reply_json_err(call, err, why);
+    }
+    if (u != NULL) {
+        upload_free(u);
     }
 }
 

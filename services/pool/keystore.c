@@ -10,10 +10,17 @@
 
 #include "np/db.h"
 #include "np/keyjson.h"
+#include "np/log.h"
 #include "np/novelai.h"
 
 #define KEY_JSON NP_KEY_JSON
 #define ADMIN_JSON NP_KEY_ADMIN_JSON
+
+void
+pool_keystore_fp_key(const uint8_t enc_key[NP_KEY_LEN], uint8_t fp_key[NP_KEY_LEN])
+{
+    np_key_derive(enc_key, NP_KEY_LEN, "upstream-fingerprint-v2", fp_key);
+}
 
 void
 pool_keystore_fingerprint(const uint8_t fp_key[NP_KEY_LEN], const char *token, size_t n,
@@ -95,10 +102,11 @@ exec_simple(PGconn *c, const char *sql)
 np_err
 pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner, const char *token,
                   size_t n, const uint8_t fp[NP_HMAC_LEN], const pool_key_settings *set,
-                  const pool_probe_result *probe, int64_t *id)
+                  const pool_probe_result *probe, int64_t id)
 {
-    char owner_s[24], fp_hex[2 * NP_HMAC_LEN + 3], masked[32], max_s[24], floor_s[24];
+    char id_s[24], owner_s[24], fp_hex[2 * NP_HMAC_LEN + 3], masked[32], max_s[24], floor_s[24];
     char tier_s[16], anlas_s[24], exp_s[24], pct_s[32];
+    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
     snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
     bytea_hex(fp, NP_HMAC_LEN, fp_hex);
     np_novelai_token_mask(token, n, masked, sizeof(masked));
@@ -125,6 +133,7 @@ pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner, c
         ok200 ? (probe->sub.v5_negative ? "true" : "false") : NULL,
         ok200 ? pct_s : NULL,
         probe->error[0] ? probe->error : NULL,
+        id_s,
     };
     np_buf sealed;
     np_buf_init(&sealed, 4096);
@@ -155,35 +164,26 @@ pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner, c
         goto cleanup;
     }
     err = np_db_exec(c,
-                     "INSERT INTO upstream_keys (owner_id, fingerprint, masked, note, allow_paid, "
-                     "max_anlas_per_request, anlas_floor, state, tier, sub_active, expires_at, "
-                     "anlas, v5_negative, v5_percent, last_error, last_checked_at) VALUES ($1, "
-                     "$2::bytea, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint), "
-                     "$12, $13, $14, $15, now()) RETURNING id",
-                     15, params, &res);
+                     "INSERT INTO upstream_keys (id, owner_id, fingerprint, fp_version, masked, "
+                     "note, allow_paid, max_anlas_per_request, anlas_floor, state, tier, "
+                     "sub_active, expires_at, anlas, v5_negative, v5_percent, last_error, "
+                     "last_checked_at) VALUES ($16, $1, $2::bytea, 2, $3, $4, $5, $6, $7, $8, "
+                     "$9, $10, to_timestamp($11::bigint), $12, $13, $14, $15, now())",
+                     16, params, NULL);
     if (err != NP_ERR_OK) {
         goto cleanup;
     }
-    np_db_row row = np_db_row_at(res, 0);
-    *id = np_db_int(&row, 0);
-    if ((err = row.err) != NP_ERR_OK) {
-        goto cleanup;
-    }
-    PQclear(res);
-    res = NULL;
-    err = pool_keystore_seal(enc_key, *id, token, n, &sealed);
+    err = pool_keystore_seal(enc_key, id, token, n, &sealed);
     if (err != NP_ERR_OK) {
         goto cleanup;
     }
     {
         char *hex = malloc(2 * sealed.len + 3);
-        char id_s[24];
         if (hex == NULL) {
             err = NP_ERR_NOMEM;
             goto cleanup;
         }
         bytea_hex(sealed.data, sealed.len, hex);
-        snprintf(id_s, sizeof(id_s), "%lld", (long long)*id);
         const char *p2[] = {hex, id_s};
         err = np_db_exec(c, "UPDATE upstream_keys SET ciphertext = $1::bytea WHERE id = $2", 2, p2,
                          NULL);
@@ -342,5 +342,140 @@ pool_keystore_counts(PGconn *c, int64_t owner, int64_t *contributed, int64_t *he
         err = row.err;
     }
     PQclear(res);
+    return err;
+}
+
+np_err
+pool_keystore_reserve_id(PGconn *c, int64_t *id)
+{
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c, "SELECT nextval(pg_get_serial_sequence('upstream_keys', 'id'))", 0,
+                            NULL, &res);
+    if (err == NP_ERR_OK) {
+        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    }
+    PQclear(res);
+    return err;
+}
+
+np_err
+pool_keystore_precheck(PGconn *c, int64_t owner, int64_t max_keys)
+{
+    char owner_s[24], cap_s[24];
+    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
+    snprintf(cap_s, sizeof(cap_s), "%lld", (long long)max_keys);
+    const char *params[] = {owner_s, cap_s};
+    PGresult *res = NULL;
+    np_err err = np_db_exec(c,
+                            "SELECT 1 FROM users u WHERE u.id = $1 AND u.role <> 'admin' AND "
+                            "$2::bigint > 0 AND (SELECT count(*) FROM upstream_keys k WHERE "
+                            "k.owner_id = $1) >= $2::bigint",
+                            2, params, &res);
+    if (err == NP_ERR_OK && PQntuples(res) > 0) {
+        err = NP_ERR_LIMIT;
+    }
+    PQclear(res);
+    return err;
+}
+
+np_err
+pool_keystore_take_upload(PGconn *c, int64_t owner, int64_t per_hour, int64_t *retry_s)
+{
+    char owner_s[24], cap_s[24];
+    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
+    snprintf(cap_s, sizeof(cap_s), "%lld", (long long)per_hour);
+    const char *params[] = {owner_s, cap_s};
+    *retry_s = 0;
+    if (per_hour <= 0) {
+        return NP_ERR_OK;
+    }
+    PGresult *res = NULL;
+    np_err err = exec_simple(c, "BEGIN");
+    /* Lock the owner, then count in statements that see every attempt committed before. */
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c, "SELECT role = 'admin' FROM users WHERE id = $1 FOR UPDATE", 1, params,
+                         &res);
+    }
+    bool exempt = err == NP_ERR_OK && PQntuples(res) > 0 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    res = NULL;
+    if (err == NP_ERR_OK && !exempt) {
+        err = np_db_exec(c,
+                         "DELETE FROM key_upload_attempts WHERE user_id = $1 AND "
+                         "at <= now() - interval '1 hour'",
+                         1, params, NULL);
+    }
+    if (err == NP_ERR_OK && !exempt) {
+        err = np_db_exec(c,
+                         "SELECT count(*) >= $2::bigint, greatest(1, ceil(extract(epoch FROM "
+                         "min(at) + interval '1 hour' - now())))::bigint FROM "
+                         "key_upload_attempts WHERE user_id = $1",
+                         2, params, &res);
+    }
+    if (err == NP_ERR_OK && !exempt && PQgetvalue(res, 0, 0)[0] == 't') {
+        *retry_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        err = NP_ERR_RATE_LIMITED;
+    } else if (err == NP_ERR_OK && !exempt) {
+        err =
+            np_db_exec(c, "INSERT INTO key_upload_attempts (user_id) VALUES ($1)", 1, params, NULL);
+    }
+    PQclear(res);
+    /* A refusal keeps the clean-up of old rows: commit it too. */
+    if (err == NP_ERR_OK || err == NP_ERR_RATE_LIMITED) {
+        np_err cerr = exec_simple(c, "COMMIT");
+        err = cerr != NP_ERR_OK ? cerr : err;
+    }
+    if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+        exec_simple(c, "ROLLBACK");
+    }
+    return err;
+}
+
+np_err
+pool_keystore_refingerprint(PGconn *c, const uint8_t enc_key[NP_KEY_LEN],
+                            const uint8_t fp_key[NP_KEY_LEN], int64_t *n)
+{
+    *n = 0;
+    PGresult *res = NULL;
+    np_err err = exec_simple(c, "BEGIN");
+    if (err == NP_ERR_OK) {
+        err = np_db_exec(c,
+                         "SELECT id, ciphertext FROM upstream_keys WHERE fp_version = 1 AND "
+                         "ciphertext IS NOT NULL ORDER BY id FOR UPDATE",
+                         0, NULL, &res);
+    }
+    for (int i = 0; err == NP_ERR_OK && i < PQntuples(res); i++) {
+        int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        size_t blen = 0;
+        unsigned char *bin = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 1), &blen);
+        char token[512];
+        if (bin == NULL ||
+            pool_keystore_open(enc_key, id, bin, blen, token, sizeof(token)) != NP_ERR_OK) {
+            np_log_warn("pool", "key %lld cannot be decrypted: its fingerprint stays of version 1",
+                        (long long)id);
+            PQfreemem(bin);
+            continue;
+        }
+        PQfreemem(bin);
+        uint8_t fp[NP_HMAC_LEN];
+        pool_keystore_fingerprint(fp_key, token, strlen(token), fp);
+        np_wipe(token, sizeof(token));
+        char fp_hex[2 * NP_HMAC_LEN + 3];
+        bytea_hex(fp, NP_HMAC_LEN, fp_hex);
+        const char *params[] = {fp_hex, PQgetvalue(res, i, 0)};
+        err = np_db_exec(c,
+                         "UPDATE upstream_keys SET fingerprint = $1::bytea, fp_version = 2 "
+                         "WHERE id = $2",
+                         2, params, NULL);
+        *n += err == NP_ERR_OK;
+    }
+    PQclear(res);
+    if (err == NP_ERR_OK) {
+        err = exec_simple(c, "COMMIT");
+    }
+    if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+        exec_simple(c, "ROLLBACK");
+        *n = 0;
+    }
     return err;
 }

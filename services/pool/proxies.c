@@ -269,6 +269,12 @@ pool_proxies_for_key(pool_proxies *p, int64_t key_id, int64_t *proxy_id, char *u
 }
 
 void
+pool_proxies_reload(pool_proxies *p)
+{
+    refresh(p);
+}
+
+void
 pool_proxies_report_failure(pool_proxies *p, int64_t proxy_id)
 {
     time_t until =

@@ -30,6 +30,10 @@ void pool_proxies_close(pool_proxies *p);
  * direct connection). Never blocks. */
 np_err pool_proxies_for_key(pool_proxies *p, int64_t key_id, int64_t *proxy_id, char *url,
                             size_t urllen);
+/* pool_proxies_reload reads the proxies and assignments again now, as the refresh thread
+ * does every 2 s (blocking SQL: not from an NNG callback or the curl thread). */
+void pool_proxies_reload(pool_proxies *p);
+
 /* pool_proxies_report_failure: a transfer through proxy_id failed at the proxy (connect
  * refused, CURLE_COULDNT_RESOLVE_PROXY, CURLE_PROXY, a refused tunnel): this instance stops
  * choosing it for PROXY_COOLDOWN_NETWORK_SECONDS, so its keys move on until health has

@@ -11,7 +11,9 @@
 
 #include "admin_config.h"
 #include "api.h"
+#include "keyprobe.h"
 #include "keyring.h"
+#include "keystore.h"
 #include "np/clock.h"
 #include "np/crypto.h"
 #include "np/httpop.h"
@@ -34,6 +36,7 @@ struct pool_service {
     pool_relay *relay;
     pool_api api;
     pool_proxies *proxies; /* egress proxies (proxies.h) */
+    pool_keyprobe *probes; /* the upload probes (keyprobe.h) */
     pthread_mutex_t mu;    /* closing and busy */
     pthread_cond_t cv;
     bool closing;
@@ -208,6 +211,15 @@ render_metrics(void *arg, np_buf *out)
                   "naipool_pool_leases_held{node=\"%s\"} %d\n",
                   node, pool_sched_depth(s->sched), node, pool_relay_streams(s->relay), node,
                   pool_sched_leases_held(s->sched));
+    int running = 0, waiting = 0;
+    pool_keyprobe_counts(s->probes, &running, &waiting);
+    np_buf_printf(out,
+                  "# HELP naipool_pool_key_probes Key-upload probes running and waiting "
+                  "(this instance).\n"
+                  "# TYPE naipool_pool_key_probes gauge\n"
+                  "naipool_pool_key_probes{node=\"%s\",stage=\"running\"} %d\n"
+                  "naipool_pool_key_probes{node=\"%s\",stage=\"waiting\"} %d\n",
+                  node, running, node, waiting);
     leave(s);
     int64_t n[NSTATES];
     if (!keys_by_state(s, n)) {
@@ -221,19 +233,30 @@ render_metrics(void *arg, np_buf *out)
     }
 }
 
+/* load_keys reads ENCRYPTION_KEY and derives the fingerprint key from it (the pool needs no
+ * SECRET_KEY), then gives keys still fingerprinted under SECRET_KEY their new fingerprint. */
 static np_err
 load_keys(pool_service *s, char *why, size_t whylen)
 {
     np_settings *snap = np_config_acquire(s->base.cfg);
-    const np_common_settings *cs = np_settings_common(snap);
-    bool ok = np_key_parse(cs->ENCRYPTION_KEY, s->enc_key) && cs->SECRET_KEY[0] != '\0';
-    if (ok) {
-        np_key_derive(cs->SECRET_KEY, strlen(cs->SECRET_KEY), "upstream-fingerprint", s->fp_key);
-    }
+    bool ok = np_key_parse(np_settings_common(snap)->ENCRYPTION_KEY, s->enc_key);
     np_settings_release(snap);
     if (!ok) {
-        snprintf(why, whylen, "pool: ENCRYPTION_KEY and SECRET_KEY are required");
+        snprintf(why, whylen, "pool: ENCRYPTION_KEY is required");
         return NP_ERR_CONFIG;
+    }
+    pool_keystore_fp_key(s->enc_key, s->fp_key);
+    PGconn *c = np_db_acquire(s->base.db, 10000);
+    int64_t n = 0;
+    np_err err = c != NULL ? pool_keystore_refingerprint(c, s->enc_key, s->fp_key, &n) : NP_ERR_DB;
+    np_db_release(s->base.db, c);
+    if (err != NP_ERR_OK) {
+        snprintf(why, whylen, "pool: the keys' fingerprints cannot be brought to version 2: %s",
+                 np_err_message(err));
+        return err;
+    }
+    if (n > 0) {
+        np_log_info("pool", "%lld keys re-fingerprinted under ENCRYPTION_KEY", (long long)n);
     }
     return NP_ERR_OK;
 }
@@ -264,6 +287,9 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
         np_hex(rnd, sizeof(rnd), hex);
         snprintf(s->holder, sizeof(s->holder), "%.60s/%s", s->base.node, hex);
         err = pool_upstream_open(&s->up);
+    }
+    if (err == NP_ERR_OK) {
+        err = pool_keyprobe_open(&s->probes, (int)NP_SETTING_NOW(cfg, pool, KEY_PROBE_WORKERS));
     }
     if (err == NP_ERR_OK) {
         s->keyring = pool_keyring_new(s->enc_key);
@@ -300,7 +326,9 @@ pool_start(pool_service **out, np_config *cfg, char *why, size_t whylen)
                             .fp_key = s->fp_key,
                             .sched = s->sched,
                             .relay = s->relay,
-                            .keyring = s->keyring};
+                            .keyring = s->keyring,
+                            .probes = s->probes,
+                            .proxies = s->proxies};
         np_settings *snap = np_config_acquire(cfg);
         np_rpc_opts opts = {
             .recv_max = (size_t)np_settings_common(snap)->MAX_BODY_BYTES + (4u << 20),
@@ -336,6 +364,7 @@ pool_stop(pool_service *s)
         pthread_cond_wait(&s->cv, &s->mu);
     }
     pthread_mutex_unlock(&s->mu);
+    pool_keyprobe_close(s->probes); /* uploads in flight answered before what they use goes */
     pool_sched_drain(s->sched);
     pool_upstream_close(s->up);
     pool_sched_close(s->sched);

@@ -7,6 +7,10 @@
  *      the call to) calls np_rpc_reply.
  *   4. SEND: nng_ctx_send is pending; on its completion the next nng_ctx_recv starts (only
  *      from the send completion: NNG bug #1702).
+ *   4'. IDLE: a request that gets no answer (dropped as unauthenticated, or no memory for the
+ *      answer) parks the context on a zero-length nng_sleep_aio, whose completion starts the
+ *      next nng_ctx_recv: a receive is only ever started from the context's own aio
+ *      completion, never from a worker thread.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,7 +26,7 @@
 
 #define CALL_MAGIC 0x52504343u
 
-enum call_state { ST_RECV, ST_WORK, ST_SEND };
+enum call_state { ST_RECV, ST_WORK, ST_SEND, ST_IDLE };
 
 struct np_rpc_call {
     unsigned magic;
@@ -67,11 +71,26 @@ start_recv(np_rpc_call *c)
     nng_ctx_recv(c->ctx, c->aio);
 }
 
+/* park_recv (any thread): the call will not be answered; its next receive starts from the
+ * completion of a zero-length sleep on its own aio (state 4'). */
+static void
+park_recv(np_rpc_call *c)
+{
+    c->state = ST_IDLE;
+    nng_sleep_aio(0, c->aio);
+}
+
 static void
 on_aio(void *arg)
 {
     np_rpc_call *c = arg;
     int rv = nng_aio_result(c->aio);
+    if (c->state == ST_IDLE) {
+        if (rv == 0) {
+            start_recv(c);
+        }
+        return; /* NNG_ECANCELED: the server is closing */
+    }
     if (c->state == ST_RECV) {
         if (rv != 0) {
             if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
@@ -99,10 +118,10 @@ dispatch(np_rpc_server *s, np_rpc_call *c)
 {
     if (np_wire_open(s->guard, c->req) != NP_ERR_OK) {
         /* No answer at all: a caller without the secret learns nothing, not even an error.
-         * A new receive on the context abandons the request. */
+         * The context's next receive abandons the request. */
         nng_msg_free(c->req);
         c->req = NULL;
-        start_recv(c);
+        park_recv(c);
         return;
     }
     np_err err = np_wire_parse(&c->parsed, nng_msg_body(c->req), nng_msg_len(c->req));
@@ -146,7 +165,7 @@ send_bytes(np_rpc_call *c, const void *p, size_t n)
         np_wire_seal(msg) != NP_ERR_OK) {
         /* Without memory there is no answer to give; the client's deadline fires. */
         nng_msg_free(msg);
-        start_recv(c);
+        park_recv(c);
         return;
     }
     c->state = ST_SEND;

@@ -1,6 +1,7 @@
-/* Tests for np_rpc over real NNG sockets: a round trip, a fast failure with no peer, and the
+/* Tests for np_rpc over real NNG sockets: a round trip, a fast failure with no peer, the
  * rule that a request whose connection breaks is failed and never re-sent to the next peer
- * (NNG 1.5 would re-send it, running it twice). */
+ * (NNG 1.5 would re-send it, running it twice), and a server context that drops unauthenticated
+ * requests and still serves the next one. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +13,10 @@
 #include <cmocka.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "np/rpc.h"
+#include "np/wire_mac.h"
 #include "np_test_pipes.h"
 
 typedef struct {
@@ -176,6 +179,68 @@ test_broken_connection_is_not_resent_to_another_peer(void **state)
     nng_close(other);
 }
 
+static void
+on_call_echo_op(void *arg, np_rpc_call *call, const char *op, const msgpack_object *req)
+{
+    (void)arg;
+    (void)req;
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 1);
+    np_wire_str(&w, "op", op);
+    np_rpc_reply(call, &w);
+    np_wire_writer_fini(&w);
+}
+
+/* send_ping sends {op: ping} on a raw req socket, sealed or not, and returns nng_recvmsg's
+ * result (the answer freed). */
+static int
+send_ping(nng_socket req, bool sealed)
+{
+    np_wire_writer w;
+    request(&w);
+    nng_msg *m;
+    assert_int_equal(nng_msg_alloc(&m, 0), 0);
+    assert_int_equal(nng_msg_append(m, w.sbuf.data, w.sbuf.size), 0);
+    np_wire_writer_fini(&w);
+    if (sealed) {
+        assert_int_equal(np_wire_seal(m), NP_ERR_OK);
+    }
+    assert_int_equal(nng_sendmsg(req, m, 0), 0);
+    int rv = nng_recvmsg(req, &m, 0);
+    if (rv == 0) {
+        nng_msg_free(m);
+    }
+    return rv;
+}
+
+/* Runs last: it turns message authentication on for the whole process. One context, so every
+ * request after a drop needs that context's receive restarted (from its own aio completion). */
+static void
+test_server_drops_unauthenticated_and_serves_the_next(void **state)
+{
+    (void)state;
+    assert_int_equal(np_wire_auth_setup("rpc-test-internal-secret-0123456789abcdef"), NP_ERR_OK);
+    char url[128];
+    url_for(url, sizeof(url), "guard");
+    np_rpc_opts opts = {.contexts = 1, .workers = 1};
+    np_rpc_server *srv;
+    assert_int_equal(np_rpc_server_open(&srv, url, &opts, on_call_echo_op, NULL), NP_ERR_OK);
+    nng_socket req;
+    assert_int_equal(nng_req0_open(&req), 0);
+    assert_int_equal(nng_dial(req, url, NULL, 0), 0);
+    nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, 300);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(send_ping(req, false), NNG_ETIMEDOUT);
+        nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, 5000);
+        assert_int_equal(send_ping(req, true), 0);
+        nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, 300);
+    }
+    assert_int_equal(np_rpc_server_dropped(srv), 3);
+    nng_close(req);
+    np_rpc_server_close(srv);
+}
+
 int
 main(void)
 {
@@ -184,6 +249,7 @@ main(void)
         cmocka_unit_test(test_no_peer_fails_fast_as_unavailable),
         cmocka_unit_test(test_broken_connection_fails_and_is_not_resent),
         cmocka_unit_test(test_broken_connection_is_not_resent_to_another_peer),
+        cmocka_unit_test(test_server_drops_unauthenticated_and_serves_the_next),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

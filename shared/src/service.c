@@ -75,6 +75,12 @@ reply_metrics(np_service *s, np_rpc_call *call)
                   "naipool_%s_rpc_unauthenticated_total{node=\"%s\"} %llu\n",
                   s->name, s->name, s->name, s->node,
                   (unsigned long long)np_rpc_server_dropped(s->rpc));
+    np_buf_printf(&b,
+                  "# HELP naipool_%s_ping_db_checks_total pings answered (the gateway's /readyz), "
+                  "one database round trip each\n"
+                  "# TYPE naipool_%s_ping_db_checks_total counter\n"
+                  "naipool_%s_ping_db_checks_total{node=\"%s\"} %llu\n",
+                  s->name, s->name, s->name, s->node, (unsigned long long)atomic_load(&s->pings));
     if (s->metrics != NULL) {
         s->metrics(s->metrics_arg, &b);
     }
@@ -138,6 +144,7 @@ np_service_close(np_service *s)
 void
 np_service_reply_ping(np_service *s, np_rpc_call *call)
 {
+    atomic_fetch_add(&s->pings, 1);
     bool db = np_db_ping(s->db) == NP_ERR_OK;
     np_wire_writer w;
     np_wire_writer_init(&w);

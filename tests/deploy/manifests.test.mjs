@@ -25,7 +25,7 @@ const COMPOSE = path.join(root, "deploy/compose/docker-compose.yml");
 const SECRETS = {
   gateway: ["INTERNAL_SECRET"],
   auth: ["SECRET_KEY", "DATABASE_URL", "ADMIN_PASSWORD", "INTERNAL_SECRET"],
-  pool: ["SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "INTERNAL_SECRET"],
+  pool: ["ENCRYPTION_KEY", "DATABASE_URL", "INTERNAL_SECRET"],
   audit: ["DATABASE_URL", "INTERNAL_SECRET"],
   health: ["ENCRYPTION_KEY", "DATABASE_URL", "INTERNAL_SECRET"],
 };

@@ -12,7 +12,8 @@ let stack;
 before(async () => {
   stack = await startStack({
     tokens: tokens.map((token) => ({ token, tier: 3, anlas: 1000 })),
-    env: { TRUST_PROXY_HEADERS: 'true', AUTH_MAX_RELAY_KEYS: '5', MAX_CONTRIBUTED_KEYS_PER_USER: '3' },
+    env: { TRUST_PROXY_HEADERS: 'true', AUTH_MAX_RELAY_KEYS: '5', MAX_CONTRIBUTED_KEYS_PER_USER: '3',
+      KEY_UPLOADS_PER_HOUR: '0' },
   });
 });
 after(async () => {

@@ -18,8 +18,8 @@ is(const h2o_req_t *req, const char *method, const char *path)
 static json_t *
 config_json(const struct fake *f)
 {
-    return json_pack("{s:i, s:i}", "latency_ms", (int)f->latency_ms, "event_delay_ms",
-                     (int)f->event_delay_ms);
+    return json_pack("{s:i, s:i, s:i}", "latency_ms", (int)f->latency_ms, "event_delay_ms",
+                     (int)f->event_delay_ms, "subscription_latency_ms", (int)f->sub_latency_ms);
 }
 
 /* Reads a JSON body; answers 400 and returns NULL when it is not JSON. */
@@ -44,13 +44,21 @@ set_config(struct fake *f, h2o_req_t *req)
     }
     json_t *latency = json_object_get(v, "latency_ms");
     json_t *delay = json_object_get(v, "event_delay_ms");
+    json_t *sub = json_object_get(v, "subscription_latency_ms");
     if ((latency != NULL && (!json_is_integer(latency) || json_integer_value(latency) < 0 ||
                              json_integer_value(latency) > 600000)) ||
         (delay != NULL && (!json_is_integer(delay) || json_integer_value(delay) < 0 ||
-                           json_integer_value(delay) > 600000))) {
+                           json_integer_value(delay) > 600000)) ||
+        (sub != NULL && (!json_is_integer(sub) || json_integer_value(sub) < 0 ||
+                         json_integer_value(sub) > 600000))) {
         json_decref(v);
-        reply_error(req, 400, "latency_ms and event_delay_ms are integers in [0, 600000]");
+        reply_error(req, 400,
+                    "latency_ms, event_delay_ms and subscription_latency_ms are integers in "
+                    "[0, 600000]");
         return;
+    }
+    if (sub != NULL) {
+        f->sub_latency_ms = (unsigned)json_integer_value(sub);
     }
     if (latency != NULL) {
         f->latency_ms = (unsigned)json_integer_value(latency);

@@ -37,19 +37,37 @@ route_subscription(struct call *c)
         "unlimitedMaxPriority", t->tier == 3, "voiceGeneration", t->tier >= 2, "imageGeneration",
         true, "unlimitedImageGeneration", t->tier == 3 && t->active,
         "unlimitedImageGenerationLimits", limits, "contextTokens", t->tier == 3 ? 8192 : 4096);
-    call_json(c, 200,
-              json_pack("{s:i, s:b, s:I, s:o, s:n, s:{s:I, s:i}, s:i, s:b, s:{s:f, s:b, s:i}}",
-                        "tier", t->tier, "active", t->active, "expiresAt",
-                        (json_int_t)t->expires_at, "perks", perks, "paymentProcessorData",
-                        "trainingStepsLeft", "fixedTrainingStepsLeft", (json_int_t)t->anlas,
-                        "purchasedTrainingSteps", 0, "accountType", 0, "isGracePeriod", false,
-                        "usage", "percent",
-                        t->v5_allowance_of > 0 ? (t->v5_negative ? 0.0
-                                                                 : 100.0 * (double)t->v5_allowance /
-                                                                       (double)t->v5_allowance_of)
-                        : t->v5_negative       ? 100.0
-                                               : 12.5,
-                        "isNegative", t->v5_negative, "timeUntilNextPercent", 3600));
+    json_t *sub = json_pack(
+        "{s:i, s:b, s:I, s:o, s:n, s:{s:I, s:i}, s:i, s:b, s:{s:f, s:b, s:i}}", "tier", t->tier,
+        "active", t->active, "expiresAt", (json_int_t)t->expires_at, "perks", perks,
+        "paymentProcessorData", "trainingStepsLeft", "fixedTrainingStepsLeft", (json_int_t)t->anlas,
+        "purchasedTrainingSteps", 0, "accountType", 0, "isGracePeriod", false, "usage", "percent",
+        t->v5_allowance_of > 0
+            ? (t->v5_negative ? 0.0 : 100.0 * (double)t->v5_allowance / (double)t->v5_allowance_of)
+        : t->v5_negative ? 100.0
+                         : 12.5,
+        "isNegative", t->v5_negative, "timeUntilNextPercent", 3600);
+    if (c->fake->sub_latency_ms == 0) {
+        call_json(c, 200, sub);
+        return;
+    }
+    /* A slow NovelAI (subscription_latency_ms in /__config): the same answer, later. */
+    char *text = json_dumps(sub, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(sub);
+    if (text == NULL) {
+        call_error(c, 500, "Out of memory");
+        return;
+    }
+    h2o_iovec_t *chunk = h2o_mem_alloc_pool(&c->req->pool, sizeof(*chunk));
+    *chunk = h2o_strdup(&c->req->pool, text, strlen(text));
+    free(text);
+    struct stream_spec spec = {.status = 200,
+                               .content_type = "application/json",
+                               .chunks = chunk,
+                               .nchunks = 1,
+                               .first_ms = c->fake->sub_latency_ms};
+    stats_count_response(&c->fake->stats, 200);
+    stream_start(&c->fake->streams, c->req, NULL, &spec);
 }
 
 /* Reads an optional integer parameter in [min, max]; false when present but invalid. */

@@ -26,6 +26,7 @@ struct fake {
     struct streams streams;
     unsigned latency_ms;     /* how long a generation holds its answer (and the lock) */
     unsigned event_delay_ms; /* gap between streamed events */
+    unsigned sub_latency_ms; /* how long GET /user/subscription takes to answer */
     uint64_t gen_ids;
     struct forced_answer forced[FAKE_FORCED_MAX];
 };

@@ -4,6 +4,8 @@
 #ifndef NP_SERVICE_H
 #define NP_SERVICE_H
 
+#include <stdatomic.h>
+
 #include "np/config.h"
 #include "np/db.h"
 #include "np/events.h"
@@ -23,6 +25,7 @@ typedef struct {
     void *handler_arg;
     void (*metrics)(void *arg, np_buf *out); /* np_service_set_metrics */
     void *metrics_arg;
+    atomic_ullong pings; /* "ping" answers, one database round trip each (/readyz) */
 } np_service;
 
 /* np_service_open connects to DATABASE_URL, opens the events producer, starts the
@@ -49,7 +52,8 @@ void np_service_close(np_service *s);
  * runs on an rpc worker thread. */
 void np_service_set_metrics(np_service *s, void (*fn)(void *arg, np_buf *out), void *arg);
 
-/* np_service_reply_ping answers "ping": {svc, node, db: reachable?}. */
+/* np_service_reply_ping answers "ping": {svc, node, db: reachable?}, one database round trip,
+ * counted in naipool_<svc>_ping_db_checks_total. */
 void np_service_reply_ping(np_service *s, np_rpc_call *call);
 
 /* np_service_reply_events_stats answers "events.stats" with this process's events producer
