@@ -4,6 +4,7 @@
 #define GW_SERVER_H
 
 #include <h2o.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -33,7 +34,7 @@ struct gw_gateway {
     int port;
     int listen_fd; /* the first socket; others are SO_REUSEPORT siblings */
     char node[64];
-    char web_dir[512];
+    char web_dir[PATH_MAX]; /* realpath() writes up to PATH_MAX: fortified builds abort on less */
     size_t max_body;
     bool trust_proxy;
     char *trusted_proxies; /* CIDRs skipped when reading X-Forwarded-For */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libpq-fe.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -193,7 +194,7 @@ locate(np_pgboot *pg, const char *data_dir, char *why, size_t whylen)
                  "DATABASE_URL)");
         return false;
     }
-    char absdata[600];
+    char absdata[PATH_MAX]; /* realpath() writes up to PATH_MAX: fortified builds abort on less */
     if (mkdirs(data_dir, 0755) != 0 || realpath(data_dir, absdata) == NULL) {
         snprintf(why, whylen, "DATA_DIR: cannot create %s: %s", data_dir, strerror(errno));
         return false;
