@@ -205,11 +205,17 @@ locate(np_pgboot *pg, const char *data_dir, char *why, size_t whylen)
                  "DATABASE_URL)");
         return false;
     }
+    /* realpath() allocates: into a buffer of less than PATH_MAX, fortified builds abort. */
     char absdata[600];
-    if (mkdirs(data_dir, 0755) != 0 || realpath(data_dir, absdata) == NULL) {
-        snprintf(why, whylen, "DATA_DIR: cannot create %s: %s", data_dir, strerror(errno));
+    char *real = mkdirs(data_dir, 0755) == 0 ? realpath(data_dir, NULL) : NULL;
+    if (real == NULL || strlen(real) >= sizeof(absdata)) {
+        snprintf(why, whylen, "DATA_DIR: cannot create %s: %s", data_dir,
+                 real == NULL ? strerror(errno) : "path too long");
+        free(real);
         return false;
     }
+    memcpy(absdata, real, strlen(real) + 1);
+    free(real);
     if (geteuid() == 0) {
         struct passwd *pw = getpwnam("postgres");
         if (pw == NULL) {

@@ -323,6 +323,20 @@ test("compose: nginx ends TLS on 443, back-ends on an internal network nginx can
   assert.match(conf, /location = \/metrics\s*\{\s*return 404;/);
 });
 
+test("compose: podman-compose 1.0.3 reads it; the gateways trust the edge network only", () => {
+  // podman-compose 1.0.3 (Debian 12) fails on the mapping form of a service's networks (it looks
+  // the whole entry up as a network name) and ignores ipam: every service lists its networks,
+  // and the trusted proxies are the edge subnet the file declares (nginx and the gateways).
+  for (const [name, svc] of Object.entries(compose.services)) {
+    assert.ok(svc.networks === undefined || Array.isArray(svc.networks), `${name}: networks as a list`);
+  }
+  const edge = compose.networks.edge?.ipam?.config?.[0]?.subnet;
+  assert.ok(edge, "edge subnet declared");
+  assert.equal(compose.services.gateway.environment.TRUSTED_PROXIES, edge);
+  const onEdge = Object.entries(compose.services).filter(([, svc]) => (svc.networks || []).includes("edge")).map(([k]) => k);
+  assert.deepEqual(onEdge.sort(), ["gateway", "nginx"]);
+});
+
 test("compose: Postgres keeps a volume and a health check; each service gets only its secrets, as files", () => {
   const s = compose.services;
   const pg = s.postgres;

@@ -167,6 +167,23 @@ if [[ -s $WORK/stderr ]]; then
     cat "$WORK/stderr"
 fi
 
+# --- --bind: another address of this machine (127.0.0.2 here), and only that one
+"$BIN" --port 0 --bind 127.0.0.2 --tokens "$WORK/tokens.json" --port-file "$WORK/port2" >"$WORK/stdout2" 2>&1 &
+FAKE_PID=$!
+for _ in $(seq 100); do
+    [[ -s $WORK/port2 ]] && break
+    sleep 0.05
+done
+PORT2=$(cat "$WORK/port2" 2>/dev/null || echo none)
+check "bind startup line" "fake-novelai listening on 127.0.0.2:$PORT2" "$(head -n1 "$WORK/stdout2")"
+check "bind answers there" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.2:$PORT2/__stats")"
+check "bind not on 127.0.0.1" 000 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT2/__stats" || true)"
+kill -TERM "$FAKE_PID"
+wait "$FAKE_PID" || true
+FAKE_PID=
+check "bind refuses the wildcard" 2 "$("$BIN" --port 0 --bind 0.0.0.0 --tokens "$WORK/tokens.json" >/dev/null 2>&1; echo $?)"
+check "bind refuses a name" 2 "$("$BIN" --port 0 --bind localhost --tokens "$WORK/tokens.json" >/dev/null 2>&1; echo $?)"
+
 if ((FAILS > 0)); then
     echo "$FAILS check(s) failed"
     exit 1

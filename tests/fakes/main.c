@@ -1,5 +1,7 @@
 /* fake-novelai: a local stand-in for NovelAI's API that enforces its account rules, for tests
- * and benchmarks of the relay. Listens on 127.0.0.1 only, on one event-loop thread. */
+ * and benchmarks of the relay. Listens on 127.0.0.1 unless --bind names another IPv4 address of
+ * this machine (scripts/deploy-test: the address of the containers' bridge), on one event-loop
+ * thread. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -60,16 +62,16 @@ on_accept(h2o_socket_t *listener, const char *err)
     }
 }
 
-/* Opens the listening socket on 127.0.0.1:port (0 = any free port); returns the fd or -1. */
+/* Opens the listening socket on ip:port (0 = any free port); returns the fd or -1. */
 static int
-listen_on(unsigned port, unsigned *bound)
+listen_on(struct in_addr ip, unsigned port, unsigned *bound)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     socklen_t len = sizeof(addr);
     int one = 1;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_addr = ip;
     if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, SOMAXCONN) != 0 ||
         getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
@@ -106,9 +108,10 @@ write_port_file(const char *path, unsigned port)
 static void
 usage(FILE *out)
 {
-    fprintf(out, "usage: fake-novelai --port N --tokens FILE [--latency-ms N] "
-                 "[--event-delay-ms N] [--port-file PATH]\n"
-                 "  --port 0 picks a free port; the fake listens on 127.0.0.1 only.\n");
+    fprintf(out,
+            "usage: fake-novelai --port N --tokens FILE [--bind IPV4] [--latency-ms N] "
+            "[--event-delay-ms N] [--port-file PATH]\n"
+            "  --port 0 picks a free port; --bind defaults to 127.0.0.1 (never a wildcard).\n");
 }
 
 static bool
@@ -133,15 +136,17 @@ main(int argc, char **argv)
         {"latency-ms", required_argument, NULL, 'l'},
         {"event-delay-ms", required_argument, NULL, 'e'},
         {"port-file", required_argument, NULL, 'f'},
+        {"bind", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     unsigned port = 0, latency = 0, event_delay = 0;
     bool have_port = false;
     const char *tokens_path = NULL, *port_file = NULL;
+    struct in_addr ip = {.s_addr = htonl(INADDR_LOOPBACK)};
     int opt;
 
-    while ((opt = getopt_long(argc, argv, "p:t:l:e:f:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "p:t:l:e:f:b:h", options, NULL)) != -1) {
         bool ok = true;
         switch (opt) {
         case 'p':
@@ -152,6 +157,11 @@ main(int argc, char **argv)
         case 'l': ok = parse_uint(optarg, 600000, &latency); break;
         case 'e': ok = parse_uint(optarg, 600000, &event_delay); break;
         case 'f': port_file = optarg; break;
+        case 'b':
+            /* One address, dotted quad; the wildcard would expose a test server on every
+             * interface, so it is refused. */
+            ok = inet_pton(AF_INET, optarg, &ip) == 1 && ip.s_addr != htonl(INADDR_ANY);
+            break;
         case 'h': usage(stdout); return 0;
         default: ok = false;
         }
@@ -190,10 +200,12 @@ main(int argc, char **argv)
         fprintf(stderr, "fake-novelai: %s\n", err);
         return 1;
     }
+    char shown[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &ip, shown, sizeof(shown));
     unsigned bound;
-    int fd = listen_on(port, &bound);
+    int fd = listen_on(ip, port, &bound);
     if (fd == -1) {
-        fprintf(stderr, "fake-novelai: cannot listen on 127.0.0.1:%u: %s\n", port, strerror(errno));
+        fprintf(stderr, "fake-novelai: cannot listen on %s:%u: %s\n", shown, port, strerror(errno));
         return 1;
     }
     h2o_socket_t *listener = h2o_evloop_socket_create(app.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -202,7 +214,7 @@ main(int argc, char **argv)
         fprintf(stderr, "fake-novelai: cannot write %s: %s\n", port_file, strerror(errno));
         return 1;
     }
-    printf("fake-novelai listening on 127.0.0.1:%u\n", bound);
+    printf("fake-novelai listening on %s:%u\n", shown, bound);
     fflush(stdout);
 
     /* A short wait bound lets the loop notice the stop flag set by the signal handler. */
