@@ -6,4 +6,9 @@
  * one (MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES); call it first, before any thread starts. */
 void cli_malloc_tune(void);
 
+/* How often the main thread calls cli_malloc_trim while it waits for a signal. */
+#define CLI_TRIM_SECONDS 30
+/* cli_malloc_trim gives the free memory inside malloc's arenas back to the system. */
+void cli_malloc_trim(void);
+
 #endif

@@ -4,11 +4,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "gateway/gateway.h"
 #include "health/health.h"
+#include "memtune.h"
 #include "np/log.h"
 #include "pool/pool.h"
 
@@ -54,8 +56,15 @@ cli_run(np_config *cfg, unsigned mask)
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
-        int sig = 0;
-        sigwait(&set, &sig);
+        /* Waits for the signal, giving free memory back every CLI_TRIM_SECONDS meanwhile. */
+        int sig = -1;
+        while (sig < 0) {
+            struct timespec t = {CLI_TRIM_SECONDS, 0};
+            sig = sigtimedwait(&set, NULL, &t);
+            if (sig < 0) {
+                cli_malloc_trim();
+            }
+        }
         np_log_info("naipool", "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     gw_stop(gw);
