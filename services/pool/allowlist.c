@@ -8,10 +8,9 @@
 
 #include "settings.h"
 
-/* The base URL settings, by name (relay.c reads the one a route names). */
-#define IMG NP_SETTING_NAME(pool, NOVELAI_IMAGE_BASE)
-#define TXT NP_SETTING_NAME(pool, NOVELAI_TEXT_BASE)
-#define API NP_SETTING_NAME(pool, NOVELAI_API_BASE)
+#define IMG POOL_HOST_IMAGE
+#define TXT POOL_HOST_TEXT
+#define API POOL_HOST_API
 
 static const pool_route routes[] = {
     {"POST", "/ai/generate-image", "/ai/generate-image", IMG, POOL_KIND_IMAGE, false, true},
@@ -33,11 +32,11 @@ static const pool_route routes[] = {
      false, false},
     {"GET", "/ai/generate-voice", "/ai/generate-voice", API, POOL_KIND_FREE, false, false},
     {"POST", "/ai/generate-voice", "/ai/generate-voice", API, POOL_KIND_FREE, false, false},
-    {"GET", "/models", NULL, NULL, POOL_KIND_MODELS, false, false},
-    {"GET", "/user/subscription", NULL, NULL, POOL_KIND_SUBSCRIPTION, false, false},
-    {"GET", "/user/data", NULL, NULL, POOL_KIND_ACCOUNT, false, false},
-    {"GET", "/user/priority", NULL, NULL, POOL_KIND_ACCOUNT, false, false},
-    {"GET", "/user/information", NULL, NULL, POOL_KIND_ACCOUNT, false, false},
+    {"GET", "/models", NULL, POOL_HOST_LOCAL, POOL_KIND_MODELS, false, false},
+    {"GET", "/user/subscription", NULL, POOL_HOST_LOCAL, POOL_KIND_SUBSCRIPTION, false, false},
+    {"GET", "/user/data", NULL, POOL_HOST_LOCAL, POOL_KIND_ACCOUNT, false, false},
+    {"GET", "/user/priority", NULL, POOL_HOST_LOCAL, POOL_KIND_ACCOUNT, false, false},
+    {"GET", "/user/information", NULL, POOL_HOST_LOCAL, POOL_KIND_ACCOUNT, false, false},
 };
 
 /* The old upscale body, on the host that took it. */
@@ -69,4 +68,16 @@ pool_route_for_body(const pool_route *r, const char *ctype, const void *body, si
                json_is_number(json_object_get(j, "scale"));
     json_decref(j);
     return old ? &upscale_old : r;
+}
+
+const char *
+pool_route_base(const pool_route *r, const pool_settings *ps)
+{
+    switch (r->host) {
+    case POOL_HOST_IMAGE: return ps->NOVELAI_IMAGE_BASE;
+    case POOL_HOST_TEXT: return ps->NOVELAI_TEXT_BASE;
+    case POOL_HOST_API: return ps->NOVELAI_API_BASE;
+    case POOL_HOST_LOCAL: break;
+    }
+    return "";
 }

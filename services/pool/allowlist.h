@@ -7,9 +7,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "settings.h"
+
 /* The longest query string relayed: TTS carries its text in the query (GET
  * /ai/generate-voice), and 1,000 CJK characters are 9,000 bytes URL-encoded. */
 #define POOL_QUERY_MAX 16384
+
+/* The NovelAI hosts (NOVELAI.md); each has a base URL setting. */
+typedef enum {
+    POOL_HOST_LOCAL, /* answered by the pool itself */
+    POOL_HOST_IMAGE, /* NOVELAI_IMAGE_BASE */
+    POOL_HOST_TEXT,  /* NOVELAI_TEXT_BASE */
+    POOL_HOST_API,   /* NOVELAI_API_BASE */
+} pool_host;
 
 typedef enum {
     POOL_KIND_IMAGE,        /* generate-image(-stream): the cost rule of NOVELAI.md */
@@ -28,12 +38,15 @@ typedef struct {
     const char *method;
     const char *path;     /* after /v1/novelai */
     const char *upstream; /* the path sent upstream */
-    const char *base;     /* the setting holding the upstream base URL; NULL: local */
+    pool_host host;       /* the NovelAI host it goes to (pool_route_base); LOCAL: none */
     pool_route_kind kind;
     bool stream; /* answered as a stream of events: idle timeout, not a whole one */
     bool locks;  /* NovelAI runs it under the account's one-generation lock, so it
                   * is served under a key lease; the others use any usable key */
 } pool_route;
+
+/* pool_route_base: the base URL of the route's host in ps ("" for a local route). */
+const char *pool_route_base(const pool_route *r, const pool_settings *ps);
 
 /* pool_route_find returns the route for method and path, or NULL when the pair is not on the
  * allow-list. */

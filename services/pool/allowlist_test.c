@@ -17,11 +17,11 @@ test_find(void **state)
     assert_non_null(pool_route_find("GET", "/ai/generate-voice"));
     const pool_route *v = pool_route_find("POST", "/ai/generate-voice");
     assert_non_null(v);
-    assert_string_equal(v->base, "NOVELAI_API_BASE");
+    assert_int_equal(v->host, POOL_HOST_API);
     assert_int_equal(v->kind, POOL_KIND_FREE);
     const pool_route *t = pool_route_find("POST", "/oa/v1/internal/token-count");
     assert_non_null(t);
-    assert_string_equal(t->base, "NOVELAI_TEXT_BASE");
+    assert_int_equal(t->host, POOL_HOST_TEXT);
     assert_int_equal(pool_route_find("GET", "/user/data")->kind, POOL_KIND_ACCOUNT);
     assert_int_equal(pool_route_find("GET", "/user/priority")->kind, POOL_KIND_ACCOUNT);
     assert_int_equal(pool_route_find("GET", "/user/information")->kind, POOL_KIND_ACCOUNT);
@@ -36,10 +36,10 @@ test_upscale_body(void **state)
 {
     (void)state;
     const pool_route *up = pool_route_find("POST", "/ai/upscale");
-    assert_string_equal(up->base, "NOVELAI_IMAGE_BASE");
+    assert_int_equal(up->host, POOL_HOST_IMAGE);
     static const char old[] = "{\"image\":\"AAAA\",\"width\":512,\"height\":768,\"scale\":4}";
     const pool_route *r = pool_route_for_body(up, "application/json", old, strlen(old));
-    assert_string_equal(r->base, "NOVELAI_API_BASE");
+    assert_int_equal(r->host, POOL_HOST_API);
     assert_string_equal(r->upstream, "/ai/upscale");
     assert_int_equal(r->kind, POOL_KIND_UPSCALE);
     assert_true(r->locks);

@@ -103,9 +103,11 @@ relay_rreq_new(pool_relay *rl, np_rpc_call *open_call)
     pthread_mutex_init(&q->mu, NULL);
     np_buf_init(&q->buf, 0);
     np_buf_init(&q->errbody, ERRBODY_MAX);
-    q->started_ms = now_ms();
+    q->started_ms = np_now_ms();
     q->sid = atomic_fetch_add(&rl->next_sid, 1) + 1;
     q->open_call = open_call;
+    q->snap = np_config_acquire(rl->d.cfg);
+    q->ps = NP_SETTINGS_OF(q->snap, pool);
     return q;
 }
 
@@ -134,6 +136,7 @@ relay_unref(rreq *q)
     atomic_fetch_sub(&q->rl->body_bytes, (long long)q->body_len);
     pool_body_unref(q->body);
     free(q->filled);
+    np_settings_release(q->snap);
     pthread_mutex_destroy(&q->mu);
     q->magic = 0;
     free(q);
@@ -254,9 +257,7 @@ relay_rids_take(pool_relay *rl, const char *rid, int64_t uid)
 static void
 count_minute(pool_relay *rl, int status)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t minute = ts.tv_sec / 60;
+    int64_t minute = np_wall_ms() / 60000;
     pthread_mutex_lock(&rl->mu);
     minute_count *m = &rl->minutes[minute % MINUTES];
     if (m->minute != minute) {
@@ -322,8 +323,8 @@ relay_emit_usage(rreq *q)
         (json_int_t)q->need.width, "height", (json_int_t)q->need.height, "steps",
         (json_int_t)q->need.steps, "n_samples", (json_int_t)q->need.n_samples, "cost",
         (json_int_t)q->cost, "status", q->final_status, "error", q->error_class, "latency_ms",
-        (json_int_t)(now_ms() - q->started_ms), "bytes", (json_int_t)q->bytes, "node", rl->d.node,
-        "retries", q->attempts > 0 ? q->attempts - 1 : 0, "request_id", q->rid);
+        (json_int_t)(np_now_ms() - q->started_ms), "bytes", (json_int_t)q->bytes, "node",
+        rl->d.node, "retries", q->attempts > 0 ? q->attempts - 1 : 0, "request_id", q->rid);
     if (ev != NULL && ((q->need.kind != POOL_KIND_IMAGE && q->need.kind != POOL_KIND_AUGMENT) ||
                        q->need.width <= 0)) {
         /* not an image request, or one refused before its size was known */
@@ -335,8 +336,7 @@ relay_emit_usage(rreq *q)
     if (ev != NULL) {
         json_object_set_new(ev, "upstream_key_id",
                             q->key_id > 0 ? json_integer(q->key_id) : json_null());
-        if (np_config_has(rl->d.cfg, "LOG_REQUEST_IP") &&
-            np_config_bool(rl->d.cfg, "LOG_REQUEST_IP")) {
+        if (np_settings_common(q->snap)->LOG_REQUEST_IP) {
             json_object_set_new(ev, "ip", json_string(q->ip));
         }
     }
@@ -408,9 +408,7 @@ pool_relay_streams(pool_relay *rl)
 void
 pool_relay_stats(pool_relay *rl, json_t *obj)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t minute = ts.tv_sec / 60;
+    int64_t minute = np_wall_ms() / 60000;
     json_t *per = json_array();
     pthread_mutex_lock(&rl->mu);
     int streams = rl->streams;

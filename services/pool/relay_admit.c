@@ -15,7 +15,7 @@
 static bool
 refusal_recorded(pool_relay *rl, int64_t uid)
 {
-    int64_t minute = now_ms() / 60000;
+    int64_t minute = np_now_ms() / 60000;
     pthread_mutex_lock(&rl->mu);
     refusal_slot *s = &rl->refusals[(uint64_t)uid % REFUSAL_SLOTS];
     if (s->uid != uid || s->minute != minute) {
@@ -77,12 +77,12 @@ json_object_body(const void *body, size_t len)
     return ok;
 }
 
-/* Whether name is in the comma-separated list setting. */
+/* Whether name is in the comma-separated list (a setting's value). */
 static bool
-in_list(const np_config *cfg, const char *setting, const char *name)
+in_list(const char *value, const char *name)
 {
     char list[2048];
-    np_config_str(cfg, setting, list, sizeof(list));
+    snprintf(list, sizeof(list), "%s", value);
     char *save = NULL;
     for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
         while (*t == ' ') {
@@ -203,7 +203,7 @@ check_body(pool_relay *rl, rreq *q, admission *a)
     }
     if (q->route->kind == POOL_KIND_IMAGE) {
         char model[96];
-        np_config_str(rl->d.cfg, "NOVELAI_DEFAULT_MODEL", model, sizeof(model));
+        snprintf(model, sizeof(model), "%s", q->ps->NOVELAI_DEFAULT_MODEL);
         size_t filled_len = 0;
         np_err err = pool_default_model(a->ctype, a->body, a->blen, model, &q->filled, &filled_len);
         if (err != NP_ERR_OK) {
@@ -221,23 +221,22 @@ check_body(pool_relay *rl, rreq *q, admission *a)
 static np_err
 check_price(pool_relay *rl, rreq *q, admission *a)
 {
-    pool_anlas_limits free_lim = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
-                                  np_config_int(rl->d.cfg, "OPUS_MAX_STEPS"),
-                                  np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES"),
-                                  (double)np_config_int(rl->d.cfg, "V5_ALLOWANCE_MARGIN_PERCENT")};
+    pool_anlas_limits free_lim = {q->ps->OPUS_MAX_PIXELS, q->ps->OPUS_MAX_STEPS,
+                                  q->ps->OPUS_MAX_SAMPLES,
+                                  (double)q->ps->V5_ALLOWANCE_MARGIN_PERCENT};
     np_err err = pool_anlas_parse(q->route->kind, a->ctype, a->body, a->blen, &free_lim, &q->need,
                                   a->why, sizeof(a->why));
     if (err != NP_ERR_OK) {
         return err;
     }
-    if (q->need.model[0] != '\0' && !in_list(rl->d.cfg, "NOVELAI_MODELS", q->need.model)) {
+    if (q->need.model[0] != '\0' && !in_list(q->ps->NOVELAI_MODELS, q->need.model)) {
         snprintf(a->why, sizeof(a->why),
                  "model %.64s is not served by this pool (GET /v1/novelai/models)", q->need.model);
         return NP_ERR_INVALID;
     }
     q->w.need = &q->need;
     q->w.need_opus =
-        q->need.kind == POOL_KIND_TEXT && in_list(rl->d.cfg, "NOVELAI_OPUS_MODELS", q->need.model);
+        q->need.kind == POOL_KIND_TEXT && in_list(q->ps->NOVELAI_OPUS_MODELS, q->need.model);
     q->w.user_id = q->uid;
     q->w.leaseless = !q->route->locks;
     return NP_ERR_OK;
@@ -296,7 +295,7 @@ check_keys(pool_relay *rl, rreq *q, admission *a)
     if (err != NP_ERR_OK) {
         return err;
     }
-    int64_t conc = np_config_int(rl->d.cfg, "USER_MAX_CONCURRENCY");
+    int64_t conc = q->ps->USER_MAX_CONCURRENCY;
     q->w.running = rl->d.inflight;
     q->w.max_running = conc > 0 ? conc : a->lim.healthy > 1 ? a->lim.healthy : 1;
     return NP_ERR_OK;
@@ -308,11 +307,9 @@ check_keys(pool_relay *rl, rreq *q, admission *a)
 static np_err
 hold_body(pool_relay *rl, rreq *q, admission *a)
 {
-    char base[1024];
-    np_config_str(rl->d.cfg, q->route->base, base, sizeof(base));
-    snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", base, q->route->upstream, a->qlen ? "?" : "",
-             (int)a->qlen, a->query);
-    long long budget = (long long)np_config_int(rl->d.cfg, "QUEUE_BODY_BYTES_MAX");
+    snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", pool_route_base(q->route, q->ps),
+             q->route->upstream, a->qlen ? "?" : "", (int)a->qlen, a->query);
+    long long budget = (long long)q->ps->QUEUE_BODY_BYTES_MAX;
     long long blen = (long long)a->blen;
     if (blen > 0 && atomic_fetch_add(&rl->body_bytes, blen) + blen > budget) {
         atomic_fetch_sub(&rl->body_bytes, blen);
@@ -339,7 +336,7 @@ hold_body(pool_relay *rl, rreq *q, admission *a)
 static np_err
 queue(pool_relay *rl, rreq *q, admission *a)
 {
-    q->w.deadline_ms = now_ms() + np_config_int(rl->d.cfg, "QUEUE_TIMEOUT_SECONDS") * 1000;
+    q->w.deadline_ms = np_now_ms() + q->ps->QUEUE_TIMEOUT_SECONDS * 1000;
     q->w.on_grant = relay_on_grant;
     q->w.on_timeout = relay_on_timeout;
     q->w.arg = q;

@@ -27,8 +27,10 @@
 
 #include "anlas.h"
 #include "np/buf.h"
+#include "np/clock.h"
 #include "np/relaymsg.h"
 #include "relay_state.h"
+#include "settings.h"
 
 #define RREQ_MAGIC 0x52524551u
 #define ERRBODY_MAX 65536
@@ -77,6 +79,10 @@ struct rreq {
     pthread_mutex_t mu;
     relay_state state; /* under mu; moved only by relay_set_state */
     atomic_int refs;
+    /* the settings the request was admitted under, held for its whole life: one request sees
+     * one consistent set, read as fields (ps is snap's pool block) */
+    np_settings *snap;
+    const pool_settings *ps;
     int64_t sid;
     rreq *hnext; /* streams table chain (under rl->mu) */
     bool in_table;
@@ -136,14 +142,6 @@ struct rreq {
     char error_class[40];
     int final_status;
 };
-
-static inline int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The response headers of an answer (names from np/relaymsg.h's list). */
 typedef struct {
@@ -224,8 +222,8 @@ void relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent);
 void relay_v5check_start(pool_relay *rl, pool_lease *lease, const pool_release_info *info);
 
 /* ---- relay_stream.c ---- */
-size_t relay_chunk_bytes(const pool_relay *rl);
-size_t relay_buffer_cap(const pool_relay *rl);
+size_t relay_chunk_bytes(const rreq *q);
+size_t relay_buffer_cap(const rreq *q);
 size_t relay_on_body(void *arg, const char *p, size_t n);
 /* relay_reply_open_ok answers relay.open with up to one chunk; true when more is to come (the
  * stream is in the table). */

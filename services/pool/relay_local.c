@@ -42,7 +42,7 @@ relay_answer_models(pool_relay *rl, np_rpc_call *call, const char *query, size_t
         }
     }
     char list[2048];
-    np_config_str(rl->d.cfg, "NOVELAI_MODELS", list, sizeof(list));
+    NP_SETTING_COPY(rl->d.cfg, pool, NOVELAI_MODELS, list, sizeof(list));
     json_t *models = json_array();
     char *save = NULL;
     for (char *t = strtok_r(list, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
@@ -73,7 +73,7 @@ relay_answer_account(pool_relay *rl, np_rpc_call *call, int64_t uid, const char 
         np_rpc_reply_error(call, err, NULL);
         return;
     }
-    pool_account_free f = {np_config_int(rl->d.cfg, "OPUS_MAX_PIXELS"),
-                           np_config_int(rl->d.cfg, "OPUS_MAX_SAMPLES")};
+    pool_account_free f = {NP_SETTING_NOW(rl->d.cfg, pool, OPUS_MAX_PIXELS),
+                           NP_SETTING_NOW(rl->d.cfg, pool, OPUS_MAX_SAMPLES)};
     reply_local_json(call, pool_account_answer(path, time(NULL), &f), lim.rpm > 0 ? &rate : NULL);
 }

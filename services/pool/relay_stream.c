@@ -20,7 +20,7 @@ relay_reply_open_ok(rreq *q, size_t chunk)
     relay_hdr_add(&h, NP_RELAY_RESH_CONTENT_DISPOSITION, q->cdisp);
     relay_hdr_add(&h, NP_RELAY_RESH_RETRY_AFTER, q->retry);
     relay_hdr_rate(&h, &q->rate);
-    q->last_touch_ms = now_ms();
+    q->last_touch_ms = np_now_ms();
     if (more) {
         /* in the table before the answer leaves: relay.next may come back at once */
         relay_table_add(q->rl, q);
@@ -32,7 +32,7 @@ relay_reply_open_ok(rreq *q, size_t chunk)
         memmove(q->buf.data, q->buf.data + n, q->buf.len - n);
         q->buf.len -= n;
     }
-    q->last_touch_ms = now_ms();
+    q->last_touch_ms = np_now_ms();
     if (more && q->state == RELAY_PASSING) {
         relay_set_state(q, RELAY_STREAMING); /* (once settling, relay_on_done moves it on) */
     }
@@ -50,20 +50,20 @@ relay_reply_next(rreq *q, np_rpc_call *call, size_t chunk)
         memmove(q->buf.data, q->buf.data + n, q->buf.len - n);
         q->buf.len -= n;
     }
-    q->last_touch_ms = now_ms();
+    q->last_touch_ms = np_now_ms();
     return !more;
 }
 
 size_t
-relay_chunk_bytes(const pool_relay *rl)
+relay_chunk_bytes(const rreq *q)
 {
-    return (size_t)np_config_int(rl->d.cfg, "STREAM_CHUNK_BYTES");
+    return (size_t)q->ps->STREAM_CHUNK_BYTES;
 }
 
 size_t
-relay_buffer_cap(const pool_relay *rl)
+relay_buffer_cap(const rreq *q)
 {
-    return (size_t)np_config_int(rl->d.cfg, "STREAM_BUFFER_BYTES");
+    return (size_t)q->ps->STREAM_BUFFER_BYTES;
 }
 
 size_t
@@ -73,7 +73,6 @@ relay_on_body(void *arg, const char *p, size_t n)
     if (q == NULL) {
         return 0; /* aborts the transfer */
     }
-    pool_relay *rl = q->rl;
     pthread_mutex_lock(&q->mu);
     if (!relay_passing(q)) {
         size_t room = ERRBODY_MAX - q->errbody.len;
@@ -85,7 +84,7 @@ relay_on_body(void *arg, const char *p, size_t n)
         pthread_mutex_unlock(&q->mu);
         return n; /* the cancel job is on its way; drop the bytes */
     }
-    if (q->buf.len > 0 && q->buf.len + n > relay_buffer_cap(rl)) {
+    if (q->buf.len > 0 && q->buf.len + n > relay_buffer_cap(q)) {
         q->paused = true;
         pthread_mutex_unlock(&q->mu);
         return CURL_WRITEFUNC_PAUSE;
@@ -95,7 +94,7 @@ relay_on_body(void *arg, const char *p, size_t n)
         return 0; /* aborts the transfer: no memory */
     }
     q->bytes += n;
-    size_t chunk = relay_chunk_bytes(rl);
+    size_t chunk = relay_chunk_bytes(q);
     bool ready = q->stream_mode || q->buf.len >= chunk;
     if (ready && q->open_call != NULL) {
         relay_reply_open_ok(q, chunk);
@@ -125,12 +124,12 @@ pool_relay_next(pool_relay *rl, np_rpc_call *call, const msgpack_object *req)
     }
     bool last = false;
     pthread_mutex_lock(&q->mu);
-    q->last_touch_ms = now_ms();
+    q->last_touch_ms = np_now_ms();
     if (q->next_call != NULL) {
         np_rpc_reply_error(call, NP_ERR_CONFLICT, "a relay.next is already waiting");
     } else if (q->buf.len > 0 || (relay_upstream_ended(q) && !q->broken)) {
-        last = relay_reply_next(q, call, relay_chunk_bytes(rl));
-        if (q->paused && q->buf.len < relay_buffer_cap(rl) / 2) {
+        last = relay_reply_next(q, call, relay_chunk_bytes(q));
+        if (q->paused && q->buf.len < relay_buffer_cap(q) / 2) {
             q->paused = false;
             pool_upstream_resume(rl->d.up, q->x);
         }
@@ -189,8 +188,8 @@ void
 pool_relay_tick(void *arg)
 {
     pool_relay *rl = arg;
-    int64_t limit = np_config_int(rl->d.cfg, "STREAM_REAP_SECONDS") * 1000;
-    int64_t now = now_ms();
+    int64_t limit = NP_SETTING_NOW(rl->d.cfg, pool, STREAM_REAP_SECONDS) * 1000;
+    int64_t now = np_now_ms();
     rreq *idle[64];
     int n = 0;
     pthread_mutex_lock(&rl->mu);

@@ -50,8 +50,8 @@ answer_failure(rreq *q, np_novelai_outcome o, np_err result)
         np_buf_reset(&q->buf);
         np_buf_append(&q->buf, q->errbody.data != NULL ? q->errbody.data : "", q->errbody.len);
         q->bytes = q->errbody.len;
-        relay_reply_open_ok(q, relay_chunk_bytes(q->rl) > q->buf.len ? relay_chunk_bytes(q->rl)
-                                                                     : q->buf.len);
+        relay_reply_open_ok(q,
+                            relay_chunk_bytes(q) > q->buf.len ? relay_chunk_bytes(q) : q->buf.len);
         snprintf(q->error_class, sizeof(q->error_class), "%s", np_novelai_outcome_name(o));
         break;
     case NP_NAI_NETWORK:
@@ -119,7 +119,6 @@ defer_strike(rreq *q, const pool_outcome_action *deferred, const pool_release_in
 static relay_facts
 facts_of(rreq *q, pool_xfer *x, np_err result, bool maybe_sent, np_novelai_outcome o)
 {
-    pool_relay *rl = q->rl;
     return (relay_facts){
         .result = result,
         .maybe_sent = maybe_sent,
@@ -131,8 +130,7 @@ facts_of(rreq *q, pool_xfer *x, np_err result, bool maybe_sent, np_novelai_outco
         .free_request = q->cost == 0,
         .proxy_failed = q->proxy_id > 0 && pool_xfer_proxy_failed(x),
         .suspect = q->suspect,
-        .retries_left =
-            q->attempts <= np_config_int(rl->d.cfg, "MAX_RETRIES") && q->w.ntried < POOL_MAX_TRIED,
+        .retries_left = q->attempts <= q->ps->MAX_RETRIES && q->w.ntried < POOL_MAX_TRIED,
         .leased = relay_attempt_running(q), /* the key is held while its transfer runs */
         .v5_image = q->need.v5 && q->need.kind == POOL_KIND_IMAGE,
     };
@@ -202,7 +200,7 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         if (d.defer) {
             defer_strike(q, &d.deferred, &info, o);
         }
-        int64_t floor = now_ms() + 5000;
+        int64_t floor = np_now_ms() + 5000;
         q->w.deadline_ms = q->w.deadline_ms > floor ? q->w.deadline_ms : floor;
         retry = &q->w;
         np_log_write(NP_LOG_INFO, "pool", q->rid, "key %lld answered %s; trying another key",
@@ -252,7 +250,7 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         q->bytes = 0;
     } else if (q->open_call != NULL) {
         /* 4: the whole answer fitted (or was empty), or its first chunk goes now */
-        drain = relay_reply_open_ok(q, relay_chunk_bytes(rl));
+        drain = relay_reply_open_ok(q, relay_chunk_bytes(q));
     } else if (q->next_call != NULL) {
         np_rpc_call *c = q->next_call;
         q->next_call = NULL;
@@ -260,7 +258,7 @@ relay_on_done(void *arg, pool_xfer *x, np_err result, bool maybe_sent)
         if (q->broken && q->buf.len == 0) {
             np_rpc_reply_error(c, NP_ERR_UPSTREAM, "the upstream stream broke");
         } else {
-            last = relay_reply_next(q, c, relay_chunk_bytes(rl));
+            last = relay_reply_next(q, c, relay_chunk_bytes(q));
         }
         drain = !last;
         if (last) {
@@ -320,7 +318,7 @@ relay_on_grant(void *arg, pool_waiter *w)
         relay_unref(q); /* the request's own */
         return;
     }
-    int64_t timeout_s = np_config_int(rl->d.cfg, "UPSTREAM_TIMEOUT_SECONDS");
+    int64_t timeout_s = q->ps->UPSTREAM_TIMEOUT_SECONDS;
     bool stream = q->route->stream || q->need.stream;
     pool_xfer_spec spec = {
         .method = q->method,
@@ -328,10 +326,9 @@ relay_on_grant(void *arg, pool_waiter *w)
         .body = q->body,
         .headers = q->hdr_ptrs,
         .token = q->lease.token,
-        .connect_timeout_ms = np_config_int(rl->d.cfg, "UPSTREAM_CONNECT_TIMEOUT_SECONDS") * 1000,
+        .connect_timeout_ms = q->ps->UPSTREAM_CONNECT_TIMEOUT_SECONDS * 1000,
         .timeout_ms = stream ? 0 : timeout_s * 1000,
-        .idle_timeout_s =
-            stream ? np_config_int(rl->d.cfg, "UPSTREAM_IDLE_TIMEOUT_SECONDS") : timeout_s,
+        .idle_timeout_s = stream ? q->ps->UPSTREAM_IDLE_TIMEOUT_SECONDS : timeout_s,
     };
     /* The key's egress: in proxy_pool mode its sticky proxy, and no request without one. */
     char proxy[1100] = "";

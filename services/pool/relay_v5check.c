@@ -126,13 +126,14 @@ relay_v5check_start(pool_relay *rl, pool_lease *lease, const pool_release_info *
     c->info = *info;
     np_buf_init(&c->body, V5CHECK_BODY_MAX);
     char base[1024], url[1100], proxy[1100] = "";
-    np_config_str(rl->d.cfg, "NOVELAI_IMAGE_BASE", base, sizeof(base));
+    NP_SETTING_COPY(rl->d.cfg, pool, NOVELAI_IMAGE_BASE, base, sizeof(base));
     snprintf(url, sizeof(url), "%s/user/subscription", base);
     int64_t proxy_id = 0;
     np_err err = rl->d.proxies != NULL ? pool_proxies_for_key(rl->d.proxies, c->lease.key_id,
                                                               &proxy_id, proxy, sizeof(proxy))
                                        : NP_ERR_OK;
-    long timeout_ms = (long)np_config_int(rl->d.cfg, "UPSTREAM_CONNECT_TIMEOUT_SECONDS") * 1000;
+    long timeout_ms =
+        (long)NP_SETTING_NOW(rl->d.cfg, pool, UPSTREAM_CONNECT_TIMEOUT_SECONDS) * 1000;
     pool_xfer_spec spec = {
         .method = "GET",
         .url = url,

@@ -27,6 +27,7 @@
 #include "np/crypto.h"
 #include "np/log.h"
 #include "prepared.h"
+#include "settings.h"
 
 /* A lease of a request still running: only these are renewed, so a lease whose release was
  * lost (a failed connection) lapses at its expiry instead of living as long as the instance. */
@@ -149,7 +150,7 @@ waiter_of(fairq_item *it)
 np_err
 pool_sched_enqueue(pool_sched *s, pool_waiter *w)
 {
-    int max = (int)np_config_int(s->cfg, "USER_QUEUE_MAX");
+    int max = (int)NP_SETTING_NOW(s->cfg, pool, USER_QUEUE_MAX);
     pthread_mutex_lock(&s->mu);
     if (s->draining) {
         pthread_mutex_unlock(&s->mu);
@@ -445,7 +446,7 @@ load_cands(pool_sched *s, PGconn *c, cands *out)
     if (err != NP_ERR_OK) {
         return err;
     }
-    int64_t max = np_config_int(s->cfg, "KEY_MAX_CONCURRENCY");
+    int64_t max = NP_SETTING_NOW(s->cfg, pool, KEY_MAX_CONCURRENCY);
     int64_t now = now_ms();
     out->cs = calloc((size_t)(out->nkeys > 0 ? out->nkeys : 1), sizeof(cand));
     if (out->cs == NULL) {
@@ -472,8 +473,10 @@ lease_take(pool_sched *s, PGconn *c, int64_t id, int *slot)
 {
     char id_s[24], max_s[16], ttl_s[16];
     snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
-    snprintf(max_s, sizeof(max_s), "%lld", (long long)np_config_int(s->cfg, "KEY_MAX_CONCURRENCY"));
-    snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)np_config_int(s->cfg, "LEASE_TTL_SECONDS"));
+    snprintf(max_s, sizeof(max_s), "%lld",
+             (long long)NP_SETTING_NOW(s->cfg, pool, KEY_MAX_CONCURRENCY));
+    snprintf(ttl_s, sizeof(ttl_s), "%lld",
+             (long long)NP_SETTING_NOW(s->cfg, pool, LEASE_TTL_SECONDS));
     const char *params[] = {id_s, s->holder, max_s, ttl_s};
     PGresult *res = NULL;
     np_err err = pool_db_exec_prepared(
@@ -664,7 +667,7 @@ renew_leases(pool_sched *s)
     if (c != NULL && keys != NULL && slots != NULL) {
         char ttl_s[16];
         snprintf(ttl_s, sizeof(ttl_s), "%lld",
-                 (long long)np_config_int(s->cfg, "LEASE_TTL_SECONDS"));
+                 (long long)NP_SETTING_NOW(s->cfg, pool, LEASE_TTL_SECONDS));
         const char *params[] = {s->holder, ttl_s, keys, slots};
         pool_db_exec_prepared(
             c, "pool_lease_renew",
@@ -767,7 +770,7 @@ thread_main(void *arg)
         }
         expire_waiters(s, false);
         int64_t now = now_ms();
-        if (now - last_renew >= np_config_int(s->cfg, "LEASE_TTL_SECONDS") * 1000 / 3) {
+        if (now - last_renew >= NP_SETTING_NOW(s->cfg, pool, LEASE_TTL_SECONDS) * 1000 / 3) {
             renew_leases(s);
             last_renew = now;
         }
