@@ -88,6 +88,9 @@ test_dead_instance_skipped(void **state)
     assert_int_equal(gw_peers_open(&p, cfg, "tcp://127.0.0.1:47311,tcp://127.0.0.1:47312", &opts,
                                    why, sizeof(why)),
                      NP_ERR_OK);
+    /* both dialled: until then neither is live, and a get may lend the one it should avoid */
+    assert_int_equal(p.n, 2);
+    assert_true(wait_pipes(p.list[0], 1) && wait_pipes(p.list[1], 1));
     gw_peer *pa = gw_peers_get(&p, NULL);
     gw_peer *pb = gw_peers_get(&p, pa);
     assert_ptr_not_equal(pa, pb);
