@@ -7,12 +7,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
 #include "keyring.h"
 #include "keystore.h"
+#include "np/clock.h"
 
 static const uint8_t enc_key[NP_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 
@@ -20,14 +20,6 @@ static const pool_key_policy opus = {
     .tier = 3, .active = true, .anlas = 1000, .v5_percent = 64, .max_per_request = -1};
 static const pool_key_policy scroll = {
     .tier = 2, .active = true, .anlas = 1000, .max_per_request = -1};
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A key of the copy whose token is "pst-<id>", sealed as the keystore seals it. */
 static pool_ring_key
@@ -127,7 +119,7 @@ test_pick_cooling_and_broken(void **state)
     pool_keyring *kr = pool_keyring_new(enc_key);
     pool_ring_key *keys = calloc(3, sizeof(*keys));
     keys[0] = ring_key(1, opus, 1);
-    keys[0].cool_until_ms = mono_ms() + 60000; /* resting for a minute */
+    keys[0].cool_until_ms = np_now_ms() + 60000; /* resting for a minute */
     keys[1] = ring_key(2, opus, 2);
     keys[1].sealed[keys[1].sealed_len - 1] ^= 1; /* tampered: does not open */
     keys[2] = ring_key(3, opus, 3);
