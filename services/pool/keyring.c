@@ -17,6 +17,7 @@
 #include "np/clock.h"
 #include "np/db.h"
 #include "np/log.h"
+#include "np/testing.h"
 #include "prepared.h"
 
 typedef struct {
@@ -153,8 +154,8 @@ fresh_since(const pool_keyring *kr, int64_t not_before)
 /* The rows of USABLE_KEYS_SQL as keys; a row whose token cannot be copied, or with a cell that
  * does not read as its type (logged by the row reader), is left out: no key is used on a
  * policy guessed from a bad row. */
-static np_err
-parse_rows(PGresult *res, int64_t now, pool_ring_key **out, int *nout)
+NP_STATIC np_err
+usable_keys_parse(const PGresult *res, int64_t now, pool_ring_key **out, int *nout)
 {
     int rows = PQntuples(res);
     pool_ring_key *keys = calloc((size_t)(rows > 0 ? rows : 1), sizeof(*keys));
@@ -214,7 +215,7 @@ pool_usable_keys_read(PGconn *c, pool_ring_key **out, int *n)
     PGresult *res = NULL;
     np_err err = pool_db_exec_prepared(c, "pool_usable_keys", USABLE_KEYS_SQL, 0, NULL, &res);
     if (err == NP_ERR_OK) {
-        err = parse_rows(res, np_now_ms(), out, n);
+        err = usable_keys_parse(res, np_now_ms(), out, n);
     }
     PQclear(res);
     return err;
