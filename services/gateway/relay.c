@@ -452,7 +452,7 @@ send_open(gw_request *r, const gw_route *route, const void *principal)
     size_t skip = relay_path_start(req, plen);
     size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
     if (plen - skip > NP_RELAY_PATH_MAX || qlen > NP_RELAY_QUERY_MAX) {
-        gw_respond_error(r, 414, "uri_too_long", "the path or query is too long");
+        gw_respond_err(r, NP_ERR_URI_TOO_LONG, NULL);
         return;
     }
     char ip[64];

@@ -195,8 +195,10 @@ gw_respond(gw_request *r, int status, const char *ctype, const char *body, size_
     h2o_send_inline(req, body ? body : "", body ? len : 0);
 }
 
-void
-gw_respond_error(gw_request *r, int status, const char *code, const char *message)
+/* respond_error writes {"error": code, "message": message}; only gw_respond_err calls it, so
+ * no answer bypasses errors.def. */
+static void
+respond_error(gw_request *r, int status, const char *code, const char *message)
 {
     np_buf b;
     np_buf_init(&b, 4096);
@@ -212,8 +214,8 @@ gw_respond_error(gw_request *r, int status, const char *code, const char *messag
 void
 gw_respond_err(gw_request *r, np_err err, const char *message)
 {
-    gw_respond_error(r, np_err_status(err), np_err_code(err),
-                     message && message[0] ? message : np_err_message(err));
+    respond_error(r, np_err_status(err), np_err_code(err),
+                  message && message[0] ? message : np_err_message(err));
 }
 
 NP_STATIC bool

@@ -10,8 +10,9 @@ gw_request *gw_request_new(h2o_req_t *req, int route_group);
 
 /* gw_respond sends a whole body (copied into the request pool) with status and type. */
 void gw_respond(gw_request *r, int status, const char *ctype, const char *body, size_t len);
-/* gw_respond_error sends {"error": code, "message": message}. */
-void gw_respond_error(gw_request *r, int status, const char *code, const char *message);
+/* gw_respond_err sends err's answer from errors.def: its status and {"error": its code,
+ * "message": message, or errors.def's message when message is NULL or empty}. Every error
+ * answer of the gateway goes through here. */
 void gw_respond_err(gw_request *r, np_err err, const char *message);
 /* gw_add_header adds a response header (name lowercase), copying value. */
 void gw_add_header(gw_request *r, const char *name, const char *value, size_t len);

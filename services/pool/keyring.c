@@ -12,11 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "keystore.h"
+#include "np/clock.h"
 #include "np/db.h"
 #include "np/log.h"
+#include "np/testing.h"
 #include "prepared.h"
 
 typedef struct {
@@ -37,14 +38,6 @@ struct pool_keyring {
     use_count *uses;
     int nuses, uses_cap;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 pool_ring_keys_free(pool_ring_key *keys, int n)
@@ -135,7 +128,7 @@ install(pool_keyring *kr, pool_ring_key *keys, int n, unsigned v, int64_t t)
 void
 pool_keyring_set(pool_keyring *kr, pool_ring_key *keys, int n)
 {
-    install(kr, keys, n, pool_keyring_version(kr), now_ms());
+    install(kr, keys, n, pool_keyring_version(kr), np_now_ms());
 }
 
 /* Whether the copy was loaded at or after not_before and nothing changed since (under mu). */
@@ -158,9 +151,11 @@ fresh_since(const pool_keyring *kr, int64_t not_before)
     "WHERE k.enabled AND k.ciphertext IS NOT NULL AND k.state IN ('active', 'cooling') "           \
     "ORDER BY k.allow_paid DESC, k.tier DESC NULLS LAST, k.anlas DESC NULLS LAST, k.id"
 
-/* The rows of USABLE_KEYS_SQL as keys; a row whose token cannot be copied is left out. */
-static np_err
-parse_rows(PGresult *res, int64_t now, pool_ring_key **out, int *nout)
+/* The rows of USABLE_KEYS_SQL as keys; a row whose token cannot be copied, or with a cell that
+ * does not read as its type (logged by the row reader), is left out: no key is used on a
+ * policy guessed from a bad row. */
+NP_STATIC np_err
+usable_keys_parse(const PGresult *res, int64_t now, pool_ring_key **out, int *nout)
 {
     int rows = PQntuples(res);
     pool_ring_key *keys = calloc((size_t)(rows > 0 ? rows : 1), sizeof(*keys));
@@ -169,8 +164,34 @@ parse_rows(PGresult *res, int64_t now, pool_ring_key **out, int *nout)
     }
     int n = 0;
     for (int i = 0; i < rows; i++) {
+        np_db_row row = np_db_row_at(res, i);
+        int streak = (int)np_db_int(&row, 8);
+        int64_t cool = np_db_int(&row, 10);
+        pool_ring_key k = {
+            .id = np_db_int(&row, 0),
+            .policy =
+                {
+                    .tier = (int)np_db_int(&row, 1),
+                    .active = np_db_bool(&row, 2),
+                    .anlas = np_db_int(&row, 3),
+                    .v5_negative = np_db_bool(&row, 4),
+                    .v5_percent = np_db_num(&row, 13),
+                    .allow_paid = np_db_bool(&row, 5),
+                    .max_per_request = np_db_int(&row, 6),
+                    .floor = np_db_int(&row, 7),
+                },
+            .streak = streak,
+            .settled = np_db_bool(&row, 9) && streak == 0,
+            .cool_until_ms = cool > 0 ? now + cool : 0,
+            .picked = (uint64_t)np_db_int(&row, 11),
+            .leased = (int)np_db_int(&row, 14),
+        };
+        const char *ciphertext = np_db_str(&row, 12);
+        if (row.err != NP_ERR_OK) {
+            continue;
+        }
         size_t len = 0;
-        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 12), &len);
+        unsigned char *raw = PQunescapeBytea((const unsigned char *)ciphertext, &len);
         unsigned char *sealed = raw != NULL ? malloc(len > 0 ? len : 1) : NULL;
         if (sealed == NULL) {
             PQfreemem(raw);
@@ -179,29 +200,9 @@ parse_rows(PGresult *res, int64_t now, pool_ring_key **out, int *nout)
         memcpy(sealed, raw, len);
         np_wipe(raw, len);
         PQfreemem(raw);
-        int streak = (int)strtol(PQgetvalue(res, i, 8), NULL, 10);
-        int64_t cool = strtoll(PQgetvalue(res, i, 10), NULL, 10);
-        keys[n++] = (pool_ring_key){
-            .id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
-            .policy =
-                {
-                    .tier = (int)strtol(PQgetvalue(res, i, 1), NULL, 10),
-                    .active = PQgetvalue(res, i, 2)[0] == 't',
-                    .anlas = strtoll(PQgetvalue(res, i, 3), NULL, 10),
-                    .v5_negative = PQgetvalue(res, i, 4)[0] == 't',
-                    .v5_percent = strtod(PQgetvalue(res, i, 13), NULL),
-                    .allow_paid = PQgetvalue(res, i, 5)[0] == 't',
-                    .max_per_request = strtoll(PQgetvalue(res, i, 6), NULL, 10),
-                    .floor = strtoll(PQgetvalue(res, i, 7), NULL, 10),
-                },
-            .streak = streak,
-            .settled = PQgetvalue(res, i, 9)[0] == 't' && streak == 0,
-            .cool_until_ms = cool > 0 ? now + cool : 0,
-            .picked = strtoull(PQgetvalue(res, i, 11), NULL, 10),
-            .leased = (int)strtol(PQgetvalue(res, i, 14), NULL, 10),
-            .sealed = sealed,
-            .sealed_len = len,
-        };
+        k.sealed = sealed;
+        k.sealed_len = len;
+        keys[n++] = k;
     }
     *out = keys;
     *nout = n;
@@ -214,7 +215,7 @@ pool_usable_keys_read(PGconn *c, pool_ring_key **out, int *n)
     PGresult *res = NULL;
     np_err err = pool_db_exec_prepared(c, "pool_usable_keys", USABLE_KEYS_SQL, 0, NULL, &res);
     if (err == NP_ERR_OK) {
-        err = parse_rows(res, now_ms(), out, n);
+        err = usable_keys_parse(res, np_now_ms(), out, n);
     }
     PQclear(res);
     return err;
@@ -224,7 +225,7 @@ np_err
 pool_keyring_refresh(pool_keyring *kr, PGconn *c, bool force)
 {
     /* forced: a copy loaded after the caller looked will do (another worker's reload) */
-    int64_t asked = now_ms(), not_before = force ? asked : asked - POOL_KEYRING_TTL_MS;
+    int64_t asked = np_now_ms(), not_before = force ? asked : asked - POOL_KEYRING_TTL_MS;
     pthread_mutex_lock(&kr->mu);
     bool current = kr->loaded && kr->loaded_version == kr->version;
     bool ok = fresh_since(kr, not_before);
@@ -248,7 +249,7 @@ pool_keyring_refresh(pool_keyring *kr, PGconn *c, bool force)
         pthread_mutex_unlock(&kr->refresh_mu);
         return NP_ERR_OK;
     }
-    int64_t t = now_ms();
+    int64_t t = np_now_ms();
     pool_ring_key *keys = NULL;
     int n = 0;
     np_err err = pool_usable_keys_read(c, &keys, &n);
@@ -287,7 +288,7 @@ pool_keyring_guard(pool_keyring *kr, const pool_waiter *w, char *why, size_t why
 bool
 pool_keyring_pick(pool_keyring *kr, pool_waiter *w)
 {
-    int64_t now = now_ms();
+    int64_t now = np_now_ms();
     bool got = false;
     pthread_mutex_lock(&kr->mu);
     while (!got) {

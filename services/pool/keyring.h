@@ -84,4 +84,10 @@ np_err pool_keyring_flush(pool_keyring *kr, PGconn *c);
  * token, allocated with malloc), as a reload does; for tests. */
 void pool_keyring_set(pool_keyring *kr, pool_ring_key *keys, int n);
 
+#ifdef NP_TESTING
+/* usable_keys_parse reads the rows of the usable-keys query as keys (a row with a cell that
+ * does not read as its type is left out); now is the np_now_ms value cooldowns count from. */
+np_err usable_keys_parse(const PGresult *res, int64_t now, pool_ring_key **out, int *nout);
+#endif
+
 #endif

@@ -7,12 +7,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
 #include "keyring.h"
 #include "keystore.h"
+#include "np/clock.h"
 
 static const uint8_t enc_key[NP_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 
@@ -20,14 +20,6 @@ static const pool_key_policy opus = {
     .tier = 3, .active = true, .anlas = 1000, .v5_percent = 64, .max_per_request = -1};
 static const pool_key_policy scroll = {
     .tier = 2, .active = true, .anlas = 1000, .max_per_request = -1};
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A key of the copy whose token is "pst-<id>", sealed as the keystore seals it. */
 static pool_ring_key
@@ -127,7 +119,7 @@ test_pick_cooling_and_broken(void **state)
     pool_keyring *kr = pool_keyring_new(enc_key);
     pool_ring_key *keys = calloc(3, sizeof(*keys));
     keys[0] = ring_key(1, opus, 1);
-    keys[0].cool_until_ms = mono_ms() + 60000; /* resting for a minute */
+    keys[0].cool_until_ms = np_now_ms() + 60000; /* resting for a minute */
     keys[1] = ring_key(2, opus, 2);
     keys[1].sealed[keys[1].sealed_len - 1] ^= 1; /* tampered: does not open */
     keys[2] = ring_key(3, opus, 3);
@@ -196,6 +188,96 @@ test_invalidate(void **state)
     pool_keyring_free(kr);
 }
 
+/* The usable-keys query's columns, in order (keyring.c, USABLE_KEYS_SQL). */
+enum {
+    C_ID,
+    C_TIER,
+    C_ACTIVE,
+    C_ANLAS,
+    C_V5_NEGATIVE,
+    C_ALLOW_PAID,
+    C_MAX_PER_REQUEST,
+    C_FLOOR,
+    C_STREAK,
+    C_SETTLED,
+    C_COOL_MS,
+    C_PICKED,
+    C_CIPHERTEXT,
+    C_V5_PERCENT,
+    C_LEASED,
+    C_N
+};
+
+/* Row i of res: a good key id, with cell col replaced by bad (NULL: a NULL cell) unless col
+ * is -1. */
+static void
+usable_row(PGresult *res, int i, int64_t id, int col, const char *bad)
+{
+    char id_s[24];
+    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
+    const char *v[C_N] = {id_s, "3", "t", "1000", "f",       "t",    "-1", "50",
+                          "0",  "t", "0", "2",    "\\x0102", "64.5", "1"};
+    for (int c = 0; c < C_N; c++) {
+        const char *cell = c == col ? bad : v[c];
+        char buf[32] = ""; /* PQsetvalue copies the value but takes a char * */
+        if (cell != NULL) {
+            snprintf(buf, sizeof(buf), "%s", cell);
+        }
+        assert_int_equal(PQsetvalue(res, i, c, buf, cell != NULL ? (int)strlen(buf) : -1), 1);
+    }
+}
+
+/* Every cell is read as its type: a row with a cell that is not (a word for a number, a NULL,
+ * a bool that is neither t nor f) is left out instead of read as 0 or false. */
+static void
+test_usable_keys_parse(void **state)
+{
+    (void)state;
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    assert_non_null(res);
+    PGresAttDesc attrs[C_N];
+    char name[] = "c"; /* PQsetResultAttrs copies the names */
+    memset(attrs, 0, sizeof(attrs));
+    for (int c = 0; c < C_N; c++) {
+        attrs[c].name = name;
+        attrs[c].format = 0;
+        attrs[c].typlen = -1;
+        attrs[c].atttypmod = -1;
+    }
+    assert_int_equal(PQsetResultAttrs(res, C_N, attrs), 1);
+    usable_row(res, 0, 7, -1, NULL);
+    usable_row(res, 1, 8, C_TIER, "three");
+    usable_row(res, 2, 9, C_ALLOW_PAID, "yes");
+    usable_row(res, 3, 10, C_ANLAS, NULL);
+    usable_row(res, 4, 11, C_V5_PERCENT, "");
+    usable_row(res, 5, 12, -1, NULL);
+
+    pool_ring_key *keys = NULL;
+    int n = -1;
+    assert_int_equal(usable_keys_parse(res, 5000, &keys, &n), NP_ERR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(keys[0].id, 7);
+    assert_int_equal(keys[1].id, 12);
+    const pool_ring_key *k = &keys[0];
+    assert_int_equal(k->policy.tier, 3);
+    assert_true(k->policy.active);
+    assert_int_equal(k->policy.anlas, 1000);
+    assert_false(k->policy.v5_negative);
+    assert_true(k->policy.allow_paid);
+    assert_int_equal(k->policy.max_per_request, -1);
+    assert_int_equal(k->policy.floor, 50);
+    assert_true(k->policy.v5_percent > 64.4 && k->policy.v5_percent < 64.6);
+    assert_true(k->settled);
+    assert_int_equal(k->cool_until_ms, 0);
+    assert_int_equal(k->picked, 2);
+    assert_int_equal(k->leased, 1);
+    assert_int_equal(k->sealed_len, 2);
+    assert_int_equal(k->sealed[0], 1);
+    assert_int_equal(k->sealed[1], 2);
+    pool_ring_keys_free(keys, n);
+    PQclear(res);
+}
+
 int
 main(void)
 {
@@ -205,6 +287,7 @@ main(void)
         cmocka_unit_test(test_pick_cooling_and_broken),
         cmocka_unit_test(test_guard),
         cmocka_unit_test(test_invalidate),
+        cmocka_unit_test(test_usable_keys_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -352,7 +352,9 @@ pool_keystore_reserve_id(PGconn *c, int64_t *id)
     np_err err = np_db_exec(c, "SELECT nextval(pg_get_serial_sequence('upstream_keys', 'id'))", 0,
                             NULL, &res);
     if (err == NP_ERR_OK) {
-        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        np_db_row row = np_db_row_at(res, 0);
+        *id = np_db_int(&row, 0);
+        err = row.err;
     }
     PQclear(res);
     return err;
@@ -396,7 +398,12 @@ pool_keystore_take_upload(PGconn *c, int64_t owner, int64_t per_hour, int64_t *r
         err = np_db_exec(c, "SELECT role = 'admin' FROM users WHERE id = $1 FOR UPDATE", 1, params,
                          &res);
     }
-    bool exempt = err == NP_ERR_OK && PQntuples(res) > 0 && PQgetvalue(res, 0, 0)[0] == 't';
+    bool exempt = false;
+    if (err == NP_ERR_OK && PQntuples(res) > 0) {
+        np_db_row row = np_db_row_at(res, 0);
+        exempt = np_db_bool(&row, 0);
+        err = row.err;
+    }
     PQclear(res);
     res = NULL;
     if (err == NP_ERR_OK && !exempt) {
@@ -412,8 +419,16 @@ pool_keystore_take_upload(PGconn *c, int64_t owner, int64_t per_hour, int64_t *r
                          "key_upload_attempts WHERE user_id = $1",
                          2, params, &res);
     }
-    if (err == NP_ERR_OK && !exempt && PQgetvalue(res, 0, 0)[0] == 't') {
-        *retry_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    bool over = false;
+    if (err == NP_ERR_OK && !exempt) {
+        np_db_row row = np_db_row_at(res, 0);
+        over = np_db_bool(&row, 0);
+        if (over) {
+            *retry_s = np_db_int(&row, 1);
+        }
+        err = row.err;
+    }
+    if (err == NP_ERR_OK && over) {
         err = NP_ERR_RATE_LIMITED;
     } else if (err == NP_ERR_OK && !exempt) {
         err =
@@ -445,9 +460,14 @@ pool_keystore_refingerprint(PGconn *c, const uint8_t enc_key[NP_KEY_LEN],
                          0, NULL, &res);
     }
     for (int i = 0; err == NP_ERR_OK && i < PQntuples(res); i++) {
-        int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        np_db_row row = np_db_row_at(res, i);
+        int64_t id = np_db_int(&row, 0);
+        const char *sealed = np_db_str(&row, 1);
+        if ((err = row.err) != NP_ERR_OK) {
+            break; /* logged by the reader; the transaction rolls back */
+        }
         size_t blen = 0;
-        unsigned char *bin = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 1), &blen);
+        unsigned char *bin = PQunescapeBytea((const unsigned char *)sealed, &blen);
         char token[512];
         if (bin == NULL ||
             pool_keystore_open(enc_key, id, bin, blen, token, sizeof(token)) != NP_ERR_OK) {

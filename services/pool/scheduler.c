@@ -24,7 +24,9 @@
 
 #include "keyring.h"
 #include "keystore.h"
+#include "np/clock.h"
 #include "np/crypto.h"
+#include "np/list.h"
 #include "np/log.h"
 #include "prepared.h"
 #include "settings.h"
@@ -40,7 +42,7 @@ typedef struct rel {
     pool_lease lease;
     pool_release_info info;
     pool_waiter *retry;
-    struct rel *next;
+    np_list_node node; /* on pool_sched.rels, then on a turn's own list */
 } rel;
 
 struct pool_sched {
@@ -57,8 +59,8 @@ struct pool_sched {
     bool listener_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    fairq q; /* the waiters (fairq.h) */
-    rel *rels, *rels_tail;
+    fairq q;      /* the waiters (fairq.h) */
+    np_list rels; /* the releases not applied yet (rel), oldest first */
     held_lease *held;
     int nheld, held_cap;
     bool wake, draining, stopping;
@@ -79,14 +81,6 @@ typedef struct {
     cand *cs;
     int n;
 } cands;
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool
 pool_sched_fits(const pool_waiter *w, const pool_key_policy *k, int64_t *cost, char *why,
@@ -250,12 +244,7 @@ pool_sched_release(pool_sched *s, pool_lease *lease, const pool_release_info *in
     r->info = *info;
     r->retry = retry;
     pthread_mutex_lock(&s->mu);
-    if (s->rels_tail != NULL) {
-        s->rels_tail->next = r;
-    } else {
-        s->rels = r;
-    }
-    s->rels_tail = r;
+    np_list_push_back(&s->rels, &r->node);
     s->wake = true;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -405,16 +394,23 @@ static void
 release_done(pool_sched *s, const rel *r, PGresult *res)
 {
     np_err err = np_err_from_pg(res);
-    if (err == NP_ERR_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 3)[0] == 't') {
-        pool_keyring_invalidate(s->kr); /* here at once; elsewhere through the NOTIFY */
-    }
-    if (err == NP_ERR_OK && PQntuples(res) == 1 &&
-        strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)) != 0) {
-        np_events_emit(s->ev, "key.state",
-                       json_pack("{s:I, s:s, s:s, s:s, s:s}", "key_id", (json_int_t)r->lease.key_id,
-                                 "from", PQgetvalue(res, 0, 0), "to", PQgetvalue(res, 0, 1),
-                                 "reason", r->info.error[0] ? r->info.error : "relay", "request_id",
-                                 r->info.rid));
+    if (err == NP_ERR_OK && PQntuples(res) == 1) {
+        np_db_row row = np_db_row_at(res, 0);
+        const char *from = np_db_str(&row, 0), *to = np_db_str(&row, 1);
+        bool changed = np_db_bool(&row, 3);
+        if (row.err != NP_ERR_OK) {
+            return; /* logged by the reader */
+        }
+        if (changed) {
+            pool_keyring_invalidate(s->kr); /* here at once; elsewhere through the NOTIFY */
+        }
+        if (strcmp(from, to) != 0) {
+            np_events_emit(s->ev, "key.state",
+                           json_pack("{s:I, s:s, s:s, s:s, s:s}", "key_id",
+                                     (json_int_t)r->lease.key_id, "from", from, "to", to, "reason",
+                                     r->info.error[0] ? r->info.error : "relay", "request_id",
+                                     r->info.rid));
+        }
     } else if (err != NP_ERR_OK) {
         const char *m = res != NULL ? PQresultErrorMessage(res) : "no answer";
         np_log_warn("pool", "releasing key %lld failed (%.*s); its lease will lapse",
@@ -447,7 +443,7 @@ load_cands(pool_sched *s, PGconn *c, cands *out)
         return err;
     }
     int64_t max = NP_SETTING_NOW(s->cfg, pool, KEY_MAX_CONCURRENCY);
-    int64_t now = now_ms();
+    int64_t now = np_now_ms();
     out->cs = calloc((size_t)(out->nkeys > 0 ? out->nkeys : 1), sizeof(cand));
     if (out->cs == NULL) {
         free_cands(out);
@@ -490,7 +486,9 @@ lease_take(pool_sched *s, PGconn *c, int64_t id, int *slot)
         4, params, &res);
     bool ok = err == NP_ERR_OK && PQntuples(res) == 1;
     if (ok) {
-        *slot = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        np_db_row row = np_db_row_at(res, 0);
+        *slot = (int)np_db_int(&row, 0);
+        ok = row.err == NP_ERR_OK;
     }
     PQclear(res);
     return ok;
@@ -630,7 +628,7 @@ grant_pass(pool_sched *s)
 static void
 expire_waiters(pool_sched *s, bool all)
 {
-    int64_t now = now_ms();
+    int64_t now = np_now_ms();
     pthread_mutex_lock(&s->mu);
     fairq_item *gone = fairq_expire(&s->q, now, all);
     pthread_mutex_unlock(&s->mu);
@@ -688,20 +686,22 @@ renew_leases(pool_sched *s)
 #define RELEASE_BATCH 64
 
 static void
-apply_releases(pool_sched *s, rel *list)
+apply_releases(pool_sched *s, const np_list *list)
 {
     PGconn *c = s->conn;
     bool ok = true;
-    while (ok && list != NULL) {
+    np_list_node *next = np_list_first(list); /* the first release not answered yet */
+    while (ok && next != NULL) {
         ok = PQenterPipelineMode(c) == 1;
         int sent = 0;
-        for (rel *r = list; ok && r != NULL && sent < RELEASE_BATCH; r = r->next) {
-            ok = release_send(s, c, r);
+        for (np_list_node *n = next; ok && n != NULL && sent < RELEASE_BATCH;
+             n = np_list_next(list, n)) {
+            ok = release_send(s, c, NP_LIST_ENTRY(n, rel, node));
             sent += ok;
         }
-        for (int i = 0; i < sent; i++, list = list->next) {
+        for (int i = 0; i < sent; i++, next = np_list_next(list, next)) {
             PGresult *res = PQgetResult(c); /* the statement's answer */
-            release_done(s, list, res);
+            release_done(s, NP_LIST_ENTRY(next, rel, node), res);
             PQclear(res);
             res = PQgetResult(c); /* NULL: the end of that answer */
             ok = ok && res == NULL;
@@ -720,14 +720,13 @@ apply_releases(pool_sched *s, rel *list)
 }
 
 static void
-run_releases(pool_sched *s, rel *list)
+run_releases(pool_sched *s, np_list *list)
 {
-    if (list != NULL && sched_conn(s) != NULL) {
+    if (!np_list_empty(list) && sched_conn(s) != NULL) {
         apply_releases(s, list);
     }
-    while (list != NULL) {
-        rel *r = list;
-        list = r->next;
+    rel *r;
+    while ((r = NP_LIST_ENTRY(np_list_pop_front(list), rel, node)) != NULL) {
         if (r->retry != NULL) {
             requeue_front(s, r->retry);
         }
@@ -739,27 +738,23 @@ static void *
 thread_main(void *arg)
 {
     pool_sched *s = arg;
-    int64_t last_renew = now_ms(), last_tick = now_ms();
+    int64_t last_renew = np_now_ms(), last_tick = np_now_ms();
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        if (!s->wake && s->rels == NULL && !s->stopping) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            long wait_ms = fairq_depth(&s->q) > 0 ? 200 : 1000;
-            ts.tv_nsec += wait_ms * 1000000L;
-            ts.tv_sec += ts.tv_nsec / 1000000000L;
-            ts.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        if (!s->wake && np_list_empty(&s->rels) && !s->stopping) {
+            int64_t wait_ms = fairq_depth(&s->q) > 0 ? 200 : 1000;
+            np_cond_wait_until(&s->cv, &s->mu, np_deadline_ms(wait_ms));
         }
         s->wake = false;
-        rel *list = s->rels;
-        s->rels = s->rels_tail = NULL;
+        np_list list;
+        np_list_init(&list);
+        np_list_take(&list, &s->rels);
         bool stop = s->stopping, draining = s->draining;
         pool_tick_fn tick = s->tick;
         void *tick_arg = s->tick_arg;
         pthread_mutex_unlock(&s->mu);
 
-        run_releases(s, list);
+        run_releases(s, &list);
         if (stop) {
             break;
         }
@@ -769,7 +764,7 @@ thread_main(void *arg)
             grant_pass(s);
         }
         expire_waiters(s, false);
-        int64_t now = now_ms();
+        int64_t now = np_now_ms();
         if (now - last_renew >= NP_SETTING_NOW(s->cfg, pool, LEASE_TTL_SECONDS) * 1000 / 3) {
             renew_leases(s);
             last_renew = now;
@@ -862,8 +857,9 @@ pool_sched_open(pool_sched **out, np_db *db, const char *db_url, const np_config
     s->db_url = db_url != NULL && db_url[0] ? np_db_url_normalize(db_url) : NULL;
     atomic_init(&s->conn_pid, 0);
     fairq_init(&s->q);
+    np_list_init(&s->rels);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    np_cond_init(&s->cv);
     if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
@@ -911,7 +907,7 @@ pool_sched_close(pool_sched *s)
         pthread_join(s->listener, NULL);
     }
     expire_waiters(s, true);
-    run_releases(s, s->rels); /* late ones, after the thread's last turn */
+    run_releases(s, &s->rels); /* late ones, after the thread's last turn */
     /* Leases this instance still holds end now rather than at their expiry. */
     PGconn *c = sched_conn(s);
     if (c != NULL) {

@@ -2,6 +2,7 @@
  * curl_multi_wakeup. See upstream.h for the state flow of a transfer. */
 #include "upstream.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include "np/list.h"
 #include "np/log.h"
 
+/* Set while a transfer is alive and checked by xfer_of on every entry from curl (a header,
+ * a body chunk, a finished transfer), so a stale or foreign pointer is caught there. */
 #define XFER_MAGIC 0x58464552u
 
 struct pool_xfer {
@@ -124,6 +127,21 @@ pool_xfer_release(pool_xfer *x)
     free(x);
 }
 
+/* xfer_of gives the live transfer arg points at, or NULL (logged; an assert in debug builds)
+ * when it is not one: the caller then drops the call. */
+static pool_xfer *
+xfer_of(void *arg, const char *where)
+{
+    pool_xfer *x = arg;
+    if (x == NULL || x->magic != XFER_MAGIC) {
+        np_log_write(NP_LOG_ERROR, "pool", NULL,
+                     "%s: not a live upstream transfer (%p); the call is dropped", where, arg);
+        assert(!"upstream: a curl callback's argument is not a live pool_xfer");
+        return NULL;
+    }
+    return x;
+}
+
 /* The headers are final when the status is not 1xx; before the first body byte (or the end)
  * the consumer learns them. */
 static void
@@ -161,7 +179,10 @@ copy_value(char *out, size_t outlen, const char *v, size_t n)
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
-    pool_xfer *x = arg;
+    pool_xfer *x = xfer_of(arg, "on_header");
+    if (x == NULL) {
+        return 0; /* aborts the transfer */
+    }
     size_t len = size * n;
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
         /* A new response (after a 100 Continue, say): forget the previous one's headers. */
@@ -181,7 +202,10 @@ on_header(char *p, size_t size, size_t n, void *arg)
 static size_t
 on_write(char *p, size_t size, size_t n, void *arg)
 {
-    pool_xfer *x = arg;
+    pool_xfer *x = xfer_of(arg, "on_write");
+    if (x == NULL) {
+        return 0; /* aborts the transfer */
+    }
     tell_headers(x);
     return x->cb.on_body(x->arg, p, size * n);
 }
@@ -474,9 +498,13 @@ thread_main(void *arg)
             if (m->msg != CURLMSG_DONE) {
                 continue;
             }
-            pool_xfer *x = NULL;
+            char *priv = NULL;
             CURLcode rc = m->data.result;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+            pool_xfer *x = xfer_of(priv, "transfer done");
+            if (x == NULL) {
+                continue;
+            }
             np_err err;
             bool maybe_sent;
             if (rc != CURLE_OK) {

@@ -4,12 +4,11 @@
 
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "np/clock.h"
 #include "np/crypto.h"
 #include "np/log.h"
 
@@ -17,8 +16,11 @@ typedef struct watcher {
     np_config *cfg;
     char *url; /* its own copy: the services that share the watcher close in any order */
     int refs;
-    atomic_bool stop;
-    pthread_t thread;
+    np_ticker *ticker; /* runs watch_step */
+    /* The ticker thread's own: */
+    PGconn *conn;
+    int64_t next_reload; /* np_now_ms value */
+    bool warned;
     struct watcher *next;
 } watcher;
 
@@ -155,69 +157,50 @@ watch_connect(watcher *w)
     return c;
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* State flow of the watcher thread:
+/* State flow of the watcher (one step per ticker run):
  *   1. connect, LISTEN and reload the whole table (retry every second until it works);
- *   2. wait on the socket (200 ms slices, to notice stop), consume input, apply each
- *      notified key;
+ *   2. wait on the socket (200 ms, so a stop waits no longer), consume input, apply each
+ *      notified key, and run again at once;
  *   3. every CONFIG_RELOAD_SECONDS reload the whole table;
- *   4. on any error drop the connection and go back to 1. */
-static void *
-watch_main(void *arg)
+ *   4. on any error drop the connection and go back to 1 after 200 ms. */
+static int64_t
+watch_step(void *arg)
 {
     watcher *w = arg;
-    PGconn *conn = NULL;
-    int64_t next_reload = 0, next_connect = 0;
-    bool warned = false;
-    while (!atomic_load(&w->stop)) {
-        int64_t now = now_ms();
-        if (conn == NULL) {
-            if (now < next_connect) {
-                struct timespec ts = {0, 100 * 1000000};
-                nanosleep(&ts, NULL);
-                continue;
+    if (w->conn == NULL) {
+        w->conn = watch_connect(w);
+        if (w->conn == NULL) {
+            if (!w->warned) {
+                np_log_warn("config", "cannot watch the config table; retrying");
+                w->warned = true;
             }
-            conn = watch_connect(w);
-            if (conn == NULL) {
-                if (!warned) {
-                    np_log_warn("config", "cannot watch the config table; retrying");
-                    warned = true;
-                }
-                next_connect = now + 1000;
-                continue;
-            }
-            warned = false;
-            next_reload = now + NP_SETTING_NOW(w->cfg, np_common, CONFIG_RELOAD_SECONDS) * 1000;
+            return 1000;
         }
-        struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-        int rc = poll(&pfd, 1, 200);
-        bool broken = rc < 0 || PQconsumeInput(conn) == 0;
-        PGnotify *n;
-        while (!broken && (n = PQnotifies(conn)) != NULL) {
-            broken = apply_key(w->cfg, conn, n->extra) != NP_ERR_OK;
-            PQfreemem(n);
-        }
-        if (!broken && now_ms() >= next_reload) {
-            broken = np_config_reload(w->cfg, conn) != NP_ERR_OK;
-            next_reload =
-                now_ms() + NP_SETTING_NOW(w->cfg, np_common, CONFIG_RELOAD_SECONDS) * 1000;
-        }
-        if (broken || PQstatus(conn) != CONNECTION_OK) {
-            np_log_warn("config", "lost the config watch connection; reconnecting");
-            PQfinish(conn);
-            conn = NULL;
-            next_connect = now_ms() + 200;
-        }
+        w->warned = false;
+        w->next_reload =
+            np_now_ms() + NP_SETTING_NOW(w->cfg, np_common, CONFIG_RELOAD_SECONDS) * 1000;
     }
-    PQfinish(conn);
-    return NULL;
+    PGconn *conn = w->conn;
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+    int rc = poll(&pfd, 1, 200);
+    bool broken = rc < 0 || PQconsumeInput(conn) == 0;
+    PGnotify *n;
+    while (!broken && (n = PQnotifies(conn)) != NULL) {
+        broken = apply_key(w->cfg, conn, n->extra) != NP_ERR_OK;
+        PQfreemem(n);
+    }
+    if (!broken && np_now_ms() >= w->next_reload) {
+        broken = np_config_reload(w->cfg, conn) != NP_ERR_OK;
+        w->next_reload =
+            np_now_ms() + NP_SETTING_NOW(w->cfg, np_common, CONFIG_RELOAD_SECONDS) * 1000;
+    }
+    if (broken || PQstatus(conn) != CONNECTION_OK) {
+        np_log_warn("config", "lost the config watch connection; reconnecting");
+        PQfinish(conn);
+        w->conn = NULL;
+        return 200;
+    }
+    return 1; /* back to the socket */
 }
 
 np_err
@@ -246,17 +229,16 @@ np_config_watch_acquire(np_config *cfg, np_db *db)
     }
     w->cfg = cfg;
     w->refs = 1;
-    atomic_init(&w->stop, false);
     /* Apply the table once now, so a service starts with the admin's values. */
     PGconn *c = np_db_acquire(db, 5000);
     if (c != NULL) {
         np_config_reload(cfg, c);
         np_db_release(db, c);
     }
-    if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+    err = np_ticker_start(&w->ticker, watch_step, w, 1); /* the first step at once */
+    if (err != NP_ERR_OK) {
         free(w->url);
         free(w);
-        err = NP_ERR_SYSTEM;
         goto cleanup;
     }
     w->next = registry;
@@ -282,8 +264,8 @@ np_config_watch_release(np_config *cfg)
     }
     pthread_mutex_unlock(&registry_mu);
     if (found != NULL) {
-        atomic_store(&found->stop, true);
-        pthread_join(found->thread, NULL);
+        np_ticker_stop(found->ticker);
+        PQfinish(found->conn);
         np_wipe(found->url, strlen(found->url));
         free(found->url);
         free(found);
