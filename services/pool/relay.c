@@ -99,6 +99,7 @@ relay_rreq_new(pool_relay *rl, np_rpc_call *open_call)
     q->magic = RREQ_MAGIC;
     q->rl = rl;
     q->state = RELAY_ADMITTING;
+    q->path = "";
     atomic_init(&q->refs, 1);
     pthread_mutex_init(&q->mu, NULL);
     np_buf_init(&q->buf, 0);
@@ -134,6 +135,8 @@ relay_unref(rreq *q)
     atomic_fetch_sub(&q->rl->body_bytes, (long long)q->body_len);
     pool_body_unref(q->body);
     free(q->filled);
+    free(q->url);
+    free(q->strs);
     pthread_mutex_destroy(&q->mu);
     q->magic = 0;
     free(q);
