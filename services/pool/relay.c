@@ -99,6 +99,7 @@ relay_rreq_new(pool_relay *rl, np_rpc_call *open_call)
     q->magic = RREQ_MAGIC;
     q->rl = rl;
     q->state = RELAY_ADMITTING;
+    q->path = "";
     atomic_init(&q->refs, 1);
     pthread_mutex_init(&q->mu, NULL);
     np_buf_init(&q->buf, 0);
@@ -136,6 +137,8 @@ relay_unref(rreq *q)
     atomic_fetch_sub(&q->rl->body_bytes, (long long)q->body_len);
     pool_body_unref(q->body);
     free(q->filled);
+    free(q->url);
+    free(q->strs);
     np_settings_release(q->snap);
     pthread_mutex_destroy(&q->mu);
     q->magic = 0;

@@ -148,9 +148,7 @@ static np_err
 check_envelope(rreq *q, const msgpack_object *req, admission *a)
 {
     return relay_read_envelope(q, req, &a->body, &a->blen, &a->query, &a->qlen, a->ctype,
-                               sizeof(a->ctype), a->why, sizeof(a->why))
-               ? NP_ERR_OK
-               : NP_ERR_WIRE;
+                               sizeof(a->ctype), a->why, sizeof(a->why));
 }
 
 static np_err
@@ -307,8 +305,17 @@ check_keys(pool_relay *rl, rreq *q, admission *a)
 static np_err
 hold_body(pool_relay *rl, rreq *q, admission *a)
 {
-    snprintf(q->url, sizeof(q->url), "%s%s%s%.*s", pool_route_base(q->route, q->ps),
-             q->route->upstream, a->qlen ? "?" : "", (int)a->qlen, a->query);
+    const char *base = pool_route_base(q->route, q->ps);
+    const char *qm = a->qlen ? "?" : "";
+    size_t ulen = (size_t)snprintf(NULL, 0, "%s%s%s%.*s", base, q->route->upstream, qm,
+                                   (int)a->qlen, a->query);
+    ulen = ulen < RREQ_URL_MAX ? ulen : RREQ_URL_MAX - 1; /* cut as the old array did */
+    free(q->url);
+    q->url = malloc(ulen + 1);
+    if (q->url == NULL) {
+        return NP_ERR_NOMEM;
+    }
+    snprintf(q->url, ulen + 1, "%s%s%s%.*s", base, q->route->upstream, qm, (int)a->qlen, a->query);
     long long budget = (long long)q->ps->QUEUE_BODY_BYTES_MAX;
     long long blen = (long long)a->blen;
     if (blen > 0 && atomic_fetch_add(&rl->body_bytes, blen) + blen > budget) {

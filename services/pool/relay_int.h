@@ -37,6 +37,12 @@
 #define TABLE_BUCKETS 1024
 #define RID_BUCKETS 1024
 #define MINUTES 60
+/* The bounds of a request's strings, each allocated at its real length at admission: a longer
+ * one is cut to the bound minus its NUL, as the fixed arrays they replace did. */
+#define RREQ_PATH_MAX 1100
+#define RREQ_URL_MAX (1024 + 128 + POOL_QUERY_MAX) /* base + route + query */
+#define RREQ_HDR_LINES 4
+#define RREQ_HDR_LINE_MAX 512
 
 typedef struct rreq rreq;
 
@@ -90,14 +96,15 @@ struct rreq {
     bool in_rids;
 
     /* the request */
-    char rid[64], ip[64], path[1100];
+    char rid[64], ip[64];
+    const char *path; /* "" until the envelope is read, then into strs */
     int64_t uid, kid;
     const pool_route *route;
     pool_anlas_req need;
     char method[8];
-    char url[1024 + 128 + POOL_QUERY_MAX]; /* base + route + query */
-    char hdr_lines[4][512];
-    const char *hdr_ptrs[5];
+    char *url;  /* malloc'd by the admission (hold_body), NULL before */
+    char *strs; /* malloc'd by relay_read_envelope: path and the header lines hdr_ptrs point to */
+    const char *hdr_ptrs[RREQ_HDR_LINES + 1];
     pool_body *body; /* shared with the transfers */
     size_t body_len; /* counted in rl->body_bytes */
     char *filled;    /* the client's body with defaults filled in (NOVELAI_DEFAULT_MODEL) */
@@ -234,10 +241,11 @@ void relay_abort_stream(pool_relay *rl, rreq *q);
 /* ---- relay_wire.c: the relay's messages (msgpack) ---- */
 void relay_hdr_add(hdrs *h, np_relay_resh name, const char *value);
 void relay_hdr_rate(hdrs *h, const pool_rate_result *r);
-/* relay.open's envelope into q; false with a sentence when a field is missing or malformed */
-bool relay_read_envelope(rreq *q, const msgpack_object *req, const void **body, size_t *blen,
-                         const char **query, size_t *qlen, char *ctype, size_t ctlen, char *why,
-                         size_t whylen);
+/* relay.open's envelope into q (its strings allocated: q->strs); NP_ERR_WIRE with a sentence
+ * when a field is missing or malformed, NP_ERR_NOMEM */
+np_err relay_read_envelope(rreq *q, const msgpack_object *req, const void **body, size_t *blen,
+                           const char **query, size_t *qlen, char *ctype, size_t ctlen, char *why,
+                           size_t whylen);
 /* relay.next and relay.cancel {sid}; relay.abort {rid, uid} */
 bool relay_read_sid(const msgpack_object *req, int64_t *sid);
 bool relay_read_abort(const msgpack_object *req, char *rid, size_t ridlen, int64_t *uid);

@@ -4,6 +4,7 @@
 #include "relay_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "np/relaymsg.h"
@@ -64,9 +65,17 @@ relay_reply_error_h(np_rpc_call *call, np_err err, const char *message, const hd
     reply(call, &c, true);
 }
 
+/* The length snprintf would give a string cut to max bytes with its NUL. */
+static size_t
+cut_len(int n, size_t max)
+{
+    return n < 0 ? 0 : (size_t)n < max ? (size_t)n : max - 1;
+}
+
 /* Reads the envelope into q: the request headers of the contract's list, the first four of
- * them as upstream header lines (ctype: the last Content-Type among those). */
-bool
+ * them as upstream header lines (ctype: the last Content-Type among those). The path and the
+ * lines share one allocation of their real lengths (q->strs), cut as the bounds say. */
+np_err
 relay_read_envelope(rreq *q, const msgpack_object *req, const void **body, size_t *blen,
                     const char **query, size_t *qlen, char *ctype, size_t ctlen, char *why,
                     size_t whylen)
@@ -74,10 +83,32 @@ relay_read_envelope(rreq *q, const msgpack_object *req, const void **body, size_
     np_relay_open o;
     if (np_relay_open_read(req, &o) != NP_ERR_OK) {
         snprintf(why, whylen, "malformed relay.open envelope");
-        return false;
+        return NP_ERR_WIRE;
     }
+    int nh = o.nh < RREQ_HDR_LINES ? o.nh : RREQ_HDR_LINES;
+    size_t plen = cut_len(snprintf(NULL, 0, "%.*s", (int)o.path_len, o.path), RREQ_PATH_MAX);
+    size_t hlen[RREQ_HDR_LINES];
+    size_t total = plen + 1;
+    for (int i = 0; i < nh; i++) {
+        const np_relay_hdr *h = &o.h[i];
+        hlen[i] = cut_len(
+            snprintf(NULL, 0, "%s: %.*s", np_relay_req_headers[h->name], (int)h->len, h->value),
+            RREQ_HDR_LINE_MAX);
+        total += hlen[i] + 1;
+    }
+    free(q->strs);
+    q->strs = malloc(total);
+    if (q->strs == NULL) {
+        q->path = "";
+        q->hdr_ptrs[0] = NULL;
+        snprintf(why, whylen, "out of memory");
+        return NP_ERR_NOMEM;
+    }
+    char *p = q->strs;
+    snprintf(p, plen + 1, "%.*s", (int)o.path_len, o.path);
+    q->path = p;
+    p += plen + 1;
     snprintf(q->method, sizeof(q->method), "%.*s", (int)o.method_len, o.method);
-    snprintf(q->path, sizeof(q->path), "%.*s", (int)o.path_len, o.path);
     snprintf(q->ip, sizeof(q->ip), "%s", o.ip);
     snprintf(q->rid, sizeof(q->rid), "%s", o.rid);
     q->uid = o.user_id;
@@ -88,19 +119,17 @@ relay_read_envelope(rreq *q, const msgpack_object *req, const void **body, size_
     *blen = o.body_len;
     q->route = pool_route_find(q->method, q->path);
     ctype[0] = '\0';
-    int nh = 0;
-    for (int i = 0; i < o.nh && nh < 4; i++) {
+    for (int i = 0; i < nh; i++) {
         const np_relay_hdr *h = &o.h[i];
-        snprintf(q->hdr_lines[nh], sizeof(q->hdr_lines[nh]), "%s: %.*s",
-                 np_relay_req_headers[h->name], (int)h->len, h->value);
-        q->hdr_ptrs[nh] = q->hdr_lines[nh];
-        nh++;
+        snprintf(p, hlen[i] + 1, "%s: %.*s", np_relay_req_headers[h->name], (int)h->len, h->value);
+        q->hdr_ptrs[i] = p;
+        p += hlen[i] + 1;
         if (h->name == NP_RELAY_REQH_CONTENT_TYPE) {
             snprintf(ctype, ctlen, "%.*s", (int)h->len, h->value);
         }
     }
     q->hdr_ptrs[nh] = NULL;
-    return true;
+    return NP_ERR_OK;
 }
 
 void

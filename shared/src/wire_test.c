@@ -49,6 +49,42 @@ test_round_trip(void **state)
     np_wire_writer_fini(&w);
 }
 
+/* The zone of a parsed message holds its objects, not msgpack-c's 8 KiB default chunk; a
+ * message with more objects than a small zone parses whole. */
+static void
+test_zone_sized(void **state)
+{
+    (void)state;
+    np_wire_writer w;
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 2);
+    np_wire_str(&w, "op", "relay.open");
+    char body[4096];
+    memset(body, 'x', sizeof(body));
+    np_wire_bin(&w, "b", body, sizeof(body));
+    np_wire_msg m;
+    assert_int_equal(np_wire_parse(&m, w.sbuf.data, w.sbuf.size), NP_ERR_OK);
+    assert_true(m.up.zone->chunk_size <= 6 * sizeof(msgpack_object)); /* 3 pairs; bin in place */
+    np_wire_msg_fini(&m);
+    np_wire_writer_fini(&w);
+
+    np_wire_writer_init(&w);
+    np_wire_begin(&w, 1);
+    np_wire_key(&w, "a");
+    msgpack_pack_array(&w.pk, 3000);
+    for (int i = 0; i < 3000; i++) {
+        msgpack_pack_int(&w.pk, i);
+    }
+    assert_int_equal(np_wire_parse(&m, w.sbuf.data, w.sbuf.size), NP_ERR_OK);
+    const msgpack_object *a = np_wire_get(m.root, "a");
+    assert_non_null(a);
+    assert_int_equal(a->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(a->via.array.size, 3000);
+    assert_int_equal(a->via.array.ptr[2999].via.u64, 2999);
+    np_wire_msg_fini(&m);
+    np_wire_writer_fini(&w);
+}
+
 static void
 test_error_reply(void **state)
 {
@@ -231,7 +267,7 @@ main(void)
         cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_error_reply),
         cmocka_unit_test(test_malformed),       cmocka_unit_test(test_http_request_round_trip),
         cmocka_unit_test(test_path_and_query),  cmocka_unit_test(test_buffer_cap),
-        cmocka_unit_test(test_http_op_checked),
+        cmocka_unit_test(test_http_op_checked), cmocka_unit_test(test_zone_sized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

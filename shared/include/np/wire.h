@@ -41,7 +41,8 @@ typedef struct {
 } np_wire_msg;
 
 /* np_wire_parse parses exactly one msgpack map with v == NP_WIRE_VERSION filling len bytes.
- * NP_ERR_WIRE on anything else. Call np_wire_msg_fini in every case. */
+ * NP_ERR_WIRE on anything else, NP_ERR_NOMEM. The objects live in a zone sized to the message
+ * (strings point into data, which must outlive m). Call np_wire_msg_fini in every case. */
 np_err np_wire_parse(np_wire_msg *m, const void *data, size_t len);
 void np_wire_msg_fini(np_wire_msg *m);
 
