@@ -43,6 +43,7 @@ typedef struct {
     char *data; /* msgpack of [time_us, type, fields_json]; NULL when the slot is free */
     size_t len;
     int64_t sent_at_ms; /* last transmission; 0: never sent */
+    unsigned tries;     /* re-sends so far (resend_after) */
     bool acked;
 } slot;
 
@@ -111,6 +112,21 @@ pack_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, n);
 }
 
+/* resend_after is the wait before s goes out again: EVENTS_RESEND_MS, doubled with each
+ * re-send up to RESEND_BACKOFF_SHIFT_MAX times. A slow audit instance is then not buried under
+ * copies of what it has not acknowledged yet: without the backoff a window of events went out
+ * again every EVENTS_RESEND_MS while audit was busy storing the previous copies, and under
+ * ThreadSanitizer's slowdown the acknowledgements never caught up (460,000 re-sends of 5,000
+ * events in two minutes, audit_kill.test.mjs). */
+#define RESEND_BACKOFF_SHIFT_MAX 4
+
+static int64_t
+resend_after(const np_events *ev, const slot *s)
+{
+    unsigned shift = s->tries < RESEND_BACKOFF_SHIFT_MAX ? s->tries : RESEND_BACKOFF_SHIFT_MAX;
+    return ev->resend_ms << shift;
+}
+
 /* collect picks, under the lock, up to one message worth of events to (re)send and packs
  * them into *out; returns false when nothing is due. *due_ms receives the earliest time a
  * sent event becomes due for a re-send (INT64_MAX when none). */
@@ -127,8 +143,8 @@ collect(np_events *ev, int64_t now, nng_msg **out, int64_t *due_ms)
             continue;
         }
         bool fresh = s->sent_at_ms == 0;
-        if (!fresh && now - s->sent_at_ms < ev->resend_ms) {
-            int64_t due = s->sent_at_ms + ev->resend_ms;
+        if (!fresh && now - s->sent_at_ms < resend_after(ev, s)) {
+            int64_t due = s->sent_at_ms + resend_after(ev, s);
             *due_ms = due < *due_ms ? due : *due_ms;
             continue;
         }
@@ -175,6 +191,7 @@ collect(np_events *ev, int64_t now, nng_msg **out, int64_t *due_ms)
             ev->inflight++;
         } else {
             ev->resent++;
+            s->tries++;
         }
         s->sent_at_ms = now > 0 ? now : 1;
     }
