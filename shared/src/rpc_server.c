@@ -13,6 +13,7 @@
  *      completion, never from a worker thread.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,8 @@ struct np_rpc_call {
     nng_aio *aio;
     nng_msg *req;
     np_wire_msg parsed;
-    enum call_state state;
+    _Atomic int state; /* enum call_state; atomic: a second answer (a programmer error that
+                        * np_rpc_reply catches) reads it while NNG's thread moves it on */
     np_list_node link; /* on the work queue */
 };
 
@@ -288,13 +290,15 @@ np_rpc_server_open(np_rpc_server **out, const char *url, const np_rpc_opts *opts
         free(s);
         return np_err_from_nng(rv);
     }
+    /* Published before the first request can arrive: a handler may read it (the metrics
+     * reply reads np_rpc_server_dropped of the service's server). */
+    *out = s;
     for (int i = 0; i < s->nworkers; i++) {
         pthread_create(&s->workers[i], NULL, worker_main, s);
     }
     for (int i = 0; i < s->ncalls; i++) {
         start_recv(&s->calls[i]);
     }
-    *out = s;
     return NP_ERR_OK;
 }
 
