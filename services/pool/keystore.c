@@ -144,22 +144,11 @@ pool_keystore_add(PGconn *c, const uint8_t enc_key[NP_KEY_LEN], int64_t owner, c
     }
     /* Lock the owner's row, then count in a statement that sees every add committed
      * before the lock was granted. */
-    char cap_s[24];
-    snprintf(cap_s, sizeof(cap_s), "%lld", (long long)set->max_keys);
-    const char *cap[] = {owner_s, cap_s};
-    err = np_db_exec(c, "SELECT role FROM users WHERE id = $1 FOR UPDATE", 1, cap, NULL);
+    const char *lock[] = {owner_s};
+    err = np_db_exec(c, "SELECT role FROM users WHERE id = $1 FOR UPDATE", 1, lock, NULL);
     if (err == NP_ERR_OK) {
-        err = np_db_exec(c,
-                         "SELECT 1 FROM users u WHERE u.id = $1 AND u.role <> 'admin' AND "
-                         "$2::bigint > 0 AND (SELECT count(*) FROM upstream_keys k WHERE "
-                         "k.owner_id = $1) >= $2::bigint",
-                         2, cap, &res);
+        err = pool_keystore_precheck(c, owner, set->max_keys);
     }
-    if (err == NP_ERR_OK && PQntuples(res) > 0) {
-        err = NP_ERR_LIMIT;
-    }
-    PQclear(res);
-    res = NULL;
     if (err != NP_ERR_OK) {
         goto cleanup;
     }

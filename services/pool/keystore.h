@@ -56,7 +56,9 @@ np_err pool_keystore_refingerprint(PGconn *c, const uint8_t enc_key[NP_KEY_LEN],
 np_err pool_keystore_take_upload(PGconn *c, int64_t owner, int64_t per_hour, int64_t *retry_s);
 
 /* pool_keystore_precheck: NP_ERR_LIMIT when a user (not an admin) already holds max_keys keys
- * (0: no cap), so a probe is not spent on an upload pool_keystore_add would refuse. NP_ERR_DB. */
+ * (0: no cap). Before the probe, so none is spent on an upload that would be refused; and in
+ * pool_keystore_add again, under the owner's row lock, where it is the cap that holds. NP_ERR_DB.
+ */
 np_err pool_keystore_precheck(PGconn *c, int64_t owner, int64_t max_keys);
 
 /* pool_keystore_reserve_id takes the next key id from the table's sequence, so the key's

@@ -393,13 +393,13 @@ finish(pool_upstream *u, pool_xfer *x, np_err result, bool maybe_sent)
 static void
 run_jobs(pool_upstream *u, bool stopping)
 {
-    np_list todo;
-    np_list_init(&todo);
+    np_list batch; /* the jobs queued so far, taken in one go */
+    np_list_init(&batch);
     pthread_mutex_lock(&u->mu);
-    np_list_take(&todo, &u->jobs);
+    np_list_take(&batch, &u->jobs);
     pthread_mutex_unlock(&u->mu);
     job *j;
-    while ((j = NP_LIST_ENTRY(np_list_pop_front(&todo), job, link)) != NULL) {
+    while ((j = NP_LIST_ENTRY(np_list_pop_front(&batch), job, link)) != NULL) {
         pool_xfer *x = j->x;
         switch (j->kind) {
         case JOB_START:
