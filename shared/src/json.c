@@ -1,17 +1,21 @@
 /* Strict JSON input checks. */
 #include "np/json.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-bool
-np_json_prescan(const void *body, size_t len, char *why, size_t whylen)
+/* scan counts the values and the deepest nesting of body, stopping at the first count past
+ * max_values or depth past max_depth (false then). */
+static bool
+scan(const unsigned char *p, size_t len, size_t max_values, int max_depth, size_t *values_out,
+     int *depth_out)
 {
-    const unsigned char *p = body;
     size_t values = 0;
-    int depth = 0;
-    bool in_str = false, in_lit = false;
-    for (size_t i = 0; i < len; i++) {
+    int depth = 0, deepest = 0;
+    bool in_str = false, in_lit = false, ok = true;
+    for (size_t i = 0; i < len && ok; i++) {
         unsigned char c = p[i];
         if (in_str) {
             if (c == '\\') {
@@ -32,19 +36,39 @@ np_json_prescan(const void *body, size_t len, char *why, size_t whylen)
             values++;
         } else if (c == '[' || c == '{') {
             values++;
-            if (++depth > NP_JSON_MAX_DEPTH) {
-                snprintf(why, whylen, "the JSON nests deeper than %d levels", NP_JSON_MAX_DEPTH);
-                return false;
+            if (++depth > deepest) {
+                deepest = depth;
             }
         } else if ((c == ']' || c == '}') && depth > 0) {
             depth--;
         }
-        if (values > NP_JSON_MAX_VALUES) {
-            snprintf(why, whylen, "the JSON holds more than %u values", NP_JSON_MAX_VALUES);
-            return false;
-        }
+        ok = values <= max_values && deepest <= max_depth;
     }
-    return true;
+    *values_out = values;
+    *depth_out = deepest;
+    return ok;
+}
+
+void
+np_json_measure(const void *body, size_t len, size_t *values, int *depth)
+{
+    (void)scan(body, len, SIZE_MAX, INT_MAX, values, depth);
+}
+
+bool
+np_json_prescan(const void *body, size_t len, char *why, size_t whylen)
+{
+    size_t values;
+    int depth;
+    if (scan(body, len, NP_JSON_MAX_VALUES, NP_JSON_MAX_DEPTH, &values, &depth)) {
+        return true;
+    }
+    if (depth > NP_JSON_MAX_DEPTH) {
+        snprintf(why, whylen, "the JSON nests deeper than %d levels", NP_JSON_MAX_DEPTH);
+    } else {
+        snprintf(why, whylen, "the JSON holds more than %u values", NP_JSON_MAX_VALUES);
+    }
+    return false;
 }
 
 np_err

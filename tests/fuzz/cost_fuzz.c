@@ -2,15 +2,14 @@
  * key, a Content-Type line, "\n", then the body. Besides not faulting, the model must keep the
  * pool's promise: what it does not know is never free, a refusal says why, and a free-only
  * key is only ever given requests priced 0. Built for libFuzzer with clang (-DNP_FUZZ=ON,
- * `make fuzz`), and always as a replay program over tests/fuzz/corpus/cost_fuzz (ctest). */
+ * `make fuzz`), and always as a replay program over tests/fuzz/corpus/cost (ctest). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "pool/anlas.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,35 +58,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifndef NP_LIBFUZZER
-#include "replay.h"
-
-int
-main(int argc, char **argv)
-{
-    static const char *const tokens[] = {
-        "\"n_samples\":4,",
-        "\"steps\":50,",
-        "\"sm\":true,",
-        "\"mask\":\"aGk=\",",
-        "\"reference_image_multiple\":[\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\"],",
-        "\"director_reference_images_cached\":[{\"cache_secret_key\":\"k\"}],",
-        "\"inpaintImg2ImgStrength\":0.5,",
-        "\"strength\":0.01,",
-        "\"width\":16384,",
-        "\"model\":\"nai-diffusion-5-full\",",
-        "\"req_type\":\"bg-removal\",",
-        "\"x\":1,",
-        "{",
-        "}",
-        "[",
-        "]",
-        ",",
-        "\"",
-        "\r\n--B\r\n",
-        "boundary=",
-        "\\u0000",
-        NULL};
-    return replay_main(argc, argv, tokens);
-}
-#endif
+/* for the replay driver (replay.c) */
+const char *const np_fuzz_tokens[] = {
+    "\"n_samples\":4,",
+    "\"steps\":50,",
+    "\"sm\":true,",
+    "\"mask\":\"aGk=\",",
+    "\"reference_image_multiple\":[\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\"],",
+    "\"director_reference_images_cached\":[{\"cache_secret_key\":\"k\"}],",
+    "\"inpaintImg2ImgStrength\":0.5,",
+    "\"strength\":0.01,",
+    "\"width\":16384,",
+    "\"model\":\"nai-diffusion-5-full\",",
+    "\"req_type\":\"bg-removal\",",
+    "\"x\":1,",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "\"",
+    "\r\n--B\r\n",
+    "boundary=",
+    "\\u0000",
+    NULL};

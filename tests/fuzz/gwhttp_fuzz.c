@@ -11,8 +11,7 @@
 
 #include "../../services/gateway/clientip.h"
 #include "../../services/gateway/routes.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* From H2O's bundled picohttpparser (exported by libh2o, no public header). */
 struct phr_header {

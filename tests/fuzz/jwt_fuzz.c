@@ -7,10 +7,9 @@
 #include <string.h>
 
 #include "../../services/auth/jwt.h"
+#include "fuzz.h"
 #include "np/buf.h"
 #include "np/crypto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t key[NP_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 

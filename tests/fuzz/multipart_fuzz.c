@@ -2,15 +2,14 @@
  * line, "\n", then the body. Besides not faulting, the reader must keep its promises on
  * whatever it accepts: every part lies inside the body, has a name, and no two parts share
  * one. Built for libFuzzer with clang (-DNP_FUZZ=ON, `make fuzz`), and always as a replay
- * program over tests/fuzz/corpus/multipart_fuzz (ctest). */
+ * program over tests/fuzz/corpus/multipart (ctest). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "pool/multipart.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,30 +45,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifndef NP_LIBFUZZER
-#include "replay.h"
-
-int
-main(int argc, char **argv)
-{
-    static const char *const tokens[] = {"boundary=",
-                                         "; ",
-                                         "\"",
-                                         "\\",
-                                         "\r\n",
-                                         "\r\n\r\n",
-                                         "--",
-                                         "\r\n--B",
-                                         "\r\n--BBB--",
-                                         "Content-Disposition: form-data; name=\"request\"\r\n",
-                                         "name=",
-                                         "filename=",
-                                         "Content-Type: ",
-                                         "Content-Transfer-Encoding: base64\r\n",
-                                         "\t",
-                                         "\n",
-                                         "\0",
-                                         NULL};
-    return replay_main(argc, argv, tokens);
-}
-#endif
+/* for the replay driver (replay.c) */
+const char *const np_fuzz_tokens[] = {"boundary=",
+                                      "; ",
+                                      "\"",
+                                      "\\",
+                                      "\r\n",
+                                      "\r\n\r\n",
+                                      "--",
+                                      "\r\n--B",
+                                      "\r\n--BBB--",
+                                      "Content-Disposition: form-data; name=\"request\"\r\n",
+                                      "name=",
+                                      "filename=",
+                                      "Content-Type: ",
+                                      "Content-Transfer-Encoding: base64\r\n",
+                                      "\t",
+                                      "\n",
+                                      "\0",
+                                      NULL};

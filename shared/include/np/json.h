@@ -23,6 +23,9 @@ np_err np_json_parse_object(const void *body, size_t len, json_t **out, char *wh
 /* np_json_prescan counts the values and the nesting of body without allocating; false with a
  * sentence in why when either exceeds its cap. It does not validate (the parser does). */
 bool np_json_prescan(const void *body, size_t len, char *why, size_t whylen);
+/* np_json_measure is the pre-scan's count without caps: the values of body as the pre-scan
+ * counts them, and its deepest nesting (json_fuzz checks that they bound the parsed tree). */
+void np_json_measure(const void *body, size_t len, size_t *values, int *depth);
 /* np_json_only_keys fails naming the first key of obj not in the NULL-terminated allowed (obj
  * is not const: jansson iterates only mutable objects). */
 bool np_json_only_keys(json_t *obj, const char *const *allowed, char *why, size_t whylen);
