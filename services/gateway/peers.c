@@ -226,3 +226,15 @@ gw_peers_count(gw_peers *p)
     pthread_mutex_unlock(&p->mu);
     return n;
 }
+
+int
+gw_peers_connected(gw_peers *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = 0;
+    for (int i = 0; i < p->n; i++) {
+        n += !p->list[i]->gone && np_rpc_client_pipes(p->list[i]->client) > 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}

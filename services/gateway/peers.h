@@ -45,6 +45,8 @@ np_rpc_client *gw_peer_client(const gw_peer *peer);
 int gw_peers_lend_all(gw_peers *p, gw_peer **out, int max);
 /* gw_peers_count returns how many instances are known (vanished ones included). */
 int gw_peers_count(gw_peers *p);
+/* gw_peers_connected returns how many known instances have a live NNG connection now. */
+int gw_peers_connected(gw_peers *p);
 
 /* gw_peers_refresh resolves the list again now (the resolver thread calls it). */
 void gw_peers_refresh(gw_peers *p);

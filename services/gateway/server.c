@@ -20,6 +20,7 @@
 #include "beat.h"
 #include "call.h"
 #include "forward.h"
+#include "np/clock.h"
 #include "np/crypto.h"
 #include "np/httpop.h"
 #include "np/log.h"
@@ -492,6 +493,25 @@ find_web_dir(gw_gateway *gw, const gw_settings *gs)
     }
 }
 
+/* wait_for_backends gives the NNG clients up to seconds to connect to auth and to one pool
+ * instance before the gateway listens. A gateway that listened at once would take requests
+ * (a proxy sends them as soon as the port accepts) that its first second of dialling answers
+ * 503 "unavailable"; until it listens, connections are refused and go to another gateway. */
+static void
+wait_for_backends(gw_gateway *gw, int seconds)
+{
+    int64_t end = np_now_ms() + (int64_t)seconds * 1000;
+    while (np_rpc_client_pipes(gw->auth) == 0 || gw_peers_connected(&gw->pools) == 0) {
+        if (np_now_ms() >= end) {
+            np_log_warn("gateway", "listening with %s not connected after %d s",
+                        np_rpc_client_pipes(gw->auth) == 0 ? "auth" : "no pool instance", seconds);
+            return;
+        }
+        const struct timespec tick = {0, 20 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+}
+
 np_err
 gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
 {
@@ -544,6 +564,7 @@ gw_start(gw_gateway **out, np_config *cfg, char *why, size_t whylen)
     h2o_filter_t *filter = h2o_create_filter(&host->fallback_path, sizeof(*filter));
     filter->on_setup_ostream = on_setup_fallback;
 
+    wait_for_backends(gw, (int)gs->GATEWAY_CONNECT_WAIT_SECONDS);
     char addr[64];
     snprintf(addr, sizeof(addr), "%s", gs->BIND_ADDRESS);
     gw->listen_fd = open_listener(gw, addr, (int)gs->PORT);

@@ -295,7 +295,7 @@ export { sleep };
  * (MULTI_NODE_ENABLED=true), with `pools` pool instances behind one gateway. Returns the same
  * shape as startStack, plus `procs` (name -> Proc).
  */
-export async function startCluster({ pools = 2, tokens = [], env = {}, latencyMs = 0, eventDelayMs = 0 } = {}) {
+export async function startCluster({ pools = 2, tokens = [], env = {}, latencyMs = 0, eventDelayMs = 0, gatewayFirst } = {}) {
   const fake = await startFake({ tokens, latencyMs, eventDelayMs });
   const db = createDatabase();
   const port = async () => `tcp://127.0.0.1:${await freePort()}`;
@@ -328,6 +328,13 @@ export async function startCluster({ pools = 2, tokens = [], env = {}, latencyMs
   };
   let gw;
   try {
+    // gatewayFirst(port): the gateway is started before every back-end, on a port of its own,
+    // and the test looks at it alone before the back-ends start
+    if (gatewayFirst) {
+      const gwPort = await freePort();
+      procs['gateway-1'] = new Proc('gateway-1', NAIPOOL, ['gateway'], { ...common, NODE_ID: 'gateway-1', PORT: String(gwPort) });
+      await gatewayFirst(gwPort, procs['gateway-1']);
+    }
     // in the order naipool all uses: each service after those it calls
     await start('audit-1', 'audit');
     for (let i = 0; i < pools; i++) {
@@ -335,7 +342,12 @@ export async function startCluster({ pools = 2, tokens = [], env = {}, latencyMs
     }
     await start('auth-1', 'auth');
     await start('health-1', 'health');
-    gw = await start('gateway-1', 'gateway', { PORT: '0' });
+    if (gatewayFirst) {
+      gw = procs['gateway-1'];
+      await gw.waitFor(/serving http:\/\/127\.0\.0\.1:(\d+)\//, START_MS);
+    } else {
+      gw = await start('gateway-1', 'gateway', { PORT: '0' });
+    }
   } catch (e) {
     await stopAll();
     throw e;
