@@ -238,13 +238,11 @@ shed_one(gw_thread *th, int listen_fd)
     th->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+/* accept_pending takes every connection waiting on listener; until_empty: also while the
+ * gateway stops (its last call, so that none is left in the queue to be reset at close). */
 static void
-on_accept(h2o_socket_t *listener, const char *err)
+accept_pending(gw_thread *th, h2o_socket_t *listener, bool until_empty)
 {
-    if (err != NULL) {
-        return;
-    }
-    gw_thread *th = listener->data;
     gw_gateway *gw = th->gw;
     for (;;) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
@@ -268,9 +266,17 @@ on_accept(h2o_socket_t *listener, const char *err)
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = tc;
         h2o_accept(&th->accept, sock);
-        if (atomic_load(&th->gw->stopping)) {
+        if (!until_empty && atomic_load(&th->gw->stopping)) {
             break;
         }
+    }
+}
+
+static void
+on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err == NULL) {
+        accept_pending(listener->data, listener, false);
     }
 }
 
@@ -351,14 +357,20 @@ thread_main(void *arg)
     while (!atomic_load(&th->gw->stopping)) {
         h2o_evloop_run(th->loop, 100);
     }
-    /* Stop accepting, then give open connections a moment to finish their requests. */
+    /* Stop accepting, then give open connections a moment to finish their requests. The
+     * connections already in the listener's queue are taken first: closed with it, the kernel
+     * would reset them after a proxy had sent them a request (a 502 behind nginx, which does
+     * not send a POST elsewhere once it went out); later ones are refused, which a proxy
+     * takes to another gateway. */
     h2o_socket_read_stop(th->listener);
+    accept_pending(th, th->listener, true);
     h2o_socket_close(th->listener);
     th->listener = NULL;
     h2o_context_request_shutdown(&th->ctx);
-    /* Requests in flight get a moment to finish; then every remaining connection is shut
-     * down at the socket, which H2O sees as the client leaving and cleans up itself. */
-    for (int i = 0; i < 20 && atomic_load(&th->gw->metrics.in_flight) > 0; i++) {
+    /* Requests in flight get a moment to finish (the connections just taken a few turns to
+     * send theirs); then every remaining connection is shut down at the socket, which H2O
+     * sees as the client leaving and cleans up itself. */
+    for (int i = 0; i < 4 || (i < 24 && atomic_load(&th->gw->metrics.in_flight) > 0); i++) {
         h2o_evloop_run(th->loop, 50);
     }
     for (h2o_linklist_t *n = th->conns.next; n != &th->conns; n = n->next) {
