@@ -11,16 +11,21 @@
 // Settings come from the environment the script sets: NP_URL (https://127.0.0.1:PORT),
 // NP_FAKE_URL, NP_ADMIN_PASSWORD_FILE, NP_PROJECT (the compose project), NP_TOKENS (comma
 // list of the fake's tokens); NODE_EXTRA_CA_CERTS trusts the test's self-signed certificate.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+const execFileAsync = promisify(execFile);
 const URL_ = process.env.NP_URL;
 const FAKE = process.env.NP_FAKE_URL;
 const PROJECT = process.env.NP_PROJECT;
+const COMPOSE_DIR = new URL('../../deploy/compose/', import.meta.url).pathname;
 const TOKENS = process.env.NP_TOKENS.split(',');
 const ADMIN_PASSWORD = readFileSync(process.env.NP_ADMIN_PASSWORD_FILE, 'utf8').trim();
+const PG_PASSWORD = readFileSync(process.env.NP_PG_PASSWORD_FILE, 'utf8').trim();
+const LEASE_TTL_S = Number(process.env.NP_LEASE_TTL_SECONDS || 10);
 let failed = 0;
 
 function report(name, ok, figures) {
@@ -40,6 +45,10 @@ async function api(method, path, { token, json, headers = {} } = {}) {
   return { status: r.status, headers: r.headers, bytes, json: body, ms: performance.now() - t0 };
 }
 
+/** podman, without stopping the event loop: for every call made while a load runs. */
+async function podmanA(...args) {
+  return (await execFileAsync('podman', args, { encoding: 'utf8' })).stdout.trim();
+}
 function podman(...args) {
   return execFileSync('podman', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
@@ -47,6 +56,35 @@ function podman(...args) {
 function containers(svc) {
   return podman('ps', '-a', '--format', '{{.Names}}', '--filter', `label=io.podman.compose.project=${PROJECT}`,
     '--filter', `label=com.docker.compose.service=${svc}`).split('\n').filter(Boolean).sort();
+}
+/**
+ * The answer of one query to the compose Postgres (psql inside its container, as the backup
+ * step does). Asynchronous: a synchronous exec would stop the load's event loop, and with it
+ * every request (and lease) the query means to see.
+ */
+let pgName;
+async function sql(query) {
+  pgName ??= containers('postgres')[0]; // looked up once: a sync call would stall the load too
+  const { stdout } = await execFileAsync('podman', ['exec', '-e', `PGPASSWORD=${PG_PASSWORD}`, pgName, 'psql', '-U', 'naipool',
+    '-d', 'naipool', '-Atc', query], { encoding: 'utf8' });
+  return stdout.trim();
+}
+/** The unexpired leases held by the pool instance on one host (holder is "node/suffix"). */
+async function leasesOf(host) {
+  if (!/^[A-Za-z0-9._-]+$/.test(host)) throw new Error('odd hostname ' + host);
+  return Number(await sql(`SELECT count(*) FROM key_leases WHERE split_part(holder, '/', 1) = '${host}' AND expires_at > now()`));
+}
+/** Whether a gateway container answers /healthz (its image HEALTHCHECK). */
+async function healthy(name) {
+  try { await podmanA('healthcheck', 'run', name); return true; } catch { return false; }
+}
+/** The HTTP requests one gateway has answered, from its /metrics (read inside the container). */
+async function gatewayServed(name) {
+  const text = await podmanA('exec', name, 'bash', '-c',
+    'exec 3<>/dev/tcp/127.0.0.1/5002; printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3; while IFS= read -r l <&3; do printf "%s\\n" "$l"; done');
+  let n = 0;
+  for (const m of text.matchAll(/^naipool_http_requests_total\{route="relay[^"]*",[^}]*\} (\d+)$/gm)) n += Number(m[1]);
+  return n;
 }
 function restarts(names) {
   return names.map((n) => Number(podman('inspect', n, '--format', '{{.RestartCount}}')));
@@ -117,12 +155,18 @@ function load(user, workers) {
       } catch (e) {
         r = { status: 0, headers: new Headers(), ms: Date.now() - start, err: e.message };
       }
-      recs.push({ start, end: Date.now(), ms: r.ms, status: r.status, rid: r.headers.get('x-novelaipool-request-id') });
+      recs.push({ start, end: Date.now(), ms: r.ms, status: r.status, rid: r.headers.get('x-novelaipool-request-id'),
+        detail: r.status === 200 ? undefined : (r.err || r.bytes.toString('utf8').slice(0, 160)) });
     }
   };
   const done = Promise.all(Array.from({ length: workers }, loop));
   return { recs, async stop() { running = false; await done; return recs; } };
 }
+/** What the first failed request of recs said, for the report line. */
+const firstFailure = (recs) => {
+  const f = recs.find((r) => r.status !== 200);
+  return f ? `; first failure ${f.status}: ${f.detail}` : '';
+};
 const okMs = (recs, from, to) => recs.filter((r) => r.status === 200 && r.start >= from && r.start < to).map((r) => r.ms);
 const failedIn = (recs, from, to) => recs.filter((r) => r.status !== 200 && r.start >= from && r.start < to);
 
@@ -163,20 +207,44 @@ async function main() {
   report('admin logs', logged.length === 2 && logged.some((r) => r.route === '/ai/generate-image-stream'),
     `${logged.length} rows for the user: ${logged.map((r) => `${r.route} ${r.status}`).join(', ')}`);
 
+  if (process.env.NP_DEPLOY_SMOKE_ONLY) return; // scripts/deploy-test: NP_DEPLOY_SMOKE_ONLY=1 NP_DEPLOY_KEEP=1
+  const enc = await sql('SHOW server_encoding');
+  report('database', enc === 'UTF8', `encoding ${enc}`);
+
   const pools = containers('pool');
   const gateways = containers('gateway');
   report('instances', pools.length === 2 && gateways.length === 2, `pool ${pools.join(' ')}; gateway ${gateways.join(' ')}`);
 
-  // --- pool: SIGKILL one of two under load
+  // --- pool: SIGKILL one of two under load; the dead one's leases lapse within the lease TTL
   {
-    const l = load(user, 2);
-    await sleep(8000);
+    const l = load(user, 4);
+    const host = podman('inspect', pools[0], '--format', '{{.Config.Hostname}}');
+    const host2 = podman('inspect', pools[1], '--format', '{{.Config.Hostname}}');
+    await sleep(3000);
+    // two instances serve: each holds leases under the load
+    const seen = { [host]: 0, [host2]: 0 };
+    for (let i = 0; i < 10; i++) {
+      for (const h of (await sql(`SELECT split_part(holder, '/', 1) FROM key_leases WHERE expires_at > now()`)).split('\n')) {
+        if (h in seen) seen[h]++;
+      }
+    }
+    report('pools serve', seen[host] > 0 && seen[host2] > 0,
+      `leases seen in 10 looks: ${pools[0]} ${seen[host]}, ${pools[1]} ${seen[host2]}`);
+    await sleep(3000);
+    // the leases it holds as it dies (sampled until it holds one: under 4 workers, at once)
+    let held = 0;
+    for (let i = 0; i < 50 && held === 0; i++) held = await leasesOf(host);
     const kill = Date.now();
-    podman('kill', '--signal', 'KILL', pools[0]);
-    podman('stop', '-t', '0', pools[0]); // keep it down while the "after" figures are taken
-    await sleep(8000);
+    await podmanA('kill', '--signal', 'KILL', pools[0]);
+    await podmanA('stop', '-t', '0', pools[0]); // keep it down while the "after" figures are taken
+    let freedS = NaN;
+    try {
+      await until('the dead pool\'s leases to lapse', async () => (await leasesOf(host)) === 0, (LEASE_TTL_S + 5) * 1000);
+      freedS = (Date.now() - kill) / 1000;
+    } catch { /* reported below */ }
+    await sleep(Math.max(0, kill + 8000 - Date.now()));
     const back = Date.now();
-    podman('start', pools[0]);
+    await podmanA('start', pools[0]);
     await sleep(6000);
     const recs = await l.stop();
     const before = okMs(recs, 0, kill);
@@ -189,20 +257,24 @@ async function main() {
     // second-long retry of a dead instance
     const ok = before.length > 5 && after.length > 5 && lateFails.length === 0 && p50a < p50b + 100 && rejoined.length > 0;
     report('pool kill', ok, `p50 before ${p50b.toFixed(0)} ms (${before.length} req), after ${p50a.toFixed(0)} ms (${after.length} req), ` +
-      `failed in flight ${failedIn(recs, kill, kill + 1000).length}, failed later ${lateFails.length}, after restart ${rejoined.length} ok`);
+      `failed in flight ${failedIn(recs, kill, kill + 1000).length}, failed later ${lateFails.length}, after restart ${rejoined.length} ok${firstFailure(recs)}`);
+    // "free again within LEASE_TTL_SECONDS": no unexpired lease of the dead holder is left by
+    // then (the sampling adds up to a second)
+    report('pool kill leases', held > 0 && freedS <= LEASE_TTL_S + 1,
+      `${held} held by the killed instance, all lapsed ${freedS.toFixed(1)} s after the kill (LEASE_TTL_SECONDS ${LEASE_TTL_S})`);
   }
 
   // --- audit: SIGKILL, start again; every relayed request has exactly one usage row
   {
     const u2 = await newUser('deployaudit');
     for (const token of TOKENS) await api('POST', '/keys', { token: u2.token, json: { token } });
+    const audit = containers('audit');
     const l = load(u2, 2);
     await sleep(4000);
-    const audit = containers('audit');
-    podman('kill', '--signal', 'KILL', audit[0]);
-    podman('stop', '-t', '0', audit[0]);
+    await podmanA('kill', '--signal', 'KILL', audit[0]);
+    await podmanA('stop', '-t', '0', audit[0]);
     await sleep(4000);
-    podman('start', audit[0]);
+    await podmanA('start', audit[0]);
     await sleep(4000);
     const recs = await l.stop();
     const ok200 = new Set(recs.filter((r) => r.status === 200).map((r) => r.rid));
@@ -221,7 +293,7 @@ async function main() {
     const doubled = ids.length - new Set(ids).size;
     const failures = recs.filter((r) => r.status !== 200).length;
     report('audit kill', lost === 0 && doubled === 0 && ok200.size > 0,
-      `${ok200.size} relayed, ${rows.length} usage rows, lost ${lost}, doubled ${doubled}, failed requests ${failures}`);
+      `${ok200.size} relayed, ${rows.length} usage rows, lost ${lost}, doubled ${doubled}, failed requests ${failures}${firstFailure(recs)}`);
   }
 
   // --- postgres: stop and start; /readyz shows it, the suite recovers without restarts
@@ -229,14 +301,14 @@ async function main() {
     const backends = ['auth', 'pool', 'audit', 'health', 'gateway'].flatMap(containers);
     const before = restarts(backends);
     const pg = containers('postgres')[0];
-    podman('stop', '-t', '10', pg);
+    await podmanA('stop', '-t', '10', pg);
     let sawOutage = false;
     try {
       await until('/readyz to show the outage', async () => (await api('GET', '/readyz')).status !== 200, 20000);
       sawOutage = true;
     } catch { /* reported below */ }
     const t0 = Date.now();
-    podman('start', pg);
+    await podmanA('start', pg);
     let recovered = NaN;
     try {
       await until('/readyz to recover', async () => (await api('GET', '/readyz')).status === 200, 90000);
@@ -260,13 +332,48 @@ async function main() {
     const l = load(user, 2);
     await sleep(3000);
     const t0 = Date.now();
-    podman('restart', '-t', '5', gateways[0]);
+    await podmanA('restart', '-t', '5', gateways[0]);
     const took = (Date.now() - t0) / 1000;
     await sleep(5000);
     const recs = await l.stop();
     const fails = recs.filter((r) => r.status !== 200);
     report('gateway restart', fails.length === 0 && recs.length > 10,
-      `${recs.length} requests, ${fails.length} failed (${[...new Set(fails.map((r) => r.status))].join(' ')}), restart took ${took.toFixed(1)} s`);
+      `${recs.length} requests, ${fails.length} failed (${[...new Set(fails.map((r) => r.status))].join(' ')}), restart took ${took.toFixed(1)} s${firstFailure(recs)}`);
+  }
+
+  // --- gateways: scale 1 -> 3 -> 1 under load, as docs/DEPLOYMENT says (replicas through
+  // NAIPOOL_GATEWAYS and `up -d gateway`; the extra ones stopped). nginx is not told: it looks
+  // `gateway` up every 5 s (deploy/nginx/naipool.conf.template).
+  {
+    const l = load(user, 4);
+    await sleep(3000);
+    const marks = [];
+    const mark = (n) => marks.push(n);
+    await podmanA('stop', '-t', '10', ...gateways.slice(1));
+    mark(1);
+    await sleep(6000);
+    await execFileAsync('podman-compose', ['-p', PROJECT, '-f', 'docker-compose.yml', '-f', '../test/compose.fake.yml',
+      'up', '-d', '--no-build', 'gateway'], { cwd: COMPOSE_DIR, env: { ...process.env, NAIPOOL_GATEWAYS: '3' } });
+    const three = containers('gateway');
+    for (const g of three) await until(`${g} to answer /healthz`, () => healthy(g), 30000);
+    mark(three.length);
+    await sleep(6000); // nginx's next lookup
+    const served0 = await Promise.all(three.map(gatewayServed));
+    await sleep(6000);
+    const served = (await Promise.all(three.map(gatewayServed))).map((n, i) => n - served0[i]); // METRICS_CACHE_SECONDS 5
+    await podmanA('stop', '-t', '10', ...three.slice(1));
+    mark(1);
+    await sleep(6000);
+    const recs = await l.stop();
+    // leave two, as the compose file has them
+    for (const g of three.slice(2)) await podmanA('rm', '-f', g);
+    await podmanA('start', three[1]);
+    await until(`${three[1]} to answer /healthz`, () => healthy(three[1]), 30000);
+    await sleep(6000);
+    const fails = recs.filter((r) => r.status !== 200);
+    report('gateway scale', three.length === 3 && served.every((n) => n > 0) && fails.length === 0 && recs.length > 20,
+      `${marks.join(' -> ')} gateways, ${recs.length} requests, ${fails.length} failed, p50 ${median(okMs(recs, 0, Infinity)).toFixed(0)} ms, ` +
+      `at 3 each served ${served.join('/')}${firstFailure(recs)}`);
   }
 
   const s = await fakeStats();
@@ -276,7 +383,13 @@ async function main() {
 /** After a restore: the smoke's user signs in, its keys still decrypt, a generation is relayed. */
 async function restored() {
   const { username, password } = JSON.parse(readFileSync(process.env.NP_STATE_FILE, 'utf8'));
-  const l = await api('POST', '/auth/login', { json: { username, password } });
+  // the back-ends came back on new addresses: each gateway finds them at its next lookup
+  // (every 10 s); /readyz was answered by one of the two
+  let l = { status: 0 };
+  await until('a sign-in against the restored database', async () => {
+    l = await api('POST', '/auth/login', { json: { username, password } });
+    return l.status === 200;
+  }, 30000).catch(() => {});
   const keys = l.status === 200 ? await api('GET', '/keys', { token: l.json.access_token }) : { json: [] };
   const states = (keys.json || []).map((k) => k.state);
   let gen = { status: 0, ms: 0 };

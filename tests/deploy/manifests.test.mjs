@@ -316,7 +316,12 @@ test("compose: nginx ends TLS on 443, back-ends on an internal network nginx can
   assert.ok(!nets(nginx).includes("egress"));
   assert.notEqual(compose.networks.egress?.internal, true);
   assert.ok(nets(s.gateway).includes(internal[0]) && nets(s.gateway).length === 2, "gateway bridges both");
-  const conf = readFileSync(path.join(root, "deploy/nginx/naipool.conf"), "utf8");
+  const conf = readFileSync(path.join(root, "deploy/nginx/naipool.conf.template"), "utf8");
+  // gateways are looked up at run time (scaled, restarted on a new address) through the
+  // network's own DNS, which the nginx image's entrypoint fills in
+  assert.match(conf, /resolver \$\{NAIPOOL_RESOLVER\} valid=\d+s/);
+  assert.match(conf, /proxy_pass http:\/\/\$naipool_gateway:5002;/);
+  assert.ok(nginx.volumes.some((v) => v.includes("10-naipool-resolver.envsh:/docker-entrypoint.d/")), "the resolver script is mounted");
   assert.match(conf, /listen 443 ssl/);
   assert.match(conf, /return 301 https:/);
   assert.match(conf, /Strict-Transport-Security/);
