@@ -28,6 +28,7 @@ const stack = await startStack({
     // one user with 16 keys: 1,000,000 requests/minute (MAX_RPM), far above what the box serves
     LOG_LEVEL: 'warn', BASE_RPM: '100000', PER_KEY_RPM: '100000', MAX_RPM: '1000000',
     USER_QUEUE_MAX: '100000', USER_MAX_CONCURRENCY: '10000', QUEUE_TIMEOUT_SECONDS: '600',
+    KEY_UPLOADS_PER_HOUR: '0', // one user contributes all 16 keys
     AUTH_REGISTER_RATE_LIMIT_PER_MINUTE: '100000', AUTH_LOGIN_RATE_LIMIT_PER_MINUTE: '100000',
     ...JSON.parse(process.env.STACK_ENV || '{}'),
     ...JSON.parse(process.env.BENCH_ENV || '{}'),
