@@ -196,10 +196,10 @@ cleanup:
 /* query_json runs a statement whose first cell is one JSON value and parses it into *out;
  * NP_ERR_NOT_FOUND when there is no row. */
 static np_err
-query_json(PGconn *c, const char *sql, int nparams, const char *const *params, json_t **out)
+query_json(PGconn *c, const char *sql, const np_db_params *params, json_t **out)
 {
     PGresult *res = NULL;
-    np_err err = np_db_exec(c, sql, nparams, params, &res);
+    np_err err = np_db_exec_params(c, sql, params, &res);
     if (err == NP_ERR_OK && (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))) {
         err = NP_ERR_NOT_FOUND;
     }
@@ -213,25 +213,25 @@ query_json(PGconn *c, const char *sql, int nparams, const char *const *params, j
 np_err
 pool_keystore_get(PGconn *c, int64_t id, int64_t owner, bool admin, json_t **out)
 {
-    char id_s[24], owner_s[24];
-    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
-    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
-    const char *params[] = {id_s, owner_s};
+    np_db_params params;
+    np_db_params_init(&params);
+    np_db_param_int(&params, id);
+    np_db_param_int(&params, owner);
     return query_json(c,
                       admin ? "SELECT " ADMIN_JSON " FROM upstream_keys k JOIN users u ON "
                               "u.id = k.owner_id WHERE k.id = $1 AND ($2::bigint = 0 OR "
                               "k.owner_id = $2)"
                             : "SELECT " KEY_JSON " FROM upstream_keys k WHERE k.id = $1 "
                               "AND ($2::bigint = 0 OR k.owner_id = $2)",
-                      2, params, out);
+                      &params, out);
 }
 
 np_err
 pool_keystore_list(PGconn *c, int64_t owner, bool admin, json_t **out)
 {
-    char owner_s[24];
-    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
-    const char *params[] = {owner_s};
+    np_db_params params;
+    np_db_params_init(&params);
+    np_db_param_int(&params, owner);
     return query_json(
         c,
         admin ? "SELECT coalesce(json_agg(" ADMIN_JSON " ORDER BY k.id), '[]') FROM "
@@ -239,33 +239,50 @@ pool_keystore_list(PGconn *c, int64_t owner, bool admin, json_t **out)
                 "k.owner_id = $1)"
               : "SELECT coalesce(json_agg(" KEY_JSON " ORDER BY k.id), '[]') FROM upstream_keys "
                 "k WHERE ($1::bigint = 0 OR k.owner_id = $1)",
-        1, params, out);
+        &params, out);
+}
+
+/* opt_bool, opt_int add v when has, else SQL NULL (the column is left as it is) */
+static void
+opt_bool(np_db_params *p, bool has, bool v)
+{
+    if (has) {
+        np_db_param_bool(p, v);
+    } else {
+        np_db_param_null(p);
+    }
+}
+
+static void
+opt_int(np_db_params *p, bool has, int64_t v)
+{
+    if (has) {
+        np_db_param_int(p, v);
+    } else {
+        np_db_param_null(p);
+    }
 }
 
 np_err
 pool_keystore_patch(PGconn *c, int64_t id, int64_t owner, bool by_admin, const pool_key_patch *p,
                     char *from, char *to, size_t statelen)
 {
-    char id_s[24], owner_s[24], max_s[24], floor_s[24];
-    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
-    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
-    snprintf(max_s, sizeof(max_s), "%lld", (long long)p->max_anlas);
-    snprintf(floor_s, sizeof(floor_s), "%lld", (long long)p->floor);
-    const char *params[] = {
-        id_s,
-        owner_s,
-        p->has_note ? p->note : NULL,
-        p->has_enabled ? (p->enabled ? "true" : "false") : NULL,
-        p->has_allow_paid ? (p->allow_paid ? "true" : "false") : NULL,
-        p->has_max ? "true" : "false",
-        p->has_max && p->max_anlas >= 0 ? max_s : NULL,
-        p->has_floor ? floor_s : NULL,
-        by_admin ? "admin" : "owner",
-    };
+    /* $1 id, $2 owner, then each field or NULL (left as it is), $9 who edits */
+    np_db_params params;
+    np_db_params_init(&params);
+    np_db_param_int(&params, id);
+    np_db_param_int(&params, owner);
+    np_db_param_str(&params, p->has_note ? p->note : NULL);
+    opt_bool(&params, p->has_enabled, p->enabled);
+    opt_bool(&params, p->has_allow_paid, p->allow_paid);
+    np_db_param_bool(&params, p->has_max);
+    opt_int(&params, p->has_max && p->max_anlas >= 0, p->max_anlas);
+    opt_int(&params, p->has_floor, p->floor);
+    np_db_param_str(&params, by_admin ? "admin" : "owner");
     /* The old row is read under the row lock of the same statement, so from/to are exact
      * even when two edits race. An owner may not re-enable what an admin disabled. */
     PGresult *res = NULL;
-    np_err err = np_db_exec(
+    np_err err = np_db_exec_params(
         c,
         "WITH old AS (SELECT id, enabled, state, disabled_by FROM upstream_keys WHERE id = $1 "
         "AND ($2::bigint = 0 OR owner_id = $2) FOR UPDATE), upd AS (UPDATE upstream_keys k SET "
@@ -281,7 +298,7 @@ pool_keystore_patch(PGconn *c, int64_t id, int64_t owner, bool by_admin, const p
         "AND old.disabled_by = 'admin') RETURNING " NP_KEY_VISIBLE_STATE ") "
         "SELECT CASE WHEN old.enabled THEN old.state ELSE 'disabled' END, (SELECT * FROM upd), "
         "pg_notify('pool_keys', 'k') FROM old",
-        9, params, &res);
+        &params, &res);
     if (err == NP_ERR_OK && PQntuples(res) == 0) {
         err = NP_ERR_NOT_FOUND;
     } else if (err == NP_ERR_OK && PQgetisnull(res, 0, 1)) {
@@ -297,15 +314,15 @@ pool_keystore_patch(PGconn *c, int64_t id, int64_t owner, bool by_admin, const p
 np_err
 pool_keystore_delete(PGconn *c, int64_t id, int64_t owner)
 {
-    char id_s[24], owner_s[24];
-    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
-    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
-    const char *params[] = {id_s, owner_s};
+    np_db_params params;
+    np_db_params_init(&params);
+    np_db_param_int(&params, id);
+    np_db_param_int(&params, owner);
     PGresult *res = NULL;
-    np_err err = np_db_exec(c,
-                            "DELETE FROM upstream_keys WHERE id = $1 AND owner_id = $2 "
-                            "RETURNING pg_notify('pool_keys', 'k')",
-                            2, params, &res);
+    np_err err = np_db_exec_params(c,
+                                   "DELETE FROM upstream_keys WHERE id = $1 AND owner_id = $2 "
+                                   "RETURNING pg_notify('pool_keys', 'k')",
+                                   &params, &res);
     if (err == NP_ERR_OK && strcmp(PQcmdTuples(res), "1") != 0) {
         err = NP_ERR_NOT_FOUND;
     }
@@ -316,14 +333,14 @@ pool_keystore_delete(PGconn *c, int64_t id, int64_t owner)
 np_err
 pool_keystore_counts(PGconn *c, int64_t owner, int64_t *contributed, int64_t *healthy)
 {
-    char owner_s[24];
-    snprintf(owner_s, sizeof(owner_s), "%lld", (long long)owner);
-    const char *params[] = {owner_s};
+    np_db_params params;
+    np_db_params_init(&params);
+    np_db_param_int(&params, owner);
     PGresult *res = NULL;
-    np_err err = np_db_exec(c,
-                            "SELECT count(*), count(*) FILTER (WHERE enabled AND state IN "
-                            "('active', 'cooling')) FROM upstream_keys WHERE owner_id = $1",
-                            1, params, &res);
+    np_err err = np_db_exec_params(c,
+                                   "SELECT count(*), count(*) FILTER (WHERE enabled AND state IN "
+                                   "('active', 'cooling')) FROM upstream_keys WHERE owner_id = $1",
+                                   &params, &res);
     if (err == NP_ERR_OK) {
         np_db_row row = np_db_row_at(res, 0);
         *contributed = np_db_int(&row, 0);
