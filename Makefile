@@ -27,7 +27,7 @@ test-tsan:
 	@scripts/deps test
 	@NP_TSAN=1 scripts/test
 
-# The image, the compose stack on podman and its faults (scripts/deploy-test; not all done yet).
+# The image, the compose stack on podman and its faults (scripts/deploy-test; CI runs it last).
 deploy-test:
 	@scripts/deploy-test
 
