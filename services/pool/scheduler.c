@@ -59,8 +59,9 @@ struct pool_sched {
     bool listener_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    fairq q;      /* the waiters (fairq.h) */
-    np_list rels; /* the releases not applied yet (rel), oldest first */
+    pthread_cond_t listen_cv; /* the listener's retry wait; broadcast when stopping */
+    fairq q;                  /* the waiters (fairq.h) */
+    np_list rels;             /* the releases not applied yet (rel), oldest first */
     held_lease *held;
     int nheld, held_cap;
     bool wake, draining, stopping;
@@ -808,8 +809,12 @@ listener_main(void *arg)
                 PQclear(r);
                 PQfinish(c);
                 c = NULL;
-                struct timespec ts = {1, 0};
-                nanosleep(&ts, NULL);
+                /* Wait a second before the next try; pool_sched_close ends the wait at once. */
+                int64_t retry_at = np_deadline_ms(1000);
+                pthread_mutex_lock(&s->mu);
+                while (!s->stopping && np_cond_wait_until(&s->listen_cv, &s->mu, retry_at) == 0) {
+                }
+                pthread_mutex_unlock(&s->mu);
                 continue;
             }
             PQclear(r);
@@ -860,9 +865,11 @@ pool_sched_open(pool_sched **out, np_db *db, const char *db_url, const np_config
     np_list_init(&s->rels);
     pthread_mutex_init(&s->mu, NULL);
     np_cond_init(&s->cv);
+    np_cond_init(&s->listen_cv);
     if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
+        pthread_cond_destroy(&s->listen_cv);
         free(s->db_url);
         free(s);
         return NP_ERR_SYSTEM;
@@ -901,6 +908,7 @@ pool_sched_close(pool_sched *s)
     s->draining = true;
     s->stopping = true;
     pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&s->listen_cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
     if (s->listener_started) {
@@ -921,6 +929,7 @@ pool_sched_close(pool_sched *s)
     fairq_fini(&s->q);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->listen_cv);
     if (s->db_url != NULL) {
         np_wipe(s->db_url, strlen(s->db_url));
     }
