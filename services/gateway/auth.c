@@ -10,6 +10,7 @@
 #include "call.h"
 #include "np/clock.h"
 #include "np/crypto.h"
+#include "np/log.h"
 
 typedef struct {
     uint8_t key[32];
@@ -156,6 +157,8 @@ on_authenticated(gw_call *call)
         }
     }
     if (err == NP_ERR_TIMEOUT || err == NP_ERR_CLOSED || err == NP_ERR_WIRE) {
+        np_log_warn("gateway", "request %s: the authenticate call failed (%s)", call->r->rid,
+                    np_err_code(err));
         err = NP_ERR_UNAVAILABLE;
         snprintf(message, sizeof(message), "the auth service is unavailable");
     }

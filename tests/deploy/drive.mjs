@@ -165,7 +165,7 @@ function load(user, workers) {
 /** What the first failed request of recs said, for the report line. */
 const firstFailure = (recs) => {
   const f = recs.find((r) => r.status !== 200);
-  return f ? `; first failure ${f.status}: ${f.detail}` : '';
+  return f ? `; first failure ${f.status} (request ${f.rid}, at ${new Date(f.start).toISOString()}, ${f.end - f.start} ms): ${f.detail}` : '';
 };
 const okMs = (recs, from, to) => recs.filter((r) => r.status === 200 && r.start >= from && r.start < to).map((r) => r.ms);
 const failedIn = (recs, from, to) => recs.filter((r) => r.status !== 200 && r.start >= from && r.start < to);
@@ -394,8 +394,15 @@ async function restored() {
     l = await api('POST', '/auth/login', { json: { username, password } });
     return l.status === 200;
   }, 30000).catch(() => {});
-  const keys = l.status === 200 ? await api('GET', '/keys', { token: l.json.access_token }) : { json: [] };
-  const states = (keys.json || []).map((k) => k.state);
+  // the keys come from pool, which a gateway may not have found yet when auth answered
+  let keys = { status: 0, json: [] };
+  if (l.status === 200) {
+    await until('the keys from the restored database', async () => {
+      keys = await api('GET', '/keys', { token: l.json.access_token });
+      return keys.status === 200 && Array.isArray(keys.json);
+    }, 30000).catch(() => {});
+  }
+  const states = Array.isArray(keys.json) ? keys.json.map((k) => k.state) : [`(GET /keys ${keys.status})`];
   let gen = { status: 0, ms: 0 };
   if (l.status === 200) {
     await until('a generation from the restored database', async () => {
