@@ -50,6 +50,18 @@ async function depth() {
   return m ? Number(m[1]) : -1;
 }
 
+/** heap: malloc's figures from /metrics (naipool_process_heap_bytes), in MB: what live blocks
+ * use and what malloc holds from the system; a leak grows the first, fragmentation the second. */
+async function heap() {
+  const r = await fetch(s.url + '/metrics').catch(() => null);
+  const t = r ? await r.text() : '';
+  const mb = (state) => {
+    const m = t.match(new RegExp(`^naipool_process_heap_bytes\\{state="${state}"\\} (\\d+)$`, 'm'));
+    return m ? +(Number(m[1]) / 1048576).toFixed(1) : -1;
+  };
+  return { heap_in_use_mb: mb('in_use'), heap_held_mb: mb('held') };
+}
+
 function print(o) { console.log(JSON.stringify(o)); }
 
 const imageBody = (extra = '') => '{"input":"bench","model":"nai-diffusion-4-5-full","action":"generate",' +
@@ -126,7 +138,7 @@ if (mode === 'idle') {
     d = await depth();
   }
   await sleep(3000);
-  const full = { part: 'queue', minute: 0, depth: await depth(), clients: open.size, ...rss(),
+  const full = { part: 'queue', minute: 0, depth: await depth(), clients: open.size, ...rss(), ...(await heap()),
     base_rss_mb: base.rss_mb, answers: { ...answers }, errors };
   print(full);
   if (full.depth < n * 0.9) {
@@ -140,7 +152,7 @@ if (mode === 'idle') {
       for (let k = 0; k < churn && open.size > 0; k++) { hangUp(); start(); }
       await sleep(1000);
     }
-    const o = { part: 'soak', minute: m, depth: await depth(), clients: open.size, ...rss(),
+    const o = { part: 'soak', minute: m, depth: await depth(), clients: open.size, ...rss(), ...(await heap()),
       answers: { ...answers }, left, errors };
     samples.push(o);
     print(o);
@@ -152,9 +164,11 @@ if (mode === 'idle') {
   while ((await depth()) > 0 && Date.now() < gone) await sleep(500);
   await sleep(5000);
   const rs = samples.map((x) => x.rss_mb);
-  print({ part: 'drained', depth: await depth(), ...rss(), soak_rss_min_mb: Math.min(...rs.slice(1)),
-    soak_rss_max_mb: Math.max(...rs.slice(1)), growth_mb_first_to_last:
-      +(rs[rs.length - 1] - rs[Math.min(1, rs.length - 1)]).toFixed(1) });
+  const hs = samples.map((x) => x.heap_in_use_mb);
+  const first = Math.min(1, rs.length - 1);
+  print({ part: 'drained', depth: await depth(), ...rss(), ...(await heap()), soak_rss_min_mb: Math.min(...rs.slice(1)),
+    soak_rss_max_mb: Math.max(...rs.slice(1)), growth_mb_first_to_last: +(rs[rs.length - 1] - rs[first]).toFixed(1),
+    heap_in_use_growth_mb_first_to_last: +(hs[hs.length - 1] - hs[first]).toFixed(1) });
   agent.destroy();
 } else {
   console.error('usage: memory.mjs STACK_JSON idle|hostile|queue N MINUTES CHURN');

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "np/heap.h"
+
 /* Route groups: a fixed list so that metric labels stay bounded whatever paths arrive. */
 static const char *const groups[GW_METRIC_ROUTES] = {"other",  "healthz", "readyz",      "metrics",
                                                      "static", "auth",    "client_keys", "keys",
@@ -106,4 +108,14 @@ gw_metrics_render(const gw_metrics *m, np_buf *out)
                   "# HELP naipool_http_in_flight Requests being served.\n"
                   "# TYPE naipool_http_in_flight gauge\nnaipool_http_in_flight %lld\n",
                   (long long)atomic_load(&m->in_flight));
+    np_heap_usage heap;
+    if (np_heap_read(&heap)) {
+        np_buf_printf(out,
+                      "# HELP naipool_process_heap_bytes What malloc holds in this process: "
+                      "in_use by live blocks, held from the system (in use and free).\n"
+                      "# TYPE naipool_process_heap_bytes gauge\n"
+                      "naipool_process_heap_bytes{state=\"in_use\"} %zu\n"
+                      "naipool_process_heap_bytes{state=\"held\"} %zu\n",
+                      heap.in_use, heap.held);
+    }
 }

@@ -45,6 +45,10 @@ test('metrics are Prometheus text with request counters and a latency histogram'
   assert.match(r.text, /naipool_http_requests_total\{route="healthz",status="200"\} \d+/);
   assert.match(r.text, /naipool_http_request_duration_seconds_bucket\{route="healthz",le="\+Inf"\} \d+/);
   assert.match(r.text, /naipool_http_in_flight \d+/);
+  // malloc's figures (glibc): held from the system is never less than in use
+  const inUse = Number(r.text.match(/^naipool_process_heap_bytes\{state="in_use"\} (\d+)$/m)?.[1]);
+  const held = Number(r.text.match(/^naipool_process_heap_bytes\{state="held"\} (\d+)$/m)?.[1]);
+  assert.ok(Number.isFinite(inUse) && Number.isFinite(held) && held >= inUse, `heap ${inUse} of ${held}`);
 });
 
 test('unknown API paths get 404 in the error shape', async () => {
