@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -61,12 +62,18 @@ wait_pipes(gw_peer *peer, int want)
     return false;
 }
 
+/* listen_rep listens on 127.0.0.1:*port, or on a port the system picks when *port is 0 (a
+ * fixed one may be some other connection's ephemeral port), and sets *port to it. */
 static nng_socket
-listen_rep(const char *url)
+listen_rep(int *port)
 {
     nng_socket s;
+    nng_listener l;
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", *port);
     assert_int_equal(nng_rep0_open(&s), 0);
-    assert_int_equal(nng_listen(s, url, NULL, 0), 0);
+    assert_int_equal(nng_listen(s, url, &l, 0), 0);
+    assert_int_equal(nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, port), 0);
     return s;
 }
 
@@ -80,14 +87,16 @@ test_dead_instance_skipped(void **state)
     np_config *cfg = np_config_new(tables);
     char why[256] = "";
     assert_int_equal(np_config_load(cfg, NULL, why, sizeof(why)), NP_ERR_OK);
-    nng_socket a = listen_rep("tcp://127.0.0.1:47311");
-    nng_socket b = listen_rep("tcp://127.0.0.1:47312");
+    int port_a = 0;
+    int port_b = 0;
+    nng_socket a = listen_rep(&port_a);
+    nng_socket b = listen_rep(&port_b);
+    char urls[128];
+    snprintf(urls, sizeof(urls), "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d", port_a, port_b);
     gw_peers p;
     memset(&p, 0, sizeof(p));
     np_rpc_opts opts = {0};
-    assert_int_equal(gw_peers_open(&p, cfg, "tcp://127.0.0.1:47311,tcp://127.0.0.1:47312", &opts,
-                                   why, sizeof(why)),
-                     NP_ERR_OK);
+    assert_int_equal(gw_peers_open(&p, cfg, urls, &opts, why, sizeof(why)), NP_ERR_OK);
     /* both dialled: until then neither is live, and a get may lend the one it should avoid */
     assert_int_equal(p.n, 2);
     assert_true(wait_pipes(p.list[0], 1) && wait_pipes(p.list[1], 1));
@@ -116,7 +125,7 @@ test_dead_instance_skipped(void **state)
         gw_peers_put(&p, z);
     }
     /* it comes back: lent again */
-    b = listen_rep("tcp://127.0.0.1:47312");
+    b = listen_rep(&port_b); /* the same port again: the dialer retries it */
     assert_true(wait_pipes(dead, 1));
     bool seen = false;
     for (int i = 0; i < 4; i++) {
