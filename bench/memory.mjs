@@ -43,23 +43,30 @@ function rss() {
   return { rss_mb: +(rssKb / 1024).toFixed(1), hwm_mb: +(hwmKb / 1024).toFixed(1), threads, procs: pids.length };
 }
 
-async function depth() {
+/** The /metrics text ('' when it cannot be read). */
+async function scrape() {
   const r = await fetch(s.url + '/metrics').catch(() => null);
-  if (!r) return -1;
-  const m = (await r.text()).match(/^naipool_pool_queue_depth\{[^}]*\} (\d+)/m);
+  return r ? r.text() : '';
+}
+
+/** The pool's queue depth in metrics text t, -1 when absent. */
+function depthIn(t) {
+  const m = t.match(/^naipool_pool_queue_depth\{[^}]*\} (\d+)/m);
   return m ? Number(m[1]) : -1;
 }
 
-/** heap: malloc's figures from /metrics (naipool_process_heap_bytes), in MB: what live blocks
- * use and what malloc holds from the system; a leak grows the first, fragmentation the second. */
-async function heap() {
-  const r = await fetch(s.url + '/metrics').catch(() => null);
-  const t = r ? await r.text() : '';
+const depth = async () => depthIn(await scrape());
+
+/** A sample's queue depth and malloc's figures (naipool_process_heap_bytes, MB) from one scrape:
+ * what live blocks use and what malloc holds from the system; a leak grows the first,
+ * fragmentation the second. */
+async function figures() {
+  const t = await scrape();
   const mb = (state) => {
     const m = t.match(new RegExp(`^naipool_process_heap_bytes\\{state="${state}"\\} (\\d+)$`, 'm'));
     return m ? +(Number(m[1]) / 1048576).toFixed(1) : -1;
   };
-  return { heap_in_use_mb: mb('in_use'), heap_held_mb: mb('held') };
+  return { depth: depthIn(t), heap_in_use_mb: mb('in_use'), heap_held_mb: mb('held') };
 }
 
 function print(o) { console.log(JSON.stringify(o)); }
@@ -138,7 +145,7 @@ if (mode === 'idle') {
     d = await depth();
   }
   await sleep(3000);
-  const full = { part: 'queue', minute: 0, depth: await depth(), clients: open.size, ...rss(), ...(await heap()),
+  const full = { part: 'queue', minute: 0, ...(await figures()), clients: open.size, ...rss(),
     base_rss_mb: base.rss_mb, answers: { ...answers }, errors };
   print(full);
   if (full.depth < n * 0.9) {
@@ -152,7 +159,7 @@ if (mode === 'idle') {
       for (let k = 0; k < churn && open.size > 0; k++) { hangUp(); start(); }
       await sleep(1000);
     }
-    const o = { part: 'soak', minute: m, depth: await depth(), clients: open.size, ...rss(), ...(await heap()),
+    const o = { part: 'soak', minute: m, ...(await figures()), clients: open.size, ...rss(),
       answers: { ...answers }, left, errors };
     samples.push(o);
     print(o);
@@ -166,7 +173,7 @@ if (mode === 'idle') {
   const rs = samples.map((x) => x.rss_mb);
   const hs = samples.map((x) => x.heap_in_use_mb);
   const first = Math.min(1, rs.length - 1);
-  print({ part: 'drained', depth: await depth(), ...rss(), ...(await heap()), soak_rss_min_mb: Math.min(...rs.slice(1)),
+  print({ part: 'drained', ...(await figures()), ...rss(), soak_rss_min_mb: Math.min(...rs.slice(1)),
     soak_rss_max_mb: Math.max(...rs.slice(1)), growth_mb_first_to_last: +(rs[rs.length - 1] - rs[first]).toFixed(1),
     heap_in_use_growth_mb_first_to_last: +(hs[hs.length - 1] - hs[first]).toFixed(1) });
   agent.destroy();
