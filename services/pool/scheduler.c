@@ -332,7 +332,7 @@ pool_sched_set_tick(pool_sched *s, pool_tick_fn fn, void *arg)
 static PGconn *
 sched_conn(pool_sched *s)
 {
-    if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
+    if (s->conn != NULL && np_db_alive(s->conn)) {
         return s->conn;
     }
     PQfinish(s->conn);

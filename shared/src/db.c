@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,21 @@ np_db_url_normalize(const char *url)
         return out;
     }
     return strdup(url);
+}
+
+bool
+np_db_alive(PGconn *c)
+{
+    /* Readable while idle means the server sent something: a notice, or its last words before
+     * closing. Reading it tells them apart; the close itself is seen on the next read. */
+    for (int i = 0; i < 4 && c != NULL && PQstatus(c) == CONNECTION_OK; i++) {
+        struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+        if (poll(&p, 1, 0) <= 0) {
+            return true;
+        }
+        (void)PQconsumeInput(c);
+    }
+    return c != NULL && PQstatus(c) == CONNECTION_OK;
 }
 
 PGconn *
@@ -135,7 +151,7 @@ np_db_acquire(np_db *db, int timeout_ms)
     db->out++;
     pthread_mutex_unlock(&db->mu);
 
-    if (c != NULL && PQstatus(c) != CONNECTION_OK) {
+    if (c != NULL && !np_db_alive(c)) {
         PQreset(c);
         if (PQstatus(c) != CONNECTION_OK) {
             PQfinish(c);

@@ -27,6 +27,12 @@ PGconn *np_db_acquire(np_db *db, int timeout_ms);
 /* np_db_release gives a connection back; a broken one is dropped and remade later. */
 void np_db_release(np_db *db, PGconn *conn);
 
+/* np_db_alive tells whether c still has its server. PQstatus only learns of a lost connection
+ * at its next use; a server that ended the session (a restart, pg_terminate_backend) has sent
+ * its goodbye and closed, which this reads without waiting. A connection found dead is
+ * CONNECTION_BAD afterwards (PQreset or PQfinish it). */
+bool np_db_alive(PGconn *c);
+
 /* np_db_connect opens a connection of its own (not part of the pool) to the pool's database,
  * for sessions that must stay apart: LISTEN, advisory locks. options is libpq's "options"
  * ("-c idle_session_timeout=5000"), may be NULL; app_name NULL uses the pool's. The caller
